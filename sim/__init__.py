@@ -1,0 +1,60 @@
+"""dialsim: simulate outbound calling campaigns and price them under every billing plan.
+
+The public API, imported lazily so that ``import sim`` (and the rater) stay light and
+never import simpy unless a simulation is run::
+
+    scenario = sim.load_scenario("scenarios/baseline.toml", overrides={"agents.count": 20})
+    result = sim.run(scenario, seed=1)          # CDRs, agent log, KPIs
+    plans = sim.load_plans("scenarios/plans/china.toml")
+    costs = sim.rate(result.cdrs, plans)        # exact charges per call and per plan
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_LAZY: dict[str, str] = {
+    "CDRFormatError": "errors",
+    "CDRTable": "cdr",
+    "OutputExistsError": "errors",
+    "PlanError": "errors",
+    "Scenario": "scenario",
+    "ScenarioError": "errors",
+    "SimError": "errors",
+    "SweepError": "errors",
+    "load_plans": "billing",
+    "load_scenario": "scenario",
+    "rate": "billing",
+    "read_cdrs": "cdrio",
+    "run": "model",
+    "write_cdrs": "cdrio",
+}
+
+__all__ = sorted([*_LAZY, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sim' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .billing import load_plans, rate
+    from .cdr import CDRTable
+    from .cdrio import read_cdrs, write_cdrs
+    from .errors import (CDRFormatError, OutputExistsError, PlanError, ScenarioError,
+                         SimError, SweepError)
+    from .model import run
+    from .scenario import Scenario, load_scenario

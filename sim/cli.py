@@ -1,0 +1,68 @@
+"""The ``dialsim`` command line: ``main(argv=None) -> int``.
+
+Each sub-command lives in its own module under :mod:`sim.commands` and exposes
+``add_parser(subparsers)`` and ``run(args) -> int``. Every input error (a
+:class:`~sim.errors.SimError`) is printed as one clear message and exits with code 2;
+an interrupted command exits with 130. Tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import SimError
+
+__all__ = ["COMMANDS", "main"]
+
+#: Sub-command name -> module under sim.commands, in help order.
+COMMANDS: dict[str, str] = {
+    "run": "run",
+    "validate": "validate",
+    "rate": "rate",
+    "compare": "compare",
+    "report": "report",
+    "sweep": "sweep",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dialsim",
+        description="Simulate outbound calling campaigns and price their calls under "
+        "every billing plan.",
+    )
+    parser.add_argument("--version", action="version", version=f"dialsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module in COMMANDS.items():
+        try:
+            mod = importlib.import_module(f".commands.{module}", __package__)
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__package__}.commands.{module}":
+                continue  # command not built yet
+            raise
+        mod.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``dialsim`` with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SimError as exc:
+        print(f"dialsim {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"dialsim {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `dialsim ... | head`
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

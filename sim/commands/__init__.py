@@ -1,0 +1,1 @@
+"""Sub-commands of ``dialsim``: one module each, with ``add_parser(sub)`` and ``run(args)``."""

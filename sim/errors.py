@@ -1,0 +1,58 @@
+"""The exception tree of dialsim.
+
+Every error a user can cause with bad input derives from :class:`SimError`; the CLI
+prints its message and exits with code 2, never a traceback::
+
+    SimError
+    ├── ScenarioError     a scenario file or override is malformed
+    ├── PlanError         a billing-plan file is malformed
+    ├── CDRFormatError    a CDR file cannot be read (or a row is rejected under --strict)
+    ├── SweepError        a sweep grid / range is malformed
+    └── OutputExistsError an output folder exists and --force was not given
+
+Errors that collect several problems keep them in ``problems`` (one line each, in the
+form ``file: dotted.key: must be X (got Y)``) so all of them are reported at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "CDRFormatError",
+    "OutputExistsError",
+    "PlanError",
+    "ScenarioError",
+    "SimError",
+    "SweepError",
+]
+
+
+class SimError(Exception):
+    """Base class of every dialsim error caused by input (exit code 2 in the CLI)."""
+
+    def __init__(self, message: str | None = None, problems: Iterable[str] = ()) -> None:
+        self.problems: tuple[str, ...] = tuple(problems)
+        if message is None:
+            message = "\n".join(self.problems) if self.problems else type(self).__name__
+        super().__init__(message)
+
+
+class ScenarioError(SimError):
+    """A scenario file, or an override applied to it, is malformed."""
+
+
+class PlanError(SimError):
+    """A billing-plan file is malformed."""
+
+
+class CDRFormatError(SimError):
+    """A CDR file cannot be read, or (under ``strict``) one of its rows was rejected."""
+
+
+class SweepError(SimError):
+    """A sweep's grid, ranges or options are malformed."""
+
+
+class OutputExistsError(SimError):
+    """The output folder already exists and overwriting was not allowed."""
