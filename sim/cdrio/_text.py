@@ -1,0 +1,230 @@
+"""From bytes on disk to CSV records, one record per physical line, in blocks.
+
+CDR exports are written line by line by a switch or a PBX and never legitimately hold a
+newline inside a field. Parsing each physical line as one record keeps line numbers
+exact and confines a broken quote to its own line: an unterminated quote cannot
+swallow the rest of the file. Files are read in blocks of a few MB so that a million
+rows never become a million row objects at once; the csv module does the parsing
+(C speed), everything after it works on whole columns.
+
+Text is UTF-8 (a BOM is skipped, UTF-16 with a BOM is recognised). Bytes that are not
+valid UTF-8 - typically a Latin-1 caller-ID name in an otherwise UTF-8 file - are read
+as Latin-1 instead of failing the import, and the report says from which line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import gc
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import chain
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CDRFormatError
+from ._report import Rejections
+
+__all__ = ["Block", "gc_paused", "iter_blocks", "read_head"]
+
+#: Bytes read per block: large enough to amortise per-block work, small enough that
+#: the row lists of one block (a few 10^4 rows) stay cheap.
+BLOCK_BYTES = 8 << 20
+_HEAD_BYTES = 1 << 16
+
+
+def _latin1_fallback(exc: UnicodeError) -> tuple[str, int]:
+    # Each invalid UTF-8 sequence is read byte by byte as Latin-1; valid UTF-8 around it
+    # stays UTF-8 (a mixed file, as written by a switch that copies caller-ID bytes).
+    assert isinstance(exc, UnicodeDecodeError)
+    return bytes(exc.object[exc.start:exc.end]).decode("latin-1"), exc.end
+
+
+codecs.register_error("dialsim-latin1", _latin1_fallback)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of row lists are built.
+
+    The csv module makes one list per row; CPython's collector would rescan them again
+    and again (several times the parsing cost). Rows of strings cannot form cycles, so
+    nothing is lost by collecting once afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@dataclass(slots=True)
+class Block:
+    """Records of consecutive lines: ``rows[i]`` was read from line ``lines[i]``."""
+
+    rows: list[list[str]]
+    lines: np.ndarray
+
+
+class _Decoder:
+    """Decodes blocks, remembering the first line that was not valid UTF-8."""
+
+    def __init__(self, rejections: Rejections | None) -> None:
+        self.rejections = rejections
+        self.warned = False
+
+    def __call__(self, data: bytes, first_line: int) -> str:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if not self.warned and self.rejections is not None:
+                line = first_line + data.count(b"\n", 0, exc.start)
+                self.rejections.note(f"not valid UTF-8 from line {line} on: undecodable "
+                                     "bytes were read as Latin-1 (e.g. a caller-ID name)")
+                self.warned = True
+            return data.decode("utf-8", "dialsim-latin1")
+
+
+def _utf16(data: bytes) -> bool:
+    return data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+
+
+def _raw_blocks(path: Path) -> Iterator[bytes]:
+    """Blocks of whole lines (each ending in ``\\n`` except perhaps the last), as UTF-8."""
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise CDRFormatError(f"{path}: cannot read the CDR file: {exc.strerror or exc}") from exc
+    with fh:
+        first = fh.read(BLOCK_BYTES)
+        if _utf16(first):
+            # Rare (some Windows tools): decode whole, re-encode, go on as UTF-8.
+            text = (first + fh.read()).decode("utf-16", errors="replace")
+            yield text.encode("utf-8")
+            return
+        if first.startswith(codecs.BOM_UTF8):
+            first = first[len(codecs.BOM_UTF8):]
+        cr_only = b"\r" in first and b"\n" not in first
+        carry = b""
+        data = first
+        while data:
+            if cr_only:
+                data = data.replace(b"\r", b"\n")
+            data = carry + data
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                yield data[:cut]
+                carry = data[cut:]
+            else:
+                carry = data
+            data = fh.read(BLOCK_BYTES)
+        if carry:
+            yield carry
+
+
+def read_head(path: str | Path, max_lines: int = 64) -> list[tuple[int, str]]:
+    """The first lines of a file as ``(line number, text)``, without line ends."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(_HEAD_BYTES)
+            more = bool(fh.read(1))
+    except OSError as exc:
+        raise CDRFormatError(f"{path}: cannot read the CDR file: {exc.strerror or exc}") from exc
+    if _utf16(data):
+        text = data.decode("utf-16", errors="replace")
+    else:
+        if data.startswith(codecs.BOM_UTF8):
+            data = data[len(codecs.BOM_UTF8):]
+        text = data.decode("utf-8", "dialsim-latin1")
+    if "\n" not in text and "\r" in text:
+        text = text.replace("\r", "\n")
+    lines = text.split("\n")
+    if more or not lines[-1]:
+        lines.pop()  # a partial (or empty) last line
+    return [(i + 1, s.rstrip("\r")) for i, s in enumerate(lines[:max_lines])]
+
+
+def _parse_slow(lines: list[str], first_no: int,
+                rejections: Rejections) -> tuple[list[list[str]], list[int]]:
+    """Line-by-line parsing that rejects the lines the csv module cannot read alone."""
+    rows: list[list[str]] = []
+    nums: list[int] = []
+    for i, line in enumerate(lines):
+        no = first_no + i
+        try:
+            # The empty sentinel item is swallowed if a quote stays open at line end.
+            parsed = list(csv.reader((line, "")))
+        except csv.Error as exc:
+            rejections.add(no, f"unreadable CSV line ({exc}; a stray carriage return "
+                               "or NUL byte?)")
+            continue
+        if len(parsed) == 1:
+            rejections.add(no, "broken quoting: a quoted field is not closed on its line")
+            continue
+        rows.append(parsed[0])
+        nums.append(no)
+    return rows, nums
+
+
+def parse_lines(lines: list[str], first_no: int, rejections: Rejections) -> Block:
+    """Parse physical lines (numbered from ``first_no``) into records; skip blank lines."""
+    with gc_paused():
+        try:
+            rows = list(csv.reader(chain(lines, ("",))))
+            fast = len(rows) == len(lines) + 1
+        except csv.Error:
+            fast = False
+        if fast:
+            rows.pop()
+            nums = np.arange(first_no, first_no + len(lines), dtype=np.int64)
+        else:
+            rows, slow_nums = _parse_slow(lines, first_no, rejections)
+            nums = np.asarray(slow_nums, dtype=np.int64)
+        blank = rows.count([])
+        if blank:
+            keep = [i for i, r in enumerate(rows) if r]
+            rows = [rows[i] for i in keep]
+            nums = nums[np.asarray(keep, dtype=np.int64)]
+    return Block(rows, nums)
+
+
+def iter_blocks(path: str | Path, rejections: Rejections, first_line: int = 1,
+                max_lines: int | None = None) -> Iterator[Block]:
+    """Records of ``path`` from physical line ``first_line`` (1-based) on, block by block.
+
+    Parameters
+    ----------
+    path
+        CDR file.
+    rejections
+        Receives lines that cannot be parsed as CSV, and encoding notes.
+    first_line
+        Lines before it (header, comments) are skipped.
+    max_lines
+        Split blocks into at most this many lines (tests use it to exercise block
+        boundaries); ``None`` keeps whole byte blocks.
+    """
+    path = Path(path)
+    decode = _Decoder(rejections)
+    line_no = 1
+    for raw in _raw_blocks(path):
+        text = decode(raw, line_no)
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        start_no = line_no
+        line_no += len(lines)
+        if line_no <= first_line:
+            continue
+        if start_no < first_line:
+            lines = lines[first_line - start_no:]
+            start_no = first_line
+        step = max_lines or len(lines) or 1
+        for k in range(0, len(lines), step):
+            yield parse_lines(lines[k:k + step], start_no + k, rejections)

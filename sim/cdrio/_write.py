@@ -1,0 +1,158 @@
+"""Writing CDR tables: native CSV (lossless) and Asterisk ``cdr_csv`` Master.csv.
+
+Columns are formatted whole (numpy for timestamps, ``tolist`` for numbers, label
+lookups for categories) in slices of rows and handed to ``csv.writer.writerows``;
+no Python object is made per call beyond the field strings csv needs.
+
+Native CSV keeps everything: floats are written by ``repr`` (shortest text that reads
+back to the same double), timestamps to the microsecond with the UTC offset of the
+table's zone, and leading ``# key=value`` lines carry the zone, the epoch, the label
+order of open categories (so codes survive a round trip) and the table's meta.
+
+Asterisk Master.csv keeps what a carrier bills and what a PBX would log: whole-second
+local timestamps (start, answer and end are floored), duration = whole seconds
+started from start to end, billsec, disposition, ``dst`` = destination; the call_id
+goes in ``uniqueid`` and dialsim's own columns in ``userfield`` as ``key=value;...``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from itertools import repeat
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from ..cdr import COLUMNS, CDRTable
+from ..output import atomic_write
+from ._build import OPEN_CATEGORIES
+from ._fields import USERFIELD_KEYS, escape_label
+from ._values import NAT, US_PER_S, format_times, get_zone, local_offsets_s
+
+__all__ = ["write_asterisk", "write_native", "NATIVE_MAGIC"]
+
+#: First line of a native file.
+NATIVE_MAGIC = "# dialsim CDR, native CSV: one row per dial attempt"
+_SLICE_ROWS = 1 << 17
+_MAX_VOCAB_IN_HEADER = 10_000
+_TIMES = ("start", "answer", "connect", "end")
+
+
+def _epoch_us(cdrs: CDRTable) -> int:
+    return int(np.datetime64(cdrs.epoch, "us").astype(np.int64))
+
+
+def _local_us(t_s: np.ndarray, epoch_us: int, *, floor: bool = False) -> np.ndarray:
+    """Seconds from the epoch to local µs (``NAT`` for NaN); ``floor`` to whole s."""
+    finite = np.isfinite(t_s)
+    safe = np.where(finite, t_s, 0.0)
+    us = np.floor(safe) * US_PER_S if floor else np.rint(safe * US_PER_S)
+    return np.where(finite, us.astype(np.int64) + epoch_us, NAT)
+
+
+def _labels(cdrs: CDRTable, name: str, rows: slice, escape: bool = False) -> list[str]:
+    vocab = cdrs.vocabulary(name)
+    if escape:
+        vocab = tuple(escape_label(v) for v in vocab)
+    return np.asarray(vocab, dtype=object)[cdrs[name][rows]].tolist()
+
+
+def _floats(values: np.ndarray) -> list[Any]:
+    out: list[Any] = values.tolist()
+    if not np.isfinite(values).all():
+        for i in np.flatnonzero(~np.isfinite(values)).tolist():
+            out[i] = ""
+    return out
+
+
+def _header_lines(cdrs: CDRTable) -> list[str]:
+    lines = [NATIVE_MAGIC, f"# tz={cdrs.tz}", f"# epoch={cdrs.epoch}"]
+    for name in OPEN_CATEGORIES:
+        vocab = cdrs.vocabulary(name)
+        if len(vocab) <= _MAX_VOCAB_IN_HEADER:
+            lines.append(f"# categories.{name}={json.dumps(list(vocab), ensure_ascii=False)}")
+    try:
+        meta = json.dumps(dict(cdrs.meta), ensure_ascii=False, sort_keys=True)
+    except (TypeError, ValueError):
+        meta = None  # not JSON-able: provenance stays with the in-memory table
+    if meta is not None and len(meta) < 65_536:
+        lines.append(f"# meta={meta}")
+    return lines
+
+
+def write_native(cdrs: CDRTable, path: str | Path) -> None:
+    """Write ``cdrs`` as native CSV (see the module docstring), atomically."""
+    zone = get_zone(cdrs.tz)
+    epoch_us = _epoch_us(cdrs)
+    with atomic_write(path) as fh:
+        fh.write("\n".join(_header_lines(cdrs)) + "\n")
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow([c.name for c in COLUMNS])
+        for lo in range(0, len(cdrs), _SLICE_ROWS):
+            rows = slice(lo, lo + _SLICE_ROWS)
+            cols: list[Sequence[Any]] = []
+            for c in COLUMNS:
+                a = cdrs[c.name][rows]
+                if c.name in _TIMES:
+                    us = _local_us(a, epoch_us)
+                    off = (local_offsets_s(us, zone) // 60).astype(np.int16)
+                    cols.append(format_times(us, offset_min=off))
+                elif c.kind == "float":
+                    cols.append(_floats(a))
+                elif c.kind == "cat":
+                    cols.append(_labels(cdrs, c.name, rows))
+                elif c.kind == "bool":
+                    cols.append(a.astype(np.int8).tolist())
+                else:
+                    cols.append(a.tolist())
+            writer.writerows(zip(*cols, strict=True))
+
+
+def _userfields(cdrs: CDRTable, rows: slice) -> list[str]:
+    template = ";".join(f"{k}={{}}" for k in USERFIELD_KEYS)
+    args: list[list[Any]] = []
+    for name in USERFIELD_KEYS.values():
+        if name == "abandoned":
+            args.append(cdrs[name][rows].astype(np.int8).tolist())
+        elif cdrs[name].dtype.kind in "iu" and name in ("lead_id", "attempt", "agent_id"):
+            args.append(cdrs[name][rows].tolist())
+        else:
+            args.append(_labels(cdrs, name, rows, escape=True))
+    return list(map(template.format, *args))
+
+
+def write_asterisk(cdrs: CDRTable, path: str | Path) -> None:
+    """Write ``cdrs`` as an Asterisk Master.csv (18 columns), atomically."""
+    epoch_us = _epoch_us(cdrs)
+    with atomic_write(path) as fh:
+        _write_asterisk_rows(cdrs, fh, epoch_us)
+
+
+def _write_asterisk_rows(cdrs: CDRTable, fh: IO[str], epoch_us: int) -> None:
+    # Asterisk quotes every text field and no number: QUOTE_NONNUMERIC does the same.
+    writer = csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
+    for lo in range(0, len(cdrs), _SLICE_ROWS):
+        rows = slice(lo, lo + _SLICE_ROWS)
+        start = _local_us(cdrs["start"][rows], epoch_us, floor=True)
+        answer = _local_us(np.where(cdrs.answered[rows], cdrs["answer"][rows], np.nan),
+                           epoch_us, floor=True)
+        end = _local_us(cdrs["end"][rows], epoch_us, floor=True)
+        span_us = (_local_us(cdrs["end"][rows], epoch_us)
+                   - _local_us(cdrs["start"][rows], epoch_us))
+        billsec = cdrs["billsec"][rows]
+        duration = np.where((end == NAT) | (start == NAT), billsec,
+                            np.maximum(-((-span_us) // US_PER_S), billsec))
+        n = len(billsec)
+        const = repeat
+        cols: list[Any] = [
+            const("", n), const("", n), _labels(cdrs, "destination", rows), const("dialsim", n),
+            const("", n), const("", n), const("", n), const("Dial", n), const("", n),
+            format_times(start, unit="s", sep=" "), format_times(answer, unit="s", sep=" "),
+            format_times(end, unit="s", sep=" "), duration.tolist(), billsec.tolist(),
+            _labels(cdrs, "disposition", rows), const("DOCUMENTATION", n),
+            list(map(str, cdrs["call_id"][rows].tolist())), _userfields(cdrs, rows),
+        ]
+        writer.writerows(zip(*cols))
