@@ -54,7 +54,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from .billing import load_plans, rate
     from .cdr import CDRTable
     from .cdrio import read_cdrs, write_cdrs
-    from .errors import (CDRFormatError, OutputExistsError, PlanError, ScenarioError,
-                         SimError, SweepError)
+    from .errors import (
+        CDRFormatError,
+        OutputExistsError,
+        PlanError,
+        ScenarioError,
+        SimError,
+        SweepError,
+    )
     from .model import run
     from .scenario import Scenario, load_scenario

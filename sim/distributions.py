@@ -61,6 +61,10 @@ class Distribution:
         """Values at probabilities ``u`` in [0, 1) (inverse CDF, vectorised)."""
         raise NotImplementedError
 
+    def ppf1(self, u: float) -> float:
+        """Scalar inverse CDF (for the odd draw inside the event loop)."""
+        return float(self.ppf(np.array([u]))[0])
+
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` independent draws using ``rng``."""
         return self.ppf(rng.random(n))
@@ -94,6 +98,9 @@ class Constant(Distribution):
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return np.full(np.shape(u), float(self.value))
 
+    def ppf1(self, u: float) -> float:
+        return float(self.value)
+
     def spec(self) -> dict[str, Any]:
         return {"dist": "constant", "value": self.value}
 
@@ -115,6 +122,9 @@ class Uniform(Distribution):
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return self.low + (self.high - self.low) * np.asarray(u, dtype=float)
 
+    def ppf1(self, u: float) -> float:
+        return self.low + (self.high - self.low) * u
+
     def spec(self) -> dict[str, Any]:
         return {"dist": "uniform", "low": self.low, "high": self.high}
 
@@ -134,6 +144,9 @@ class Exponential(Distribution):
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return -self.mean_s * np.log1p(-np.asarray(u, dtype=float))
+
+    def ppf1(self, u: float) -> float:
+        return -self.mean_s * math.log1p(-u)
 
     def spec(self) -> dict[str, Any]:
         return {"dist": "exponential", "mean": self.mean_s}

@@ -21,6 +21,12 @@ from .errors import OutputExistsError
 __all__ = ["atomic_write", "atomic_write_text", "check_writable", "output_dir"]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "w", *, newline: str | None = "",
                  encoding: str | None = "utf-8") -> Iterator[IO]:
@@ -32,6 +38,7 @@ def atomic_write(path: str | Path, mode: str = "w", *, newline: str | None = "",
         kwargs = {} if "b" in mode else {"newline": newline, "encoding": encoding}
         with os.fdopen(fd, mode, **kwargs) as fh:
             yield fh
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -68,6 +75,7 @@ def output_dir(out: str | Path, *, force: bool = False) -> Iterator[Path]:
     out = check_writable(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    os.chmod(staging, 0o777 & ~_umask())
     try:
         yield staging
     except BaseException:

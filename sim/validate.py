@@ -191,7 +191,8 @@ class Section:
             else:
                 self.problems.must(key, "an integer" + _bounds(lo, hi, lo_open, hi_open), value)
                 return default
-        if isinstance(value, float) and (math.isnan(value) or (math.isinf(value) and not allow_inf)):
+        if isinstance(value, float) and (
+                math.isnan(value) or (math.isinf(value) and not allow_inf)):
             self.problems.must(key, "a finite number", value)
             return default
         bad = (

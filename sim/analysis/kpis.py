@@ -1,0 +1,98 @@
+"""Campaign KPIs from a CDR table and an agent log.
+
+The figures a call-centre manager reads first: dials, contacts and contact rate,
+conversions, abandonment (share of live answers), occupancy, contacts per agent-hour,
+average handle time and list penetration. Definitions follow DESIGN §3: a *contact*
+is a live person connected to an agent or robot; *occupancy* is (talk + wrap) /
+logged-in time; *abandonment* is abandoned / live answers (persons who picked up).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..agentlog import AgentLog
+from ..cdr import CDRTable
+
+__all__ = ["KPI_LABELS", "kpis"]
+
+#: KPI key -> (label, format) in report order.
+KPI_LABELS: dict[str, tuple[str, str]] = {
+    "dials": ("Dials", "{:,.0f}"),
+    "answered": ("Answered (carrier)", "{:,.0f}"),
+    "live_answers": ("Live answers (person)", "{:,.0f}"),
+    "contacts": ("Contacts", "{:,.0f}"),
+    "contact_rate": ("Contact rate (per dial)", "{:.2%}"),
+    "conversions": ("Conversions", "{:,.0f}"),
+    "conversion_rate": ("Conversion rate (per contact)", "{:.2%}"),
+    "abandoned": ("Abandoned calls", "{:,.0f}"),
+    "abandonment_rate": ("Abandonment rate (of live answers)", "{:.2%}"),
+    "occupancy": ("Occupancy", "{:.1%}"),
+    "contacts_per_agent_hour": ("Contacts per agent-hour", "{:.2f}"),
+    "aht_s": ("Average handle time (s)", "{:.1f}"),
+    "mean_talk_s": ("Mean talk time, answered (s)", "{:.1f}"),
+    "agent_hours": ("Agent hours logged in", "{:,.1f}"),
+    "list_penetration": ("List penetration (dialled at least once)", "{:.1%}"),
+    "leads_closed": ("Leads closed (share of list)", "{:.1%}"),
+}
+
+
+def kpis(cdrs: CDRTable, agents: AgentLog | None = None, *, list_size: int | None = None,
+         lead_status: dict[str, int] | None = None) -> dict[str, Any]:
+    """KPIs of one run (or of imported CDRs, without the agent-side figures).
+
+    Parameters
+    ----------
+    cdrs
+        The run's CDRs.
+    agents
+        The agent state log; occupancy and per-agent-hour figures need it.
+    list_size
+        Leads on the list, for penetration.
+    lead_status
+        Final lead counts by status (``contacted``, ``converted``, ...).
+    """
+    n = len(cdrs)
+    answered = cdrs.answered
+    person = cdrs.mask("answered_by", "person")
+    connected = ~np.isnan(cdrs["connect"])
+    contacts = int((person & connected).sum())
+    live = int(person.sum())
+    conversions = int(cdrs.mask("result", "converted").sum())
+    abandoned = int(cdrs["abandoned"].sum())
+    handled = connected & (cdrs["agent_id"] >= 0)
+    handle = (cdrs["end"] - cdrs["connect"] + cdrs["wrap_s"])[handled]
+    out: dict[str, Any] = {
+        "dials": n,
+        "answered": int(answered.sum()),
+        "live_answers": live,
+        "contacts": contacts,
+        "contact_rate": contacts / n if n else float("nan"),
+        "conversions": conversions,
+        "conversion_rate": conversions / contacts if contacts else float("nan"),
+        "abandoned": abandoned,
+        "abandonment_rate": abandoned / live if live else 0.0,
+        "aht_s": float(handle.mean()) if handle.size else float("nan"),
+        "mean_talk_s": float(cdrs["talk_s"][answered].mean()) if answered.any() else float("nan"),
+    }
+    if agents is not None:
+        logged = agents.logged_in()
+        work = agents.total("talk") + agents.total("wrap")
+        out["occupancy"] = work / logged if logged else float("nan")
+        out["agent_hours"] = logged / 3600
+        out["contacts_per_agent_hour"] = contacts / (logged / 3600) if logged else float("nan")
+    if list_size:
+        if lead_status:
+            dialled = list_size - lead_status.get("untouched", 0) - lead_status.get("dnc", 0)
+        else:
+            leads = cdrs["lead_id"]
+            dialled = int(np.count_nonzero(np.bincount(leads[leads >= 0])))
+        eligible = list_size - (lead_status or {}).get("dnc", 0)
+        out["list_penetration"] = dialled / eligible if eligible else float("nan")
+        if lead_status:
+            closed = sum(lead_status.get(k, 0) for k in ("contacted", "converted", "exhausted",
+                                                          "invalid"))
+            out["leads_closed"] = closed / eligible if eligible else float("nan")
+    return out

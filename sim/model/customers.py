@@ -1,0 +1,289 @@
+"""The people on the call list and how they react, drawn up front with common random numbers.
+
+Who a lead *is* (segment, invalid number, do-not-call, latent reachability and
+interest) is drawn once per lead. How the lead reacts to one attempt (busy? picks
+up? after how long? how patient? how far through the script before hanging up,
+declining or buying?) is drawn per (attempt number, block of leads) from streams keyed
+by that pair and by the purpose of the draw — never by the order in which the dialer
+happens to call. Two scenarios that differ only in dialer or script therefore face
+the same customers, and a script variant with shorter stages maps the same uniform to
+a shorter duration (inverse CDF), keeping the comparison paired.
+
+Draws are made in numpy in blocks of ``BLOCK`` leads and handed to the event loop as
+one row per call (``row.tolist()``), the cheapest way to get many Python floats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..cdr import encode
+from ..rng import stream
+from ..scenario import Scenario
+from .fates import FATE_SHIFT, F, script_code
+
+__all__ = [
+    "BLOCK",
+    "Draws",
+    "KIND_BUSY",
+    "KIND_FAILED",
+    "KIND_INVALID",
+    "KIND_MACHINE",
+    "KIND_PERSON",
+    "LeadTraits",
+    "lead_traits",
+]
+
+_SHIFT = 14
+BLOCK = 1 << _SHIFT
+_MASK = BLOCK - 1
+
+# Row layout of a block of attempt draws. The first group is what the customer does;
+# the A_/U_ group is precomputed for agent-owned dialing (offsets from the dial time
+# if answered / not answered), so its event loop only adds and appends.
+(KIND, SCORE, RING, PATIENCE, CONV, SCODE, AMD_LAT, AMD_MACHINE, WRAP, PREVIEW, U_RETRY,
+ TRANSFER, A_CONNECT, A_END, A_FREE, A_CODE, U_END, U_CODE) = range(18)
+NCOLS = 18
+#: The columns agent-owned dialing keeps, in the order its loop unpacks them.
+OWNED_LAYOUT: tuple[int, ...] = (SCORE, A_CODE, A_CONNECT, A_END, A_FREE, U_CODE, U_END,
+                                 U_RETRY, PREVIEW, RING, CONV, WRAP)
+
+KIND_FAILED, KIND_BUSY, KIND_PERSON, KIND_MACHINE, KIND_INVALID = range(5)
+
+# Purposes of customer draws: part of the stream key, never renumber.
+_P_OUTCOME, _P_PICK, _P_WHO, _P_RING, _P_MRING, _P_SIGNAL, _P_PATIENCE, _P_AMD_LAT, \
+    _P_AMD, _P_WRAP, _P_PREVIEW, _P_RETRY, _P_CONVERT, _P_CALLBACK, _P_EXIT, \
+    _P_MTALK = range(16)
+_P_STAGE = 100  # + 4 * stage + (0 duration, 1 hang-up, 2 hang-up point, 3 decline)
+
+# Lead-trait purposes.
+_L_SEGMENT, _L_INVALID, _L_DNC, _L_REACH, _L_INTEREST = range(5)
+
+_HANGUP_CUSTOMER = encode("hangup_by", "customer")
+_HANGUP_AGENT = encode("hangup_by", "agent")
+_R_CONVERTED = encode("result", "converted")
+_R_DECLINED = encode("result", "declined")
+_R_HUNG_UP = encode("result", "hung_up")
+_R_CALLBACK = encode("result", "callback")
+
+
+@dataclass(frozen=True, slots=True)
+class LeadTraits:
+    """Per-lead attributes, arrays of length ``size``."""
+
+    segment: np.ndarray  # int16 index into scenario.list.segments
+    invalid: np.ndarray  # bool: the number does not exist (FAILED, never retried)
+    dnc: np.ndarray  # bool: on a do-not-call list, never dialled
+    reach: np.ndarray  # float64 pick-up multiplier (mean ~1)
+    interest: np.ndarray  # float64 interest multiplier (mean ~1)
+
+
+def _u(seed: int, n: int, *key: int) -> np.ndarray:
+    return stream(seed, "customers", *key).random(n)
+
+
+def lead_traits(scenario: Scenario, seed: int) -> LeadTraits:
+    """Draw every lead's segment and latent traits (stream ``leads``)."""
+    n = scenario.list.size
+    segs = scenario.list.segments
+    shares = np.array([s.share for s in segs], dtype=float)
+    edges = np.cumsum(shares / shares.sum())
+    edges[-1] = 1.0
+    u_seg = stream(seed, "leads", _L_SEGMENT).random(n)
+    segment = np.searchsorted(edges, u_seg, side="right").astype(np.int16)
+    p_inv = np.array([s.p_invalid for s in segs])[segment]
+    invalid = stream(seed, "leads", _L_INVALID).random(n) < p_inv
+    dnc = stream(seed, "leads", _L_DNC).random(n) < scenario.list.p_dnc
+    c = scenario.customers
+    reach = c.reachability.ppf(stream(seed, "leads", _L_REACH).random(n))
+    interest = c.interest.ppf(stream(seed, "leads", _L_INTEREST).random(n))
+    return LeadTraits(segment=segment, invalid=invalid, dnc=dnc, reach=reach, interest=interest)
+
+
+class Draws:
+    """Customer reactions per (attempt, block of leads), drawn lazily as 2-D float arrays.
+
+    Blocks are kept in a bounded LRU cache: a block that was evicted is drawn again,
+    identically, from its stream key when needed, so memory stays bounded on huge lists.
+    """
+
+    def __init__(self, scenario: Scenario, seed: int, traits: LeadTraits,
+                 max_blocks: int = 48, layout: tuple[int, ...] | None = None) -> None:
+        self.scenario = scenario
+        #: Columns kept per block (None: all NCOLS, in column-constant order).
+        self.layout = layout
+        self._pos = {c: i for i, c in enumerate(layout)} if layout else None
+        self.seed = seed
+        self.traits = traits
+        self.max_blocks = max_blocks
+        self._blocks: dict[tuple[int, int], np.ndarray] = {}
+        self._last_attempt = self._last_b = -1  # the block the last row came from
+        self._last_blk = np.empty((0, 0))
+        c = scenario.customers
+        self._seg_mult = np.array([s.pickup_multiplier for s in scenario.list.segments])
+        self._by_attempt = c.pickup_by_attempt
+
+    def block(self, attempt: int, b: int) -> np.ndarray:
+        """The draws of attempt ``attempt`` for leads ``b*BLOCK ...`` (cached)."""
+        key = (attempt, b)
+        blk = self._blocks.pop(key, None)
+        if blk is None:
+            blk = self._draw(attempt, b)
+            if self.layout is not None:
+                blk = np.ascontiguousarray(blk[:, self.layout])
+            if len(self._blocks) >= self.max_blocks:
+                del self._blocks[next(iter(self._blocks))]  # least recently used
+        self._blocks[key] = blk
+        return blk
+
+    def row(self, attempt: int, lead: int) -> list[float]:
+        """The draws of one (attempt, lead) as Python floats (see the column constants)."""
+        b = lead >> _SHIFT
+        if attempt != self._last_attempt or b != self._last_b:
+            self._last_blk = self.block(attempt, b)
+            self._last_attempt, self._last_b = attempt, b
+        return self._last_blk[lead & _MASK].tolist()
+
+    def gather(self, columns: list[int], attempt: np.ndarray, lead: np.ndarray) -> np.ndarray:
+        """Columns of the draws of many (attempt, lead) pairs, shape (n, len(columns))."""
+        if self._pos is not None:
+            columns = [self._pos[c] for c in columns]
+        out = np.empty((len(lead), len(columns)))
+        block = lead >> _SHIFT
+        key = attempt.astype(np.int64) * (1 << 32) + block
+        order = np.argsort(key, kind="stable")
+        sk = key[order]
+        bounds = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1], True])
+        for i in range(len(bounds) - 1):
+            idx = order[bounds[i]:bounds[i + 1]]
+            a, b = int(attempt[idx[0]]), int(block[idx[0]])
+            out[idx] = self.block(a, b)[lead[idx] & _MASK][:, columns]
+        return out
+
+    def _draw(self, attempt: int, b: int) -> np.ndarray:
+        sc = self.scenario
+        c = sc.customers
+        lo = b * BLOCK
+        hi = min(lo + BLOCK, sc.list.size)
+        n = hi - lo
+        seed = self.seed
+        key = (attempt, b)
+        tr = self.traits
+        out = np.empty((n, NCOLS))
+
+        u = _u(seed, n, *key, _P_OUTCOME)
+        who_machine = _u(seed, n, *key, _P_WHO) < c.p_machine
+        kind = np.where(u < c.p_fail, KIND_FAILED,
+                        np.where(u < c.p_fail + c.p_busy, KIND_BUSY,
+                                 np.where(who_machine, KIND_MACHINE, KIND_PERSON)))
+        kind = np.where(tr.invalid[lo:hi], KIND_INVALID, kind)
+        out[:, KIND] = kind
+
+        # Picks up iff u_pick < p * multipliers * hour multiplier, i.e. score < hour mult.
+        by_attempt = self._by_attempt[min(attempt, len(self._by_attempt)) - 1]
+        p = c.p_pickup * by_attempt * self._seg_mult[tr.segment[lo:hi]] * tr.reach[lo:hi]
+        u_pick = _u(seed, n, *key, _P_PICK)
+        with np.errstate(divide="ignore"):
+            out[:, SCORE] = np.where(p > 0, u_pick / np.where(p > 0, p, 1.0), np.inf)
+
+        ring = c.ring.ppf(_u(seed, n, *key, _P_RING))
+        mring = c.machine_ring.ppf(_u(seed, n, *key, _P_MRING))
+        u_sig = _u(seed, n, *key, _P_SIGNAL)
+        signal = np.where(kind == KIND_BUSY, c.busy_time.ppf(u_sig), c.fail_time.ppf(u_sig))
+        out[:, RING] = np.where(kind == KIND_PERSON, ring,
+                                np.where(kind == KIND_MACHINE, mring, signal))
+        out[:, PATIENCE] = c.patience.ppf(_u(seed, n, *key, _P_PATIENCE))
+
+        conv, scode, transfer = self._script(seed, key, n, tr.interest[lo:hi])
+        mtalk = c.machine_talk.ppf(_u(seed, n, *key, _P_MTALK))
+        is_machine = kind == KIND_MACHINE
+        out[:, CONV] = np.where(is_machine, mtalk, conv)
+        out[:, SCODE] = np.where(is_machine, script_code(
+            np.zeros(n, np.int64), np.full(n, _HANGUP_AGENT), np.full(n, -1)), scode)
+        out[:, TRANSFER] = transfer
+
+        amd = sc.dialer.amd
+        out[:, AMD_LAT] = amd.latency.ppf(_u(seed, n, *key, _P_AMD_LAT))
+        u_amd = _u(seed, n, *key, _P_AMD)
+        out[:, AMD_MACHINE] = np.where(is_machine, u_amd < amd.p_detect,
+                                       u_amd < amd.p_false_positive)
+        out[:, WRAP] = sc.agents.wrap.ppf(_u(seed, n, *key, _P_WRAP))
+        out[:, PREVIEW] = sc.agents.preview.ppf(_u(seed, n, *key, _P_PREVIEW))
+        out[:, U_RETRY] = _u(seed, n, *key, _P_RETRY)
+        self._owned(out, kind)
+        return out
+
+    def _owned(self, out: np.ndarray, kind: np.ndarray) -> None:
+        """Fill the A_/U_ columns: the call's fate if answered / not answered.
+
+        Also folds "can this attempt be answered at all" into SCORE (inf if not: the
+        number fails, is busy, or would pick up only after the ring timeout).
+        """
+        d = self.scenario.dialer
+        ring = out[:, RING]
+        answerable = ((kind == KIND_PERSON) | (kind == KIND_MACHINE)) & (ring <= d.ring_timeout_s)
+        out[:, SCORE] = np.where(answerable, out[:, SCORE], np.inf)
+        person = kind == KIND_PERSON
+        connect = ring + (out[:, AMD_LAT] if d.amd.enabled else 0.0)
+        hung_up = d.amd.enabled & (out[:, AMD_MACHINE] > 0)
+        out[:, A_CONNECT] = np.where(hung_up, np.nan, connect)
+        end = np.where(hung_up, connect, connect + out[:, CONV])
+        out[:, A_END] = end
+        out[:, A_FREE] = np.where(hung_up, end, end + out[:, WRAP])
+        out[:, A_CODE] = np.where(
+            hung_up, np.where(person, F["amd_false_positive"], F["machine_amd"]),
+            np.where(person, F["person"] + FATE_SHIFT * out[:, SCODE], F["machine_connected"]))
+        signal = np.minimum(ring, d.ring_timeout_s)
+        no_answer = (kind == KIND_PERSON) | (kind == KIND_MACHINE)
+        out[:, U_END] = np.where(no_answer, d.ring_timeout_s, signal)
+        out[:, U_CODE] = np.select(
+            [no_answer, kind == KIND_BUSY, kind == KIND_INVALID],
+            [F["no_answer"], F["busy"], F["invalid"]], F["failed"])
+
+    def _script(self, seed: int, key: tuple[int, int], n: int,
+                interest: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Play the script for every lead of a block: conversation length and its end.
+
+        Returns the talk time after connection (s), the packed (result, hang-up side,
+        last stage) code, and the time into the call at which a robot would transfer
+        the person (NaN when the call ends before the transfer stage).
+        """
+        script = self.scenario.script
+        t = np.zeros(n)
+        alive = np.ones(n, dtype=bool)
+        result = np.zeros(n, dtype=np.int64)
+        hangup = np.full(n, _HANGUP_AGENT, dtype=np.int64)
+        stage = np.full(n, -1, dtype=np.int64)
+        transfer = np.full(n, np.nan)
+        t_stage = self.scenario.dialer.robot_transfer_stage
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inv_interest = np.where(interest > 0, 1.0 / interest, np.inf)
+        exit_s = script.decline_exit.ppf(_u(seed, n, *key, _P_EXIT))
+        u_cb = _u(seed, n, *key, _P_CALLBACK)
+        for s, st in enumerate(script.stages):
+            base = _P_STAGE + 4 * s
+            if s == t_stage:
+                transfer = np.where(alive, t, np.nan)
+            dur = st.duration.ppf(_u(seed, n, *key, base))
+            p_h = np.minimum(st.p_hangup * inv_interest, 1.0)
+            hang = alive & (_u(seed, n, *key, base + 1) < p_h)
+            frac = _u(seed, n, *key, base + 2)
+            t += np.where(hang, frac * dur, np.where(alive, dur, 0.0))
+            result[hang] = _R_HUNG_UP
+            hangup[hang] = _HANGUP_CUSTOMER
+            stage[alive] = s
+            alive &= ~hang
+            p_d = np.minimum(st.p_decline * inv_interest, 1.0)
+            dec = alive & (_u(seed, n, *key, base + 3) < p_d)
+            result[dec] = np.where(u_cb[dec] < script.p_callback, _R_CALLBACK, _R_DECLINED)
+            t += np.where(dec, exit_s, 0.0)
+            alive &= ~dec
+        p_conv = np.minimum(script.p_convert * interest, 1.0)
+        conv = alive & (_u(seed, n, *key, _P_CONVERT) < p_conv)
+        result[conv] = _R_CONVERTED
+        lost = alive & ~conv
+        result[lost] = np.where(u_cb[lost] < script.p_callback, _R_CALLBACK, _R_DECLINED)
+        t += np.where(lost, exit_s, 0.0)
+        return t, script_code(result, hangup, stage), transfer

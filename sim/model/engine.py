@@ -1,0 +1,514 @@
+"""The campaign as a SimPy discrete-event model.
+
+Everything random about a call is drawn before the dial (see ``customers``), so the
+loop schedules only the events something reacts to:
+
+* **Agent-owned dialing** (preview, progressive 1:1): an agent dials one lead and
+  waits for it, so its own line's fate decides when it is next free — one event per
+  attempt, the agent becoming ready again.
+* **Pooled dialing** (power ratio > 1, poisson, adaptive, predictive, robot): lines are
+  dialled by a pacing policy and any free agent takes any answered person. Events: a
+  line resolving (answer or failure), an agent finishing wrap-up, shift changes and
+  the pacer's own timers. A person who answers and finds no agent waits in a FIFO
+  queue until an agent frees or their deadline (patience, or the dialer's abandon
+  threshold) passes; deadlines need no event of their own — expired waiters are
+  closed at their deadline the next time the queue is looked at.
+
+Trunk lines are tracked lazily: a heap of known hang-up times plus the count of lines
+still ringing.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import simpy
+from simpy.core import NORMAL
+
+from ..scenario import Scenario
+from . import customers as cu
+from .calendar import Intervals, shift_intervals
+from .customers import Draws, LeadTraits
+from .fates import FATE_SHIFT, OUTCOME_OF_FATE, OUTCOME_OF_RESULT, outcome_of
+from .fates import F as FATE
+from .leads import CallList
+from .recorder import Recorder
+
+__all__ = ["Campaign"]
+
+_INF = math.inf
+_NAN = math.nan
+_PERSON = cu.KIND_PERSON
+_MACHINE = cu.KIND_MACHINE
+_SHIFT = FATE_SHIFT
+_F_PERSON = FATE["person"]
+_F_MACHINE_CONNECTED = FATE["machine_connected"]
+_OUTCOME_OF_FATE = OUTCOME_OF_FATE
+_OUTCOME_OF_RESULT = OUTCOME_OF_RESULT
+
+
+class _Wake(simpy.Event):
+    """An already-triggered event with one callback: a timeout without the checks.
+
+    The engine creates one per scheduled wake-up (millions per run), so it skips
+    ``Timeout.__init__``'s argument handling; SimPy processes it like any event.
+    """
+
+    def __init__(self, env: simpy.Environment, callback: Callable[[Any], None]) -> None:
+        self.env = env
+        self.callbacks = [callback]
+        self._ok = True
+        self._value = None
+
+
+class Call:
+    """A line in flight in pooled dialing (only pooled modes create these)."""
+
+    __slots__ = ("lead", "attempt", "row", "start", "answer", "ready", "deadline", "owner",
+                 "kind", "agent")
+
+    def __init__(self, lead: int, attempt: int, row: list[float], start: float,
+                 owner: int) -> None:
+        self.lead = lead
+        self.attempt = attempt
+        self.row = row
+        self.start = start
+        self.owner = owner
+        self.answer = _INF
+        self.ready = _INF
+        self.deadline = _INF
+        self.kind = 0
+        self.agent = -1
+
+
+class Campaign:
+    """One simulation run of a scenario: state, event handlers and records.
+
+    Parameters
+    ----------
+    scenario
+        The validated scenario.
+    traits, draws
+        Per-lead traits and per-attempt customer draws (common random numbers).
+    pacer_factory
+        Builds the pacing policy for pooled modes (``None`` for agent-owned dialing).
+    """
+
+    def __init__(self, scenario: Scenario, traits: LeadTraits, draws: Draws,
+                 pacer_factory: Callable[[Campaign], Any] | None) -> None:
+        self.scenario = scenario
+        self.env = simpy.Environment()
+        self.traits = traits
+        self.draws = draws
+        self.calls = CallList(scenario, traits)
+        self.rec = Recorder()
+        d = scenario.dialer
+        self.ring_timeout = d.ring_timeout_s
+        self.threshold = d.abandon_threshold_s
+        self.amd = d.amd.enabled
+        self.channels = d.channels
+        self.min_gap = 1.0 / d.calls_per_second if d.calls_per_second > 0 else 0.0
+        self.last_dial = -_INF
+        self.preview = d.mode == "preview"
+        self.robot = d.mode == "robot"
+        self.by_hour = scenario.customers.pickup_by_hour
+        self.group_offset = self.calls.group_offset_s
+        self.group_of = self.calls.group_of
+        self.shifts: list[Intervals] = shift_intervals(scenario)
+        self.n_agents = len(self.shifts)
+        self.line_ends: list[float] = []  # hang-up times of lines whose end is known
+        self.ringing = 0  # pooled: lines dialled and not yet resolved
+        # pooled state
+        self.idle: deque[int] = deque()  # free, logged-in agents, longest idle first
+        self.is_idle = [False] * self.n_agents
+        self.logged_in = [False] * self.n_agents
+        self.busy_until = [0.0] * self.n_agents
+        self.session_start = [0.0] * self.n_agents
+        self.queue: deque[Call] = deque()  # answered, waiting for an agent
+        self.talking = 0
+        self.in_wrap = 0
+        self.wrap_start = [0.0] * self.n_agents
+        self.shift_end = [-_INF] * self.n_agents  # end of the shift an agent is in
+        self.gated = bool(self.channels or self.min_gap)
+        self.flat_hours = all(m == 1.0 for m in self.by_hour)
+        self.gen = [0] * self.n_agents
+        self.wake_at = [_INF] * self.n_agents
+        self.starving: set[int] = set()
+        self.calls.on_new_work = self._new_work if pacer_factory is None else None
+        self.pacer = pacer_factory(self) if pacer_factory is not None else None
+        self._ready = [self._owned_agent(a) for a in range(self.n_agents)] \
+            if self.pacer is None else []
+        # statistics the pacers and reports read
+        self.live_answers = 0
+        self.abandons = 0
+        self.dials = 0
+        self.finished_at = 0.0
+
+    # -- shared helpers -------------------------------------------------------------------
+    def hour_mult(self, lead: int, now: float) -> float:
+        local = now + self.group_offset[self.group_of[lead]]
+        return self.by_hour[int(local % 86_400.0 // 3600.0)]
+
+    def free_lines(self, now: float) -> float:
+        """Trunk lines free at ``now`` (inf without a channel limit)."""
+        if not self.channels:
+            return _INF
+        ends = self.line_ends
+        while ends and ends[0] <= now:
+            heapq.heappop(ends)
+        return self.channels - len(ends) - self.ringing - len(self.queue)
+
+    def line_wait(self, now: float) -> float:
+        """Earliest time a dial may start at or after ``now`` (trunk lines and CPS cap).
+
+        ``inf`` when every line is ringing or holding a waiting person: their
+        resolution is an event of its own, which the pacer reacts to.
+        """
+        t = max(now, self.last_dial + self.min_gap)
+        if self.channels and self.free_lines(now) <= 0:
+            t = max(t, self.line_ends[0] if self.line_ends else _INF)
+        return t
+
+    def occupy_line(self, end: float) -> None:
+        if self.channels:
+            heapq.heappush(self.line_ends, end)
+
+    def schedule(self, delay: float, fn: Callable[[Any], None]) -> None:
+        """Call ``fn(event)`` after ``delay`` seconds."""
+        self.env.schedule(_Wake(self.env, fn), NORMAL, delay)
+
+    def at(self, t: float, fn: Callable[[Any], None]) -> None:
+        """Call ``fn(event)`` at time ``t``."""
+        env = self.env
+        env.schedule(_Wake(env, fn), NORMAL, t - env._now)
+
+    # -- running --------------------------------------------------------------------------
+    def run(self, progress: Callable[[float], None] | None = None) -> None:
+        """Simulate the whole campaign; ``progress(share)`` is called every simulated hour."""
+        if progress is not None:
+            horizon = max((iv.last for iv in self.shifts), default=0.0)
+
+            def tick(_: Any) -> None:
+                now = self.env._now
+                progress(min(now / horizon, 1.0) if horizon > 0 else 1.0)
+                done = not self.calls.pending and not self.calls.outstanding
+                if now < horizon and not done:
+                    self.schedule(3600.0, tick)
+
+            self.schedule(0.0, tick)
+        if self.pacer is None:
+            for agent, iv in enumerate(self.shifts):
+                if iv.starts:
+                    self.schedule(iv.starts[0], self._owned_login(agent))
+        else:
+            for agent, iv in enumerate(self.shifts):
+                for s, e in zip(iv.starts, iv.ends, strict=True):
+                    self.schedule(s, self._pooled_login(agent, e))
+            self.pacer.start()
+        self.env.run()
+        self.finished_at = self.env.now
+        if progress is not None:
+            progress(1.0)
+        if self.pacer is not None:
+            self.purge_queue(_INF)
+
+    # =====================================================================================
+    # Agent-owned dialing (preview, progressive 1:1): one event per attempt.
+    # =====================================================================================
+    def _owned_login(self, agent: int) -> Callable[[Any], None]:
+        def login(_: Any) -> None:
+            self.session_start[agent] = self.env.now
+            self._ready[agent](None)
+
+        return login
+
+    def _wake(self, agent: int, t: float) -> None:
+        """Wake agent ``agent`` at ``t``; a later call supersedes an earlier one."""
+        self.gen[agent] += 1
+        g = self.gen[agent]
+        self.wake_at[agent] = t
+
+        def wake(_: Any) -> None:
+            if self.gen[agent] == g:
+                self.wake_at[agent] = _INF
+                self._ready[agent](None)
+
+        self.at(t, wake)
+
+    def _new_work(self, due: float) -> None:
+        """A retry was scheduled: wake agents that sleep past ``due`` for lack of leads."""
+        for agent in list(self.starving):
+            if due < self.wake_at[agent]:
+                self._wake(agent, max(due, self.env.now))
+
+    def _owned_gate(self, agent: int, now: float) -> bool:
+        """Slow path before a dial: shift over, or trunk / CPS limits. True: go ahead."""
+        shifts = self.shifts[agent]
+        shift_end = shifts.close_after(now)
+        self.shift_end[agent] = shift_end
+        if shift_end <= now:  # the shift is over: log off until the next one
+            self.rec.session(agent, self.session_start[agent], now)
+            nxt = shifts.next_open(now)
+            if nxt < _INF and (self.calls.pending or self.calls.outstanding):
+                self.schedule(nxt - now, self._owned_login(agent))
+            return False
+        if self.channels or self.min_gap:
+            t = self.line_wait(now)
+            if t > now:
+                self._wake(agent, min(t, shift_end))
+                return False
+        return True
+
+    def _owned_starve(self, agent: int, now: float) -> None:
+        """No lead may be dialled now: sleep until one may, or go home if none ever will."""
+        t = self.calls.next_time(now)
+        if t == _INF and not self.calls.outstanding:
+            self.rec.session(agent, self.session_start[agent], now)
+            return  # the list is worked out
+        self.starving.add(agent)
+        self._wake(agent, min(t, self.shift_end[agent]))
+
+    def _owned_agent(self, agent: int) -> Callable[[Any], None]:
+        """The event handler of agent ``agent``: it is free, so dial its next lead.
+
+        The hot path of agent-owned dialing. Everything about the call is known from
+        the customer's draws, so it records the call and schedules exactly one event —
+        the agent ready again. What the loop needs is bound to local names once.
+        """
+        env = self.env
+        calls = self.calls
+        pop = calls.pop
+        attempts = calls.attempts
+        record = calls.record
+        row_of = self.draws.row
+        shift_end = self.shift_end
+        gated = self.gated
+        preview = self.preview
+        flat = self.flat_hours
+        hour_mult = self.hour_mult
+        amd = self.amd
+        channels = self.channels
+        occupy = self.occupy_line
+        schedule = env.schedule
+        rec = self.rec
+        ap_lead, ap_attempt, ap_agent, ap_start, ap_code = (
+            rec.lead.append, rec.attempt.append, rec.agent.append, rec.start.append,
+            rec.code.append)
+        outcome = _OUTCOME_OF_FATE
+        by_result = _OUTCOME_OF_RESULT
+
+        def ready(_: Any) -> None:
+            now = env._now
+            if self.starving:
+                self.starving.discard(agent)
+            if (now >= shift_end[agent] or gated) and not self._owned_gate(agent, now):
+                return
+            lead = pop(now)
+            if lead < 0:
+                self._owned_starve(agent, now)
+                return
+            a = attempts[lead] + 1
+            (score, a_code, a_connect, a_end, a_free, u_code, u_end, u_retry, prev,
+             _, _, _) = row_of(a, lead)
+            start = now
+            if preview:
+                start = now + prev
+                rec.previews(agent, now, start)
+                self.last_dial = start
+            elif gated:
+                self.last_dial = start
+            # Only who, what and when are recorded: connect and end times follow from
+            # the draws afterwards (Recorder.cdrs).
+            ap_lead(lead)
+            ap_attempt(a)
+            ap_start(start)
+            if score < 1.0 if flat else score < hour_mult(lead, start):
+                code = int(a_code)
+                end = start + a_end
+                free = start + a_free
+                ap_agent(agent if a_connect == a_connect else -1)  # connected: not NaN
+                out = outcome.get(code % _SHIFT)
+                if out is None:
+                    out = by_result[(code // _SHIFT) % 8]
+            else:
+                code = int(u_code)
+                end = free = start + u_end
+                ap_agent(-1)
+                out = outcome[code]
+            ap_code(code)
+            record(lead, a, out, end, u_retry)
+            if channels:
+                occupy(end)
+            schedule(_Wake(env, ready), NORMAL, free - now)
+
+        return ready
+
+    # =====================================================================================
+    # Pooled dialing: pacers dial lines, any free agent takes any answered person.
+    # =====================================================================================
+    def _pooled_login(self, agent: int, shift_end: float) -> Callable[[Any], None]:
+        def login(_: Any) -> None:
+            now = self.env.now
+            self.logged_in[agent] = True
+            self.session_start[agent] = now
+            self.schedule(shift_end - now, lambda _: self._pooled_logout(agent))
+            self._agent_free(agent)
+
+        return login
+
+    def _pooled_logout(self, agent: int) -> None:
+        self.logged_in[agent] = False
+        if self.is_idle[agent]:
+            self.is_idle[agent] = False
+            self.idle.remove(agent)
+            self.rec.session(agent, self.session_start[agent], self.env.now)
+        if self.pacer is not None:
+            self.pacer.on_agents_changed()
+
+    def dial(self, owner: int = -1) -> Call | None:
+        """Dial the next lead now (for ``owner`` in power mode); None if no lead may be dialled."""
+        now = self.env._now
+        lead = self.calls.pop(now)
+        if lead < 0:
+            return None
+        a = self.calls.attempts[lead] + 1
+        row = self.draws.row(a, lead)
+        call = Call(lead, a, row, now, owner)
+        self.last_dial = now
+        self.dials += 1
+        score = row[cu.SCORE]
+        if score < 1.0 if self.flat_hours else score < self.hour_mult(lead, now):
+            call.kind = 1 if row[cu.KIND] == _PERSON else 2
+            call.answer = now + row[cu.RING]
+            delay = row[cu.RING] + (row[cu.AMD_LAT] if self.amd else 0.0)
+        else:
+            call.kind = 0
+            delay = row[cu.U_END]
+        self.ringing += 1
+        self.schedule(delay, lambda _: self._resolve(call))
+        return call
+
+    def _resolve(self, call: Call) -> None:
+        """A line stops ringing: failed, no answer, AMD verdict, or answered and ready."""
+        now = self.env._now
+        self.ringing -= 1
+        row = call.row
+        if call.kind == 0:  # not answered
+            self._pooled_record(call, -1, _NAN, now, int(row[cu.U_CODE]))
+            self.pacer.on_line_done(call)
+            return
+        person = call.kind == 1
+        if person:
+            self.live_answers += 1
+        if self.amd and row[cu.AMD_MACHINE]:  # the dialer hangs up on a "machine"
+            self._pooled_record(call, -1, _NAN, now, int(row[cu.A_CODE]))
+            if person:
+                self.abandons += 1
+            self.occupy_line(now)
+            self.pacer.on_line_done(call)
+            return
+        call.ready = now
+        if self.robot:
+            self.pacer.on_answer(call)
+            return
+        if self.idle:
+            self._connect(call, self._take_idle(call.owner), now)
+        else:
+            patience = row[cu.PATIENCE] if person else _INF
+            call.deadline = now + min(patience, self.threshold)
+            self.queue.append(call)
+        self.pacer.on_answer(call)
+
+    def _take_idle(self, prefer: int) -> int:
+        if prefer >= 0 and self.is_idle[prefer]:
+            self.idle.remove(prefer)
+            agent = prefer
+        else:
+            agent = self.idle.popleft()
+        self.is_idle[agent] = False
+        return agent
+
+    def _connect(self, call: Call, agent: int, now: float) -> None:
+        row = call.row
+        conv = row[cu.CONV]
+        end = now + conv
+        wrap = row[cu.WRAP]
+        call.agent = agent
+        if call.kind == 1:
+            code = _F_PERSON + FATE_SHIFT * int(row[cu.SCODE])
+        else:
+            code = _F_MACHINE_CONNECTED
+        self._pooled_record(call, agent, now, end, code)
+        self.occupy_line(end)
+        self.talking += 1
+        self.busy_until[agent] = end + wrap
+        self.schedule(conv, lambda _: self._talk_done(agent, wrap))
+
+    def _talk_done(self, agent: int, wrap: float) -> None:
+        self.talking -= 1
+        self.in_wrap += 1
+        self.wrap_start[agent] = self.env.now
+        self.schedule(wrap, lambda _: self._wrap_done(agent))
+
+    def _wrap_done(self, agent: int) -> None:
+        self.in_wrap -= 1
+        self._agent_free(agent)
+
+    def _agent_free(self, agent: int) -> None:
+        """Agent finished wrap-up (or logged in): take a waiting person, or go idle."""
+        now = self.env.now
+        if not self.logged_in[agent]:
+            self.rec.session(agent, self.session_start[agent], now)
+            return
+        q = self.queue
+        while q:
+            call = q.popleft()
+            if call.deadline >= now:
+                self._connect(call, agent, now)
+                return
+            self._expire(call)
+        self.is_idle[agent] = True
+        self.idle.append(agent)
+        self.pacer.on_agent_idle(agent)
+
+    def _expire(self, call: Call) -> None:
+        """Close a waiting call whose deadline passed before an agent came."""
+        t = call.deadline
+        if call.kind == 1:
+            patience = call.row[cu.PATIENCE]
+            fate = FATE["abandoned_customer"] if call.ready + patience <= t and \
+                patience < self.threshold else FATE["abandoned_dialer"]
+            self.abandons += 1
+        else:
+            fate = FATE["machine_dropped"]
+        self._pooled_record(call, -1, _NAN, t, fate)
+        self.occupy_line(t)
+
+    def purge_queue(self, now: float) -> int:
+        """Close expired waiters anywhere in the queue; return how many are still waiting."""
+        q = self.queue
+        if q and any(c.deadline < now for c in q):
+            keep = deque()
+            for c in q:
+                if c.deadline < now:
+                    self._expire(c)
+                else:
+                    keep.append(c)
+            self.queue = keep
+        return len(self.queue)
+
+    def _pooled_record(self, call: Call, agent: int, connect: float, end: float,
+                       code: int) -> None:
+        rec = self.rec
+        rec.lead.append(call.lead)
+        rec.attempt.append(call.attempt)
+        rec.agent.append(agent)
+        rec.start.append(call.start)
+        rec.connect.append(connect)
+        rec.end.append(end)
+        rec.code.append(code)
+        self.calls.record(call.lead, call.attempt, outcome_of(code), end, call.row[cu.U_RETRY])

@@ -1,0 +1,199 @@
+"""The call list: which lead to dial next, retries, calling windows, caps and lockouts.
+
+A dialer asks the list for the next lead it may dial *now*: a retry that has come due
+(oldest first) or else the next fresh lead, among the leads whose local calling
+window is open. After each call the list records the outcome and either closes the
+lead (contacted, converted, invalid, exhausted) or schedules its next attempt after
+the retry delay for that outcome — never sooner than a lockout after an abandoned
+call, and never beyond the per-lead caps (attempts per 24 h and per 5 minutes).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+
+from ..distributions import Distribution
+from ..scenario import Scenario
+from .calendar import Intervals, dial_windows
+from .customers import LeadTraits
+
+__all__ = ["CallList", "STATUS_NAMES"]
+
+from .fates import (
+    OUT_ABANDONED,
+    OUT_BUSY,
+    OUT_CALLBACK,
+    OUT_CONTACTED,
+    OUT_CONVERTED,
+    OUT_FAILED,
+    OUT_INVALID,
+    OUT_MACHINE,
+    OUT_NO_ANSWER,
+)
+
+# Lead status codes.
+PENDING, CONTACTED, CONVERTED, EXHAUSTED, INVALID, DNC, UNTOUCHED = range(7)
+STATUS_NAMES = ("pending", "contacted", "converted", "exhausted", "invalid", "dnc", "untouched")
+
+_DAY = 86_400.0
+_FIVE_MIN = 300.0
+
+
+class CallList:
+    """The campaign's call list and its retry queues."""
+
+    def __init__(self, scenario: Scenario, traits: LeadTraits) -> None:
+        lst = scenario.list
+        self.max_attempts = lst.max_attempts
+        self.max_24h = lst.max_per_24h
+        self.max_5min = lst.max_per_5min
+        self.lockout_s = lst.lockout_after_abandon_s
+        r = lst.retry
+        self._delay: dict[int, Distribution | None] = {
+            OUT_FAILED: r.failed, OUT_BUSY: r.busy, OUT_NO_ANSWER: r.no_answer,
+            OUT_MACHINE: r.machine, OUT_ABANDONED: r.abandoned, OUT_CALLBACK: r.callback,
+        }
+        offsets = sorted({s.tz_offset_s for s in lst.segments})
+        self.group_offset_s: list[int] = offsets
+        self.windows: list[Intervals] = [dial_windows(scenario, o) for o in offsets]
+        seg_group = np.array([offsets.index(s.tz_offset_s) for s in lst.segments], dtype=np.int64)
+        group = seg_group[traits.segment]
+        self.group_of: list[int] = group.tolist()
+        self.n_groups = len(offsets)
+        self.fresh: list[deque[int]] = []
+        eligible = ~traits.dnc
+        for g in range(self.n_groups):
+            self.fresh.append(deque(np.flatnonzero(eligible & (group == g)).tolist()))
+        self.retry: list[list[tuple[float, int, int]]] = [[] for _ in range(self.n_groups)]
+        self.attempts: list[int] = [0] * lst.size
+        status = np.full(lst.size, UNTOUCHED, dtype=np.int8)
+        status[traits.dnc] = DNC
+        self.status = bytearray(status.tobytes())  # fast scalar writes in the loop
+        self.dials: dict[int, list[float]] = {}  # recent dial times, when caps can bind
+        self._track_caps = self.max_24h < self.max_attempts or self.max_5min < self.max_attempts
+        self.outstanding = 0  # leads dialled whose outcome is not recorded yet
+        self._seq = 0
+        self._open_until = [-math.inf] * self.n_groups
+        self._open_from = [math.inf] * self.n_groups
+        #: Called with the due time whenever a retry is scheduled (wakes idle dialers).
+        self.on_new_work: Callable[[float], None] | None = None
+
+    # -- choosing ---------------------------------------------------------------------
+    def _open(self, g: int, now: float) -> bool:
+        if self._open_from[g] <= now < self._open_until[g]:
+            return True
+        w = self.windows[g]
+        if w.is_open(now):
+            self._open_from[g] = now
+            self._open_until[g] = w.close_after(now)
+            return True
+        return False
+
+    def pop(self, now: float) -> int:
+        """The lead to dial now, or -1 if none may be dialled at ``now``."""
+        if self.n_groups == 1 and self._open_from[0] <= now < self._open_until[0]:
+            # Fast path (one time zone, window known open): due retries first.
+            heap = self.retry[0]
+            if not (heap and heap[0][0] <= now) and not self._track_caps:
+                fresh = self.fresh[0]
+                if fresh:
+                    lead = fresh.popleft()
+                    self.outstanding += 1
+                    self.status[lead] = PENDING
+                    return lead
+                return -1
+        best_g = -1
+        best_due = math.inf
+        for g in range(self.n_groups):
+            heap = self.retry[g]
+            if heap and heap[0][0] <= now and heap[0][0] < best_due and self._open(g, now):
+                best_g, best_due = g, heap[0][0]
+        while best_g >= 0:
+            _, _, lead = heapq.heappop(self.retry[best_g])
+            later = self._cap_delay(lead, now)
+            if later <= now:
+                return self._take(lead, now)
+            self._push(lead, later)
+            return self.pop(now)
+        for g in range(self.n_groups):
+            if self.fresh[g] and self._open(g, now):
+                return self._take(self.fresh[g].popleft(), now)
+        return -1
+
+    def _take(self, lead: int, now: float) -> int:
+        self.outstanding += 1
+        self.status[lead] = PENDING
+        if self._track_caps:
+            self.dials.setdefault(lead, []).append(now)
+        return lead
+
+    def _cap_delay(self, lead: int, now: float) -> float:
+        """Earliest time the caps allow another dial of ``lead``."""
+        times = self.dials.get(lead)
+        if not times:
+            return now
+        recent = [t for t in times if t > now - _DAY]
+        self.dials[lead] = recent
+        t = now
+        if len(recent) >= self.max_24h:
+            t = max(t, recent[-self.max_24h] + _DAY)
+        last5 = [x for x in recent if x > now - _FIVE_MIN]
+        if len(last5) >= self.max_5min:
+            t = max(t, last5[-self.max_5min] + _FIVE_MIN)
+        return t
+
+    def next_time(self, now: float) -> float:
+        """Earliest time at or after ``now`` when some lead may be dialled (inf: none known)."""
+        best = math.inf
+        for g in range(self.n_groups):
+            w = self.windows[g]
+            if self.fresh[g]:
+                best = min(best, w.next_open(now))
+            if self.retry[g]:
+                best = min(best, w.next_open(max(now, self.retry[g][0][0])))
+        return best
+
+    @property
+    def pending(self) -> int:
+        """Leads still to be dialled (fresh or waiting for a retry)."""
+        return sum(map(len, self.fresh)) + sum(map(len, self.retry))
+
+    # -- outcomes -----------------------------------------------------------------------
+    def _push(self, lead: int, due: float) -> None:
+        self._seq += 1
+        heapq.heappush(self.retry[self.group_of[lead]], (due, self._seq, lead))
+        if self.on_new_work is not None:
+            self.on_new_work(due)
+
+    def record(self, lead: int, attempt: int, outcome: int, end: float, u_retry: float) -> None:
+        """Close or reschedule ``lead`` after attempt ``attempt`` ended at ``end``."""
+        self.outstanding -= 1
+        self.attempts[lead] = attempt
+        if outcome == OUT_INVALID:
+            self.status[lead] = INVALID
+            return
+        if outcome == OUT_CONVERTED:
+            self.status[lead] = CONVERTED
+            return
+        if outcome == OUT_CONTACTED:
+            self.status[lead] = CONTACTED
+            return
+        dist = self._delay[outcome]
+        if attempt >= self.max_attempts or (dist is None and outcome != OUT_ABANDONED):
+            self.status[lead] = CONTACTED if outcome == OUT_CALLBACK else EXHAUSTED
+            return
+        delay = dist.ppf1(u_retry) if dist is not None else 0.0
+        if outcome == OUT_ABANDONED:
+            delay = max(delay, self.lockout_s)
+        self.status[lead] = PENDING
+        self._push(lead, end + delay)
+
+    def status_counts(self) -> dict[str, int]:
+        counts = np.bincount(np.frombuffer(self.status, dtype=np.int8),
+                             minlength=len(STATUS_NAMES))
+        return {name: int(c) for name, c in zip(STATUS_NAMES, counts, strict=True)}

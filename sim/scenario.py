@@ -1,0 +1,781 @@
+"""Scenario files: what campaign to simulate, written by a call-centre analyst in TOML.
+
+One loader, one path: TOML → raw dict → overrides (``--set dotted.key=value`` or a
+Python mapping) → validation → a frozen :class:`Scenario`. Validation walks every
+section and reports *all* problems at once, each as ``file: dotted.key: must be X
+(got Y)``, with "did you mean" for misspelt keys. The model only ever sees a
+validated ``Scenario``; the raw dict (after overrides) is kept so results can record
+exactly what ran and variants / sweeps can derive new scenarios from it.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import math
+import re
+import tomllib
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .distributions import Constant, Distribution, parse_distribution
+from .errors import ScenarioError
+from .validate import MISSING, Problems, Section, did_you_mean, read_toml
+
+__all__ = [
+    "AMDSpec",
+    "AgentSpec",
+    "CampaignSpec",
+    "CustomerSpec",
+    "DialerSpec",
+    "ListSpec",
+    "MODES",
+    "RetrySpec",
+    "Scenario",
+    "ScriptSpec",
+    "SegmentSpec",
+    "ShiftSpec",
+    "StageSpec",
+    "VariantSpec",
+    "apply_overrides",
+    "load_scenario",
+    "parse_override",
+    "quick",
+    "scenario_from_dict",
+]
+
+#: Dialer pacing modes (see DESIGN §4).
+MODES: tuple[str, ...] = ("preview", "progressive", "poisson", "adaptive", "predictive", "robot")
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_S = 86_400
+
+_frozen = {"frozen": True, "slots": True, "kw_only": True}
+
+
+@dataclass(**_frozen)
+class CampaignSpec:
+    """When calls may be made: calendar, time zone and daily calling windows.
+
+    ``windows`` are (start_s, end_s) seconds after local midnight; dials start only
+    inside them (a call may run past the window's end).
+    """
+
+    start: dt.date
+    days: int
+    timezone: str
+    weekdays: frozenset[int]
+    windows: tuple[tuple[int, int], ...]
+    holidays: frozenset[dt.date] = frozenset()
+
+    def calling_days(self) -> list[int]:
+        """Day indexes (0 = start date) on which calls are made."""
+        out = []
+        for d in range(self.days):
+            day = self.start + dt.timedelta(days=d)
+            if day.weekday() in self.weekdays and day not in self.holidays:
+                out.append(d)
+        return out
+
+
+@dataclass(**_frozen)
+class SegmentSpec:
+    """A slice of the call list sharing number type, prefix, local time and pickup."""
+
+    name: str
+    share: float
+    number_type: str
+    prefix: str
+    tz_offset_s: int
+    pickup_multiplier: float
+    p_invalid: float
+
+
+@dataclass(**_frozen)
+class RetrySpec:
+    """Delay before the next attempt, per outcome of the last one (None: no retry)."""
+
+    busy: Distribution | None
+    no_answer: Distribution | None
+    failed: Distribution | None
+    machine: Distribution | None
+    abandoned: Distribution | None
+    callback: Distribution | None
+
+
+@dataclass(**_frozen)
+class ListSpec:
+    """The call list: how many leads, who they are, and how often they may be called."""
+
+    size: int
+    max_attempts: int
+    max_per_24h: int
+    max_per_5min: int
+    lockout_after_abandon_s: float
+    p_dnc: float
+    segments: tuple[SegmentSpec, ...]
+    retry: RetrySpec
+
+
+@dataclass(**_frozen)
+class CustomerSpec:
+    """How called people (and their phones) behave on each attempt.
+
+    Pick-up probability of an attempt = ``p_pickup`` × segment multiplier ×
+    ``pickup_by_attempt[a]`` × ``pickup_by_hour[h]`` × the lead's latent
+    ``reachability`` (clipped to 1); a pick-up after the dialer's ring timeout is a
+    NO ANSWER. ``interest`` (mean 1) multiplies conversion and divides hang-up and
+    decline probabilities of the script.
+    """
+
+    p_fail: float
+    p_busy: float
+    p_pickup: float
+    p_machine: float
+    pickup_by_attempt: tuple[float, ...]
+    pickup_by_hour: tuple[float, ...]
+    reachability: Distribution
+    interest: Distribution
+    ring: Distribution
+    machine_ring: Distribution
+    fail_time: Distribution
+    busy_time: Distribution
+    patience: Distribution
+    machine_talk: Distribution
+
+
+@dataclass(**_frozen)
+class ShiftSpec:
+    start_s: int
+    end_s: int
+    count: int
+
+
+@dataclass(**_frozen)
+class AgentSpec:
+    count: int
+    shifts: tuple[ShiftSpec, ...]
+    wrap: Distribution
+    preview: Distribution
+    hourly_cost: Decimal
+
+
+@dataclass(**_frozen)
+class AMDSpec:
+    """Answering-machine detection: verdict after ``latency``; misses and false alarms."""
+
+    enabled: bool
+    latency: Distribution
+    p_detect: float
+    p_false_positive: float
+
+
+@dataclass(**_frozen)
+class DialerSpec:
+    mode: str
+    ratio: float
+    ring_timeout_s: float
+    abandon_threshold_s: float
+    channels: int
+    calls_per_second: float
+    rate_per_min: float
+    target_abandon: float
+    max_level: float
+    adapt_offset: float
+    robot_transfer_stage: int
+    amd: AMDSpec
+
+
+@dataclass(**_frozen)
+class StageSpec:
+    name: str
+    duration: Distribution
+    p_hangup: float
+    p_decline: float
+
+
+@dataclass(**_frozen)
+class ScriptSpec:
+    """The call script: stages played in order, conversion at the close."""
+
+    name: str
+    stages: tuple[StageSpec, ...]
+    p_convert: float
+    p_callback: float
+    decline_exit: Distribution
+
+
+@dataclass(**_frozen)
+class VariantSpec:
+    name: str
+    description: str
+    overrides: Mapping[str, Any]
+
+
+@dataclass(**_frozen)
+class Scenario:
+    """A validated scenario. Build with :func:`load_scenario` or :func:`scenario_from_dict`."""
+
+    name: str
+    description: str
+    source: str
+    currency: str
+    campaign: CampaignSpec
+    list: ListSpec
+    customers: CustomerSpec
+    agents: AgentSpec
+    dialer: DialerSpec
+    script: ScriptSpec
+    plans: tuple[Path, ...]
+    numbers: int
+    variants: tuple[VariantSpec, ...]
+    compliance: Mapping[str, Any]
+    raw: Mapping[str, Any] = field(repr=False)
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Scenario:
+        """A new scenario: this one's raw dict with ``overrides`` applied, re-validated."""
+        return scenario_from_dict(self.raw, source=self.source, overrides=overrides)
+
+    def variant(self, name: str) -> Scenario:
+        """The scenario of variant ``name`` (its overrides applied to this one)."""
+        for v in self.variants:
+            if v.name == name:
+                return self.with_overrides(v.overrides)
+        raise ScenarioError(f"{self.source}: variant: no variant named {name!r}"
+                            + did_you_mean(name, [v.name for v in self.variants]))
+
+
+# -- overrides ---------------------------------------------------------------------------
+
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def _split_key(key: str) -> list[str | int]:
+    parts: list[str | int] = []
+    for piece in _INDEX.sub(r".\1", key).split("."):
+        if piece == "":
+            raise ValueError(f"empty part in key {key!r}")
+        parts.append(int(piece) if piece.isdigit() else piece)
+    return parts
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Split ``dotted.key=value`` from the command line; the value is read as TOML.
+
+    ``dialer.ratio=1.5`` gives a float, ``agents.wrap={dist="constant", value=20}`` a
+    table, ``script.name=short`` (not valid TOML) the string ``"short"``.
+    """
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ScenarioError(f"--set {text!r}: must be dotted.key=value")
+    value = value.strip()
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value
+    return key, parsed
+
+
+def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
+                    source: str = "") -> dict[str, Any]:
+    """A deep copy of ``raw`` with each ``dotted.key: value`` set (``a.b[0].c`` indexes)."""
+    out = copy.deepcopy(dict(raw))
+    problems = Problems(source, ScenarioError)
+    for key, value in overrides.items():
+        try:
+            parts = _split_key(key)
+        except ValueError as exc:
+            problems.add(f"override {key!r}", str(exc))
+            continue
+        node: Any = out
+        for i, part in enumerate(parts[:-1]):
+            nxt = parts[i + 1]
+            if isinstance(part, int):
+                if not isinstance(node, list) or part >= len(node):
+                    where = ".".join(map(str, parts[:i])) or "(top)"
+                    size = len(node) if isinstance(node, list) else 0
+                    problems.add(f"override {key}", f"{where} has {size} entries, no index {part}")
+                    break
+                node = node[part]
+            else:
+                if not isinstance(node, dict):
+                    problems.add(f"override {key}", f"{part!r} is not inside a table")
+                    break
+                if part not in node:
+                    node[part] = [] if isinstance(nxt, int) else {}
+                node = node[part]
+        else:
+            last = parts[-1]
+            if isinstance(last, int):
+                if isinstance(node, list) and last < len(node):
+                    node[last] = copy.deepcopy(value)
+                else:
+                    problems.add(f"override {key}", f"no index {last} to set")
+            elif isinstance(node, dict):
+                node[last] = copy.deepcopy(value)
+            else:
+                problems.add(f"override {key}", f"{last!r} is not inside a table")
+    problems.raise_if_any()
+    return out
+
+
+# -- parsing helpers ---------------------------------------------------------------------
+
+def _clock(s: Section, key: str, value: Any, allow_24: bool = True) -> int | None:
+    """'HH:MM' or 'HH:MM:SS' (or a TOML local time) → seconds after midnight."""
+    if isinstance(value, dt.time):
+        return value.hour * 3600 + value.minute * 60 + value.second
+    if isinstance(value, str):
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", value.strip())
+        if m:
+            h, mi, se = int(m[1]), int(m[2]), int(m[3] or 0)
+            if (h < 24 or (allow_24 and h == 24 and mi == 0 and se == 0)) and mi < 60 and se < 60:
+                return h * 3600 + mi * 60 + se
+    s.problems.must(key, 'a clock time "HH:MM"', value)
+    return None
+
+
+def _intervals(s: Section, name: str, default: Any) -> tuple[tuple[int, int], ...] | None:
+    raw = s.raw_get(name, default)
+    key = s.path(name)
+    if not isinstance(raw, list) or not raw:
+        s.problems.must(key, 'a list of ["HH:MM", "HH:MM"] pairs', raw)
+        return None
+    out = []
+    for i, pair in enumerate(raw):
+        if not isinstance(pair, list) or len(pair) != 2:
+            s.problems.must(f"{key}[{i}]", 'a pair ["HH:MM", "HH:MM"]', pair)
+            continue
+        a, b = _clock(s, f"{key}[{i}][0]", pair[0]), _clock(s, f"{key}[{i}][1]", pair[1])
+        if a is None or b is None:
+            continue
+        if b <= a:
+            s.problems.must(f"{key}[{i}]", "a window whose end is after its start", pair)
+            continue
+        out.append((a, b))
+    out.sort()
+    for (_, b0), (a1, _) in zip(out, out[1:], strict=False):
+        if a1 < b0:
+            s.problems.add(key, "windows must not overlap")
+            break
+    return tuple(out)
+
+
+def _dist(s: Section, name: str, default: Any, *, optional: bool = False) -> Any:
+    raw = s.raw_get(name, MISSING)
+    if raw is MISSING:
+        if default is MISSING:
+            s.problems.add(s.path(name), "is required")
+            return None
+        if default is None or isinstance(default, Distribution):
+            return default
+        raw = default
+    if optional and (raw is False or raw == "none"):
+        return None
+    return parse_distribution(raw, s.path(name), s.problems)
+
+
+def _multipliers(s: Section, name: str, n: int | None) -> tuple[float, ...] | None:
+    raw = s.raw_get(name, MISSING)
+    if raw is MISSING:
+        return (1.0,) * (n or 1)
+    key = s.path(name)
+    if isinstance(raw, Mapping) and n == 24:
+        out = [1.0] * 24
+        for k, v in raw.items():
+            if not (isinstance(k, str) and k.isdigit() and int(k) < 24):
+                s.problems.must(f"{key}.{k}", 'an hour "0".."23"', k)
+                continue
+            val = s.check_number(f"{key}.{k}", v, None, lo=0)
+            if val is not None:
+                out[int(k)] = float(val)
+        return tuple(out)
+    if not isinstance(raw, list) or not raw or (n is not None and len(raw) != n):
+        what = f"a list of {n} multipliers" if n else "a non-empty list of multipliers"
+        if n == 24:
+            what += ' or a table {"9" = 1.2, ...}'
+        s.problems.must(key, what, raw)
+        return None
+    vals = [s.check_number(f"{key}[{i}]", v, None, lo=0) for i, v in enumerate(raw)]
+    return None if any(v is None for v in vals) else tuple(float(v) for v in vals)
+
+
+# -- sections ----------------------------------------------------------------------------
+
+def _campaign(s: Section) -> CampaignSpec | None:
+    start_raw = s.raw_get("start", MISSING)
+    start: dt.date | None = None
+    if start_raw is MISSING:
+        s.problems.add(s.path("start"), "is required (a date like 2026-03-02)")
+    elif isinstance(start_raw, dt.datetime):
+        start = start_raw.date()
+    elif isinstance(start_raw, dt.date):
+        start = start_raw
+    else:
+        try:
+            start = dt.date.fromisoformat(str(start_raw))
+        except ValueError:
+            s.problems.must(s.path("start"), "a date like 2026-03-02", start_raw)
+    days = s.integer("days", 1, lo=1, hi=3660)
+
+    def _tz(name: str) -> str | None:
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return 'an IANA time zone such as "Asia/Shanghai"'
+        return None
+
+    tz = s.string("timezone", "UTC", check=_tz)
+    wd_raw = s.raw_get("weekdays", list(WEEKDAYS[:5]))
+    weekdays: set[int] = set()
+    if not isinstance(wd_raw, list) or not wd_raw:
+        s.problems.must(s.path("weekdays"), 'a list like ["mon", "tue"]', wd_raw)
+    else:
+        for i, w in enumerate(wd_raw):
+            w_norm = w.lower()[:3] if isinstance(w, str) else w
+            if w_norm not in WEEKDAYS:
+                s.problems.must(f"{s.path('weekdays')}[{i}]", "one of " + ", ".join(WEEKDAYS), w)
+            else:
+                weekdays.add(WEEKDAYS.index(w_norm))
+    windows = _intervals(s, "windows", [["09:00", "12:00"], ["13:30", "20:00"]])
+    hol_raw = s.raw_get("holidays", [])
+    holidays: set[dt.date] = set()
+    if not isinstance(hol_raw, list):
+        s.problems.must(s.path("holidays"), "a list of dates", hol_raw)
+    else:
+        for i, h in enumerate(hol_raw):
+            try:
+                holidays.add(h if isinstance(h, dt.date) else dt.date.fromisoformat(str(h)))
+            except ValueError:
+                s.problems.must(f"{s.path('holidays')}[{i}]", "a date like 2026-05-01", h)
+    s.finish()
+    if start is None or windows is None:
+        return None
+    spec = CampaignSpec(start=start, days=days, timezone=tz, weekdays=frozenset(weekdays),
+                        windows=windows, holidays=frozenset(holidays))
+    if weekdays and not spec.calling_days():
+        s.problems.add(s.key, "no calling day: every day of the campaign is excluded")
+    return spec
+
+
+def _segments(s: Section) -> tuple[SegmentSpec, ...] | None:
+    items = s.items("segments")
+    if not s.has("segments"):
+        return (SegmentSpec(name="all", share=1.0, number_type="mobile", prefix="",
+                            tz_offset_s=0, pickup_multiplier=1.0, p_invalid=0.0),)
+    if not items:
+        s.problems.must(s.path("segments"), "at least one [[list.segments]] entry", [])
+        return None
+    out = []
+    names: set[str] = set()
+    for seg in items:
+        name = seg.string("name", MISSING)
+        if isinstance(name, str):
+            if name in names:
+                seg.problems.must(seg.path("name"), "unique among segments", name)
+            names.add(name)
+        share = seg.number("share", MISSING, lo=0, lo_open=True)
+        number_type = seg.string("number_type", "mobile")
+        prefix = seg.string("prefix", "", check=lambda p: None if p.isdigit() or p == ""
+                            else "digits only, like \"138\"")
+        tz_h = seg.number("tz_offset_h", 0, lo=-24, hi=24)
+        mult = seg.number("pickup_multiplier", 1.0, lo=0)
+        p_inv = seg.probability("p_invalid", 0.0)
+        seg.finish()
+        if isinstance(name, str) and isinstance(share, int | float):
+            out.append(SegmentSpec(name=name, share=float(share), number_type=number_type,
+                                   prefix=prefix, tz_offset_s=round(float(tz_h) * 3600),
+                                   pickup_multiplier=float(mult), p_invalid=float(p_inv)))
+    return tuple(out) if len(out) == len(items) else None
+
+
+def _retry(s: Section) -> RetrySpec:
+    defaults = {
+        "busy": {"dist": "uniform", "low": 600, "high": 1200},
+        "no_answer": {"dist": "uniform", "low": 7200, "high": 14400},
+        "failed": {"dist": "uniform", "low": 1800, "high": 3600},
+        "machine": DAY_S,
+        "abandoned": None,  # the lockout alone
+        "callback": {"dist": "uniform", "low": 3600, "high": DAY_S},
+    }
+    vals = {k: _dist(s, f"{k}_s", d, optional=True) for k, d in defaults.items()}
+    s.finish()
+    return RetrySpec(**vals)
+
+
+def _list(s: Section) -> ListSpec | None:
+    size = s.integer("size", MISSING, lo=1, hi=50_000_000)
+    max_attempts = s.integer("max_attempts", 3, lo=1, hi=100)
+    max_24 = s.integer("max_per_24h", 5, lo=1)
+    max_5 = s.integer("max_per_5min", 3, lo=1)
+    lockout_h = s.number("lockout_after_abandon_h", 72, lo=0)
+    p_dnc = s.probability("p_dnc", 0.0)
+    segments = _segments(s)
+    retry = _retry(s.sub("retry"))
+    s.finish()
+    if segments is None or not isinstance(size, int):
+        return None
+    return ListSpec(size=size, max_attempts=max_attempts, max_per_24h=max_24,
+                    max_per_5min=max_5, lockout_after_abandon_s=float(lockout_h) * 3600,
+                    p_dnc=float(p_dnc), segments=segments, retry=retry)
+
+
+def _customers(s: Section) -> CustomerSpec | None:
+    p_fail = s.probability("p_fail", 0.02)
+    p_busy = s.probability("p_busy", 0.04)
+    if isinstance(p_fail, float | int) and isinstance(p_busy, float | int) and p_fail + p_busy > 1:
+        s.problems.must(s.path("p_busy"), f"<= 1 - p_fail ({1 - p_fail:g})", p_busy)
+    p_pickup = s.probability("p_pickup", 0.6)
+    p_machine = s.probability("p_machine", 0.15)
+    by_attempt = _multipliers(s, "pickup_by_attempt", None)
+    by_hour = _multipliers(s, "pickup_by_hour", 24)
+    mean_one = {"dist": "constant", "value": 1.0}
+    dists = {
+        "reachability": _dist(s, "reachability", mean_one),
+        "interest": _dist(s, "interest", mean_one),
+        # bimodal: most people pick up within ~10 s, some after ~20 s (DESIGN §4)
+        "ring": _dist(s, "ring", {"dist": "mixture", "weights": [0.7, 0.3], "components": [
+            {"dist": "uniform", "low": 5, "high": 11},
+            {"dist": "uniform", "low": 16, "high": 23}]}),
+        "machine_ring": _dist(s, "machine_ring", {"dist": "uniform", "low": 12, "high": 24}),
+        "fail_time": _dist(s, "fail_time", {"dist": "uniform", "low": 1, "high": 4}),
+        "busy_time": _dist(s, "busy_time", {"dist": "uniform", "low": 2, "high": 6}),
+        "patience": _dist(s, "patience", {"dist": "exponential", "mean": 4}),
+        "machine_talk": _dist(s, "machine_talk", {"dist": "uniform", "low": 3, "high": 8}),
+    }
+    s.finish()
+    if by_attempt is None or by_hour is None or any(v is None for v in dists.values()):
+        return None
+    return CustomerSpec(p_fail=float(p_fail), p_busy=float(p_busy), p_pickup=float(p_pickup),
+                        p_machine=float(p_machine), pickup_by_attempt=by_attempt,
+                        pickup_by_hour=by_hour, **dists)
+
+
+def _agents(s: Section, windows: tuple[tuple[int, int], ...] | None) -> AgentSpec | None:
+    count = s.integer("count", MISSING, lo=1, hi=100_000)
+    wrap = _dist(s, "wrap", 15)
+    preview = _dist(s, "preview", {"dist": "uniform", "low": 5, "high": 15})
+    cost = s.decimal("hourly_cost", Decimal(0))
+    shifts: list[ShiftSpec] = []
+    items = s.items("shifts")
+    for sh in items:
+        a = _clock(sh, sh.path("start"), sh.raw_get("start"))
+        b = _clock(sh, sh.path("end"), sh.raw_get("end"))
+        n = sh.integer("count", count if isinstance(count, int) else 1, lo=1)
+        sh.finish()
+        if a is not None and b is not None:
+            if b <= a:
+                sh.problems.must(sh.key, "a shift whose end is after its start", [a, b])
+            else:
+                shifts.append(ShiftSpec(start_s=a, end_s=b, count=n))
+    s.finish()
+    if not isinstance(count, int) or wrap is None or preview is None:
+        return None
+    if items and len(shifts) == len(items):
+        total = sum(sh.count for sh in shifts)
+        if total != count and s.has("count"):
+            s.problems.must(s.path("shifts"), f"shift counts that add up to agents.count ({count})",
+                            total)
+    elif not items and windows:
+        shifts = [ShiftSpec(start_s=windows[0][0], end_s=windows[-1][1], count=count)]
+    return AgentSpec(count=count, shifts=tuple(shifts), wrap=wrap, preview=preview,
+                     hourly_cost=cost)
+
+
+def _amd(s: Section) -> AMDSpec:
+    enabled = s.boolean("enabled", s.has("p_detect"))
+    latency = _dist(s, "latency", {"dist": "uniform", "low": 2, "high": 4})
+    p_detect = s.probability("p_detect", 0.9)
+    p_fp = s.probability("p_false_positive", 0.03)
+    s.finish()
+    return AMDSpec(enabled=bool(enabled), latency=latency or Constant(0.0),
+                   p_detect=float(p_detect), p_false_positive=float(p_fp))
+
+
+def _dialer(s: Section) -> DialerSpec:
+    mode = s.string("mode", "progressive", choices=MODES)
+    ratio = s.number("ratio", 1.0, lo=1, hi=20)
+    ring_timeout = s.number("ring_timeout_s", 25, lo=0, lo_open=True)
+    threshold = s.number("abandon_threshold_s", 2, lo=0, allow_inf=True)
+    channels = s.integer("channels", 0, lo=0)
+    cps = s.number("calls_per_second", 0, lo=0)
+    rate = s.number("rate_per_min", 0, lo=0)
+    target = s.probability("target_abandon", 0.03)
+    max_level = s.number("max_level", 3.0, lo=1)
+    offset = s.number("adapt_offset", 0.0)
+    transfer = s.integer("robot_transfer_stage", -1, lo=-1)
+    amd = _amd(s.sub("amd"))
+    s.finish()
+    if mode == "poisson" and not rate:
+        s.problems.add(s.path("rate_per_min"), "must be > 0 for mode 'poisson' (dials per minute)")
+    return DialerSpec(mode=mode, ratio=float(ratio), ring_timeout_s=float(ring_timeout),
+                      abandon_threshold_s=float(threshold), channels=channels,
+                      calls_per_second=float(cps), rate_per_min=float(rate),
+                      target_abandon=float(target), max_level=float(max_level),
+                      adapt_offset=float(offset), robot_transfer_stage=transfer, amd=amd)
+
+
+def _script(s: Section) -> ScriptSpec | None:
+    name = s.string("name", "script")
+    stages: list[StageSpec] = []
+    items = s.items("stages")
+    if not items:
+        s.problems.add(s.path("stages"), "needs at least one [[script.stages]] entry")
+    for st in items:
+        st_name = st.string("name", f"stage{len(stages) + 1}")
+        dur = _dist(st, "duration", MISSING)
+        p_h = st.probability("p_hangup", 0.0)
+        p_d = st.probability("p_decline", 0.0)
+        st.finish()
+        if dur is not None:
+            stages.append(StageSpec(name=st_name, duration=dur, p_hangup=float(p_h),
+                                    p_decline=float(p_d)))
+    p_convert = s.probability("p_convert", 0.1)
+    p_callback = s.probability("p_callback", 0.0)
+    exit_ = _dist(s, "decline_exit", 8)
+    s.finish()
+    if len(stages) != len(items) or not stages or exit_ is None:
+        return None
+    return ScriptSpec(name=name, stages=tuple(stages), p_convert=float(p_convert),
+                      p_callback=float(p_callback), decline_exit=exit_)
+
+
+def _variants(top: Section) -> tuple[VariantSpec, ...]:
+    out = []
+    names: set[str] = set()
+    for v in top.items("variant"):
+        name = v.string("name", MISSING)
+        desc = v.string("description", "")
+        over = v.raw_get("set", {})
+        if not isinstance(over, Mapping):
+            v.problems.must(v.path("set"), 'a table of overrides {"dotted.key" = value}', over)
+            over = {}
+        v.finish()
+        if isinstance(name, str):
+            if name in names or name == "base":
+                v.problems.must(v.path("name"), "unique and not 'base'", name)
+            names.add(name)
+            out.append(VariantSpec(name=name, description=desc, overrides=dict(over)))
+    return tuple(out)
+
+
+def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>",
+                       overrides: Mapping[str, Any] | None = None,
+                       base_dir: Path | None = None) -> Scenario:
+    """Validate a raw scenario dict (after ``overrides``) into a :class:`Scenario`."""
+    if overrides:
+        raw = apply_overrides(raw, overrides, source)
+    raw = copy.deepcopy(dict(raw))
+    problems = Problems(source, ScenarioError)
+    top = Section(raw, "", problems)
+    name = top.string("name", Path(source).stem if source != "<dict>" else "scenario")
+    description = top.string("description", "")
+    currency = top.string("currency", "CNY", check=lambda c: None if re.fullmatch(
+        r"[A-Z]{3}", c) else "a 3-letter currency code like \"CNY\"")
+    campaign = _campaign(top.sub("campaign"))
+    lst = _list(top.sub("list"))
+    customers = _customers(top.sub("customers"))
+    agents = _agents(top.sub("agents"), campaign.windows if campaign else None)
+    dialer = _dialer(top.sub("dialer"))
+    script = _script(top.sub("script"))
+    billing = top.sub("billing")
+    plans_raw = billing.raw_get("plans", [])
+    plans: list[Path] = []
+    if not isinstance(plans_raw, list) or not all(isinstance(p, str) for p in plans_raw):
+        problems.must(billing.path("plans"), "a list of plan file paths", plans_raw)
+    else:
+        root = base_dir if base_dir is not None else (
+            Path(source).parent if source != "<dict>" else Path.cwd())
+        for i, p in enumerate(plans_raw):
+            path = (root / p) if not Path(p).is_absolute() else Path(p)
+            if not path.is_file():
+                problems.must(f"billing.plans[{i}]", "an existing plan file", p)
+            plans.append(path)
+    numbers = billing.integer("numbers", 1, lo=0)
+    billing.finish()
+    compliance = top.raw_get("compliance", {})
+    if not isinstance(compliance, Mapping):
+        problems.must("compliance", "a table", compliance)
+        compliance = {}
+    variants = _variants(top)
+    top.finish()
+    if agents and dialer and agents.shifts and campaign:
+        _check_shifts(agents, campaign, problems)
+    if problems or None in (campaign, lst, customers, agents, script):
+        problems.fail()
+    assert campaign and lst and customers and agents and script  # for the type checker
+    for v in variants:  # a variant must itself be a valid scenario
+        try:
+            apply_overrides(raw, v.overrides, source)
+        except ScenarioError as exc:
+            problems.lines.extend(f"variant {v.name!r}: {line}" for line in exc.problems)
+    problems.raise_if_any()
+    return Scenario(name=name, description=description, source=source, currency=currency,
+                    campaign=campaign, list=lst, customers=customers, agents=agents,
+                    dialer=dialer, script=script, plans=tuple(plans), numbers=numbers,
+                    variants=variants,
+                    compliance=dict(compliance), raw=raw)
+
+
+def _check_shifts(agents: AgentSpec, campaign: CampaignSpec, problems: Problems) -> None:
+    lo, hi = campaign.windows[0][0], campaign.windows[-1][1]
+    for i, sh in enumerate(agents.shifts):
+        if sh.end_s <= lo or sh.start_s >= hi:
+            problems.add(f"agents.shifts[{i}]", "lies outside every calling window")
+
+
+def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """Read, override and validate a scenario file.
+
+    Parameters
+    ----------
+    path
+        A TOML scenario file.
+    overrides
+        ``{"dotted.key": value}`` applied before validation, e.g.
+        ``{"agents.count": 20, "script.stages[0].duration": 4}``.
+
+    Raises
+    ------
+    ScenarioError
+        Listing every problem as ``file: dotted.key: must be X (got Y)``.
+    """
+    path = Path(path)
+    raw = read_toml(path, ScenarioError)
+    return scenario_from_dict(raw, source=str(path), overrides=overrides, base_dir=path.parent)
+
+
+def quick(scenario: Scenario, *, leads: int = 300, days: int = 1,
+          agents: int | None = None) -> Scenario:
+    """A scaled-down copy for smoke tests and notebooks: fewer leads, days and agents."""
+    over: dict[str, Any] = {
+        "list.size": min(scenario.list.size, leads),
+        "campaign.days": min(scenario.campaign.days, max(days, _first_calling_span(scenario))),
+    }
+    n = agents if agents is not None else min(scenario.agents.count, 10)
+    if n != scenario.agents.count:
+        over["agents.count"] = n
+        if scenario.raw.get("agents", {}).get("shifts"):
+            shifts = scenario.raw["agents"]["shifts"]
+            per = [max(1, round(n * sh.get("count", 1) / scenario.agents.count)) for sh in shifts]
+            per[0] += n - sum(per)
+            if per[0] < 1:
+                per = [n] + [0] * (len(per) - 1)
+            for i, c in enumerate(per):
+                over[f"agents.shifts[{i}].count"] = max(c, 1)
+            over["agents.count"] = sum(max(c, 1) for c in per)
+    return scenario.with_overrides(over)
+
+
+def _first_calling_span(scenario: Scenario) -> int:
+    days = scenario.campaign.calling_days()
+    return (days[0] + 1) if days else 1
+
+
+def finite_or_none(x: float) -> float | None:
+    """JSON-friendly float: None for inf / NaN."""
+    return x if math.isfinite(x) else None
