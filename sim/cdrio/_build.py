@@ -196,8 +196,13 @@ class Assembler:
         self.n = 0
 
     def ids(self, name: str, values: list[str]) -> np.ndarray:
-        """Label ids of an open categorical column (see :class:`Factorizer`)."""
+        """Label slot ids of an open categorical column (see :class:`Factorizer`)."""
         return self.factorizers[name].ids(values)
+
+    def label_ids(self, name: str, codes: np.ndarray, labels: np.ndarray,
+                  keys: np.ndarray | None = None) -> np.ndarray:
+        """Slot ids from a block's own codes and distinct byte labels (fast path)."""
+        return self.factorizers[name].add(codes, labels, keys)
 
     def add(self, raw: Mapping[str, np.ndarray], keep: np.ndarray) -> None:
         """Keep the rows ``keep`` of a derived block."""

@@ -181,9 +181,12 @@ class AsteriskConverter:
                                            "field 15 (disposition)", raw["answer"] != NAT)
         raw["destination"] = self.assembler.ids("destination", column(rows, 2, min_len))
         if int(widths.max(initial=0)) > 16:
-            uid = column(rows, 16, min_len)
-            ids, bad, missing = parse_ints(uid)
-            raw["call_id"] = np.where(bad | missing, NAT, ids)
+            # only plain digits are ours (dialsim writes the call_id); Asterisk's own
+            # uniqueids ("1706368044.12") leave rows numbered in file order
+            uid = [u if u.isascii() and u.isdigit() and len(u) <= 18 else ""
+                   for u in column(rows, 16, min_len)]
+            ids, _bad, missing = parse_ints(uid)
+            raw["call_id"] = np.where(missing, NAT, ids)
         if int(widths.max(initial=0)) > 17:
             parse_userfields(column(rows, 17, min_len), raw, checks, self.assembler,
                              "field 18 (userfield)")

@@ -18,10 +18,11 @@ import codecs
 import contextlib
 import csv
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -195,7 +196,8 @@ def parse_lines(lines: list[str], first_no: int, rejections: Rejections) -> Bloc
 
 
 def iter_blocks(path: str | Path, rejections: Rejections, first_line: int = 1,
-                max_lines: int | None = None) -> Iterator[Block]:
+                max_lines: int | None = None,
+                fast: Callable[[bytes, int], Any] | None = None) -> Iterator[Any]:
     """Records of ``path`` from physical line ``first_line`` (1-based) on, block by block.
 
     Parameters
@@ -209,19 +211,32 @@ def iter_blocks(path: str | Path, rejections: Rejections, first_line: int = 1,
     max_lines
         Split blocks into at most this many lines (tests use it to exercise block
         boundaries); ``None`` keeps whole byte blocks.
+    fast
+        Optional whole-block parser ``(bytes, first line number) -> (result, number
+        of lines) | None`` tried first on each block; its result is yielded as is, and
+        a ``None`` (a block it does not handle) sends the block through the csv module.
+
+    Yields
+    ------
+    Block or the result of ``fast``
     """
     path = Path(path)
     decode = _Decoder(rejections)
     line_no = 1
     for raw in _raw_blocks(path):
-        text = decode(raw, line_no)
-        lines = text.split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()
         start_no = line_no
-        line_no += len(lines)
+        if fast is not None and start_no >= first_line and raw.endswith(b"\n"):
+            result = fast(raw, start_no)
+            if result is not None:
+                line_no += result[1]
+                yield result[0]
+                continue
+        line_no += raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1)
         if line_no <= first_line:
             continue
+        lines = decode(raw, start_no).split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
         if start_no < first_line:
             lines = lines[first_line - start_no:]
             start_no = first_line

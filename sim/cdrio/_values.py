@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import compress, repeat
 from operator import itemgetter
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -410,52 +411,111 @@ def parse_floats(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 # -- labels ----------------------------------------------------------------------------
 def _factorize_once(values: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    f = Factorizer()
-    ids = f.ids(values)
-    uniq, inv = np.unique(ids, return_inverse=True)
-    by_id = {v: k for k, v in f.first_ids.items()}
-    return inv.reshape(-1), [by_id[i] for i in uniq.tolist()]
+    """Codes and distinct labels of ``values``, in order of first appearance."""
+    first: dict[str, int] = {}
+    n = len(values)
+    pos = np.fromiter(map(first.setdefault, values, range(n)), dtype=np.int64, count=n)
+    _, inv = np.unique(pos, return_inverse=True)
+    return inv.reshape(-1), list(first)
+
+
+def _decode_labels(raw: np.ndarray) -> list[str]:
+    if len(raw) == 0:
+        return []
+    if int(np.frombuffer(raw.tobytes(), dtype=np.uint8).max(initial=0)) < 128:
+        return raw.astype(f"U{max(raw.dtype.itemsize, 1)}").tolist()  # ASCII: one cast
+    return [b.decode("utf-8", "dialsim-latin1") for b in raw.tolist()]
+
+
+def _digit_keys(labels: list[str]) -> np.ndarray | None:
+    """Sort keys ``value * 32 + length`` if every label is a short ASCII digit string
+    (the same keys the fast Asterisk path makes, so blocks of both paths mix)."""
+    if not all(lab.isascii() and (lab.isdigit() or lab == "") and len(lab) <= 17
+               for lab in labels):
+        return None
+    return np.array([int(lab or "0") * 32 + len(lab) for lab in labels], dtype=np.int64)
 
 
 class Factorizer:
-    """Codes for an open label column, built block by block in order of appearance.
+    """Codes for an open label column (destination, stage, ...), built block by block.
 
-    Each value gets the id (a running position) of its label's first occurrence,
-    computed by ``dict.setdefault`` at C speed; :meth:`finish` turns ids into dense
-    codes with ``''`` at code 0.
+    Each block contributes its distinct labels (as UTF-8 byte strings, in order of
+    first appearance) and codes into them; :meth:`finish` deduplicates all blocks'
+    labels at once with ``numpy.unique`` - no Python work per label even for a
+    million distinct dialled numbers - and orders them by first appearance in the file,
+    with ``''`` at code 0.
     """
 
     def __init__(self) -> None:
-        self.first_ids: dict[str, int] = {}
-        self._next = 0
+        self.blocks: list[np.ndarray] = []
+        self.keys: list[np.ndarray | None] = []
+        self.size = 0
+
+    def add(self, codes: np.ndarray, labels: np.ndarray,
+            keys: np.ndarray | None = None) -> np.ndarray:
+        """Slot ids of a block whose rows have ``codes`` into its ``labels`` (S array);
+        ``keys`` are optional int64 stand-ins of the labels for sorting (equal keys
+        exactly when labels are equal: digit strings)."""
+        self.blocks.append(labels)
+        self.keys.append(keys)
+        ids = codes.astype(np.int64) + self.size
+        self.size += len(labels)
+        return ids
 
     def ids(self, values: Sequence[str]) -> np.ndarray:
-        """Label ids (int64) of ``values``."""
-        n = len(values)
-        start = self._next
-        self._next += n
-        return np.fromiter(map(self.first_ids.setdefault, values, range(start, start + n)),
-                           dtype=np.int64, count=n)
+        """Slot ids (int64) of a block of label texts."""
+        codes, labels = _factorize_once(values)
+        raw = np.array([lab.encode("utf-8", "surrogatepass") for lab in labels], dtype=bytes)
+        if len(labels) == 0:
+            raw = np.zeros(0, dtype="S1")
+        return self.add(codes, raw, _digit_keys(labels))
 
     def finish(self, ids: np.ndarray, *, vocabulary: Iterable[str] = (),
                transform: Callable[[str], str] | None = None,
                dtype: str = "int32") -> tuple[np.ndarray, tuple[str, ...]]:
-        """Dense codes of ``ids`` and their labels (``''`` first, then ``vocabulary``,
-        then new labels in order of first appearance); ``transform`` cleans labels."""
-        labels_of: dict[str, int] = {"": 0}
-        for lab in vocabulary:
-            labels_of.setdefault(lab, len(labels_of))
-        if len(ids) == 0:
-            return np.zeros(0, dtype=dtype), tuple(labels_of)
-        uniq, inv = np.unique(ids, return_inverse=True)
-        by_id = {v: k for k, v in self.first_ids.items()}
-        remap = np.empty(len(uniq), dtype=np.int64)
-        for j, i in enumerate(uniq.tolist()):
-            lab = by_id[i]
-            if transform is not None:
-                lab = transform(lab)
-            remap[j] = labels_of.setdefault(lab, len(labels_of))
-        return remap[inv.reshape(-1)].astype(dtype), tuple(labels_of)
+        """Dense codes of the slot ``ids`` of the accepted rows and their labels:
+        ``''`` first, then ``vocabulary``, then new labels by first appearance;
+        ``transform`` cleans labels (texts it makes equal are merged)."""
+        head = list(dict.fromkeys(["", *vocabulary]))
+        if len(ids) == 0 or not self.blocks:
+            return np.zeros(len(ids), dtype=dtype), tuple(head)
+        slots_all = np.concatenate(self.blocks)
+        used = np.zeros(len(slots_all), dtype=bool)
+        used[ids] = True
+        slots = np.flatnonzero(used)
+        by_key = all(k is not None for k in self.keys)
+        sort_on = np.concatenate(self.keys)[slots] if by_key else slots_all[slots]
+        uniq, first, inv = np.unique(sort_on, return_index=True, return_inverse=True)
+        order = np.argsort(first, kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        labels = _decode_labels(slots_all[slots][first[order]])
+        if transform is not None:
+            labels = list(map(transform, labels))
+            final = list(dict.fromkeys([*head, *labels]))
+            index = dict(zip(final, range(len(final)), strict=True))
+            code_of = np.fromiter(map(index.__getitem__, labels), dtype=np.int64,
+                                  count=len(labels))
+        else:  # labels are distinct: only those already in ``head`` need a lookup
+            code_of = np.empty(len(labels), dtype=np.int64)
+            new = np.ones(len(labels), dtype=bool)
+            for h_code, h in enumerate(head):
+                raw = h.encode("utf-8", "surrogatepass")
+                if by_key:  # keys are digit strings' value * 32 + length
+                    if not (raw.isdigit() or raw == b"") or len(raw) > 17:
+                        continue
+                    probe: Any = int(raw or b"0") * 32 + len(raw)
+                else:
+                    probe = raw
+                j = int(np.searchsorted(uniq, probe))  # np.unique output is sorted
+                if j < len(uniq) and uniq[j] == probe:
+                    code_of[rank[j]] = h_code
+                    new[rank[j]] = False
+            code_of[new] = len(head) + np.arange(int(new.sum()))
+            final = head + list(compress(labels, new.tolist()))
+        slot_code = np.zeros(len(slots_all), dtype=np.int64)
+        slot_code[slots] = code_of[rank[inv.reshape(-1)]]
+        return slot_code[ids].astype(dtype), tuple(final)
 
 
 def map_labels(values: Sequence[str], table: Mapping[str, int],

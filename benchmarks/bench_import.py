@@ -1,0 +1,188 @@
+"""Benchmark: importing and exporting a million CDRs.
+
+Target (issue 3): import a 1,000,000-row Asterisk Master.csv at >= 200,000 rows/s.
+Also reported: native import, and native / Asterisk export, each as a ratio to a
+baseline measured in the same run on the same data (plain ``csv.reader`` iterating the
+same file; plain ``csv.writer.writerows`` of the same rows already as strings), since
+absolute figures drift between runs on a shared machine while ratios hold.
+
+Two Asterisk files are timed: one written by dialsim (18 fields, userfield with
+dialsim's columns) and one shaped like a real PBX's (21 fields: channels, caller ID,
+lastdata, linkedid; no dialsim userfield).
+
+Run: ``python benchmarks/bench_import.py [--rows N] [--repeat K] [--out FILE]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sim.cdr import CDRTable, empty_columns, open_categories  # noqa: E402
+from sim.cdrio import read_cdrs, write_cdrs  # noqa: E402
+
+TARGET_ROWS_PER_S = 200_000
+
+
+def synthetic_table(n: int, seed: int = 1) -> CDRTable:
+    """A campaign-like table: 5 days, 45 % answered, lognormal talk, agents, scripts."""
+    rng = np.random.default_rng(seed)
+    cols = empty_columns(n)
+    start = np.sort(rng.integers(0, 5, n) * 86400.0 + rng.uniform(9 * 3600, 21 * 3600, n))
+    u = rng.random(n)
+    disp = np.select([u < 0.05, u < 0.10, u < 0.55], [3, 2, 1], 0)
+    ans = disp == 0
+    ring = np.where(ans, rng.lognormal(np.log(8.0), 0.5, n), np.where(disp == 1, 25.0, 2.0))
+    talk = np.where(ans, rng.lognormal(np.log(40.0), 1.0, n), 0.0)
+    cols["start"][:] = start
+    cols["answer"][:] = np.where(ans, start + ring, np.nan)
+    cols["end"][:] = start + ring + talk
+    cols["ring_s"][:] = ring
+    cols["talk_s"][:] = talk
+    cols["billsec"][:] = np.ceil(talk).astype(np.int64)
+    cols["disposition"][:] = disp
+    conn = ans & (rng.random(n) < 0.8)
+    cols["answered_by"][:] = np.where(conn, 1, np.where(ans, 2, 0))
+    cols["amd"][:] = cols["answered_by"]
+    cols["connect"][:] = np.where(conn, start + ring + 0.5, np.nan)
+    cols["wait_s"][:] = np.where(conn, 0.5, 0.0)
+    cols["wrap_s"][:] = np.where(conn, 10.0, 0.0)
+    cols["agent_id"][:] = np.where(conn, rng.integers(0, 50, n), -1)
+    cols["lead_id"][:] = rng.integers(0, n // 2 + 1, n)
+    cols["attempt"][:] = rng.integers(1, 4, n)
+    cols["hangup_by"][:] = np.where(ans, rng.integers(1, 3, n), 3)
+    cols["result"][:] = np.where(conn, rng.integers(1, 5, n), 0)
+    cols["stage"][:] = np.where(conn, rng.integers(1, 5, n), 0)
+    cols["number_type"][:] = rng.integers(1, 3, n)
+    cols["destination"][:] = rng.integers(1, 41, n)
+    cols["segment"][:] = rng.integers(1, 3, n)
+    prefixes = [f"86{130 + i}" for i in range(40)]
+    cats = open_categories(stage=["greeting", "pitch", "offer", "close"],
+                           number_type=["mobile", "landline"], destination=prefixes,
+                           segment=["warm", "cold"])
+    return CDRTable(cols, cats, "2026-03-02T00:00:00", "Asia/Shanghai", {"bench": True})
+
+
+def pbx_like_asterisk(cdrs: CDRTable, path: Path) -> None:
+    """An Asterisk file as a real PBX writes it: 21 fields, channels, caller IDs,
+    Dial lastdata with commas, linkedid/sequence, empty userfield."""
+    tmp = path.with_suffix(".ours.csv")
+    write_cdrs(cdrs, tmp, format="asterisk")
+    n = len(cdrs)
+    rng = np.random.default_rng(2)
+    callee = (13_800_000_000 + rng.integers(0, 99_999_999, n)).astype(str).tolist()
+    with open(tmp, newline="") as src, open(path, "w", newline="") as dst:
+        w = csv.writer(dst, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
+        for i, row in enumerate(csv.reader(src)):
+            num = callee[i]
+            uid = f"{1772413200 + i // 10}.{i}"
+            w.writerow([
+                "campaign7", "4008001234", num, "from-dialer",
+                f'"Outbound" <4008001234>', f"PJSIP/trunk_cn-{i:08x}",
+                f"PJSIP/agent{int(row[17].split(';')[2][6:]) % 50:03d}-{i:08x}",
+                "Dial", f"PJSIP/{num}@trunk_cn,45,tTg", row[9], row[10], row[11],
+                int(row[12]), int(row[13]), row[14], "DOCUMENTATION", uid, "", "", uid,
+                i])
+    tmp.unlink()
+
+
+def timed(fn: Callable[[], object], repeat: int) -> float:
+    """Median wall time of ``fn`` over ``repeat`` runs, s."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def baseline_read(path: Path) -> int:
+    with open(path, newline="") as fh:
+        return sum(1 for _ in csv.reader(fh))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "import.json")
+    args = ap.parse_args(argv)
+    n = args.rows
+    cdrs = synthetic_table(n)
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmpdir:
+        d = Path(tmpdir)
+        ours, pbx, native = d / "ours.csv", d / "pbx.csv", d / "native.csv"
+        write_cdrs(cdrs, ours, format="asterisk")
+        pbx_like_asterisk(cdrs, pbx)
+        write_cdrs(cdrs, native)
+
+        def check(path: Path, fmt: str) -> None:
+            imp = read_cdrs(path, format=fmt)  # type: ignore[arg-type]
+            assert imp.report.accepted == n, imp.report.summary()
+
+        for label, path, fmt in (("import asterisk (dialsim userfield)", ours, "asterisk"),
+                                 ("import asterisk (PBX-like, 21 fields)", pbx, "asterisk"),
+                                 ("import native", native, "native")):
+            check(path, fmt)
+            base = timed(lambda p=path: baseline_read(p), args.repeat)
+            t = timed(lambda p=path, f=fmt: read_cdrs(p, format=f), args.repeat)  # type: ignore[misc]
+            results[label] = {"seconds": t, "rows_per_s": n / t, "baseline_csv_reader_s": base,
+                              "ratio_to_baseline": t / base,
+                              "bytes": path.stat().st_size}
+
+        for label, path, fmt in (("export native", native, "native"),
+                                 ("export asterisk", ours, "asterisk")):
+            with open(path, newline="") as fh:
+                rows = [r for r in csv.reader(fh) if r and not r[0].startswith("#")]
+            out = d / f"base_{fmt}.csv"
+
+            def base_write(rows: list[list[str]] = rows, out: Path = out) -> None:
+                with open(out, "w", newline="") as fh:
+                    csv.writer(fh, lineterminator="\n").writerows(rows)
+
+            base = timed(base_write, args.repeat)
+            del rows
+            t = timed(lambda f=fmt: write_cdrs(cdrs, d / f"x_{f}.csv", format=f),  # type: ignore[misc]
+                      args.repeat)
+            results[label] = {"seconds": t, "rows_per_s": n / t, "baseline_csv_writer_s": base,
+                              "ratio_to_baseline": t / base}
+
+    key = "import asterisk (dialsim userfield)"
+    pbx_key = "import asterisk (PBX-like, 21 fields)"
+    summary = {
+        "rows": n, "repeat": args.repeat, "python": platform.python_version(),
+        "numpy": np.__version__, "machine": platform.machine(),
+        "target_import_rows_per_s": TARGET_ROWS_PER_S,
+        "target_met": min(results[key]["rows_per_s"], results[pbx_key]["rows_per_s"])
+        >= TARGET_ROWS_PER_S,
+        "results": results,
+    }
+    print(f"{n:,} rows, median of {args.repeat} (ratio = time / plain csv baseline, same data)")
+    print(f"{'operation':40s} {'s':>7s} {'rows/s':>11s} {'baseline s':>11s} {'ratio':>6s}")
+    for label, r in results.items():
+        base = r.get("baseline_csv_reader_s", r.get("baseline_csv_writer_s", float("nan")))
+        print(f"{label:40s} {r['seconds']:7.2f} {r['rows_per_s']:11,.0f} {base:11.2f} "
+              f"{r['ratio_to_baseline']:6.2f}")
+    print(f"target >= {TARGET_ROWS_PER_S:,} rows/s for Asterisk import: "
+          f"{'met' if summary['target_met'] else 'NOT met'}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
