@@ -156,6 +156,8 @@ class ShiftSpec:
 
 @dataclass(**_frozen)
 class AgentSpec:
+    """Agents: how many, when they work (no shifts: they follow the calling windows)."""
+
     count: int
     shifts: tuple[ShiftSpec, ...]
     wrap: Distribution
@@ -580,8 +582,6 @@ def _agents(s: Section, windows: tuple[tuple[int, int], ...] | None) -> AgentSpe
         if total != count and s.has("count"):
             s.problems.must(s.path("shifts"), f"shift counts that add up to agents.count ({count})",
                             total)
-    elif not items and windows:
-        shifts = [ShiftSpec(start_s=windows[0][0], end_s=windows[-1][1], count=count)]
     return AgentSpec(count=count, shifts=tuple(shifts), wrap=wrap, preview=preview,
                      hourly_cost=cost)
 
@@ -703,7 +703,7 @@ def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>",
         compliance = {}
     variants = _variants(top)
     top.finish()
-    if agents and dialer and agents.shifts and campaign:
+    if agents and campaign:
         _check_shifts(agents, campaign, problems)
     if problems or None in (campaign, lst, customers, agents, script):
         problems.fail()
@@ -722,6 +722,8 @@ def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>",
 
 
 def _check_shifts(agents: AgentSpec, campaign: CampaignSpec, problems: Problems) -> None:
+    if not agents.shifts:
+        return
     lo, hi = campaign.windows[0][0], campaign.windows[-1][1]
     for i, sh in enumerate(agents.shifts):
         if sh.end_s <= lo or sh.start_s >= hi:

@@ -73,8 +73,16 @@ def dial_windows(scenario: Scenario, tz_offset_s: int) -> Intervals:
 
 
 def shift_intervals(scenario: Scenario) -> list[Intervals]:
-    """Logged-in intervals of each agent (one entry per agent id)."""
+    """Logged-in intervals of each agent (one entry per agent id).
+
+    Without shifts, agents work the calling windows (logged out between them, e.g. at
+    lunch), so idle time outside the windows does not dilute occupancy.
+    """
     days = scenario.campaign.calling_days()
+    if not scenario.agents.shifts:
+        iv = _intervals([(d * DAY_S + a, d * DAY_S + b) for d in days
+                         for a, b in scenario.campaign.windows])
+        return [iv] * scenario.agents.count
     out: list[Intervals] = []
     for sh in scenario.agents.shifts:
         iv = _intervals([(d * DAY_S + sh.start_s, d * DAY_S + sh.end_s) for d in days])

@@ -151,6 +151,8 @@ class Draws:
         if self._pos is not None:
             columns = [self._pos[c] for c in columns]
         out = np.empty((len(lead), len(columns)))
+        if not len(lead):
+            return out
         block = lead >> _SHIFT
         key = attempt.astype(np.int64) * (1 << 32) + block
         order = np.argsort(key, kind="stable")
@@ -185,7 +187,7 @@ class Draws:
         by_attempt = self._by_attempt[min(attempt, len(self._by_attempt)) - 1]
         p = c.p_pickup * by_attempt * self._seg_mult[tr.segment[lo:hi]] * tr.reach[lo:hi]
         u_pick = _u(seed, n, *key, _P_PICK)
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", over="ignore"):  # tiny p: never picks up
             out[:, SCORE] = np.where(p > 0, u_pick / np.where(p > 0, p, 1.0), np.inf)
 
         ring = c.ring.ppf(_u(seed, n, *key, _P_RING))

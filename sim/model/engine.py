@@ -241,6 +241,8 @@ class Campaign:
 
     def _new_work(self, due: float) -> None:
         """A retry was scheduled: wake agents that sleep past ``due`` for lack of leads."""
+        if not self.starving:
+            return
         for agent in list(self.starving):
             if due < self.wake_at[agent]:
                 self._wake(agent, max(due, self.env.now))
@@ -318,6 +320,9 @@ class Campaign:
             if preview:
                 start = now + prev
                 rec.previews(agent, now, start)
+                if not calls.confirm(lead, start):  # window closed while previewing
+                    schedule(_Wake(env, ready), NORMAL, prev)
+                    return
                 self.last_dial = start
             elif gated:
                 self.last_dial = start

@@ -95,31 +95,39 @@ class CallList:
         return False
 
     def pop(self, now: float) -> int:
-        """The lead to dial now, or -1 if none may be dialled at ``now``."""
-        if self.n_groups == 1 and self._open_from[0] <= now < self._open_until[0]:
-            # Fast path (one time zone, window known open): due retries first.
-            heap = self.retry[0]
-            if not (heap and heap[0][0] <= now) and not self._track_caps:
-                fresh = self.fresh[0]
-                if fresh:
-                    lead = fresh.popleft()
-                    self.outstanding += 1
-                    self.status[lead] = PENDING
-                    return lead
+        """The lead to dial now, or -1 if none may be dialled at ``now``.
+
+        Due retries come first (oldest due first), then fresh leads in list order, among
+        the time-zone groups whose calling window is open.
+        """
+        if self.n_groups == 1:  # the common case, kept short
+            if not (self._open_from[0] <= now < self._open_until[0] or self._open(0, now)):
                 return -1
-        best_g = -1
-        best_due = math.inf
-        for g in range(self.n_groups):
-            heap = self.retry[g]
-            if heap and heap[0][0] <= now and heap[0][0] < best_due and self._open(g, now):
-                best_g, best_due = g, heap[0][0]
-        while best_g >= 0:
-            _, _, lead = heapq.heappop(self.retry[best_g])
-            later = self._cap_delay(lead, now)
+            heap = self.retry[0]
+            while heap and heap[0][0] <= now:
+                lead = heapq.heappop(heap)[2]
+                if self._track_caps:
+                    later = self._cap_delay(lead, now)
+                    if later > now:
+                        self._push(lead, later, notify=False)
+                        continue
+                return self._take(lead, now)
+            fresh = self.fresh[0]
+            return self._take(fresh.popleft(), now) if fresh else -1
+        while True:
+            best_g = -1
+            best_due = math.inf
+            for g in range(self.n_groups):
+                heap = self.retry[g]
+                if heap and heap[0][0] <= now and heap[0][0] < best_due and self._open(g, now):
+                    best_g, best_due = g, heap[0][0]
+            if best_g < 0:
+                break
+            lead = heapq.heappop(self.retry[best_g])[2]
+            later = self._cap_delay(lead, now) if self._track_caps else now
             if later <= now:
                 return self._take(lead, now)
-            self._push(lead, later)
-            return self.pop(now)
+            self._push(lead, later, notify=False)
         for g in range(self.n_groups):
             if self.fresh[g] and self._open(g, now):
                 return self._take(self.fresh[g].popleft(), now)
@@ -132,19 +140,42 @@ class CallList:
             self.dials.setdefault(lead, []).append(now)
         return lead
 
+    def confirm(self, lead: int, start: float) -> bool:
+        """Check a popped lead again at the actual dial time ``start`` (after a preview).
+
+        If its window has closed or a cap would be broken by then, the lead goes back
+        to its queue (the attempt is not used) and False is returned.
+        """
+        g = self.group_of[lead]
+        times = self.dials.get(lead) if self._track_caps else None
+        if times:
+            times.pop()  # the pop time; the dial happens at start
+        ok = self.windows[g].is_open(start) and (
+            times is None or self._cap_delay(lead, start) <= start)
+        if ok:
+            if times is not None:
+                times.append(start)
+            return True
+        self.outstanding -= 1
+        if self.attempts[lead] == 0:
+            self.fresh[g].appendleft(lead)
+            self.status[lead] = UNTOUCHED
+        else:
+            later = self._cap_delay(lead, start) if times is not None else start
+            self._push(lead, max(later, self.windows[g].next_open(start)), notify=False)
+        return False
+
     def _cap_delay(self, lead: int, now: float) -> float:
-        """Earliest time the caps allow another dial of ``lead``."""
+        """Earliest time the caps allow another dial of ``lead`` (dial times ascend)."""
         times = self.dials.get(lead)
         if not times:
             return now
-        recent = [t for t in times if t > now - _DAY]
-        self.dials[lead] = recent
         t = now
-        if len(recent) >= self.max_24h:
-            t = max(t, recent[-self.max_24h] + _DAY)
-        last5 = [x for x in recent if x > now - _FIVE_MIN]
-        if len(last5) >= self.max_5min:
-            t = max(t, last5[-self.max_5min] + _FIVE_MIN)
+        n = len(times)
+        if n >= self.max_24h and times[n - self.max_24h] > now - _DAY:
+            t = times[n - self.max_24h] + _DAY
+        if n >= self.max_5min and times[n - self.max_5min] > now - _FIVE_MIN:
+            t = max(t, times[n - self.max_5min] + _FIVE_MIN)
         return t
 
     def next_time(self, now: float) -> float:
@@ -164,10 +195,10 @@ class CallList:
         return sum(map(len, self.fresh)) + sum(map(len, self.retry))
 
     # -- outcomes -----------------------------------------------------------------------
-    def _push(self, lead: int, due: float) -> None:
+    def _push(self, lead: int, due: float, notify: bool = True) -> None:
         self._seq += 1
         heapq.heappush(self.retry[self.group_of[lead]], (due, self._seq, lead))
-        if self.on_new_work is not None:
+        if notify and self.on_new_work is not None:
             self.on_new_work(due)
 
     def record(self, lead: int, attempt: int, outcome: int, end: float, u_retry: float) -> None:

@@ -1,0 +1,92 @@
+"""Exact event traces of tiny deterministic campaigns (constant times, p = 0 or 1)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from _factory import tiny
+
+import sim
+
+T0 = 9 * 3600.0  # the window opens at 09:00
+
+
+def trace(result: sim.model.RunResult) -> list[tuple]:
+    c = result.cdrs
+    return [(float(c["start"][i]) - T0, None if math.isnan(c["answer"][i]) else
+             float(c["answer"][i]) - T0, None if math.isnan(c["connect"][i]) else
+             float(c["connect"][i]) - T0, float(c["end"][i]) - T0, int(c["agent_id"][i]),
+             str(c.labels("disposition")[i]), bool(c["abandoned"][i]))
+            for i in range(len(c))]
+
+
+def test_progressive_one_agent_everyone_answers():
+    # dial, ring 8 s, talk 60 s, wrap 10 s: the next dial 78 s after the previous one
+    r = sim.run(tiny(list={"size": 3}), seed=1)
+    assert trace(r) == [
+        (0.0, 8.0, 8.0, 68.0, 0, "ANSWERED", False),
+        (78.0, 86.0, 86.0, 146.0, 0, "ANSWERED", False),
+        (156.0, 164.0, 164.0, 224.0, 0, "ANSWERED", False),
+    ]
+    assert list(r.cdrs["billsec"]) == [60, 60, 60]
+    assert list(r.cdrs["lead_id"]) == [0, 1, 2]
+    # logged in from 09:00 until the last wrap-up ends (list worked out)
+    assert r.agents.logged_in() == pytest.approx(234.0)
+    assert r.kpis["occupancy"] == pytest.approx(3 * 70 / 234)
+
+
+def test_progressive_nobody_answers_rings_to_timeout():
+    r = sim.run(tiny({"customers.p_pickup": 0.0}, list={"size": 2}), seed=1)
+    assert trace(r) == [
+        (0.0, None, None, 25.0, -1, "NO ANSWER", False),
+        (25.0, None, None, 50.0, -1, "NO ANSWER", False),
+    ]
+    assert list(r.cdrs["billsec"]) == [0, 0]
+
+
+def test_busy_and_failed_end_at_their_signal_time():
+    r = sim.run(tiny({"customers.p_busy": 1.0}, list={"size": 2}), seed=1)
+    assert [row[:4] for row in trace(r)] == [(0.0, None, None, 4.0), (4.0, None, None, 8.0)]
+    assert set(r.cdrs.labels("disposition")) == {"BUSY"}
+    r = sim.run(tiny({"customers.p_fail": 1.0}, list={"size": 2}), seed=1)
+    assert [row[3] for row in trace(r)] == [3.0, 6.0]
+    assert set(r.cdrs.labels("disposition")) == {"FAILED"}
+
+
+def test_preview_time_comes_before_the_dial():
+    r = sim.run(tiny({"dialer.mode": "preview"}, list={"size": 2}), seed=1)
+    assert [row[:4] for row in trace(r)] == [(5.0, 13.0, 13.0, 73.0), (88.0, 96.0, 96.0, 156.0)]
+    assert r.agents.total("preview") == pytest.approx(10.0)
+
+
+def test_retry_after_no_answer_waits_for_the_delay():
+    r = sim.run(tiny({"customers.p_pickup": 0.0, "list.max_attempts": 3,
+                      "list.retry.no_answer_s": 100}, list={"size": 1}), seed=1)
+    assert [row[0] for row in trace(r)] == [0.0, 125.0, 250.0]
+    assert list(r.cdrs["attempt"]) == [1, 2, 3]
+    assert r.lead_status["exhausted"] == 1
+
+
+def test_power_ratio_two_one_agent_everyone_answers_abandons_half():
+    # V8 with p = 1 and k = 2: both lines answer after 8 s, the agent takes one,
+    # the other person has zero patience and is abandoned by the dialer.
+    r = sim.run(tiny({"dialer.ratio": 2}, list={"size": 4}), seed=1)
+    rows = trace(r)
+    assert [row[:2] for row in rows] == [(0.0, 8.0), (0.0, 8.0), (78.0, 86.0), (78.0, 86.0)]
+    assert [row[6] for row in rows] == [False, True, False, True]
+    assert r.kpis["abandonment_rate"] == pytest.approx(0.5)
+    ab = r.cdrs["abandoned"]
+    assert np.all(np.isnan(r.cdrs["connect"][ab]))
+    assert set(r.cdrs.labels("answered_by")[ab]) == {"person"}
+    # an abandoned call is still answered and billed by the carrier: 8 s + 0 s wait
+    assert list(r.cdrs["billsec"][ab]) == [0, 0]
+
+
+def test_calling_window_stops_dials_and_next_day_resumes():
+    s = tiny({"campaign.days": 2, "campaign.windows": [["09:00", "09:02"]],
+              "list.size": 4})
+    r = sim.run(s, seed=1)
+    starts = r.cdrs["start"]
+    assert list(starts) == [T0, T0 + 78.0, T0 + 86400.0, T0 + 86400.0 + 78.0]
