@@ -231,9 +231,9 @@ class Section:
         if choices is not None:
             choices = list(choices)
             if value not in choices:
-                self.problems.must(self.path(name), "one of " + ", ".join(map(repr, choices))
-                                   + did_you_mean(value, choices).replace(" (", "; ").rstrip(")"),
+                self.problems.must(self.path(name), "one of " + ", ".join(map(repr, choices)),
                                    value)
+                self.problems.lines[-1] += did_you_mean(value, choices)
                 return default
         if check is not None:
             msg = check(value)
@@ -274,10 +274,14 @@ class Section:
         return d
 
 
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
 def _bounds(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> str:
     parts = []
     if lo is not None:
-        parts.append(f"{'>' if lo_open else '>='} {lo:g}")
+        parts.append(f"{'>' if lo_open else '>='} {_num(lo)}")
     if hi is not None:
-        parts.append(f"{'<' if hi_open else '<='} {hi:g}")
+        parts.append(f"{'<' if hi_open else '<='} {_num(hi)}")
     return (" " + " and ".join(parts)) if parts else ""

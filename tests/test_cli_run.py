@@ -1,0 +1,80 @@
+"""``dialsim run``: outputs, refusal to overwrite, atomic folders, every scenario in quick mode."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, SCENARIOS
+
+from sim.cli import main
+from sim.cdrio import read_cdrs
+
+SCENARIO_FILES = sorted(SCENARIOS.glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", SCENARIO_FILES, ids=lambda p: p.name)
+def test_every_scenario_runs_in_quick_mode(path, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", str(path), "--quick", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Contacts per agent-hour" in text
+    for name in ("cdrs.csv", "agents.csv", "summary.json"):
+        assert (out / name).is_file()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seed"] == 1 and summary["kpis"]["dials"] > 0
+    assert summary["scenario"]["values"]["list"]["size"] <= 300
+    imported = read_cdrs(out / "cdrs.csv")
+    assert len(imported.cdrs) == summary["kpis"]["dials"]
+    if summary.get("costs"):
+        assert (out / "costs.csv").is_file() and (out / "charges.csv").is_file()
+
+
+def test_refuses_to_overwrite_without_force(tmp_path, capsys):
+    out = tmp_path / "run"
+    scenario = str(SCENARIOS / "baseline.toml")
+    assert main(["run", scenario, "--quick", "--out", str(out)]) == 0
+    before = (out / "cdrs.csv").read_bytes()
+    capsys.readouterr()
+    assert main(["run", scenario, "--quick", "--seed", "2", "--out", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (out / "cdrs.csv").read_bytes() == before
+    assert main(["run", scenario, "--quick", "--seed", "2", "--out", str(out), "--force"]) == 0
+    assert (out / "cdrs.csv").read_bytes() != before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+def test_default_output_folder_is_new_each_time(tmp_path):
+    scenario = str(SCENARIOS / "baseline.toml")
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, "-m", "sim", "run", scenario, "--quick"],
+                              cwd=tmp_path, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["baseline-001",
+                                                                     "baseline-002"]
+
+
+def test_asterisk_export_and_same_seed_identical(tmp_path):
+    scenario = str(SCENARIOS / "baseline.toml")
+    outs = []
+    for i in range(2):
+        out = tmp_path / f"r{i}"
+        assert main(["run", scenario, "--quick", "--seed", "5", "--asterisk",
+                     "--out", str(out)]) == 0
+        outs.append(out)
+    assert (outs[0] / "cdrs.csv").read_bytes() == (outs[1] / "cdrs.csv").read_bytes()
+    master = read_cdrs(outs[0] / "Master.csv", format="asterisk")
+    native = read_cdrs(outs[0] / "cdrs.csv")
+    assert master.report.rejected == () and len(master.cdrs) == len(native.cdrs)
+    assert list(master.cdrs["billsec"]) == list(native.cdrs["billsec"])
+
+
+def test_readme_starts_with_the_two_commands():
+    lines = [ln.strip() for ln in (ROOT / "README.md").read_text().splitlines()
+             if ln.strip().startswith("python -m pip")]
+    assert lines[:2] == [
+        "python -m pip install -e . && dialsim run scenarios/baseline.toml",
+        "python -m pip install -e '.[test]' && python -m pytest",
+    ]
