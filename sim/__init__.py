@@ -30,6 +30,7 @@ _LAZY: dict[str, str] = {
     "load_scenario": "scenario",
     "rate": "billing",
     "read_cdrs": "cdrio",
+    "replicate": "experiment",
     "run": "model",
     "write_cdrs": "cdrio",
 }
@@ -62,5 +63,6 @@ if TYPE_CHECKING:  # pragma: no cover
         SimError,
         SweepError,
     )
+    from .experiment import replicate
     from .model import run
     from .scenario import Scenario, load_scenario
