@@ -79,7 +79,7 @@ class Schedule:
 
     def weighted_until(self, t: np.ndarray) -> np.ndarray:
         """Weighted seconds from Monday 00:00 of week 0 to ``t`` (int s, any week)."""
-        q, rem = np.divmod(t, WEEK_S)
+        q, rem = t // WEEK_S, t % WEEK_S  # np.divmod has no object loop
         j = np.searchsorted(self.starts, rem, side="right") - 1
         return q * self.week + self.cum[j] + self.weights[j] * (rem - self.starts[j])
 
