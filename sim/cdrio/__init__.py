@@ -138,7 +138,8 @@ def _is_int(text: str) -> bool:
 def _asterisk_row(f: list[str]) -> bool:
     return (len(f) >= 16 and _is_ts(f[9]) and _is_ts(f[10], True) and _is_ts(f[11], True)
             and _is_int(f[12]) and _is_int(f[13])
-            and (normalise_label(f[14]) in DISPOSITION_CODES or cause_kind(f[14]) >= 0))
+            and (normalise_label(f[14]) in DISPOSITION_CODES
+                 or cause_kind(f[14], known_only=True) >= 0))
 
 
 def _freeswitch_row(f: list[str]) -> bool:
@@ -179,7 +180,8 @@ def _detect(path: Path, content: list[tuple[int, str]]) -> str:
     first_no, first = content[0]
     fields = _csv_fields(first)
     names = {f.strip() for f in fields}
-    if _NATIVE_CORE <= names and len(names & {c.name for c in COLUMNS}) >= 8:
+    if _NATIVE_CORE <= names and (len(names & {c.name for c in COLUMNS}) >= 8
+                                  or names <= set(MAPPABLE)):
         return "native"
     if _looks_like_header(fields):
         if _preset_for(fields) is not None:

@@ -296,7 +296,8 @@ def _userfields(blk: _Block, raw: dict[str, np.ndarray], asm: Assembler) -> None
             b = w.view(np.uint8).reshape(n, 8)
         else:
             w = None
-            b = flat[(base + val_start[:, j])[:, None] + np.arange(w_max)]
+            b = flat[np.minimum((base + val_start[:, j])[:, None] + np.arange(w_max),
+                                len(flat) - 1)]  # bytes past a value are masked later
         name = USERFIELD_KEYS[key]
         if name in ("lead_id", "attempt", "agent_id"):
             raw[name] = _ints(b, vlen, signed=True)[0]

@@ -38,6 +38,7 @@ __all__ = [
     "FIXED_CODES",
     "FIXED_VOCABULARIES",
     "FREESWITCH_FIELDS",
+    "KNOWN_CAUSES",
     "USERFIELD_KEYS",
     "cause_dispositions",
     "cause_kind",
@@ -98,22 +99,47 @@ BOOL_CODES: dict[str, int] = {
 }
 
 # -- hang-up causes ----------------------------------------------------------------------
-_BUSY = frozenset({"USER_BUSY"})
+_BUSY = frozenset({"USER_BUSY", "BUSY_EVERYWHERE"})
 _NEVER_ANSWERED = frozenset({"NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL",
-                             "PROGRESS_TIMEOUT", "LOSE_RACE", "PICKED_OFF"})
+                             "PROGRESS_TIMEOUT", "LOSE_RACE", "PICKED_OFF", "NO_PICKUP"})
 _CLEARING = frozenset({"NORMAL_CLEARING", "NORMAL_UNSPECIFIED", "ALLOTTED_TIMEOUT",
                        "MANAGER_REQUEST", "ATTENDED_TRANSFER", "BLIND_TRANSFER", "SUCCESS"})
 _Q850 = {16: "NORMAL_CLEARING", 17: "USER_BUSY", 18: "NO_USER_RESPONSE", 19: "NO_ANSWER",
          31: "NORMAL_UNSPECIFIED", 487: "ORIGINATOR_CANCEL"}
 _CAUSE_RE = re.compile(r"[A-Z][A-Z0-9_]*\Z")
+#: FreeSWITCH's hang-up cause names (switch_types.h); a disposition column holding one
+#: of these is read as a cause. In a FreeSWITCH CDR any cause-like name is accepted.
+KNOWN_CAUSES: frozenset[str] = frozenset("""
+UNSPECIFIED UNALLOCATED_NUMBER NO_ROUTE_TRANSIT_NET NO_ROUTE_DESTINATION
+CHANNEL_UNACCEPTABLE CALL_AWARDED_DELIVERED NORMAL_CLEARING USER_BUSY NO_USER_RESPONSE
+NO_ANSWER SUBSCRIBER_ABSENT CALL_REJECTED NUMBER_CHANGED REDIRECTION_TO_NEW_DESTINATION
+EXCHANGE_ROUTING_ERROR DESTINATION_OUT_OF_ORDER INVALID_NUMBER_FORMAT FACILITY_REJECTED
+RESPONSE_TO_STATUS_ENQUIRY NORMAL_UNSPECIFIED NORMAL_CIRCUIT_CONGESTION NETWORK_OUT_OF_ORDER
+NORMAL_TEMPORARY_FAILURE SWITCH_CONGESTION ACCESS_INFO_DISCARDED REQUESTED_CHAN_UNAVAIL
+PRE_EMPTED FACILITY_NOT_SUBSCRIBED OUTGOING_CALL_BARRED INCOMING_CALL_BARRED
+BEARERCAPABILITY_NOTAUTH BEARERCAPABILITY_NOTAVAIL SERVICE_UNAVAILABLE
+BEARERCAPABILITY_NOTIMPL CHAN_NOT_IMPLEMENTED FACILITY_NOT_IMPLEMENTED
+SERVICE_NOT_IMPLEMENTED INVALID_CALL_REFERENCE INCOMPATIBLE_DESTINATION
+INVALID_MSG_UNSPECIFIED MANDATORY_IE_MISSING MESSAGE_TYPE_NONEXIST WRONG_MESSAGE IE_NONEXIST
+INVALID_IE_CONTENTS WRONG_CALL_STATE RECOVERY_ON_TIMER_EXPIRE MANDATORY_IE_LENGTH_ERROR
+PROTOCOL_ERROR INTERWORKING SUCCESS ORIGINATOR_CANCEL CRASH SYSTEM_SHUTDOWN LOSE_RACE
+MANAGER_REQUEST BLIND_TRANSFER ATTENDED_TRANSFER ALLOTTED_TIMEOUT USER_CHALLENGE
+MEDIA_TIMEOUT PICKED_OFF USER_NOT_REGISTERED PROGRESS_TIMEOUT INVALID_GATEWAY GATEWAY_DOWN
+INVALID_URL INVALID_PROFILE NO_PICKUP SRTP_READ_ERROR BOWOUT BUSY_EVERYWHERE DECLINE
+DOES_NOT_EXIST_ANYWHERE NOT_ACCEPTABLE UNWANTED NO_IDENTITY BAD_IDENTITY_INFO
+UNSUPPORTED_CERTIFICATE INVALID_IDENTITY STALE_DATE
+""".split())
 
 # cause kinds
 BUSY, NEVER_ANSWERED, CLEARING, OTHER, UNKNOWN = 0, 1, 2, 3, -1
 
 
-def cause_kind(text: str) -> int:
-    """Kind of a hang-up cause name or Q.850 number (``UNKNOWN`` if not a cause)."""
+def cause_kind(text: str, known_only: bool = False) -> int:
+    """Kind of a hang-up cause name or Q.850 number (``UNKNOWN`` if not a cause);
+    ``known_only`` accepts only FreeSWITCH's cause names."""
     cause = text.strip().upper()
+    if known_only:
+        return cause_kind(cause) if cause in KNOWN_CAUSES else UNKNOWN
     if cause.isdigit():
         cause = _Q850.get(int(cause), "OTHER_NUMBERED_CAUSE")
     if cause in _BUSY:
@@ -125,12 +151,13 @@ def cause_kind(text: str) -> int:
     return OTHER if _CAUSE_RE.match(cause) else UNKNOWN
 
 
-def cause_dispositions(causes: Sequence[str], answer_stamped: np.ndarray) -> np.ndarray:
+def cause_dispositions(causes: Sequence[str], answer_stamped: np.ndarray,
+                       known_only: bool = False) -> np.ndarray:
     """Disposition codes (int16; -1 for texts that are not causes) from hang-up causes
     and whether an answer stamp is present (see the module docstring)."""
     kinds_of: dict[str, int] = {}
     for c in set(causes):
-        kinds_of[c] = cause_kind(c)
+        kinds_of[c] = cause_kind(c, known_only)
     kind = np.fromiter(map(kinds_of.__getitem__, causes), dtype=np.int16, count=len(causes))
     answered, no_answer, busy, failed = (DISPOSITIONS.index(x) for x in
                                          ("ANSWERED", "NO ANSWER", "BUSY", "FAILED"))

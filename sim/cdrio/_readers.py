@@ -133,7 +133,7 @@ def _dispositions(values: list[str], checks: RowChecks, where: str,
     if unknown.any() and answer_stamped is not None:
         idx = np.flatnonzero(unknown)
         sub = [values[i] for i in idx.tolist()]
-        codes[idx] = cause_dispositions(sub, answer_stamped[idx])
+        codes[idx] = cause_dispositions(sub, answer_stamped[idx], known_only=True)
         unknown = codes < 0
     if not reject:
         return codes
