@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_cdrio import realistic_table
 
 import sim.cdrio as cdrio
 from sim.cdr import COLUMNS, CDRTable
 from sim.cdrio import _text, read_cdrs, write_cdrs
-from test_cdrio import realistic_table
 
 DISPOSITIONS = ["ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION", "answered"]
 LABELS = ["", "a", "pitch", "offer; close=1", "b%c", "x" * 12, "9", "0123"]
@@ -58,7 +58,10 @@ def asterisk_file(draw: st.DrawFn) -> str:
         disp = draw(st.sampled_from(DISPOSITIONS))
         answered = draw(st.booleans())
         day = np.datetime64("2026-03-02T00:00:00") + np.timedelta64(t0, "s")
-        ts = lambda s: str(day + np.timedelta64(s, "s")).replace("T", " ")  # noqa: E731
+
+        def ts(s: int, day: np.datetime64 = day) -> str:
+            return str(day + np.timedelta64(s, "s")).replace("T", " ")
+
         dst = draw(st.one_of(st.from_regex(r"\A[0-9]{0,16}\Z"),
                              st.sampled_from(["sip:bob", "s", "+8613800"])))
         row: list[object] = [

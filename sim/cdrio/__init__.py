@@ -59,10 +59,10 @@ import numpy as np
 from ..cdr import COLUMNS, CDRTable
 from ..errors import CDRFormatError
 from ._build import OPEN_CATEGORIES, Assembler, RowChecks, derive
+from ._fastast import parse_asterisk_bytes
 from ._fields import DISPOSITION_CODES, cause_kind, normalise_label, unescape_label
 from ._readers import MAPPABLE, AsteriskConverter, FreeSwitchConverter, HeaderConverter, Raw
 from ._report import CDRImport, ImportReport, Rejection, Rejections
-from ._fastast import parse_asterisk_bytes
 from ._text import Block, gc_paused, iter_blocks, read_head
 from ._values import NO_OFFSET, get_zone, parse_times
 from ._write import write_asterisk, write_native
@@ -332,9 +332,8 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
             comments.append((no, text))
         elif text.strip():
             content.append((no, text))
-    if format == "auto":
-        format = _detect(path, content)
-    file_meta = _comment_meta(comments) if format == "native" else {}
+    fmt: str = _detect(path, content) if format == "auto" else format
+    file_meta = _comment_meta(comments) if fmt == "native" else {}
 
     zone_name = tz or file_meta.get("tz")
     asm = Assembler()
@@ -347,13 +346,13 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
     def notes(template: str, count: int) -> None:
         rej.tally(template, count)
 
-    if format in ("native", "mapped"):
+    if fmt in ("native", "mapped"):
         if not content:
             raise CDRFormatError(f"{path}: no header line (expected a CSV header)")
         header_no, header_text = content[0]
         headers = [h.strip() for h in _csv_fields(header_text)]
         first_line = header_no + 1
-        if format == "native":
+        if fmt == "native":
             positions = {h: i for i, h in enumerate(headers) if h in MAPPABLE}
             missing = [c.name for c in COLUMNS if c.name not in positions]
             if not _NATIVE_CORE <= set(positions):
@@ -391,11 +390,11 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
                         if zone_name:
                             rej.note(f"no time zone given: the file's UTC offset "
                                      f"({int(t.offset_min[0]):+d} min) read as {zone_name}")
-        clean = format == "mapped"
+        clean = fmt == "mapped"
         if clean:
             transforms = {name: (lambda s: "" if s.strip() in _MISSING_LABELS else s.strip())
                           for name in OPEN_CATEGORIES}
-        if format == "native":
+        if fmt == "native":
             for name in OPEN_CATEGORIES:
                 vocab = _json(file_meta.get(f"categories.{name}"), f"categories.{name}", rej)
                 if isinstance(vocab, list) and all(isinstance(v, str) for v in vocab):
@@ -407,11 +406,10 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
                     rej.note(f"'# epoch=' line not a datetime ({file_meta['epoch']!r}): "
                              "epoch taken from the first call")
         zone = get_zone(zone_name or "UTC")
-        converter: Any = HeaderConverter(zone, asm, positions, headers, header_no,
-                                         clean_labels=clean)
+        converter: Any = HeaderConverter(zone, asm, positions, headers, header_no)
     else:
         zone = get_zone(zone_name or "UTC")
-        if format == "asterisk":
+        if fmt == "asterisk":
             converter = AsteriskConverter(zone, asm, notes)
             transforms = {name: unescape_label for name in ("stage", "number_type", "segment")}
         else:
@@ -421,7 +419,7 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
                  "and labelled UTC (pass tz='Area/City' to name the zone)")
 
     fast = None
-    if format == "asterisk" and _FAST_PATH:
+    if fmt == "asterisk" and _FAST_PATH:
         def fast(data: bytes, first_no: int) -> Any:
             parsed = parse_asterisk_bytes(data, first_no, asm)
             return None if parsed is None else (parsed, len(parsed[1]))
@@ -442,15 +440,15 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
             rej.check_strict()
 
     meta: dict[str, Any] = {}
-    if format == "native":
+    if fmt == "native":
         loaded = _json(file_meta.get("meta"), "meta", rej)
         if isinstance(loaded, dict):
             meta.update(loaded)
-    meta.update(source=str(path), source_format=format)
+    meta.update(source=str(path), source_format=fmt)
     table = asm.finish(tz=zone.key, epoch=epoch, meta=meta, vocabularies=vocabularies,
                        transforms=transforms)
     rejected = rej.sorted()
-    report = ImportReport(str(path), format, asm.n + len(rejected), asm.n, rejected,
+    report = ImportReport(str(path), fmt, asm.n + len(rejected), asm.n, rejected,
                           rej.notes(), tuple(used_mapping.items()), table.tz, table.epoch)
     return CDRImport(table, report)
 

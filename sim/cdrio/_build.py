@@ -85,6 +85,12 @@ def _ceil_s(us: np.ndarray) -> np.ndarray:
     return -((-us) // US_PER_S)
 
 
+def _negative(name: str, values: np.ndarray) -> Callable[[int], str]:
+    def reason(i: int) -> str:
+        return f"{name}: a duration must not be negative (found {values[i]:g} s)"
+    return reason
+
+
 def derive(raw: dict[str, np.ndarray], checks: RowChecks, notes: Rejections) -> None:
     """Complete ``raw`` in place (see the module docstring); reject incomplete rows.
 
@@ -106,9 +112,7 @@ def derive(raw: dict[str, np.ndarray], checks: RowChecks, notes: Rejections) -> 
     for name in ("duration", "billsec", *_DURATIONS):
         arr = raw.get(name)
         if arr is not None:
-            neg = arr < 0
-            checks.reject(neg, lambda i, a=arr, k=name: f"{k}: a duration must not be "
-                          f"negative (found {a[i]:g} s)")
+            checks.reject(arr < 0, _negative(name, arr))
 
     has_dur = ~np.isnan(duration)
     coarse = raw.get("coarse", np.zeros(n, dtype=bool))

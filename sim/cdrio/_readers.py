@@ -97,6 +97,19 @@ def _seconds(raw: Raw, name: str, values: list[str], checks: RowChecks, where: s
     raw[name] = v
 
 
+def _whole_seconds(raw: Raw, name: str, values: list[str], checks: RowChecks,
+                   where: str) -> None:
+    """A required duration in whole seconds (Asterisk, FreeSWITCH)."""
+    v, bad, missing = parse_ints(values)
+
+    def reason(i: int) -> str:
+        return f"{where}: expected whole seconds, found {values[i]!r}"
+
+    checks.reject(bad, reason)
+    checks.reject(missing, f"{where} missing")
+    raw[name] = v.astype(np.float64)
+
+
 def _ints(raw: Raw, name: str, values: list[str], checks: RowChecks, where: str) -> None:
     v, bad, missing = parse_ints(values)
     checks.reject(bad, lambda i: f"{where}: expected an integer, found {values[i]!r}")
@@ -171,12 +184,8 @@ class AsteriskConverter:
                    f"field {i + 1} ({name})", coarse)
         raw["coarse"] = coarse
         for name, i in (("duration", 12), ("billsec", 13)):
-            values = column(rows, i, min_len)
-            v, bad, missing = parse_ints(values)
-            checks.reject(bad, lambda j, vs=values, k=name, f=i: f"field {f + 1} ({k}): "
-                          f"expected whole seconds, found {vs[j]!r}")
-            checks.reject(missing, f"field {i + 1} ({name}) missing")
-            raw[name] = v.astype(np.float64)
+            _whole_seconds(raw, name, column(rows, i, min_len), checks,
+                           f"field {i + 1} ({name})")
         raw["disposition"] = _dispositions(column(rows, 14, min_len), checks,
                                            "field 15 (disposition)", raw["answer"] != NAT)
         raw["destination"] = self.assembler.ids("destination", column(rows, 2, min_len))
@@ -259,12 +268,8 @@ class FreeSwitchConverter:
                    f"field {i + 1} ({FREESWITCH_FIELDS[i]})", coarse)
         raw["coarse"] = coarse
         for name, i in (("duration", 7), ("billsec", 8)):
-            values = column(rows, i, min_len)
-            v, bad, missing = parse_ints(values)
-            checks.reject(bad, lambda j, vs=values, k=name, f=i: f"field {f + 1} ({k}): "
-                          f"expected whole seconds, found {vs[j]!r}")
-            checks.reject(missing, f"field {i + 1} ({name}) missing")
-            raw[name] = v.astype(np.float64)
+            _whole_seconds(raw, name, column(rows, i, min_len), checks,
+                           f"field {i + 1} ({name})")
         causes = column(rows, 9, min_len)
         disp = cause_dispositions(causes, raw["answer"] != NAT)
         checks.reject(disp < 0, lambda i: "field 10 (hangup_cause): expected a hang-up cause "
@@ -313,9 +318,6 @@ class HeaderConverter:
         The header names (for messages).
     header_line
         Line number of the header.
-    clean_labels
-        Read ``NULL`` and blank labels as unknown (mapped exports); native files keep
-        labels exactly.
     """
 
     zone: ZoneInfo
@@ -323,7 +325,6 @@ class HeaderConverter:
     positions: Mapping[str, int]
     headers: Sequence[str]
     header_line: int
-    clean_labels: bool = True
 
     def _where(self, name: str) -> str:
         header = self.headers[self.positions[name]]

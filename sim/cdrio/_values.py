@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import compress, repeat
 from operator import itemgetter
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -227,7 +227,7 @@ def _three_digits() -> np.ndarray:
     return np.stack([48 + i // 100, 48 + i // 10 % 10, 48 + i % 10], axis=1).astype(np.uint8)
 
 
-def format_times(us: np.ndarray, *, unit: str = "us", sep: str = "T",
+def format_times(us: np.ndarray, *, unit: Literal["us", "s"] = "us", sep: str = "T",
                  offset_min: np.ndarray | None = None) -> list[str]:
     """Format local µs timestamps as ISO text, ``''`` where ``us`` is ``NAT``.
 
@@ -484,7 +484,8 @@ class Factorizer:
         used[ids] = True
         slots = np.flatnonzero(used)
         by_key = all(k is not None for k in self.keys)
-        sort_on = np.concatenate(self.keys)[slots] if by_key else slots_all[slots]
+        sort_on = (np.concatenate([k for k in self.keys if k is not None])[slots] if by_key
+                   else slots_all[slots])
         uniq, first, inv = np.unique(sort_on, return_index=True, return_inverse=True)
         order = np.argsort(first, kind="stable")
         rank = np.empty(len(order), dtype=np.int64)

@@ -155,4 +155,4 @@ def _write_asterisk_rows(cdrs: CDRTable, fh: IO[str], epoch_us: int) -> None:
             _labels(cdrs, "disposition", rows), const("DOCUMENTATION", n),
             list(map(str, cdrs["call_id"][rows].tolist())), _userfields(cdrs, rows),
         ]
-        writer.writerows(zip(*cols))
+        writer.writerows(zip(*cols, strict=True))
