@@ -1,0 +1,308 @@
+"""Script and dialer variants compared on the same customers (common random numbers).
+
+Script optimisation asks: does a shorter greeting, a quicker exit after a "no" or a
+faster dialer lower the cost of a contact or of a sale, and by how much? Every variant
+of a scenario (``[[variant]]`` entries) is run on the *same seeds* as the base, so the
+same leads pick up, lose interest and hang up at the same points; the difference of a
+KPI between a variant and the base is then measured replication by replication (a
+paired difference) and its confidence interval is far narrower than the interval from
+independent runs would be. :func:`independent_diff` gives the latter, for comparison.
+
+Reported per plan: cost per contact and per conversion (the plan's telecom charges plus
+its prorated fees); plan-free: contacts, conversions and the abandonment rate.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import types
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from .analysis.stats import Estimate, mean_ci, paired_diff
+from .billing import Plan
+from .experiment import Replications, replicate
+from .scenario import Scenario
+
+__all__ = [
+    "BASE",
+    "PLAN_METRICS",
+    "RUN_METRICS",
+    "Comparison",
+    "ComparisonRow",
+    "compare",
+    "independent_diff",
+]
+
+#: Name of the base scenario among the compared ones.
+BASE = "base"
+#: Per-plan figures compared (keys of the replication rows are ``<metric>:<plan>``).
+PLAN_METRICS: tuple[str, ...] = ("per_contact", "per_conversion")
+#: Plan-independent figures compared.
+RUN_METRICS: tuple[str, ...] = ("contacts", "conversions", "abandonment_rate")
+
+METRIC_LABELS: dict[str, str] = {
+    "per_contact": "cost per contact",
+    "per_conversion": "cost per conversion",
+    "contacts": "contacts",
+    "conversions": "conversions",
+    "abandonment_rate": "abandonment rate",
+}
+
+
+def independent_diff(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray,
+                     level: float = 0.95) -> Estimate:
+    """Welch t-interval of ``mean(a) - mean(b)`` for *independent* samples.
+
+    What the difference would be known to without common random numbers; compare its
+    width with :func:`~sim.analysis.stats.paired_diff` on paired runs.
+    """
+    x = np.asarray(a, dtype=float)
+    y = np.asarray(b, dtype=float)
+    x, y = x[~np.isnan(x)], y[~np.isnan(y)]
+    m = float(x.mean() - y.mean()) if x.size and y.size else math.nan
+    if x.size < 2 or y.size < 2:
+        return Estimate(m, -math.inf, math.inf, min(x.size, y.size), level)
+    vx, vy = float(x.var(ddof=1)) / x.size, float(y.var(ddof=1)) / y.size
+    se = math.sqrt(vx + vy)
+    if se == 0:
+        return Estimate(m, m, m, min(x.size, y.size), level)
+    # Welch-Satterthwaite degrees of freedom
+    df = (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1))
+    h = float(stats.t.ppf(0.5 + level / 2, df)) * se
+    return Estimate(m, m - h, m + h, min(x.size, y.size), level)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ComparisonRow:
+    """One figure of one variant: its estimate and its paired difference to the base.
+
+    ``plan`` is ``""`` for plan-independent figures; ``diff`` is None for the base.
+    """
+
+    variant: str
+    metric: str
+    plan: str
+    estimate: Estimate
+    diff: Estimate | None
+
+    @property
+    def key(self) -> str:
+        """The replication-row column: ``metric`` or ``metric:plan``."""
+        return f"{self.metric}:{self.plan}" if self.plan else self.metric
+
+    def to_dict(self) -> dict[str, Any]:
+        e, d = self.estimate, self.diff
+        return {"variant": self.variant, "metric": self.metric, "plan": self.plan,
+                "mean": e.mean, "low": e.low, "high": e.high, "n": e.n,
+                "diff": None if d is None else d.mean,
+                "diff_low": None if d is None else d.low,
+                "diff_high": None if d is None else d.high}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Comparison:
+    """Replications of the base and of each variant, all on the same seeds.
+
+    Attributes
+    ----------
+    scenario
+        The base scenario.
+    runs
+        ``"base"`` and each variant name -> its :class:`~sim.experiment.Replications`.
+    plans
+        Names of the plans every run was priced under, in order.
+    currency
+        Plan name -> currency code.
+    descriptions
+        Variant name -> its description (the base: the scenario's).
+    level
+        Confidence level of every interval.
+    """
+
+    scenario: Scenario
+    runs: Mapping[str, Replications]
+    plans: tuple[str, ...]
+    currency: Mapping[str, str]
+    descriptions: Mapping[str, str]
+    level: float = 0.95
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """``"base"`` first, then the variants in scenario order."""
+        return tuple(self.runs)
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        return tuple(n for n in self.runs if n != BASE)
+
+    @property
+    def seeds(self) -> list[int]:
+        return self.runs[BASE].seeds
+
+    def values(self, name: str, key: str) -> np.ndarray:
+        """Per-replication values of column ``key`` for ``name`` (seed order)."""
+        return np.asarray(self.runs[name].values(key), dtype=float)
+
+    def estimate(self, name: str, key: str) -> Estimate:
+        """Mean and t-interval of ``key`` (e.g. ``"per_contact:cn-60/60"``) for ``name``."""
+        return mean_ci(self.values(name, key), self.level)
+
+    def diff(self, name: str, key: str) -> Estimate:
+        """Paired difference ``name - base`` of ``key`` over the common seeds."""
+        return paired_diff(self.values(name, key), self.values(BASE, key), self.level)
+
+    def estimates(self, key: str) -> dict[str, Estimate]:
+        """``key`` estimated for every compared scenario, base first."""
+        return {n: self.estimate(n, key) for n in self.names}
+
+    def rows(self) -> list[ComparisonRow]:
+        """Every figure of every scenario: plan-free figures first, then per plan."""
+        keys = [(m, "") for m in RUN_METRICS] + [
+            (m, p) for p in self.plans for m in PLAN_METRICS]
+        out = []
+        for metric, plan in keys:
+            key = f"{metric}:{plan}" if plan else metric
+            for name in self.names:
+                out.append(ComparisonRow(
+                    variant=name, metric=metric, plan=plan, estimate=self.estimate(name, key),
+                    diff=None if name == BASE else self.diff(name, key)))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able record: seeds, variants with their overrides, every row."""
+        overrides = {v.name: dict(v.overrides) for v in self.scenario.variants}
+        return {
+            "scenario": self.scenario.name,
+            "source": self.scenario.source,
+            "seeds": self.seeds,
+            "level": self.level,
+            "plans": [{"name": p, "currency": self.currency[p]} for p in self.plans],
+            "variants": [{"name": n, "description": self.descriptions.get(n, ""),
+                          "overrides": overrides.get(n, {})} for n in self.names],
+            "rows": [r.to_dict() for r in self.rows()],
+        }
+
+    def replication_rows(self) -> list[dict[str, Any]]:
+        """Tidy rows: one per (variant, replication) with the seed and every figure."""
+        return [{"variant": n, **row} for n, reps in self.runs.items() for row in reps.rows]
+
+    def to_pandas(self) -> Any:
+        """The tidy replication rows as a DataFrame (needs pandas)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.replication_rows())
+
+    def summary_frame(self) -> Any:
+        """The estimate rows (:meth:`rows`) as a DataFrame (needs pandas)."""
+        import pandas as pd
+
+        return pd.DataFrame([r.to_dict() for r in self.rows()])
+
+    def format(self, fmt: str = "{:.4g}") -> str:
+        """Plain-text tables: plan-free figures, then each plan's costs."""
+        return format_rows([r.to_dict() for r in self.rows()], self.currency, fmt)
+
+
+def _cell(mean: float | None, low: float | None, high: float | None, fmt: str) -> str:
+    if mean is None or not math.isfinite(mean):
+        return "n/a"
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return fmt.format(mean)
+    return f"{fmt.format(mean)} ± {fmt.format((high - low) / 2)}"
+
+
+def format_rows(rows: Sequence[Mapping[str, Any]], currency: Mapping[str, str],
+                fmt: str = "{:.4g}") -> str:
+    """Text tables of comparison rows (as in ``compare.json``), one block per plan."""
+    from .commands._common import format_table
+
+    blocks: dict[str, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        blocks.setdefault(r["plan"], []).append(r)
+    out = []
+    for plan, group in blocks.items():
+        title = ("all plans" if not plan else f"plan {plan} ({currency.get(plan, '')})")
+        table = []
+        for r in group:
+            f = "{:.2%}" if r["metric"] == "abandonment_rate" else fmt
+            diff = "" if r["diff"] is None else _cell(r["diff"], r["diff_low"], r["diff_high"], f)
+            if r["diff"] is not None and r["diff_low"] is not None and r["diff_high"] is not None:
+                lo, hi = r["diff_low"], r["diff_high"]
+                if math.isfinite(lo) and math.isfinite(hi) and (lo > 0 or hi < 0):
+                    diff += " *"  # the interval excludes 0: a real difference
+            table.append([METRIC_LABELS.get(r["metric"], r["metric"]), r["variant"],
+                          _cell(r["mean"], r["low"], r["high"], f), diff])
+        out.append(f"{title}\n" + format_table(
+            table, ["figure", "variant", "mean ± 95% CI", "vs base (paired) ± CI"], "llrr"))
+    return "\n\n".join(out)
+
+
+def compare(scenario: Scenario, reps: int = 10, *, seed: int = 1,
+            plans: Iterable[Plan] = (), variants: Sequence[str] | None = None,
+            executor: Executor | None = None,
+            progress: Callable[[int, int], None] | None = None,
+            level: float = 0.95) -> Comparison:
+    """Run the base scenario and its variants on the same seeds and compare them.
+
+    Parameters
+    ----------
+    scenario
+        The base scenario; its ``[[variant]]`` entries are the candidates.
+    reps
+        Replications per scenario (>= 2 for intervals); seeds ``seed .. seed + reps - 1``.
+    seed
+        Root seed, the same for every variant (common random numbers).
+    plans
+        Plans every run is priced under.
+    variants
+        Names of the variants to run (default: all of them, in scenario order).
+    executor
+        A ``concurrent.futures.Executor`` for the replications (results identical).
+    progress
+        Called as ``progress(done, total)`` over all runs of all variants.
+    level
+        Confidence level.
+
+    Raises
+    ------
+    ScenarioError
+        A requested variant does not exist.
+    """
+    plans = tuple(plans)
+    names = [v.name for v in scenario.variants] if variants is None else list(variants)
+    scenarios: dict[str, Scenario] = {BASE: scenario}
+    for name in names:
+        scenarios[name] = scenario.variant(name)  # ScenarioError for unknown names
+    total = reps * len(scenarios)
+    runs: dict[str, Replications] = {}
+    for i, (name, sc) in enumerate(scenarios.items()):
+        def step(done: int, _n: int, offset: int = i * reps) -> None:
+            if progress is not None:
+                progress(offset + done, total)
+
+        runs[name] = replicate(sc, reps, seed=seed, plans=plans, executor=executor,
+                               progress=step, level=level)
+    descriptions = {BASE: scenario.description,
+                    **{v.name: v.description for v in scenario.variants if v.name in names}}
+    return Comparison(scenario=scenario, runs=runs, plans=tuple(p.name for p in plans),
+                      currency={p.name: p.currency for p in plans},
+                      descriptions=descriptions, level=level)
+
+
+class _CallableModule(types.ModuleType):
+    """``sim.compare`` is this module once anything imports it as a module (Python sets
+    the package attribute to the submodule), and the function when reached lazily
+    through ``sim``; calling it works either way."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Comparison:
+        return compare(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
