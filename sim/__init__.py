@@ -20,19 +20,26 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "CDRFormatError": "errors",
     "CDRTable": "cdr",
+    "CallMix": "analysis.breakeven",
+    "Comparison": "compare",
     "OutputExistsError": "errors",
     "PlanError": "errors",
     "Scenario": "scenario",
     "ScenarioError": "errors",
     "SimError": "errors",
     "SweepError": "errors",
+    "breakeven_map": "analysis.breakeven",
+    "compare": "compare",
+    "cost_curve": "analysis.breakeven",
     "load_plans": "billing",
     "load_scenario": "scenario",
     "rate": "billing",
     "read_cdrs": "cdrio",
     "replicate": "experiment",
+    "rounding_analysis": "analysis.rounding",
     "run": "model",
     "write_cdrs": "cdrio",
+    "write_report": "report",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

@@ -1,0 +1,608 @@
+"""The HTML report of a run folder: one self-contained page a campaign manager can read.
+
+``write_report(run_dir)`` reads what ``dialsim run`` (and ``dialsim compare``) wrote —
+summary.json, cdrs.csv, agents.csv, the plan files copied under ``plans/``, and when
+present replications.json, compare.json and timeline.csv — and writes ``report.html``
+with every plot embedded as a base64 PNG (the page needs no other file, no network),
+plus the same PNGs beside it (``report-<name>.png``) for slides and mail.
+
+Sections, always present (each says plainly when its input is missing): the KPI table,
+the plan comparison, the rounding analysis, break-even between plans, the variants
+compared on the same customers, compliance (``summary.json["compliance"]``, "not
+evaluated" when absent) and operations (agent states, abandonment and the dialer's
+pacing over time). Nothing is simulated here: the CDRs are re-rated from the files, so
+the report agrees with ``costs.csv`` to the last digit.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+import math
+import string
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .agentlog import AGENT_STATES, AgentLog
+from .billing import CampaignInfo, Plan, Rating, rate
+from .cdr import CDRTable
+from .errors import OutputExistsError, SimError
+from .output import atomic_write, atomic_write_text
+
+__all__ = ["REPORT_NAME", "SECTIONS", "RunFolder", "load_run", "read_agent_log",
+           "render_report", "write_report"]
+
+REPORT_NAME = "report.html"
+#: Section id -> heading, in page order. Every report has all of them.
+SECTIONS: dict[str, str] = {
+    "kpis": "Campaign KPIs",
+    "plans": "Plan comparison",
+    "rounding": "Rounding analysis",
+    "breakeven": "Break-even between plans",
+    "variants": "Variants on the same customers",
+    "compliance": "Compliance",
+    "operations": "Operations over time",
+}
+_DPI = 100
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunFolder:
+    """What a run folder holds, read back from its files."""
+
+    path: Path
+    summary: Mapping[str, Any]
+    cdrs: CDRTable | None
+    agents: AgentLog | None
+    plans: tuple[Plan, ...]
+    replications: Mapping[str, Any] | None
+    comparison: Mapping[str, Any] | None
+    timeline: Mapping[str, np.ndarray] | None
+
+    @property
+    def campaign(self) -> CampaignInfo | None:
+        c = self.summary.get("campaign")
+        if not c:
+            return None
+        return CampaignInfo(seats=int(c["seats"]), channels=int(c["channels"]),
+                            numbers=int(c["numbers"]), days=Decimal(str(c["days"])),
+                            labour=Decimal(str(c["labour"])))
+
+    def rating(self) -> Rating | None:
+        """The CDRs rated under the folder's plans with the run's campaign facts."""
+        if self.cdrs is None or not self.plans:
+            return None
+        return rate(self.cdrs, self.plans, campaign=self.campaign)
+
+
+# -- reading a folder ---------------------------------------------------------------
+
+
+def read_agent_log(path: str | Path) -> AgentLog:
+    """Read agents.csv (agent_id, state, start_s, end_s, duration_s) into an AgentLog."""
+    ids: list[int] = []
+    states: list[int] = []
+    starts: list[float] = []
+    ends: list[float] = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        for i, row in enumerate(csv.DictReader(fh), 2):
+            try:
+                ids.append(int(row["agent_id"]))
+                states.append(AGENT_STATES.index(row["state"]))
+                starts.append(float(row["start_s"]))
+                ends.append(float(row["end_s"]))
+            except (KeyError, ValueError, TypeError) as exc:
+                raise SimError(f"{path}: line {i}: not an agent log row ({exc})") from None
+    return AgentLog(agent_id=np.asarray(ids, dtype=np.int32),
+                    state=np.asarray(states, dtype=np.int8),
+                    start=np.asarray(starts, dtype=float), end=np.asarray(ends, dtype=float))
+
+
+def _read_timeline(path: Path) -> dict[str, np.ndarray]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    if not rows:
+        return {}
+    head, body = rows[0], rows[1:]
+    data = np.asarray(body, dtype=float).reshape(len(body), len(head))
+    return {k: data[:, i] for i, k in enumerate(head)}
+
+
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SimError(f"{path}: cannot read ({exc})") from None
+
+
+def _plans(folder: Path, summary: Mapping[str, Any]) -> tuple[Plan, ...]:
+    from .costing import load_plan_files
+
+    copies = [folder / p for p in summary.get("plans_copies", [])]
+    if copies and all(p.is_file() for p in copies):
+        return tuple(load_plan_files(copies))
+    originals = [Path(p) for p in summary.get("plans_files", [])]
+    if originals and all(p.is_file() for p in originals):
+        return tuple(load_plan_files(originals))
+    return ()
+
+
+def load_run(path: str | Path) -> RunFolder:
+    """Read a run folder written by ``dialsim run`` or ``dialsim compare``.
+
+    Raises
+    ------
+    SimError
+        ``path`` is not a folder with a summary.json.
+    """
+    from .cdrio import read_cdrs
+
+    folder = Path(path)
+    if not (folder / "summary.json").is_file():
+        raise SimError(f"{folder}: not a dialsim run folder (no summary.json); "
+                       "make one with `dialsim run SCENARIO --out DIR`")
+    summary = _json(folder / "summary.json")
+    cdrs = read_cdrs(folder / "cdrs.csv").cdrs if (folder / "cdrs.csv").is_file() else None
+    agents = read_agent_log(folder / "agents.csv") if (folder / "agents.csv").is_file() \
+        else None
+    extra = {name: _json(folder / f"{name}.json") if (folder / f"{name}.json").is_file()
+             else None for name in ("replications", "compare")}
+    timeline = _read_timeline(folder / "timeline.csv") if (folder / "timeline.csv").is_file() \
+        else None
+    return RunFolder(path=folder, summary=summary, cdrs=cdrs, agents=agents,
+                     plans=_plans(folder, summary), replications=extra["replications"],
+                     comparison=extra["compare"], timeline=timeline)
+
+
+# -- HTML pieces ----------------------------------------------------------------------
+
+def _e(x: Any) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, left: int = 1,
+           best: Callable[[int], bool] | None = None, raw: bool = False,
+           wrap: Sequence[int] = ()) -> str:
+    """An HTML table; the first ``left`` columns left-aligned, columns ``wrap`` wrapped;
+    cells escaped unless ``raw``."""
+    def cell(tag: str, i: int, v: Any) -> str:
+        cls = ' class="w"' if tag == "td" and i in wrap else ' class="l"' if i < left else ""
+        return f"<{tag}{cls}>{v if raw else _e(v)}</{tag}>"
+
+    out = ["<div class=\"scroll\"><table>",
+           "<tr>" + "".join(cell("th", i, h) for i, h in enumerate(header)) + "</tr>"]
+    for j, r in enumerate(rows):
+        cls = ' class="best"' if best is not None and best(j) else ""
+        out.append(f"<tr{cls}>" + "".join(cell("td", i, v) for i, v in enumerate(r)) + "</tr>")
+    out.append("</table></div>")
+    return "\n".join(out)
+
+
+def _empty(text: str) -> str:
+    return f'<p class="empty">{_e(text)}</p>'
+
+
+def _note(text: str) -> str:
+    return f'<p class="note">{_e(text)}</p>'
+
+
+def _num(x: Any, fmt: str = "{:,.4g}") -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, Decimal):
+        return f"{x:,}"
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    return fmt.format(f) if math.isfinite(f) else "n/a"
+
+
+def _est(mean: float | None, low: float | None, high: float | None,
+         fmt: str = "{:,.4g}") -> str:
+    if mean is None or not math.isfinite(mean):
+        return "n/a"
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return fmt.format(mean)
+    return f"{fmt.format(mean)} ± {fmt.format((high - low) / 2)}"
+
+
+class _Figures:
+    """Renders Axes to PNG once: embedded in the page and kept for files beside it."""
+
+    def __init__(self) -> None:
+        self.png: dict[str, bytes] = {}
+
+    def add(self, name: str, ax: Any, caption: str) -> str:
+        buf = io.BytesIO()
+        ax.figure.savefig(buf, format="png", dpi=_DPI)
+        data = buf.getvalue()
+        self.png[name] = data
+        b64 = base64.b64encode(data).decode("ascii")
+        return (f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{b64}">'
+                f"<figcaption>{_e(caption)}</figcaption></figure>")
+
+
+# -- sections -------------------------------------------------------------------------
+
+
+def _kpis(run: RunFolder) -> str:
+    from .analysis.kpis import KPI_LABELS
+
+    kpis = run.summary.get("kpis", {})
+    est = (run.replications or {}).get("estimates", {})
+    header = ["KPI", f"seed {run.summary.get('seed')}"]
+    if est:
+        seeds = run.replications.get("seeds", []) if run.replications else []
+        header += [f"mean ± 95% CI ({len(seeds)} replications)", "low", "high"]
+    rows = []
+    for key, (label, fmt) in KPI_LABELS.items():
+        v = kpis.get(key)
+        if v is None and key not in est:
+            continue
+        row = [label, "n/a" if v is None else _num(v, fmt)]
+        if est:
+            e = est.get(key)
+            row += ["–", "", ""] if e is None else [
+                _est(e["mean"], e["low"], e["high"], fmt), _num(e["low"], fmt),
+                _num(e["high"], fmt)]
+        rows.append(row)
+    intro = _note("One run of the campaign" + (
+        "; the columns on the right are means over replications with common seeds, each "
+        "with a Student-t 95% confidence interval." if est else
+        ". One run is one draw: `dialsim run --reps R` adds 95% confidence intervals."))
+    status = run.summary.get("lead_status") or {}
+    extra = ""
+    if status:
+        extra = "<h3>Leads by final status</h3>" + _table(
+            ["status", "leads"], [[k, f"{v:,}"] for k, v in status.items()])
+    return intro + _table(header, rows) + extra
+
+
+def _plans_section(run: RunFolder, rating: Rating | None, figs: _Figures) -> str:
+    if rating is None:
+        return _empty("No billing plans in this run (the scenario has no billing.plans and "
+                      "no --plans were given), so there is nothing to compare.")
+    from .analysis.plots import plot_plan_costs
+
+    out = [_note("The same calls priced under every plan: telecom charges plus prorated "
+                 "plan-level fees (seats, channels, numbers, bundles); 'with labour' adds "
+                 "the agents' logged-in hours. Cheapest first, per currency.")]
+    plans = {p.name: p for p in rating.plans}
+    groups: dict[str, list[Any]] = {}
+    for s in rating.ranked():
+        groups.setdefault(s.currency, []).append(s)
+    est = (run.replications or {}).get("estimates", {})
+    for currency, group in groups.items():
+        rows = []
+        for s in group:
+            pct = s.overhead_pct
+            rows.append([s.plan, plans[s.plan].tariff_text, f"{s.billed_min:,.1f}",
+                         "–" if pct is None else f"{pct:+.1f}%", _num(s.telecom),
+                         _num(s.fees.total), _num(s.total), _num(s.per_contact()),
+                         _num(s.per_conversion()), _num(s.campaign_total)])
+        out.append(f"<h3>{_e(currency)}</h3>")
+        out.append(_table(["plan", "tariff", "billed min", "rounding overhead",
+                           f"telecom {currency}", "fees", "total", "per contact",
+                           "per conversion", "with labour"], rows, left=2,
+                          best=lambda j: j == 0, wrap=(1,)))
+        if len(group) > 1:
+            gap = group[1].total - group[0].total
+            rel = f" (+{100 * gap / group[0].total:.1f}%)" if group[0].total else ""
+            out.append(_note(f"Cheapest: {group[0].plan} at {currency} {group[0].total:,}; "
+                             f"the runner-up {group[1].plan} costs {currency} {gap:,} more"
+                             f"{rel}."))
+        names = [s.plan for s in group]
+        if est and all(f"total:{n}" in est for n in names):
+            from .analysis.stats import Estimate
+
+            costs: dict[str, Any] = {
+                n: Estimate(mean=_f(est[f"total:{n}"]["mean"]), low=_f(est[f"total:{n}"]["low"]),
+                            high=_f(est[f"total:{n}"]["high"]), n=int(est[f"total:{n}"]["n"]))
+                for n in names}
+            caption = (f"Total cost per plan ({currency}), mean and 95% CI over "
+                       f"{len(run.replications.get('seeds', [])) if run.replications else 0} "
+                       "replications")
+        else:
+            costs = {s.plan: s.total for s in group}
+            caption = f"Total cost per plan ({currency}), this run"
+        ax = plot_plan_costs(costs, currency=currency)
+        out.append(figs.add(f"plan-costs-{currency}", ax, caption))
+    return "\n".join(out)
+
+
+def _rounding_section(run: RunFolder, rating: Rating | None, figs: _Figures) -> str:
+    if rating is None or run.cdrs is None:
+        return _empty("No billing plans (or no CDRs) in this run: no rounding to analyse.")
+    from .analysis.plots import plot_talk_histogram
+    from .analysis.rounding import rounding_analysis
+
+    ra = rounding_analysis(run.cdrs, rating)
+    trims = sorted({t.trim_s for p in ra for t in p.trims})
+    rows = []
+    for p in ra:
+        by_k = {t.trim_s: t for t in p.trims}
+        rows.append([p.plan, f"{p.first_block_s}/{p.next_block_s}", f"{p.billed_s / 60:,.1f}",
+                     f"{p.rounding_s / 60:,.1f}", _pct(p.rounding_share),
+                     f"{p.short_calls:,} ({_pct(p.short_share)})",
+                     f"{p.short_charge:,} ({_pct(p.short_charge_share)})",
+                     *[f"{by_k[k].calls:,} / {by_k[k].saved:,}" for k in trims]])
+    out = [_note("Carriers bill talk time in blocks; what a call leaves unused of its last "
+                 "block is billed anyway. 'Rounding' is billed minus billable time (whole "
+                 "seconds, all legs); 'short calls' are calls billed a whole first block "
+                 "though shorter than it (their charges include connection and attempt "
+                 "fees); 'trim ≤ k s' counts the calls ending at most k s past a block "
+                 "boundary (after the first block) and what ending them at the boundary "
+                 "would save in call charges. Totals reconcile exactly with the rater."),
+           _table(["plan", "blocks (first / next, s)", "billed min", "rounding min",
+                   "rounding share", "short calls (share)", "their cost (share)",
+                   *[f"trim ≤ {k} s: calls / saving" for k in trims]], rows)]
+    # Two histograms: the plan losing most to rounding and the cheapest plan with blocks
+    # longer than a second (ties: the cheaper plan).
+    rank = {s.plan: i for i, s in enumerate(rating.ranked())}
+    worst = min(ra, key=lambda p: (-(p.rounding_share if p.billed_s else -1.0), rank[p.plan]))
+    blocky = [p.plan for p in sorted(ra, key=lambda p: rank[p.plan]) if p.first_block_s > 1]
+    picks = list(dict.fromkeys([worst.plan, *blocky[:1]]))
+    plans = {p.name: p for p in rating.plans}
+    for name in picks:
+        ax = plot_talk_histogram(run.cdrs, plans[name], rounding_share=ra[name].rounding_share)
+        out.append(figs.add(f"talk-{_slug(name)}", ax,
+                            f"Talk time of answered calls against the blocks of {name}"))
+    return "\n".join(out)
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x != x else f"{100 * x:.1f}%"
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name).strip("-").lower() or "plan"
+
+
+def _breakeven_section(run: RunFolder, rating: Rating | None, figs: _Figures) -> str:
+    if rating is None or run.cdrs is None:
+        return _empty("No billing plans (or no CDRs) in this run: no break-even to compute.")
+    from .analysis.breakeven import CallMix, breakeven_map, cost_curve
+    from .analysis.plots import plot_breakeven_map, plot_cost_curve
+
+    mix = CallMix.from_cdrs(run.cdrs)
+    sigma = min(mix.sigma, 1.5)  # a wider fit comes from few calls; keep the map meaningful
+    out = [_note(
+        f"Expected cost per answered call under each plan for call mixes around this "
+        f"campaign's: {100 * mix.p_short:.0f}% short calls (1–{mix.short_max_s} s) and "
+        f"conversations averaging {mix.mean_talk_s:.0f} s (lognormal, log-sd {sigma:.2f}). "
+        "Charges come from the rater; each plan's fees of this run (rent, bundles) are "
+        "added per answered call, and per-attempt fees at this run's dials per answer.")]
+    groups: dict[str, list[Plan]] = {}
+    for p in rating.plans:
+        groups.setdefault(p.currency, []).append(p)
+    for currency, plans in groups.items():
+        answered = rating.summary(plans[0].name).answered
+        if answered == 0:
+            out.append(_empty(f"{currency}: no answered calls, no mix to compare plans on."))
+            continue
+        fixed = {p.name: rating.summary(p.name).fees.total / answered for p in plans}
+        dpa = max(1.0, len(run.cdrs) / answered)
+        means = np.geomspace(5, 900, 64)
+        bmap = breakeven_map(plans, means, np.linspace(0, 0.95, 39), sigma=sigma,
+                             fixed_per_call=fixed, dials_per_answer=dpa)
+        out.append(f"<h3>{_e(currency)}</h3>")
+        out.append(figs.add(f"breakeven-map-{currency}", plot_breakeven_map(bmap, mix=mix),
+                            "Cheapest plan by mean conversation length and share of short "
+                            "calls; the star is this campaign"))
+        curve = cost_curve(plans, means, p_short=mix.p_short, sigma=sigma,
+                           fixed_per_call=fixed, dials_per_answer=dpa)
+        at_mix = {name: float(np.interp(mix.mean_talk_s, means, c))
+                  for name, c in curve.costs.items()}
+        by_cost = sorted(at_mix, key=lambda n: at_mix[n])
+        shown = list(dict.fromkeys([*bmap.winners(), *by_cost[:4]]))
+        out.append(figs.add(f"breakeven-curve-{currency}",
+                            plot_cost_curve(curve, plans=shown, mark_s=mix.mean_talk_s),
+                            f"Cost per answered call against mean conversation length at "
+                            f"{100 * mix.p_short:.0f}% short calls"))
+        rows = [[c.left, c.right, f"{c.mean_talk_s:,.1f}", _num(c.cost)]
+                for c in curve.crossings]
+        if rows:
+            out.append(_table(["cheaper below", "cheaper above", "mean talk (s)",
+                               f"cost per answered call ({currency})"], rows, left=2))
+        else:
+            out.append(_note("The same plan is cheapest over the whole range."))
+        best = by_cost[0]
+        out.append(_note(f"At this campaign's mix the cheapest plan is {best} "
+                         f"({at_mix[best]:.4g} {currency} per answered call, model)."))
+    return "\n".join(out)
+
+
+def _variants_section(run: RunFolder, figs: _Figures) -> str:
+    comp = run.comparison
+    declared = [v.get("name", "?") for v in
+                run.summary.get("scenario", {}).get("values", {}).get("variant", [])]
+    if comp is None:
+        text = ("No variant comparison in this folder. "
+                + (f"The scenario declares {len(declared)} variant(s) "
+                   f"({', '.join(declared)}): run `dialsim compare SCENARIO --out DIR "
+                   "--report` to compare them on the same customers." if declared else
+                   "The scenario declares no [[variant]] entries."))
+        return _empty(text)
+    from .analysis.plots import plot_variant_costs
+    from .analysis.stats import Estimate
+
+    rows = comp["rows"]
+    names = [v["name"] for v in comp["variants"]]
+    seeds = comp.get("seeds", [])
+    out = [_note(f"The base scenario and each variant ran on the same {len(seeds)} seeds "
+                 "(common random numbers): the same leads answer and react the same way. "
+                 "Differences to the base are paired per seed, with a 95% CI; bold = the "
+                 "interval excludes zero.")]
+    desc = [[v["name"], v.get("description", ""),
+             "; ".join(f"{k} = {json.dumps(val)}" for k, val in v.get("overrides", {}).items())]
+            for v in comp["variants"]]
+    out.append(_table(["variant", "description", "overrides"], desc, left=3))
+
+    def cell(r: Mapping[str, Any], fmt: str = "{:,.4g}") -> str:
+        text = _e(_est(r["mean"], r["low"], r["high"], fmt))
+        if r["diff"] is None:
+            return text
+        d = _est(r["diff"], r["diff_low"], r["diff_high"], fmt)
+        lo, hi = r["diff_low"], r["diff_high"]
+        sure = lo is not None and hi is not None and (lo > 0 or hi < 0)
+        cls = "sure" if sure else "muted"
+        return f'{text}<br><span class="{cls}">Δ {_e(d)}</span>'
+
+    index = {(r["metric"], r["plan"], r["variant"]): r for r in rows}
+    plan_free = [m for m in ("contacts", "conversions", "abandonment_rate")
+                 if any(k[0] == m for k in index)]
+    table = [[m.replace("_", " "), *[cell(index[(m, "", n)], "{:.2%}" if "rate" in m
+                                          else "{:,.4g}")
+                                     for n in names]] for m in plan_free]
+    out.append("<h3>All plans</h3>" + _table(["figure", *names], table, raw=True))
+    plans = [p["name"] for p in comp.get("plans", [])]
+    currency = {p["name"]: p["currency"] for p in comp.get("plans", [])}
+    for metric, label in (("per_conversion", "Cost per conversion"),
+                          ("per_contact", "Cost per contact")):
+        table = [[_e(p), *[cell(index[(metric, p, n)]) for n in names]]
+                 for p in plans if all((metric, p, n) in index for n in names)]
+        if table:
+            out.append(f"<h3>{label}</h3>" + _table(["plan", *names], table, raw=True))
+    if plans:
+        def base_cost(p: str) -> float:
+            r = index.get(("per_conversion", p, names[0]))
+            return r["mean"] if r and r["mean"] is not None and math.isfinite(r["mean"]) \
+                else math.inf
+        plan = min(plans, key=base_cost)
+        found = [index.get(("per_conversion", plan, n)) for n in names]
+        key = [r for r in found if r is not None and r["mean"] is not None]
+        if len(key) == len(names):
+            est = {n: Estimate(mean=r["mean"], low=_f(r["low"]), high=_f(r["high"]), n=r["n"])
+                   for n, r in zip(names, key, strict=True)}
+            diffs = {n: Estimate(mean=r["diff"], low=_f(r["diff_low"]), high=_f(r["diff_high"]),
+                                 n=r["n"]) for n, r in zip(names, key, strict=True)
+                     if r["diff"] is not None}
+            ax = plot_variant_costs(est, diffs=diffs, currency=currency.get(plan, ""),
+                                    plan=plan)
+            out.append(figs.add("variants-per-conversion", ax,
+                                f"Cost per conversion by variant under {plan}"))
+    return "\n".join(out)
+
+
+def _f(x: Any) -> float:
+    return math.nan if x is None else float(x)
+
+
+def _compliance_section(run: RunFolder) -> str:
+    items = run.summary.get("compliance")
+    if items is None:
+        return _empty("Compliance: not evaluated for this run.")
+    if not items:
+        return _empty("Compliance: no rules configured for this scenario.")
+    rows = []
+    for c in items:
+        ok = c.get("passed")
+        mark = ('<span class="pass">pass</span>' if ok else '<span class="fail">FAIL</span>'
+                if ok is not None else "–")
+        rows.append([_e(c.get("rule", "")), _e(c.get("measure", "")), _e(_num(c.get("value"))),
+                     _e(_num(c.get("limit"))), mark, _e(_window(c.get("worst_window"))),
+                     _e(c.get("detail", ""))])
+    failed = sum(1 for c in items if c.get("passed") is False)
+    head = _note(f"{len(items)} rule(s) evaluated, {failed} failed.")
+    return head + _table(["rule", "measure", "value", "limit", "result", "worst window",
+                          "detail"], rows, left=2, raw=True)
+
+
+def _window(w: Any) -> str:
+    if w is None:
+        return "–"
+    if isinstance(w, Sequence) and not isinstance(w, str) and len(w) == 2:
+        return f"{_num(w[0])} – {_num(w[1])}"
+    return str(w)
+
+
+def _operations_section(run: RunFolder, figs: _Figures) -> str:
+    from .analysis.plots import plot_abandonment, plot_agent_states, plot_dial_level
+
+    out = []
+    if run.agents is not None and len(run.agents):
+        out.append(figs.add("agent-states", plot_agent_states(run.agents),
+                            "Average agents talking, in wrap-up, previewing and idle"))
+    else:
+        out.append(_empty("No agent log in this folder."))
+    if run.cdrs is not None:
+        limit = run.summary.get("scenario", {}).get("values", {}).get(
+            "dialer", {}).get("target_abandon", 0.03)
+        out.append(figs.add("abandonment", plot_abandonment(run.cdrs, limit=float(limit)),
+                            "Abandoned share of live answers per hour and to date"))
+    if run.timeline:
+        out.append(figs.add("dial-level", plot_dial_level(run.timeline),
+                            "Dial level and abandonment rate of the pooled dialer"))
+    else:
+        out.append(_note("No dialer timeline (only pooled dialers record one)."))
+    return "\n".join(out)
+
+
+# -- the page -------------------------------------------------------------------------
+
+
+def render_report(run: RunFolder) -> tuple[str, dict[str, bytes]]:
+    """The report page (HTML text) and its PNGs by name."""
+    figs = _Figures()
+    rating = run.rating()
+    body = {
+        "kpis": _kpis(run),
+        "plans": _plans_section(run, rating, figs),
+        "rounding": _rounding_section(run, rating, figs),
+        "breakeven": _breakeven_section(run, rating, figs),
+        "variants": _variants_section(run, figs),
+        "compliance": _compliance_section(run),
+        "operations": _operations_section(run, figs),
+    }
+    sections = "\n".join(f'<section id="{sid}">\n<h2>{_e(SECTIONS[sid])}</h2>\n{body[sid]}\n'
+                         "</section>" for sid in SECTIONS)
+    scen = run.summary.get("scenario", {})
+    values = scen.get("values", {})
+    k = run.summary.get("kpis", {})
+    subtitle = " · ".join(x for x in [
+        values.get("description", ""), f"seed {run.summary.get('seed')}",
+        f"{k.get('dials', 0):,} dials" if k.get("dials") is not None else ""] if x)
+    footer = (f"dialsim {_e(run.summary.get('dialsim_version', __version__))} · scenario "
+              f"{_e(scen.get('source', ''))} · folder {_e(run.path.name)} · plots also saved "
+              "beside this file as report-*.png")
+    template = resources.files("sim").joinpath("report_template.html").read_text("utf-8")
+    page = string.Template(template).substitute(
+        version=_e(__version__), title=_e(f"dialsim report: {scen.get('name', run.path.name)}"),
+        subtitle=_e(subtitle), footer=footer, body=sections,
+        nav="".join(f'<a href="#{sid}">{_e(h)}</a>' for sid, h in SECTIONS.items()))
+    return page, figs.png
+
+
+def write_report(run_dir: str | Path, *, force: bool = False) -> Path:
+    """Write ``report.html`` and its ``report-*.png`` into ``run_dir``; return the page.
+
+    Raises
+    ------
+    OutputExistsError
+        A report is already there and ``force`` is false.
+    SimError
+        ``run_dir`` is not a run folder.
+    """
+    folder = Path(run_dir)
+    target = folder / REPORT_NAME
+    run = load_run(folder)
+    if target.exists() and not force:
+        raise OutputExistsError(f"{target}: a report already exists; use --force to "
+                                "overwrite it")
+    page, pngs = render_report(run)
+    for name, data in pngs.items():
+        with atomic_write(folder / f"report-{name}.png", "wb") as fh:
+            fh.write(data)
+    atomic_write_text(target, page)
+    return target
