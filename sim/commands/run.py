@@ -1,18 +1,38 @@
-"""``dialsim run``: simulate a scenario, print its KPIs and plan costs, save the results."""
+"""``dialsim run``: simulate a scenario, print its KPIs and plan costs, save the results.
+
+With ``--reps R`` the scenario is also replicated on seeds ``seed .. seed + R - 1`` and
+every KPI and every plan's cost is printed as a mean with its 95 % confidence interval;
+``--report`` adds the HTML report to the output folder.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
+import shutil
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..output import output_dir
-from ._common import Progress, add_scenario_args, default_out, format_table, load_from_args, \
-    write_json
+from ..output import atomic_write, output_dir
+from ._common import (
+    Progress,
+    add_scenario_args,
+    default_out,
+    format_table,
+    load_from_args,
+    write_json,
+)
 
-__all__ = ["add_parser", "kpi_table", "run"]
+__all__ = ["add_parser", "kpi_table", "replication_progress", "reps_table", "run", "save_run",
+           "summary"]
+
+#: Plan figures printed per plan for ``--reps`` (all of them go to replications.json).
+REP_COST_FIELDS: tuple[str, ...] = ("total", "per_contact", "per_conversion",
+                                    "campaign_total")
 
 
 def add_parser(sub: Any) -> None:
@@ -20,7 +40,8 @@ def add_parser(sub: Any) -> None:
         "run", help="simulate a scenario and price its calls",
         description="Simulate a campaign scenario, print KPIs and the cost under every "
                     "billing plan, and write cdrs.csv, agents.csv, costs.csv, charges.csv "
-                    "and summary.json to the output folder.")
+                    "and summary.json to the output folder. With --reps, also replicate "
+                    "it and report every figure with a 95% confidence interval.")
     add_scenario_args(p)
     p.add_argument("--out", type=Path, help="output folder (default: runs/<scenario>-NNN, "
                                             "a new one each time)")
@@ -30,6 +51,13 @@ def add_parser(sub: Any) -> None:
                         "(default: the scenario's billing.plans)")
     p.add_argument("--asterisk", action="store_true",
                    help="also export the CDRs as an Asterisk cdr_csv Master.csv")
+    p.add_argument("--reps", type=int, default=1, metavar="R",
+                   help="replications (seeds SEED .. SEED+R-1): every KPI and plan cost as "
+                        "a mean with a 95%% CI; writes replications.csv/.json (default 1)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="processes for the replications (same results; default 1)")
+    p.add_argument("--report", action="store_true",
+                   help="also write report.html (and its PNGs) to the output folder")
     p.set_defaults(func=run)
 
 
@@ -44,13 +72,103 @@ def kpi_table(kpis: dict[str, Any]) -> str:
     return format_table(rows)
 
 
+def replication_progress(label: str, total: int) -> tuple[Callable[[int, int], None],
+                                                            Callable[[], None]]:
+    """A ``progress(done, total)`` callback on stderr, and the function that ends it.
+
+    A bar on a terminal; otherwise about ten plain lines, so logs show progress too.
+    """
+    if sys.stderr.isatty():
+        bar = Progress(label, float(total))
+        return (lambda done, _n: bar.update(done, f"{done}/{total}")), bar.close
+    every = max(1, math.ceil(total / 10))
+
+    def line(done: int, n: int) -> None:
+        if done % every == 0 or done == n:
+            print(f"{label}: {done}/{n} runs done", file=sys.stderr, flush=True)
+
+    return line, lambda: None
+
+
+def _executor(workers: int) -> Any:
+    if workers < 1:
+        from ..errors import ScenarioError
+
+        raise ScenarioError(f"--workers: must be >= 1 (got {workers})")
+    if workers == 1:
+        return None
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=workers)
+
+
+def reps_table(reps: Any, plans: Sequence[Any]) -> str:
+    """Every KPI and the main cost figures of each plan: mean ± half-width, CI bounds."""
+    from ..analysis.kpis import KPI_LABELS
+
+    rows = []
+    for key, (label, fmt) in KPI_LABELS.items():
+        if key not in reps.metrics:
+            continue
+        e = reps.estimate(key)
+        f = fmt.replace(",", "")
+        rows.append([label, _fmt_est(e, f), _fmt_num(e.low, f), _fmt_num(e.high, f)])
+    for plan in plans:
+        for field in REP_COST_FIELDS:
+            key = f"{field}:{plan.name}"
+            if key in reps.metrics:
+                e = reps.estimate(key)
+                rows.append([f"{plan.name} {field.replace('_', ' ')} ({plan.currency})",
+                             _fmt_est(e, "{:,.4g}"), _fmt_num(e.low, "{:,.4g}"),
+                             _fmt_num(e.high, "{:,.4g}")])
+    return format_table(rows, ["figure", "mean ± 95% CI", "low", "high"])
+
+
+def _fmt_num(x: float, fmt: str) -> str:
+    return fmt.format(x) if math.isfinite(x) else "n/a"
+
+
+def _fmt_est(e: Any, fmt: str) -> str:
+    if not math.isfinite(e.mean):
+        return "n/a"
+    if e.n < 2 or not math.isfinite(e.half_width):
+        return fmt.format(e.mean)
+    return f"{fmt.format(e.mean)} ± {fmt.format(e.half_width).lstrip('+')}"
+
+
+def estimates_dict(reps: Any) -> dict[str, Any]:
+    """replications.json: the seeds, and each column's mean and CI."""
+    out: dict[str, Any] = {"seeds": reps.seeds, "level": reps.level, "estimates": {}}
+    for m in reps.metrics:
+        e = reps.estimate(m)
+        out["estimates"][m] = {"mean": e.mean, "low": e.low, "high": e.high, "n": e.n}
+    return out
+
+
+def write_rows_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
+    """Tidy rows (one dict per replication) as CSV; columns in first-seen order."""
+    import csv
+
+    keys: dict[str, None] = {}
+    for r in rows:
+        keys.update(dict.fromkeys(r))
+    with atomic_write(path) as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(keys)
+        for r in rows:
+            w.writerow(["" if r.get(k) is None else
+                        (repr(r[k]) if isinstance(r[k], float) else r[k]) for k in keys])
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..agentlog import AgentLog
-    from ..cdrio import write_cdrs
     from ..costing import load_plan_files, rate_run
     from ..model import run as simulate
 
     scenario = load_from_args(args)
+    if args.reps < 1:
+        from ..errors import ScenarioError
+
+        raise ScenarioError(f"--reps: must be >= 1 (got {args.reps})")
     plan_files = args.plans or list(scenario.plans)
     plans = load_plan_files(plan_files) if plan_files else []
     out = args.out or default_out(scenario)
@@ -73,20 +191,79 @@ def run(args: argparse.Namespace) -> int:
         print()
         print(format_comparison(rating))
 
-    with output_dir(out, force=args.force) as tmp:
-        write_cdrs(result.cdrs, tmp / "cdrs.csv")
-        if args.asterisk:
-            write_cdrs(result.cdrs, tmp / "Master.csv", format="asterisk")
-        write_agent_log(result.agents, tmp / "agents.csv")
-        if rating is not None:
-            from ..billing import write_costs
+    reps = None
+    if args.reps > 1:
+        from ..experiment import replicate
 
-            write_costs(rating, tmp)
-        write_json(tmp / "summary.json", summary(result, rating, plan_files))
-    print(f"\nwrote {out}/ (cdrs.csv, agents.csv, summary.json"
-          + (", costs.csv, charges.csv" if rating is not None else "") + ")")
-    assert isinstance(result.agents, AgentLog)
+        step, done = replication_progress(f"replicating {scenario.name}", args.reps)
+        executor = _executor(args.workers)
+        try:
+            reps = replicate(scenario, args.reps, seed=args.seed, plans=plans,
+                             executor=executor, progress=step)
+        finally:
+            done()
+            if executor is not None:
+                executor.shutdown()
+        print(f"\n{args.reps} replications (seeds {args.seed}..{args.seed + args.reps - 1}), "
+              "mean and 95% confidence interval:")
+        print(reps_table(reps, plans))
+
+    with output_dir(out, force=args.force) as tmp:
+        files = save_run(tmp, result, rating, plan_files, asterisk=args.asterisk)
+        if reps is not None:
+            write_rows_csv(reps.rows, tmp / "replications.csv")
+            write_json(tmp / "replications.json", estimates_dict(reps))
+            files += ["replications.csv", "replications.json"]
+        if args.report:
+            from ..report import write_report
+
+            write_report(tmp)
+            files.append("report.html")
+    print(f"\nwrote {out}/ ({', '.join(files)})")
     return 0
+
+
+def save_run(folder: Path, result: Any, rating: Any, plan_files: Sequence[Path], *,
+             asterisk: bool = False) -> list[str]:
+    """Write one run's files into ``folder``; return the names written.
+
+    cdrs.csv, agents.csv, summary.json, the plan files under ``plans/`` (so the folder
+    can be re-rated and reported on anywhere), costs.csv and charges.csv when rated,
+    timeline.csv when the dialer recorded one, Master.csv with ``asterisk``.
+    """
+    from ..cdrio import write_cdrs
+
+    write_cdrs(result.cdrs, folder / "cdrs.csv")
+    files = ["cdrs.csv", "agents.csv", "summary.json"]
+    if asterisk:
+        write_cdrs(result.cdrs, folder / "Master.csv", format="asterisk")
+        files.append("Master.csv")
+    write_agent_log(result.agents, folder / "agents.csv")
+    if rating is not None:
+        from ..billing import write_costs
+
+        write_costs(rating, folder)
+        files += ["costs.csv", "charges.csv"]
+    copied = []
+    for i, p in enumerate(plan_files):
+        (folder / "plans").mkdir(exist_ok=True)
+        name = f"{i:02d}-{Path(p).name}"
+        shutil.copyfile(p, folder / "plans" / name)
+        copied.append(f"plans/{name}")
+    timeline = getattr(result, "timeline", None)
+    if timeline:
+        write_timeline(timeline, folder / "timeline.csv")
+        files.append("timeline.csv")
+    data = summary(result, rating, list(plan_files))
+    data["plans_copies"] = copied
+    write_json(folder / "summary.json", data)
+    return files
+
+
+def _plain(item: Any) -> Any:
+    if dataclasses.is_dataclass(item) and not isinstance(item, type):
+        return dataclasses.asdict(item)
+    return dict(item) if isinstance(item, Mapping) else item
 
 
 def summary(result: Any, rating: Any, plan_files: list[Path]) -> dict[str, Any]:
@@ -102,6 +279,9 @@ def summary(result: Any, rating: Any, plan_files: list[Path]) -> dict[str, Any]:
         "dialer": result.dialer,
         "plans_files": [str(p) for p in plan_files],
     }
+    compliance = getattr(result, "compliance", None)
+    if compliance is not None:  # list of rule results: rule, measure, value, limit, passed, ...
+        out["compliance"] = [_plain(c) for c in compliance]
     if rating is not None:
         out["costs"] = rating.rows()
         out["campaign"] = {"seats": rating.campaign.seats, "channels": rating.campaign.channels,
@@ -114,8 +294,6 @@ def write_agent_log(log: Any, path: Path) -> None:
     """agents.csv: agent_id, state, start, end, duration_s (seconds from the epoch)."""
     import numpy as np
 
-    from ..output import atomic_write
-
     with atomic_write(path) as fh:
         fh.write("agent_id,state,start_s,end_s,duration_s\n")
         if len(log):
@@ -126,3 +304,19 @@ def write_agent_log(log: Any, path: Path) -> None:
                 lines = np.char.add(np.char.add(lines, ","), np.char.mod("%.3f", arr))
             fh.write("\n".join(lines.tolist()))
             fh.write("\n")
+
+
+def write_timeline(timeline: Mapping[str, Any], path: Path) -> None:
+    """timeline.csv: the pooled dialer's ``t`` (s) and every other series of the same length."""
+    import numpy as np
+
+    t = np.asarray(timeline["t"], dtype=float)
+    cols = {"t": t}
+    for k, v in timeline.items():
+        arr = np.asarray(v)
+        if k != "t" and arr.ndim == 1 and arr.size == t.size and arr.dtype.kind in "biuf":
+            cols[k] = arr.astype(float)
+    with atomic_write(path) as fh:
+        fh.write(",".join(cols) + "\n")
+        for row in zip(*(c.tolist() for c in cols.values()), strict=True):
+            fh.write(",".join(repr(x) for x in row) + "\n")

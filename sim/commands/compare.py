@@ -1,0 +1,94 @@
+"""``dialsim compare SCENARIO``: the base and each ``[[variant]]`` on the same customers.
+
+Every scenario runs on the same seeds, so differences are paired; the table gives, per
+plan, cost per contact and per conversion, and plan-free contacts, conversions and
+abandonment, each with its 95 % CI and its paired difference to the base. The output
+folder holds compare.json and compare.csv (one row per variant and replication) and the
+base run at the root seed (as ``dialsim run`` writes it), so ``dialsim report`` can show
+everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ._common import add_scenario_args, default_out, load_from_args, write_json
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "compare", help="compare the scenario's variants on the same customers",
+        description="Run the base scenario and each [[variant]] on the same seeds (common "
+                    "random numbers) and report cost per contact and per conversion under "
+                    "each plan, conversions and abandonment, with the paired difference to "
+                    "the base and its 95% confidence interval.")
+    add_scenario_args(p)
+    p.add_argument("--reps", type=int, default=10, metavar="R",
+                   help="replications per variant (default 10)")
+    p.add_argument("--variant", dest="variants", action="append", metavar="NAME",
+                   help="compare only this variant (repeatable; default: all)")
+    p.add_argument("--plans", action="append", default=[], type=Path, metavar="FILE",
+                   help="plan file(s) (default: the scenario's billing.plans)")
+    p.add_argument("--out", type=Path, help="output folder (default: runs/<scenario>-NNN)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out folder")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="processes for the runs (same results; default 1)")
+    p.add_argument("--report", action="store_true", help="also write report.html")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..compare import compare
+    from ..costing import load_plan_files, rate_run
+    from ..errors import ScenarioError
+    from ..model import run as simulate
+    from ..output import check_writable, output_dir
+    from .run import _executor, replication_progress, save_run, write_rows_csv
+
+    scenario = load_from_args(args)
+    if args.reps < 2:
+        raise ScenarioError(f"--reps: must be >= 2 for confidence intervals (got {args.reps})")
+    if not scenario.variants:
+        raise ScenarioError(f"{scenario.source}: variant: the scenario declares no "
+                            "[[variant]] entries to compare")
+    for name in args.variants or ():
+        scenario.variant(name)  # an unknown name fails before anything runs
+    plan_files = args.plans or list(scenario.plans)
+    plans = load_plan_files(plan_files) if plan_files else []
+    out = args.out or default_out(scenario)
+    check_writable(out, args.force)
+
+    n = len(args.variants or scenario.variants) + 1
+    step, done = replication_progress(f"comparing {scenario.name}", n * args.reps)
+    executor = _executor(args.workers)
+    try:
+        comp = compare(scenario, args.reps, seed=args.seed, plans=plans,
+                       variants=args.variants, executor=executor, progress=step)
+    finally:
+        done()
+        if executor is not None:
+            executor.shutdown()
+    print(f"{scenario.name}: base and {len(comp.variants)} variant(s), {args.reps} "
+          f"replications each on seeds {args.seed}..{args.seed + args.reps - 1} "
+          "(the same customers for all)")
+    print("mean ± 95% CI; paired difference to base ± 95% CI (* = excludes 0)\n")
+    print(comp.format())
+
+    base = simulate(scenario, seed=args.seed)  # replication 0, kept in full for the report
+    rating = rate_run(scenario, base.cdrs, base.agents, plans) if plans else None
+    with output_dir(out, force=args.force) as tmp:
+        files = save_run(tmp, base, rating, plan_files)
+        write_json(tmp / "compare.json", comp.to_dict())
+        write_rows_csv(comp.replication_rows(), tmp / "compare.csv")
+        files += ["compare.json", "compare.csv"]
+        if args.report:
+            from ..report import write_report
+
+            write_report(tmp)
+            files.append("report.html")
+    print(f"\nwrote {out}/ ({', '.join(files)})")
+    return 0

@@ -1,0 +1,29 @@
+"""``dialsim report RUN_DIR``: the HTML report of a run (or compare) folder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "report", help="write the HTML report of a run folder",
+        description="Write RUN_DIR/report.html: KPIs, plan comparison, rounding analysis, "
+                    "break-even, variants (from a compare folder), compliance and "
+                    "operations, plots embedded (also saved beside it as report-*.png).")
+    p.add_argument("run_dir", metavar="RUN_DIR", type=Path,
+                   help="folder written by `dialsim run` or `dialsim compare`")
+    p.add_argument("--force", action="store_true", help="overwrite an existing report")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..report import write_report
+
+    path = write_report(args.run_dir, force=args.force)
+    print(f"wrote {path}")
+    return 0
