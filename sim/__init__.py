@@ -38,6 +38,7 @@ _LAZY: dict[str, str] = {
     "replicate": "experiment",
     "rounding_analysis": "analysis.rounding",
     "run": "model",
+    "sweep": "sweep",
     "write_cdrs": "cdrio",
     "write_report": "report",
 }
@@ -73,3 +74,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from .experiment import replicate
     from .model import run
     from .scenario import Scenario, load_scenario
+    from .sweep import sweep

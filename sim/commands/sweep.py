@@ -1,0 +1,238 @@
+"""``dialsim sweep``: run a scenario over a grid or a Latin hypercube of parameter values.
+
+Prints one line per point (parameters, key KPIs and the cheapest plan's cost per
+contact, each mean ± CI half-width), and writes to the output folder: ``sweep.csv``
+(tidy: one row per point × replication), ``aggregate.csv`` (mean and CI per point and
+metric), ``plots/*.png`` and the resumable state (``sweep.json``, ``runs/``). Running
+the same command again after an interruption computes only the missing runs.
+
+Exit codes: 0 all runs done; 1 some runs failed (listed; the others are saved);
+2 bad input (nothing run); 130 interrupted (finished runs saved).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import SweepError
+from ._common import add_scenario_args, default_out, format_table, load_from_args
+
+__all__ = ["add_parser", "default_metrics", "run", "summary_rows"]
+
+#: KPIs shown and plotted unless --metric is given.
+DEFAULT_KPIS: tuple[str, ...] = ("contact_rate", "abandonment_rate",
+                                 "contacts_per_agent_hour", "occupancy")
+#: Points listed on stdout before "... and N more".
+MAX_PRINTED = 40
+
+
+def add_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "sweep", help="run a scenario over a grid / Latin hypercube of parameter values",
+        description="Run a scenario at every point of a parameter grid (--vary) or of a "
+                    "Latin hypercube (--samples with --range), several replications each "
+                    "with the same seeds at every point, on local cores or a Dask cluster. "
+                    "Writes sweep.csv, aggregate.csv and plots; an interrupted sweep "
+                    "resumes when run again with the same arguments and --out.",
+        epilog="examples:\n"
+               "  dialsim sweep scenarios/baseline.toml --vary dialer.ratio=1,1.5,2 "
+               "--vary agents.count=20:60:10 --reps 3 --out sweeps/ratio\n"
+               "  dialsim sweep scenarios/baseline.toml --samples 40 --range dialer.ratio=1:2 "
+               "--range agents.count=20:60 --quick",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_scenario_args(p)
+    p.add_argument("--vary", action="append", default=[], metavar="KEY=VALUES",
+                   help="a grid axis: KEY=a,b,c (values read as TOML) or KEY=start:stop:step "
+                        "(stop included); repeat for a full-factorial grid")
+    p.add_argument("--samples", type=int, metavar="N",
+                   help="N Latin-hypercube points over the --range bounds")
+    p.add_argument("--range", dest="ranges", action="append", default=[], metavar="KEY=LO:HI",
+                   help="bounds of a sampled key (integers give integers); repeatable")
+    p.add_argument("--reps", type=int, default=3, metavar="R",
+                   help="replications per point, seeds SEED..SEED+R-1 at every point "
+                        "(default 3)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="local worker processes (default: all CPUs; 1 = this process)")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="run on a Dask cluster, e.g. tcp://scheduler:8786 (needs the "
+                        "[dask] extra; --keep-cdrs then needs a shared --out)")
+    p.add_argument("--plans", action="append", default=[], type=Path, metavar="FILE",
+                   help="billing plan file(s) (default: the scenario's billing.plans)")
+    p.add_argument("--metric", dest="metrics", action="append", default=[], metavar="NAME",
+                   help="a column to print and plot, e.g. occupancy or "
+                        "campaign_per_contact:cn-60/60 (repeatable; default: key KPIs and "
+                        "the cheapest plan's cost per contact)")
+    p.add_argument("--out", type=Path,
+                   help="output folder (default: sweeps/<scenario>-NNN); the same folder "
+                        "and arguments resume an interrupted sweep")
+    p.add_argument("--force", action="store_true",
+                   help="replace an --out folder that holds a different sweep")
+    p.add_argument("--keep-cdrs", action="store_true",
+                   help="also save every run's CDRs to OUT/cdrs/")
+    p.add_argument("--no-plots", action="store_true", help="do not draw plots")
+    p.set_defaults(func=run)
+
+
+def default_metrics(res: Any) -> list[str]:
+    """Key KPIs, then cost per contact under the plan cheapest over all points."""
+    out = [m for m in DEFAULT_KPIS if m in res.metrics]
+    cost = [m for m in res.metrics if m.startswith("campaign_per_contact:")]
+    if cost:
+        means = {m: _overall(res, m) for m in cost}
+        finite = {m: v for m, v in means.items() if math.isfinite(v)}
+        if finite:
+            out.append(min(finite, key=finite.__getitem__))
+    return out
+
+
+def _overall(res: Any, metric: str) -> float:
+    vals = [r["mean"] for r in res.aggregate([metric]) if math.isfinite(r["mean"])]
+    return sum(vals) / len(vals) if vals else math.nan
+
+
+def _fmt(mean: float, low: float, high: float) -> str:
+    if not math.isfinite(mean):
+        return "n/a"
+    if not (math.isfinite(low) and math.isfinite(high)) or high == low:
+        return f"{mean:.4g}"
+    return f"{mean:.4g} ± {(high - low) / 2:.2g}"
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def summary_rows(res: Any, metrics: list[str]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the stdout table: one row per point."""
+    agg = {(r["point"], r["metric"]): r for r in res.aggregate(metrics)}
+    cheapest: dict[int, tuple[float, str]] = {}  # point -> (cost per contact, plan)
+    cost = [m for m in res.metrics if m.startswith("campaign_per_contact:")]
+    for r in res.aggregate(cost) if cost else ():
+        if math.isfinite(r["mean"]):
+            cheapest[r["point"]] = min(cheapest.get(r["point"], (math.inf, "")),
+                                       (r["mean"], r["metric"].split(":", 1)[1]))
+    header = ["point", *res.params, *metrics] + (["cheapest plan"] if cost else [])
+    rows = []
+    for p, values in enumerate(res.design.points):
+        row = [str(p), *(_cell(values[k]) for k in res.params)]
+        for m in metrics:
+            a = agg.get((p, m))
+            row.append(_fmt(a["mean"], a["low"], a["high"]) if a else "failed")
+        if cost:
+            row.append(cheapest[p][1] if p in cheapest else "n/a")
+        rows.append(row)
+    return header, rows
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name).strip("_")
+
+
+def write_plots(res: Any, metrics: list[str], folder: Path) -> list[Path]:
+    """One PNG per metric (line with CI band, heat map, or main-effects panels)."""
+    from ..output import atomic_write
+    from ..sweep.plots import sweep_figure
+
+    paths = []
+    for m in metrics:
+        fig = sweep_figure(res, m)
+        path = folder / f"{_safe(m)}.png"
+        with atomic_write(path, "wb") as fh:
+            fig.savefig(fh, format="png", dpi=110)
+        paths.append(path)
+    return paths
+
+
+def _executor(address: str | None) -> tuple[Any, Any]:
+    if address is None:
+        return None, None
+    try:
+        from distributed import Client
+    except ImportError:
+        raise SweepError("--dask: needs the dask extra: python -m pip install "
+                         "'dialsim[dask]'") from None
+    try:
+        client = Client(address, timeout=30)
+    except OSError as exc:
+        raise SweepError(f"--dask {address}: cannot connect ({exc})") from None
+    return client, client.get_executor()
+
+
+def _parse(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    from ..sweep import parse_range, parse_vary
+
+    grid: dict[str, Any] = {}
+    for text in args.vary:
+        key, values = parse_vary(text)
+        if key in grid:
+            raise SweepError(f"--vary {key}: given twice")
+        grid[key] = values
+    ranges: dict[str, Any] = {}
+    for text in args.ranges:
+        key, bounds = parse_range(text)
+        if key in ranges:
+            raise SweepError(f"--range {key}: given twice")
+        ranges[key] = bounds
+    return grid, ranges
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..sweep import ProgressBar, sweep
+
+    grid, ranges = _parse(args)  # malformed values fail before the scenario is read
+    scenario = load_from_args(args)
+    out = args.out or default_out(scenario, root="sweeps")
+    bar = ProgressBar(f"sweep {scenario.name}")
+    client, executor = _executor(args.dask)
+    t0 = time.perf_counter()
+    try:
+        res = sweep(scenario, grid=grid or None, samples=args.samples, ranges=ranges or None,
+                    replications=args.reps, seed=args.seed, workers=args.workers,
+                    executor=executor, plans=args.plans or None, out=out, force=args.force,
+                    keep_cdrs=args.keep_cdrs, progress=bar, errors="collect")
+    except KeyboardInterrupt:
+        bar.close()
+        saved = len(list((Path(out) / "runs").glob("p*.json")))
+        print(f"dialsim sweep: {saved} finished runs are saved in {out}/; run the same "
+              f"command with --out {out} to resume", file=sys.stderr)
+        raise
+    finally:
+        bar.close()
+        if client is not None:
+            client.close()
+
+    metrics = args.metrics or default_metrics(res)
+    unknown = [m for m in metrics if m not in res.metrics]
+    if unknown and len(res.table):
+        from ..validate import did_you_mean
+
+        raise SweepError("; ".join(f"--metric {m}: no such column"
+                                   + did_you_mean(m, list(res.metrics)) for m in unknown))
+    print(f"{scenario.name}: {len(res.design)} points × {len(res.seeds)} replications "
+          f"({res.design.kind}), seeds {res.seeds[0]}..{res.seeds[-1]}")
+    header, rows = summary_rows(res, metrics)
+    shown = rows[:MAX_PRINTED]
+    print(format_table(shown, header, align="r" * len(header)))
+    if len(rows) > MAX_PRINTED:
+        print(f"... and {len(rows) - MAX_PRINTED} more points (see aggregate.csv)")
+    written = ["sweep.csv", "aggregate.csv"]
+    if not args.no_plots and len(res.table):
+        plots = write_plots(res, metrics, Path(out) / "plots")
+        written.append(f"plots/ ({len(plots)} PNG)")
+    print(f"\nwrote {out}/ ({', '.join(written)})")
+    workers = "Dask" if args.dask else f"{args.workers or 'all'} workers"
+    print(f"{res.computed} runs in {time.perf_counter() - t0:.1f} s on {workers}"
+          + (f", {res.reused} resumed from {out}/" if res.reused else ""), file=sys.stderr)
+    if res.failures:
+        print(f"dialsim sweep: {len(res.failures)} runs failed (the others are saved; "
+              "run the same command again to retry them):", file=sys.stderr)
+        for f in res.failures:
+            print(f"  {f}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,152 @@
+"""What runs on a sweep worker: one (point, replication) of the campaign, priced.
+
+Workers may be local processes or Dask workers on other machines, so a task carries
+everything it needs as plain data — the base scenario's raw dict and the plans,
+pickled once by the parent (a few kB), plus the point's overrides and seed — and
+nothing that lives only on the parent's disk. A worker decodes the base once and keeps
+it; a point's scenario is validated once and reused for its replications.
+
+Only the row (KPIs and plan costs, a few kB) travels back: the CDR table stays in the
+worker, and is written to disk there when the user asked to keep it. This module is
+imported by every worker, so it imports only what a run needs (not scipy.stats,
+matplotlib or pandas): a worker's start-up is part of the sweep's cost.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import signal
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..billing import Plan
+    from ..model import RunResult
+    from ..scenario import Scenario
+
+__all__ = ["COST_FIELDS", "Outcome", "Task", "row_from_result", "run_task", "warm_up"]
+
+#: Plan summary fields copied into a row as ``<field>:<plan>`` — the same list as
+#: ``sim.experiment.COST_FIELDS`` (a test keeps them equal; that module imports
+#: scipy.stats, which would add seconds to every worker's start-up).
+COST_FIELDS: tuple[str, ...] = ("total", "telecom", "fees", "per_dial", "per_contact",
+                                "per_conversion", "billed_min", "overhead_pct", "labour",
+                                "campaign_total", "campaign_per_contact",
+                                "campaign_per_conversion")
+
+#: Validated point scenarios kept per worker (replications of a point run back to back).
+_POINT_CACHE = 8
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Task:
+    """One run of a sweep: a point's overrides and one replication's seed.
+
+    ``base`` is ``pickle.dumps((raw, source, plans))`` of the sweep's base scenario,
+    identical for every task of a sweep and cached by ``key`` on the worker.
+    """
+
+    key: str
+    base: bytes = field(repr=False)
+    point: int
+    replication: int
+    seed: int
+    overrides: Mapping[str, Any]
+    cdr_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """What a worker sends back: the tidy row of one run and its compute time (s)."""
+
+    point: int
+    replication: int
+    row: dict[str, Any]
+    run_s: float
+
+
+_lock = threading.Lock()  # Dask thread workers share the caches below
+_bases: dict[str, tuple[dict[str, Any], str, tuple[Plan, ...]]] = {}
+_points: OrderedDict[tuple[str, int], Scenario] = OrderedDict()
+
+
+def warm_up() -> None:
+    """Process-pool initializer: import the model and rater once; leave Ctrl-C to the parent.
+
+    The parent stops the pool on Ctrl-C; a worker that also received the terminal's
+    SIGINT would otherwise die mid-task with a traceback of its own.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from .. import costing, model  # noqa: F401  (imported for their start-up cost)
+
+
+def _scenario(task: Task) -> tuple[Scenario, tuple[Plan, ...]]:
+    from ..scenario import scenario_from_dict
+
+    with _lock:
+        base = _bases.get(task.key)
+        if base is None:
+            base = _bases[task.key] = pickle.loads(task.base)
+            if len(_bases) > 4:  # a long-lived Dask worker serves many sweeps
+                _bases.pop(next(iter(_bases)))
+        scenario = _points.get((task.key, task.point))
+    raw, source, plans = base
+    if scenario is None:
+        scenario = scenario_from_dict(raw, source=source, overrides=task.overrides)
+        with _lock:
+            _points[(task.key, task.point)] = scenario
+            while len(_points) > _POINT_CACHE:
+                _points.popitem(last=False)
+    return scenario, plans
+
+
+def run_task(task: Task) -> Outcome:
+    """Simulate one (point, replication), price it, and return its row."""
+    from ..model import run
+
+    t0 = time.perf_counter()
+    scenario, plans = _scenario(task)
+    result = run(scenario, seed=task.seed)
+    if task.cdr_path is not None:
+        from ..cdrio import write_cdrs
+
+        write_cdrs(result.cdrs, task.cdr_path)
+    row = row_from_result(result, plans)
+    return Outcome(point=task.point, replication=task.replication, row=row,
+                   run_s=time.perf_counter() - t0)
+
+
+def _num(x: Any) -> float:
+    if x is None:
+        return math.nan
+    return float(x) if isinstance(x, Decimal) else float(x)
+
+
+def row_from_result(result: RunResult, plans: Sequence[Plan] = ()) -> dict[str, Any]:
+    """The row ``sim.experiment.run_row`` gives, from a run already made.
+
+    Seed, KPIs, numeric dialer statistics as ``dialer.<name>``, and each plan's
+    figures as ``<field>:<plan name>`` floats. A test checks it equals ``run_row``.
+    """
+    row: dict[str, Any] = {"seed": result.seed}
+    for k, v in result.kpis.items():
+        row[k] = _num(v) if not isinstance(v, int) else v
+    for k, v in result.dialer.items():
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            row[f"dialer.{k}"] = v
+    if plans:
+        from ..costing import rate_run
+
+        rating = rate_run(result.scenario, result.cdrs, result.agents, plans)
+        for summary in rating.rows():
+            name = summary["plan"]
+            for f in COST_FIELDS:
+                if f in summary:
+                    row[f"{f}:{name}"] = _num(summary[f])
+    return row
