@@ -47,6 +47,15 @@ class Pacer:
     def on_answer(self, call: Call) -> None:
         """An answered call was connected to an agent or put in the queue."""
 
+    def on_connect(self, call: Call, agent: int) -> None:
+        """Agent ``agent`` started talking on ``call``."""
+
+    def on_talk_done(self, agent: int, talk_s: float) -> None:
+        """Agent ``agent`` hung up after ``talk_s`` seconds and started wrap-up."""
+
+    def on_wrap_done(self, agent: int, wrap_s: float) -> None:
+        """Agent ``agent`` finished ``wrap_s`` seconds of wrap-up."""
+
     def on_agents_changed(self) -> None:
         """Agents logged in or out."""
         self.kick()

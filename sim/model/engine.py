@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import simpy
 from simpy.core import NORMAL
 
@@ -33,7 +34,8 @@ from ..scenario import Scenario
 from . import customers as cu
 from .calendar import Intervals, shift_intervals
 from .customers import Draws, LeadTraits
-from .fates import FATE_SHIFT, OUTCOME_OF_FATE, OUTCOME_OF_RESULT, outcome_of
+from ..cdr import encode
+from .fates import FATE_SHIFT, OUTCOME_OF_FATE, OUTCOME_OF_RESULT, outcome_of, script_code
 from .fates import F as FATE
 from .leads import CallList
 from .recorder import Recorder
@@ -47,6 +49,11 @@ _MACHINE = cu.KIND_MACHINE
 _SHIFT = FATE_SHIFT
 _F_PERSON = FATE["person"]
 _F_MACHINE_CONNECTED = FATE["machine_connected"]
+_F_ROBOT = FATE["robot"]
+_F_ROBOT_TRANSFER = FATE["robot_transfer"]
+_F_ROBOT_LOST = FATE["robot_transfer_lost"]
+_R_HUNG_UP = encode("result", "hung_up")
+_H_CUSTOMER = encode("hangup_by", "customer")
 _OUTCOME_OF_FATE = OUTCOME_OF_FATE
 _OUTCOME_OF_RESULT = OUTCOME_OF_RESULT
 
@@ -69,7 +76,7 @@ class Call:
     """A line in flight in pooled dialing (only pooled modes create these)."""
 
     __slots__ = ("lead", "attempt", "row", "start", "answer", "ready", "deadline", "owner",
-                 "kind", "agent")
+                 "kind", "agent", "transfer")
 
     def __init__(self, lead: int, attempt: int, row: list[float], start: float,
                  owner: int) -> None:
@@ -83,6 +90,7 @@ class Call:
         self.deadline = _INF
         self.kind = 0
         self.agent = -1
+        self.transfer = -1.0  # robot calls: seconds into the script of the hand-over
 
 
 class Campaign:
@@ -132,6 +140,9 @@ class Campaign:
         self.talking = 0
         self.in_wrap = 0
         self.wrap_start = [0.0] * self.n_agents
+        #: Pooled dialing: each agent's state (0 off, 1 idle, 2 talk, 3 wrap) and since when.
+        self.state = np.zeros(self.n_agents, dtype=np.int8)
+        self.since = np.zeros(self.n_agents)
         self.shift_end = [-_INF] * self.n_agents  # end of the shift an agent is in
         self.gated = bool(self.channels or self.min_gap)
         self.flat_hours = all(m == 1.0 for m in self.by_hour)
@@ -370,6 +381,7 @@ class Campaign:
         if self.is_idle[agent]:
             self.is_idle[agent] = False
             self.idle.remove(agent)
+            self.state[agent] = 0
             self.rec.session(agent, self.session_start[agent], self.env.now)
         if self.pacer is not None:
             self.pacer.on_agents_changed()
@@ -413,11 +425,11 @@ class Campaign:
             self._pooled_record(call, -1, _NAN, now, int(row[cu.A_CODE]))
             if person:
                 self.abandons += 1
-            self.occupy_line(now)
             self.pacer.on_line_done(call)
             return
         call.ready = now
         if self.robot:
+            self._robot_answer(call, now)
             self.pacer.on_answer(call)
             return
         if self.idle:
@@ -449,18 +461,30 @@ class Campaign:
             code = _F_MACHINE_CONNECTED
         self._pooled_record(call, agent, now, end, code)
         self.occupy_line(end)
+        self._agent_talks(agent, now, conv, wrap)
+        self.pacer.on_connect(call, agent)
+
+    def _agent_talks(self, agent: int, now: float, talk: float, wrap: float) -> None:
         self.talking += 1
-        self.busy_until[agent] = end + wrap
-        self.schedule(conv, lambda _: self._talk_done(agent, wrap))
+        self.state[agent] = 2
+        self.since[agent] = now
+        self.busy_until[agent] = now + talk + wrap
+        self.schedule(talk, lambda _: self._talk_done(agent, wrap))
 
     def _talk_done(self, agent: int, wrap: float) -> None:
         self.talking -= 1
         self.in_wrap += 1
-        self.wrap_start[agent] = self.env.now
-        self.schedule(wrap, lambda _: self._wrap_done(agent))
+        now = self.env._now
+        talk = now - float(self.since[agent])
+        self.wrap_start[agent] = now
+        self.state[agent] = 3
+        self.since[agent] = now
+        self.pacer.on_talk_done(agent, talk)
+        self.schedule(wrap, lambda _: self._wrap_done(agent, wrap))
 
-    def _wrap_done(self, agent: int) -> None:
+    def _wrap_done(self, agent: int, wrap: float) -> None:
         self.in_wrap -= 1
+        self.pacer.on_wrap_done(agent, wrap)
         self._agent_free(agent)
 
     def _agent_free(self, agent: int) -> None:
@@ -473,16 +497,27 @@ class Campaign:
         while q:
             call = q.popleft()
             if call.deadline >= now:
-                self._connect(call, agent, now)
+                if call.transfer >= 0:
+                    self._robot_handover(call, agent, now)
+                else:
+                    self._connect(call, agent, now)
                 return
             self._expire(call)
         self.is_idle[agent] = True
         self.idle.append(agent)
+        self.state[agent] = 1
+        self.since[agent] = now
         self.pacer.on_agent_idle(agent)
 
     def _expire(self, call: Call) -> None:
         """Close a waiting call whose deadline passed before an agent came."""
         t = call.deadline
+        if call.transfer >= 0:  # a robot's transfer nobody took: the person hung up
+            code = _F_ROBOT_LOST + FATE_SHIFT * int(script_code(
+                _R_HUNG_UP, _H_CUSTOMER, self.scenario.dialer.robot_transfer_stage))
+            self._pooled_record(call, -1, call.ready, t, code)
+            self.occupy_line(t)
+            return
         if call.kind == 1:
             patience = call.row[cu.PATIENCE]
             fate = FATE["abandoned_customer"] if call.ready + patience <= t and \
@@ -492,6 +527,51 @@ class Campaign:
             fate = FATE["machine_dropped"]
         self._pooled_record(call, -1, _NAN, t, fate)
         self.occupy_line(t)
+
+    # -- AI robot ---------------------------------------------------------------------------
+    def _robot_answer(self, call: Call, now: float) -> None:
+        """The robot takes every answered call at once (capacity is the trunk's channels).
+
+        It plays the script to the end, or — at the transfer stage — hands an
+        interested person over to a human agent; if none is free the person waits on
+        hold up to their patience.
+        """
+        row = call.row
+        conv = row[cu.CONV]
+        if call.kind != 1:  # a machine: the robot notices and hangs up
+            self._pooled_record(call, -1, now, now + conv, _F_MACHINE_CONNECTED)
+            self.occupy_line(now + conv)
+            return
+        transfer = row[cu.TRANSFER]
+        if transfer != transfer:  # NaN: the call ends with the robot
+            code = _F_ROBOT + FATE_SHIFT * int(row[cu.SCODE])
+            self._pooled_record(call, -1, now, now + conv, code)
+            self.occupy_line(now + conv)
+            return
+        call.transfer = transfer
+
+        def handover(_: Any) -> None:
+            t = self.env._now
+            if self.idle:
+                self._robot_handover(call, self._take_idle(-1), t)
+            else:
+                call.deadline = t + row[cu.PATIENCE]
+                self.queue.append(call)
+
+        self.schedule(transfer, handover)
+
+    def _robot_handover(self, call: Call, agent: int, now: float) -> None:
+        """A human agent takes over a robot call; the rest of the script is theirs."""
+        row = call.row
+        rest = max(row[cu.CONV] - call.transfer, 0.0)
+        end = now + rest
+        wrap = row[cu.WRAP]
+        call.agent = agent
+        code = _F_ROBOT_TRANSFER + FATE_SHIFT * int(row[cu.SCODE])
+        self._pooled_record(call, agent, now, end, code)
+        self.occupy_line(end)
+        self._agent_talks(agent, now, rest, wrap)
+        self.pacer.on_connect(call, agent)
 
     def purge_queue(self, now: float) -> int:
         """Close expired waiters anywhere in the queue; return how many are still waiting."""

@@ -27,6 +27,7 @@ FATES: tuple[str, ...] = (
     "amd_false_positive",  # AMD took a person for a machine: a silent call
     "robot",  # an AI robot talked to the person to the end
     "robot_transfer",  # the robot passed the person to a human agent
+    "robot_transfer_lost",  # the robot tried to pass the person on; nobody came in time
 )
 F: dict[str, int] = {name: i for i, name in enumerate(FATES)}
 FATE_SHIFT = 16

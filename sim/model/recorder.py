@@ -26,9 +26,11 @@ __all__ = ["Recorder"]
 _ANSWERED_FATES = [F[n] for n in FATES if n not in ("failed", "invalid", "busy", "no_answer",
                                                      "blocked")]
 _PERSON_FATES = [F[n] for n in ("person", "abandoned_dialer", "abandoned_customer",
-                                "amd_false_positive", "robot", "robot_transfer")]
+                                "amd_false_positive", "robot", "robot_transfer",
+                                "robot_transfer_lost")]
 _MACHINE_FATES = [F[n] for n in ("machine_connected", "machine_amd", "machine_dropped")]
-_SCRIPT_FATES = [F[n] for n in ("person", "robot", "robot_transfer")]
+_SCRIPT_FATES = [F[n] for n in ("person", "robot", "robot_transfer", "robot_transfer_lost")]
+_HANDED_OVER = [F["robot_transfer"], F["robot_transfer_lost"]]
 
 
 def _lut(size: int, mapping: dict[int, int], default: int) -> np.ndarray:
@@ -110,7 +112,10 @@ class Recorder:
         connected = ~np.isnan(v["connect"])
         answer = np.where(answered, v["start"] + ring, np.nan)
         v["answer"] = answer
-        v["talk"] = np.where(connected, (v["connect"] - answer) + conv, v["end"] - answer)
+        # wait + conversation (exact when the wait is 0); a robot call handed over to an
+        # agent was bridged twice, so there it is simply answer → hang-up
+        v["talk"] = np.where(connected & ~np.isin(fate, _HANDED_OVER),
+                             (v["connect"] - answer) + conv, v["end"] - answer)
         v["wrap"] = np.where(connected & (v["agent"] >= 0) & (fate != F["robot"]), wrap, 0.0)
 
         cols["lead_id"] = v["lead"]
