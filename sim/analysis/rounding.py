@@ -255,6 +255,30 @@ def _grid(d_max: int) -> CDRTable:
     return CDRTable(cols, open_categories())
 
 
+def _edges(plans: Sequence[Plan], up_to_s: int | None, count: int | None
+           ) -> dict[str, np.ndarray]:
+    """Block boundaries of each plan's own tariff (see :func:`block_edges`), from one
+    rating of a grid of call lengths, widened until every plan has enough of them."""
+    if up_to_s is None and count is None:
+        raise ValueError("block edges need up_to_s or count")
+    span = max(256, 2 * (up_to_s or 0))
+    while True:
+        rating = rate(_grid(span), plans, campaign=CampaignInfo())
+        out: dict[str, np.ndarray] = {}
+        done = True
+        for p in plans:
+            billed = rating.per_call(p.name).billed_s.astype(np.int64)
+            e = np.flatnonzero((billed[:-1] > 0) & (billed[1:] > billed[:-1]))
+            done &= (up_to_s is None or bool(e.size and e[-1] >= up_to_s)) and (
+                count is None or e.size >= count)
+            if up_to_s is not None and e.size:
+                e = e[:int(np.searchsorted(e, up_to_s, side="left")) + 1]
+            out[p.name] = (e if count is None else e[:count]).astype(np.int64)
+        if done or span > 1 << 22:
+            return out
+        span *= 4
+
+
 def block_edges(plan: Plan, up_to_s: int | None = None, *, count: int | None = None
                 ) -> np.ndarray:
     """Block boundaries of the plan's own tariff, in talk seconds (one leg).
@@ -265,23 +289,7 @@ def block_edges(plan: Plan, up_to_s: int | None = None, *, count: int | None = N
     Edges are listed up to the first one at or beyond ``up_to_s`` and/or the first
     ``count`` of them (one of the two is needed).
     """
-    if up_to_s is None and count is None:
-        raise ValueError("block_edges needs up_to_s or count")
-    span = max(256, 2 * (up_to_s or 0))
-    while True:
-        billed = rate(_grid(span), [plan], campaign=CampaignInfo()).per_call(plan.name).billed_s
-        billed = billed.astype(np.int64)
-        edges = np.flatnonzero((billed[:-1] > 0) & (billed[1:] > billed[:-1]))
-        done_up = up_to_s is None or (edges.size and edges[-1] >= up_to_s)
-        done_n = count is None or edges.size >= count
-        if (done_up and done_n) or span > 1 << 22:
-            break
-        span *= 4
-    if up_to_s is not None and edges.size:
-        edges = edges[:int(np.searchsorted(edges, up_to_s, side="left")) + 1]
-    if count is not None:
-        edges = edges[:count]
-    return edges.astype(np.int64)
+    return _edges([plan], up_to_s, count)[plan.name]
 
 
 def exact_sum(units: np.ndarray) -> int:
@@ -315,25 +323,36 @@ class _Probe:
 
 
 def _probe(cdrs: CDRTable, plans: Sequence[Plan], j_max: int) -> _Probe:
-    billed, units = [], []
-    for j in range(1, j_max + 1):
-        r = rate(_shortened(cdrs, j), plans, campaign=CampaignInfo())
-        billed.append({p.name: r.per_call(p.name).billed_s.astype(np.int64) for p in plans})
-        units.append({p.name: r.per_call(p.name).units for p in plans})
-    first: dict[str, np.ndarray] = {}
-    for p in plans:
+    """Re-rate ``cdrs`` shortened by 1 .. ``j_max`` s, and at each plan's shortest billed
+    length, in one rating of the stacked copies."""
+    n = len(cdrs)
+    ones = sorted({p.no_charge_under_s + p.included_s + 1 for p in plans})
+    copies = [_shortened(cdrs, j) for j in range(1, j_max + 1)]
+    for one in ones:
         cols = dict(cdrs.columns)
-        one = p.no_charge_under_s + p.included_s + 1  # the shortest call billed any time
-        cols["billsec"] = np.full(len(cdrs), one, dtype=cdrs["billsec"].dtype)
-        cols["talk_s"] = np.full(len(cdrs), float(one))
-        probe = CDRTable(cols, cdrs.categories, cdrs.epoch, cdrs.tz, dict(cdrs.meta))
-        got = rate(probe, [p], campaign=CampaignInfo()).per_call(p.name).billed_s
-        first[p.name] = got.astype(np.int64) // p.legs
+        cols["billsec"] = np.full(n, one, dtype=cdrs["billsec"].dtype)
+        cols["talk_s"] = np.full(n, float(one))
+        cols["end"] = cdrs["answer"] + one
+        copies.append(CDRTable(cols, cdrs.categories, cdrs.epoch, cdrs.tz, dict(cdrs.meta)))
+    stacked = CDRTable({c: np.concatenate([t[c] for t in copies]) for c in cdrs.columns},
+                       cdrs.categories, cdrs.epoch, cdrs.tz, dict(cdrs.meta))
+    r = rate(stacked, plans, campaign=CampaignInfo())
+    billed: list[dict[str, np.ndarray]] = []
+    units: list[dict[str, np.ndarray]] = []
+    for j in range(j_max):
+        s = slice(j * n, (j + 1) * n)
+        billed.append({p.name: r.per_call(p.name).billed_s[s].astype(np.int64) for p in plans})
+        units.append({p.name: r.per_call(p.name).units[s] for p in plans})
+    first = {}
+    for p in plans:
+        k = j_max + ones.index(p.no_charge_under_s + p.included_s + 1)
+        first[p.name] = r.per_call(p.name).billed_s[k * n:(k + 1) * n].astype(np.int64) // p.legs
     return _Probe(billed=billed, units=units, first=first)
 
 
 def _plan_rounding(cdrs: CDRTable, pc: PlanCalls, telecom: Decimal, probe: _Probe,
-                   sel: np.ndarray, trims_s: Sequence[int], n_blocks: int) -> PlanRounding:
+                   sel: np.ndarray, trims_s: Sequence[int], edges: np.ndarray,
+                   n_blocks: int) -> PlanRounding:
     """The account of one plan; ``sel`` are the answered calls with talk, the only ones
     the probe re-rated (every other call bills no time)."""
     plan = pc.plan
@@ -375,7 +394,8 @@ def _plan_rounding(cdrs: CDRTable, pc: PlanCalls, telecom: Decimal, probe: _Prob
             saved=units_to_decimal(saved_u, pc.den),
             saved_share=saved_u / units_total if units_total else float("nan")))
 
-    edges = block_edges(plan, count=n_blocks) - plan.included_s
+    own = edges - plan.included_s  # first and second boundary: block lengths
+    edges = own[:n_blocks]
     blocks = []
     lo = 0
     has = billable > 0
@@ -389,7 +409,6 @@ def _plan_rounding(cdrs: CDRTable, pc: PlanCalls, telecom: Decimal, probe: _Prob
                                rounding_s=int(rounding_leg[m].sum()) * plan.legs))
         lo = hi if hi is not None else lo
     talk = cdrs["talk_s"]
-    own = block_edges(plan, count=2) - plan.included_s
     return PlanRounding(
         plan=plan.name, currency=plan.currency, tariff=plan.tariff_text,
         first_block_s=int(own[0]), next_block_s=int(own[1] - own[0]) if own.size > 1 else 0,
@@ -427,6 +446,8 @@ def rounding_analysis(cdrs: CDRTable, plans: Iterable[Plan] | Rating, *,
     RoundingAnalysis
         Plan name -> :class:`PlanRounding`.
     """
+    if n_blocks < 1:
+        raise ValueError(f"n_blocks must be >= 1 (got {n_blocks})")
     if any(int(k) < 1 for k in trims_s):
         raise ValueError(f"trims_s must all be >= 1 s (got {list(trims_s)})")
     rating = plans if isinstance(plans, Rating) else rate(cdrs, plans,
@@ -436,7 +457,8 @@ def rounding_analysis(cdrs: CDRTable, plans: Iterable[Plan] | Rating, *,
     sel = np.flatnonzero(cdrs.answered & (cdrs["billsec"] > 0))
     plan_list = [pc.plan for pc in rating.calls.values()]
     probe = _probe(cdrs.select(sel), plan_list, max([int(k) for k in trims_s], default=0))
+    edges = _edges(plan_list, None, max(n_blocks, 2))
     out = {name: _plan_rounding(cdrs, pc, rating.summary(name).telecom, probe, sel, trims_s,
-                                n_blocks)
+                                edges[name], n_blocks)
            for name, pc in rating.calls.items()}
     return RoundingAnalysis(out)
