@@ -32,13 +32,14 @@ in ``p_short``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
-from scipy import optimize, stats
+from scipy.special import ndtr  # scipy.special only: scipy.stats costs seconds to import
 
 from ..billing import CampaignInfo, Plan, rate
 from ..cdr import CDRTable, empty_columns, encode, open_categories
@@ -125,7 +126,7 @@ def _d_max(mean_s: float, sigma: float, short_max_s: int) -> int:
         top = math.ceil(mean_s)
     else:
         mu = math.log(mean_s) - sigma**2 / 2
-        top = math.ceil(math.exp(mu + sigma * float(stats.norm.isf(TAIL_MASS))))
+        top = math.ceil(math.exp(mu + sigma * NormalDist().inv_cdf(1 - TAIL_MASS)))
     return min(max(top, short_max_s, 1), max(D_MAX_CAP_S, math.ceil(mean_s), short_max_s))
 
 
@@ -151,7 +152,7 @@ def _long_pmf(means_s: np.ndarray, sigma: float, d_max: int) -> np.ndarray:
     mu = np.log(means_s) - sigma**2 / 2
     edges = np.arange(d_max + 1, dtype=float)
     with np.errstate(divide="ignore"):
-        cdf = stats.norm.cdf((np.log(edges)[None, :] - mu[:, None]) / sigma)
+        cdf = ndtr((np.log(edges)[None, :] - mu[:, None]) / sigma)
     out[:, 1:] = np.diff(cdf, axis=1)
     out[:, d_max] += 1 - cdf[:, d_max]  # the tail beyond the table
     return out
@@ -305,7 +306,38 @@ def _costs_at(table: ChargeTable, means_s: np.ndarray, p_short: float, short_max
 
 def _table_for(plans: Sequence[Plan], top_mean_s: float, sigma: float, short_max_s: int,
                kw: Mapping[str, Any]) -> ChargeTable:
+    """``kw["table"]`` when given (its plans must be ``plans``), else a new charge table."""
+    kw = dict(kw)
+    table = kw.pop("table", None)
+    if table is not None:
+        if table.plans != tuple(p.name for p in plans):
+            raise ValueError(f"table holds plans {table.plans}, not the ones given")
+        return table
     return charge_table(plans, _d_max(top_mean_s, sigma, short_max_s), **kw)
+
+
+def _root(f: Callable[[float], float], a: float, b: float, fa: float, fb: float,
+          xtol: float) -> float:
+    """A root of ``f`` between ``a`` and ``b`` (``fa * fb < 0``) by the Illinois regula
+    falsi: exact in one step where ``f`` is linear, as expected costs are between kinks."""
+    x_prev = math.nan
+    x = a
+    for _ in range(200):
+        x = b - fb * (b - a) / (fb - fa)
+        if abs(x - x_prev) <= xtol:
+            return x
+        fx = f(x)
+        if fx == 0:
+            return x
+        if fx * fb < 0:  # the root lies between x and b: b becomes the kept end
+            a, fa = b, fb
+        else:  # Illinois: halve the kept end's value so that it moves next time
+            fa /= 2
+        b, fb = x, fx
+        if abs(b - a) <= xtol:
+            return x
+        x_prev = x
+    return x
 
 
 def cost_curve(plans: Iterable[Plan], means_s: Sequence[float] | np.ndarray, *,
@@ -325,7 +357,8 @@ def cost_curve(plans: Iterable[Plan], means_s: Sequence[float] | np.ndarray, *,
         Tolerance of each crossing, s.
     **kw
         ``fixed_per_call``, ``dials_per_answer``, ``at``, ``number_type``,
-        ``destination`` of :func:`charge_table`.
+        ``destination`` of :func:`charge_table`; or ``table``, a :class:`ChargeTable`
+        of ``plans`` already made (reused as it is, e.g. for a map and a curve).
     """
     plans = tuple(plans)
     means = np.asarray(means_s, dtype=float)
@@ -358,7 +391,7 @@ def cost_curve(plans: Iterable[Plan], means_s: Sequence[float] | np.ndarray, *,
 
         ga, gb = gap(a), gap(b)
         x = a if ga == 0 else b if gb == 0 else (
-            optimize.brentq(gap, a, b, xtol=xtol_s) if ga * gb < 0 else mid)
+            _root(gap, a, b, ga, gb, xtol_s) if ga * gb < 0 else mid)
         found.append(Crossing(mean_talk_s=float(x), p_short=p_short, left=plans[ia].name,
                               right=plans[ib].name, cost=float(cost(x)[ia])))
 
