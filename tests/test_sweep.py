@@ -259,3 +259,44 @@ def test_sweep_from_a_file_with_its_own_plans_and_samples(tmp_path):
                     workers=1, seed=2)
     assert res.design.kind == "lhs" and len(res.table) == 3
     assert len(res.plans) > 3 and all(40 <= n <= 80 for n in res.table.column("list.size"))
+
+
+def test_a_warm_pool_serves_several_sweeps(serial):
+    from sim.sweep import local_pool
+
+    with local_pool(2) as pool:
+        a = sim.sweep(noisy(), grid=GRID, replications=2, seed=3, executor=pool, plans=[PLANS])
+        b = sim.sweep(noisy(), grid={"agents.count": [1]}, seed=3, executor=pool, plans=())
+    assert a.table == serial.table and len(b.table) == 1
+    assert multiprocessing.active_children() == []
+
+
+def test_progress_snapshots_and_bar():
+    import io
+
+    from sim.sweep import ProgressBar
+
+    seen = []
+    sim.sweep(noisy(), grid={"agents.count": [1, 2]}, replications=2, workers=1, plans=(),
+              progress=seen.append)
+    assert [(p.runs_done, p.points_done) for p in seen] == [(1, 0), (2, 1), (3, 1), (4, 2)]
+    assert seen[-1].left_s == 0 and seen[0].rate_per_s > 0
+    buf = io.StringIO()
+    bar = ProgressBar("sweep tiny", stream=buf, enabled=True)
+    for p in seen:
+        bar(p)
+    bar.close()
+    last = buf.getvalue().split("\r")[-1]
+    assert "[#########################] 2/2 points  4/4 runs" in last and "0:00 left" in last
+
+
+def test_workers_import_only_what_a_run_needs():
+    import subprocess
+    import sys
+
+    code = ("import sys; import sim.sweep._worker as w; w.warm_up(); "
+            "print(sorted(m for m in ('scipy.stats', 'matplotlib', 'pandas') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"  # each of these adds start-up time to every worker

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..errors import SweepError
 from .points import Design, design, parse_range, parse_values, parse_vary, validate_points
 from .progress import ProgressBar, SweepProgress
-from .runner import RunFailure, default_workers, execute
+from .runner import RunFailure, default_workers, execute, local_pool
 from .store import SweepStore, fingerprint
 from .table import SweepResult, Table, build_table
 
@@ -55,6 +55,7 @@ __all__ = [
     "SweepRunError",
     "Table",
     "design",
+    "local_pool",
     "parse_range",
     "parse_values",
     "parse_vary",
@@ -213,6 +214,7 @@ def sweep(scenario: Scenario | str | Path, grid: Mapping[str, Sequence[Any]] | N
             if store is not None:
                 store.save(task.point, task.replication, task.seed, outcome.row, outcome.run_s)
             track.done(task, outcome.row)
+            track.busy_s += outcome.run_s
 
         def fail(task: Task, error: str) -> None:
             track.fail(RunFailure(point=task.point, replication=task.replication,
@@ -230,7 +232,7 @@ def sweep(scenario: Scenario | str | Path, grid: Mapping[str, Sequence[Any]] | N
                          failures=tuple(sorted(track.failures,
                                                key=lambda f: (f.point, f.replication))),
                          level=level, computed=len(rows) - reused, reused=reused,
-                         elapsed_s=time.perf_counter() - t0,
+                         elapsed_s=time.perf_counter() - t0, busy_s=track.busy_s,
                          out=Path(out) if out is not None else None)
     if out is not None:
         result.save()
@@ -268,6 +270,7 @@ class _Tracker:
         self.points = len(plan)
         self.reused = len(rows)
         self.failures: list[RunFailure] = []
+        self.busy_s = 0.0
         self.per_point = [0] * len(plan)
         for p, _ in rows:
             self.per_point[p] += 1

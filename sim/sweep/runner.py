@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from ..errors import SweepError
 from ._worker import Outcome, Task, run_task, warm_up
 
-__all__ = ["RunFailure", "default_workers", "execute"]
+__all__ = ["RunFailure", "default_workers", "execute", "local_pool"]
 
 #: Tasks in flight per worker: one running, one queued behind it.
 INFLIGHT_PER_WORKER = 2
@@ -128,9 +128,30 @@ def _inflight_limit(executor: Executor) -> int:
     return INFLIGHT_UNKNOWN if not size else int(size) * INFLIGHT_PER_WORKER
 
 
-def _new_pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+def local_pool(workers: int | None = None) -> ProcessPoolExecutor:
+    """A process pool set up as sweeps set up their own: spawned, warmed, Ctrl-C-safe.
+
+    Pass it as ``executor=`` to run several sweeps on the same warm workers (in a
+    notebook, say) and pay the start-up — spawning and importing the model — once::
+
+        from sim.sweep import local_pool
+
+        with local_pool(2) as pool:
+            a = sim.sweep(scenario, grid=g1, executor=pool)
+            b = sim.sweep(scenario, grid=g2, executor=pool)
+
+    The spawn context is made here and only used by this pool: the process-wide start
+    method is left alone.
+    """
+    n = default_workers() if workers is None else int(workers)
+    if n < 1:
+        raise SweepError(f"workers: must be >= 1 (got {workers})")
+    return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
                                initializer=warm_up)
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    return local_pool(workers)
 
 
 def _stop_pool(pool: ProcessPoolExecutor, *, hard: bool) -> None:

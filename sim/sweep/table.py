@@ -134,6 +134,9 @@ class SweepResult:
         Runs simulated by this call, and runs read back from ``out`` (a resume).
     elapsed_s
         Wall-clock seconds of the call.
+    busy_s
+        Seconds the workers spent inside runs of this call (simulating, pricing, writing
+        CDRs); ``busy_s / (workers × elapsed_s)`` is how busy the workers were.
     out
         The output folder, if any.
     """
@@ -146,6 +149,7 @@ class SweepResult:
     computed: int = 0
     reused: int = 0
     elapsed_s: float = 0.0
+    busy_s: float = 0.0
     out: Path | None = None
     _agg: dict[Any, Table] = field(default_factory=dict, repr=False, compare=False)
 
