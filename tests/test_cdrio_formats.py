@@ -342,3 +342,19 @@ def test_detection_of_each_format(tmp_path: Path) -> None:
         read_cdrs(path)
     assert "cannot tell the CDR format" in str(err.value) and "line 1 has 3 fields" in str(
         err.value)
+
+
+def test_blocks_with_and_without_optional_fields(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # a 16-field block then an 18-field block with dialsim userfields: columns that only
+    # some blocks have are missing (defaults) in the others
+    from sim.cdrio import _text
+    uf = ('"9"', '"lead=5;att=2;agent=3;by=person;amd=none;ab=0;hup=agent;res=converted;'
+          'stage=close;nt=mobile;seg=warm"')
+    lines = [ast(), ast(), ast(tail=uf), ast(tail=uf)]
+    monkeypatch.setattr(_text, "BLOCK_BYTES", len(lines[0]) * 2 + 2)
+    t = read_cdrs(write(tmp_path, "m.csv", lines)).cdrs
+    assert t["call_id"].tolist() == [0, 1, 9, 9]
+    assert t["lead_id"].tolist() == [-1, -1, 5, 5]
+    assert t.labels("stage").tolist() == ["", "", "close", "close"]
+    assert t.labels("answered_by").tolist() == ["unknown", "unknown", "person", "person"]

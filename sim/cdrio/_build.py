@@ -195,7 +195,8 @@ class Assembler:
     """Accumulates the accepted rows of each block; builds the :class:`CDRTable`."""
 
     def __init__(self) -> None:
-        self.parts: dict[str, list[np.ndarray]] = {}
+        self.blocks: list[dict[str, np.ndarray]] = []
+        self.sizes: list[int] = []
         self.factorizers: dict[str, Factorizer] = {k: Factorizer() for k in OPEN_CATEGORIES}
         self.n = 0
 
@@ -210,13 +211,22 @@ class Assembler:
 
     def add(self, raw: Mapping[str, np.ndarray], keep: np.ndarray) -> None:
         """Keep the rows ``keep`` of a derived block."""
-        for k, v in raw.items():
-            self.parts.setdefault(k, []).append(v[keep])
-        self.n += int(keep.sum())
+        self.blocks.append({k: v[keep] for k, v in raw.items()})
+        self.sizes.append(int(keep.sum()))
+        self.n += self.sizes[-1]
 
     def column(self, name: str) -> np.ndarray | None:
-        parts = self.parts.get(name)
-        return None if parts is None else np.concatenate(parts)
+        """A column over all blocks; blocks without it (e.g. no userfield there) give
+        "missing": ``NAT`` for int64, -1 for codes, NaN for floats."""
+        parts = [b.get(name) for b in self.blocks]
+        known = [p for p in parts if p is not None]
+        if not known:
+            return None
+        dtype = known[0].dtype
+        fill = (np.nan if dtype.kind == "f" else False if dtype.kind == "b"
+                else NAT if dtype == np.int64 else -1)
+        return np.concatenate([p if p is not None else np.full(size, fill, dtype=dtype)
+                               for p, size in zip(parts, self.sizes, strict=True)])
 
     def first_start_us(self) -> int | None:
         """Earliest start among accepted rows (local µs), None if no rows."""

@@ -473,15 +473,16 @@ class Factorizer:
     def finish(self, ids: np.ndarray, *, vocabulary: Iterable[str] = (),
                transform: Callable[[str], str] | None = None,
                dtype: str = "int32") -> tuple[np.ndarray, tuple[str, ...]]:
-        """Dense codes of the slot ``ids`` of the accepted rows and their labels:
-        ``''`` first, then ``vocabulary``, then new labels by first appearance;
-        ``transform`` cleans labels (texts it makes equal are merged)."""
+        """Dense codes of the slot ``ids`` of the accepted rows (-1: none, ``''``) and
+        their labels: ``''`` first, then ``vocabulary``, then new labels by first
+        appearance; ``transform`` cleans labels (texts it makes equal are merged)."""
         head = list(dict.fromkeys(["", *vocabulary]))
-        if len(ids) == 0 or not self.blocks:
+        ids = np.where(ids < 0, -1, ids)  # any negative id: no label
+        if not np.any(ids >= 0) or not self.blocks:
             return np.zeros(len(ids), dtype=dtype), tuple(head)
         slots_all = np.concatenate(self.blocks)
         used = np.zeros(len(slots_all), dtype=bool)
-        used[ids] = True
+        used[ids[ids >= 0]] = True
         slots = np.flatnonzero(used)
         by_key = all(k is not None for k in self.keys)
         sort_on = (np.concatenate([k for k in self.keys if k is not None])[slots] if by_key
@@ -514,7 +515,7 @@ class Factorizer:
                     new[rank[j]] = False
             code_of[new] = len(head) + np.arange(int(new.sum()))
             final = head + list(compress(labels, new.tolist()))
-        slot_code = np.zeros(len(slots_all), dtype=np.int64)
+        slot_code = np.zeros(len(slots_all) + 1, dtype=np.int64)  # the extra slot: -1 -> ''
         slot_code[slots] = code_of[rank[inv.reshape(-1)]]
         return slot_code[ids].astype(dtype), tuple(final)
 
