@@ -251,10 +251,12 @@ def test_rater_agrees_with_oracle(case: tuple[Plan, list[Call]]) -> None:
                                                                  HealthCheck.filter_too_much])
 @given(plan_and_calls())
 def test_kernel_path_agrees_with_oracle(case: tuple[Plan, list[Call]]) -> None:
-    """Calls beyond the lookup table and tiny chunks take the kernel path: same answers."""
+    """Calls beyond the lookup table take the kernel; tiny chunks, and the histogram
+    totals of a many-plan pass: same answers."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(rater, "TABLE_MAX_S", 7)
         mp.setattr(rater, "CHUNK", 3)
+        mp.setattr(rater, "HIST_MIN_PLANS", 1)
         _check(*case)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sim.billing import Plan, plans_from_dict, rate
+from sim.billing import Plan, load_plans, plans_from_dict, rate
 from sim.cdr import CDRTable, empty_columns, encode, open_categories
 from sim.errors import CDRFormatError, PlanError
 
@@ -225,7 +225,7 @@ def test_rate_rejects_duplicate_names_and_negative_billsec() -> None:
     p = xy("0.1", "1/1")
     with pytest.raises(PlanError, match="unique"):
         rate(cdrs([1]), [p, p])
-    with pytest.raises(CDRFormatError, match="negative billsec"):
+    with pytest.raises(CDRFormatError, match="have a negative billsec"):
         rate(cdrs([-5]), [p])
 
 
@@ -237,6 +237,35 @@ def test_long_calls_beyond_the_lookup_table(monkeypatch: pytest.MonkeyPatch) -> 
     assert r.per_call("p").billed_s.tolist() == [60, 120, 120, 7200, 120]
     assert [r.per_call("p").charge(i) for i in range(5)] == [
         D("0.6"), D("1.2"), D("1.2"), D("72"), D("2.4")]
+
+
+def test_outputs_widen_when_long_calls_come_late(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table that grows past int32 charges mid-pass moves the outputs to int64."""
+    import sim.billing.rater as rater
+    monkeypatch.setattr(rater, "CHUNK", 2)
+    # 3,000 per second = 300,000 units: a 4,095 s table fits int32, 9,000 s does not
+    p = xy("180000", "1/1", rounding={"decimals": 2})
+    r = rate(cdrs([1, 2, 0, 3, 9000, 5]), [p])
+    pc = r.per_call("p")
+    assert pc.units.dtype == np.int64
+    assert [pc.charge(i) for i in range(6)] == [D(3000), D(6000), 0, D(9000), D(27_000_000),
+                                                D(15000)]
+    assert r.summary("p").telecom == sum(pc.charge(i) for i in range(6))
+
+
+def test_many_plans_together_equal_each_alone() -> None:
+    """With several plans the pass keeps a histogram for the totals: same as alone."""
+    from pathlib import Path
+    plans = load_plans(Path(__file__).resolve().parents[1] / "scenarios/plans/china.toml")
+    table = cdrs([0, 1, 5, 29, 30, 31, 59, 60, 61, 119, 3600, 7201],
+                 answered=[True] * 11 + [False])
+    together = rate(table, plans)
+    for p in plans:
+        alone = rate(table, [p])
+        assert together.summary(p.name) == alone.summary(p.name)
+        assert together.per_call(p.name).units.tolist() == alone.per_call(p.name).units.tolist()
+        assert (together.per_call(p.name).billed_s.tolist()
+                == alone.per_call(p.name).billed_s.tolist())
 
 
 def test_empty_table() -> None:

@@ -23,7 +23,8 @@ from .plans import (
     load_plans,
     plans_from_dict,
 )
-from .rater import PlanCalls, PlanSummary, Rating, rate
+from .rater import rate
+from .results import PlanCalls, PlanSummary, Rating
 
 __all__ = [
     "DAYS_PER_MONTH",

@@ -19,7 +19,7 @@ import numpy as np
 
 from sim.output import atomic_write
 
-from .rater import PlanCalls, PlanSummary, Rating
+from .results import PlanCalls, PlanSummary, Rating
 from .tariff import round_div
 
 __all__ = ["decimal_strings", "format_comparison", "write_costs"]

@@ -8,262 +8,180 @@ per-attempt fee. Billed seconds come from ``billsec``.
 For plans without time bands a call's charge depends only on its billsec (and tariff),
 so each plan is rated once over every billsec value up to the longest call and the
 table is gathered per call: exact, and a few nanoseconds per call. Banded plans run the
-kernel of :mod:`sim.billing.tariff` over cache-sized chunks.
+kernel of :mod:`sim.billing.tariff` per call.
+
+Memory traffic, not arithmetic, bounds this work, so the table is read once: one pass
+over cache-sized chunks of calls derives each chunk's billable seconds and counts, and
+rates the chunk under every plan while it is in cache. Per plan, only the two output
+arrays (int32 where the values allow) are written.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
-from sim.cdr import CDRTable
+from sim.cdr import CDRTable, encode
 from sim.errors import CDRFormatError, PlanError
 
-from .fees import CampaignInfo, PlanFees, money, plan_fees
+from .fees import CampaignInfo, money, plan_fees
 from .plans import Plan
-from .tariff import CompiledPlan, compile_plan, tariff_index, units_to_decimal, week_offset_s
+from .results import PlanCalls, PlanSummary, Rating, exact_sum
+from .tariff import compile_plan, tariff_map, week_offset_s
 
-__all__ = ["TABLE_MAX_S", "PlanCalls", "PlanSummary", "Rating", "exact_sum", "rate"]
+__all__ = ["CHUNK", "HIST_MIN_PLANS", "TABLE_MAX_S", "rate"]
 
 #: Longest billsec rated through a lookup table (72 h); longer calls use the kernel.
 TABLE_MAX_S = 1 << 18
-#: Calls per chunk of the kernel: keeps its temporaries in cache.
-CHUNK = 1 << 15
+#: Calls per chunk of the pass: its temporaries stay in cache.
+CHUNK = 1 << 14
+#: Plans with one table from which on the pass keeps a histogram instead of sums.
+HIST_MIN_PLANS = 4
+
+_I32 = np.iinfo(np.int32)
 
 
-def exact_sum(units: np.ndarray) -> int:
-    """Sum of an int64 or object array as an exact Python int (no int64 overflow)."""
-    if units.dtype == object:
-        return int(sum(units.tolist()))
-    if len(units) == 0:
-        return 0
-    top = max(abs(int(units.max())), abs(int(units.min())), 1)
-    step = max(1, ((1 << 63) - 1) // top)
-    return sum(int(units[i:i + step].sum()) for i in range(0, len(units), step))
+def _narrowest(values: np.ndarray) -> np.dtype:
+    """int32 when ``values`` fit (half the memory written per call), else their dtype."""
+    if values.dtype != object and (len(values) == 0 or (
+            _I32.min <= int(values.min()) and int(values.max()) <= _I32.max)):
+        return np.dtype(np.int32)
+    return values.dtype
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class PlanCalls:
-    """Per-call results of one plan.
+def _wider(a: np.dtype, b: np.dtype) -> np.dtype:
+    return np.dtype(object) if object in (a, b) else np.promote_types(a, b)
 
-    Attributes
-    ----------
-    billed_s
-        Billed seconds per call (int64, all legs; 0 for free and unanswered calls).
-    units
-        Charge per call in units of ``1 / den`` currency (int64, or object for huge values).
-    den
-        ``10**decimals`` for per-call rounding; the plan's exact denominator per invoice.
+
+def _sum(values: np.ndarray) -> int:
+    return int(values.sum(dtype=np.int64)) if values.dtype == np.int32 else exact_sum(values)
+
+
+def _dot(counts: np.ndarray, values: np.ndarray) -> int:
+    """Exact ``counts @ values`` (counts >= 0)."""
+    if values.dtype != object and int(counts.sum()) * max(
+            1, int(np.abs(values).max(initial=0))) < 1 << 63:
+        return int(counts @ values.astype(np.int64))
+    return int(counts.astype(object) @ values.astype(object))
+
+
+class _PlanPass:
+    """One plan's share of the pass: its compiled form, tables and outputs.
+
+    Unbanded plans gather from tables over ``0..cap`` billable seconds (per tariff),
+    grown as longer calls appear. While both tables fit int32, each entry packs the
+    call's charge and billed seconds into one int64 and a single gather writes both
+    outputs, interleaved in an ``(n, 2)`` int32 array (``billed_s`` and ``units`` are
+    its columns): one gather per call instead of two. With one tariff, totals come
+    from the pass's histogram of billable seconds when it keeps one, otherwise they
+    are summed per chunk while the chunk is in cache.
     """
 
-    plan: Plan
-    billed_s: np.ndarray
-    units: np.ndarray
-    den: int
+    def __init__(self, plan: Plan, cdrs: CDRTable) -> None:
+        n = len(cdrs)
+        self.plan = plan
+        self.cp = compile_plan(plan)
+        self.tmap = tariff_map(plan, cdrs.vocabulary("destination"),
+                               cdrs.vocabulary("number_type"))
+        self.by_hist = False  # set by rate() when the pass keeps a histogram
+        self.billed_total = self.units_total = 0  # what the histogram does not cover
+        self.cap = -1
+        empty: np.ndarray = np.zeros(0, dtype=np.int32)
+        self.table_b = self.table_u = self.table_p = empty
+        # packed outputs: column 0 the charge units, column 1 the billed seconds
+        self.pair: np.ndarray | None = None if plan.bands else np.empty((n, 2), np.int32)
+        if self.pair is not None:
+            self.packed = self.pair.view(np.int64).reshape(n)
+            self.billed, self.units = self.pair[:, 1], self.pair[:, 0]
+        else:
+            self.billed = np.empty(n, dtype=np.int64)
+            self.units = np.empty(n, dtype=np.int64)
 
-    def charge(self, i: int) -> Decimal:
-        """Charge of call ``i`` (currency)."""
-        return units_to_decimal(int(self.units[i]), self.den)
+    def _fit(self, billed: np.dtype, units: np.dtype) -> None:
+        """Make the outputs hold values of these dtypes (rare: a copy)."""
+        if self.pair is not None and billed == units == np.int32:
+            return
+        if self.pair is not None:  # leave the packed layout for two arrays
+            self.billed, self.units, self.pair = self.billed.copy(), self.units.copy(), None
+        if _wider(self.billed.dtype, billed) != self.billed.dtype:
+            self.billed = self.billed.astype(_wider(self.billed.dtype, billed))
+        if _wider(self.units.dtype, units) != self.units.dtype:
+            self.units = self.units.astype(_wider(self.units.dtype, units))
+        # take() writes only into its table's dtype
+        self.table_b = self.table_b.astype(self.billed.dtype)
+        self.table_u = self.table_u.astype(self.units.dtype)
 
-    def charges(self) -> np.ndarray:
-        """Every charge as a Decimal (object array; slow for millions of calls)."""
-        return np.array([units_to_decimal(int(u), self.den) for u in self.units.tolist()],
-                        dtype=object)
+    def _grow(self, need_s: int) -> None:
+        self.cap = min(TABLE_MAX_S, max(need_s, 2 * self.cap + 1, 4095))
+        width = self.cap + 1
+        n_tar = 1 if self.tmap is None else len(self.cp.tariffs)
+        grid = np.tile(np.arange(width, dtype=np.int64), n_tar)
+        which = None if self.tmap is None else np.repeat(np.arange(n_tar), width)
+        table_b, table_u = self.cp.rate_calls(grid, which)
+        self._fit(_narrowest(table_b), _narrowest(table_u))
+        self.table_b, self.table_u = (table_b.astype(self.billed.dtype),
+                                      table_u.astype(self.units.dtype))
+        if self.pair is not None:
+            pair = np.empty((len(grid), 2), dtype=np.int32)
+            pair[:, 0], pair[:, 1] = self.table_u, self.table_b
+            self.table_p = pair.view(np.int64).reshape(len(grid))
 
-    def charges_float(self) -> np.ndarray:
-        """Charges as float64, for plots and statistics only (not exact)."""
-        return self.units.astype(np.float64) / self.den
+    def rate_chunk(self, s: slice, d: np.ndarray, d_max: int, cdrs: CDRTable) -> None:
+        """Rate the calls ``s`` whose billable seconds are ``d`` (at most ``d_max``)."""
+        tariff = (None if self.tmap is None else
+                  self.tmap(cdrs["destination"][s], cdrs["number_type"][s]))
+        if self.plan.bands:
+            b, u = self.cp.rate_calls(d, tariff, _week_times(cdrs, s, d))
+            self._fit(b.dtype, u.dtype)
+            self.billed[s], self.units[s] = b, u
+            self.billed_total += _sum(b)
+            self.units_total += _sum(u)
+            return
+        if min(d_max, TABLE_MAX_S) > self.cap:
+            self._grow(min(d_max, TABLE_MAX_S))
+        idx = d if tariff is None else np.minimum(d, self.cap) + tariff * (self.cap + 1)
+        # mode="clip" skips the bounds check; calls longer than the table are redone
+        if self.pair is not None:
+            np.take(self.table_p, idx, out=self.packed[s], mode="clip")
+        else:
+            np.take(self.table_b, idx, out=self.billed[s], mode="clip")
+            np.take(self.table_u, idx, out=self.units[s], mode="clip")
+        if d_max > self.cap:
+            over = np.flatnonzero(d > self.cap)
+            b, u = self.cp.rate_calls(d[over], None if tariff is None else tariff[over])
+            self._fit(_narrowest(b), _narrowest(u))
+            self.billed[s][over], self.units[s][over] = b, u
+            if self.by_hist:  # the histogram covers the table's lengths only
+                self.billed_total += _sum(b)
+                self.units_total += _sum(u)
+        if not self.by_hist:
+            self.billed_total += _sum(self.billed[s])
+            self.units_total += _sum(self.units[s])
 
-    def total_units(self) -> int:
-        return exact_sum(self.units)
-
-
-def _per(total: Decimal, count: int, decimals: int) -> Decimal | None:
-    if count == 0:
-        return None
-    q = Fraction(total) / count
-    scale = 10 ** (decimals + 2)
-    return Decimal((q.numerator * scale * 2 + q.denominator) // (2 * q.denominator)).scaleb(
-        -(decimals + 2))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PlanSummary:
-    """One plan's costs for the whole table (money in the plan's currency).
-
-    Per-dial, -contact and -conversion costs are rounded half up to two places more than
-    the plan's decimals, and are None when the count is 0.
-    """
-
-    plan: str
-    currency: str
-    decimals: int
-    calls: int
-    answered: int
-    contacts: int
-    conversions: int
-    talk_s: float
-    billed_s: int
-    telecom: Decimal
-    fees: PlanFees
-    labour: Decimal
-
-    @property
-    def talk_min(self) -> float:
-        return self.talk_s / 60
-
-    @property
-    def billed_min(self) -> float:
-        return self.billed_s / 60
-
-    @property
-    def overhead_min(self) -> float:
-        """Billed minus talk minutes: what increments, minimums and legs add."""
-        return (self.billed_s - self.talk_s) / 60
-
-    @property
-    def overhead_pct(self) -> float | None:
-        return None if self.talk_s == 0 else 100 * (self.billed_s - self.talk_s) / self.talk_s
-
-    @property
-    def total(self) -> Decimal:
-        """Telecom charges plus prorated plan-level fees."""
-        return self.telecom + self.fees.total
-
-    @property
-    def campaign_total(self) -> Decimal:
-        """Total plus labour."""
-        return self.total + self.labour
-
-    def per_dial(self) -> Decimal | None:
-        return _per(self.total, self.calls, self.decimals)
-
-    def per_contact(self) -> Decimal | None:
-        return _per(self.total, self.contacts, self.decimals)
-
-    def per_conversion(self) -> Decimal | None:
-        return _per(self.total, self.conversions, self.decimals)
-
-    def row(self) -> dict[str, Any]:
-        """A flat dict for tables, CSV and sweeps (Decimal money, float minutes)."""
-        f = self.fees
-        pct = self.overhead_pct
-        return {
-            "plan": self.plan, "currency": self.currency, "calls": self.calls,
-            "answered": self.answered, "contacts": self.contacts,
-            "conversions": self.conversions, "talk_min": round(self.talk_min, 4),
-            "billed_min": round(self.billed_min, 4), "overhead_min": round(self.overhead_min, 4),
-            "overhead_pct": None if pct is None else round(pct, 2),
-            "telecom": self.telecom, "seat_fees": f.seats, "channel_fees": f.channels,
-            "number_fees": f.numbers, "bundle_fee": f.bundle, "overage": f.overage,
-            "bundle_min": f.bundle_min, "bundle_used_min": f.bundle_used_min,
-            "overage_min": f.overage_min, "fees": f.total, "total": self.total,
-            "per_dial": self.per_dial(), "per_contact": self.per_contact(),
-            "per_conversion": self.per_conversion(), "labour": self.labour,
-            "campaign_total": self.campaign_total,
-            "campaign_per_contact": _per(self.campaign_total, self.contacts, self.decimals),
-            "campaign_per_conversion": _per(self.campaign_total, self.conversions,
-                                            self.decimals),
-        }
+    def result(self, hist: np.ndarray) -> PlanCalls:
+        billed_total, units_total = self.billed_total, self.units_total
+        if self.by_hist and self.cap >= 0:
+            billed_total += _dot(hist[:self.cap + 1], self.table_b)
+            units_total += _dot(hist[:self.cap + 1], self.table_u)
+        return PlanCalls(plan=self.plan, billed_s=self.billed, units=self.units,
+                         den=self.cp.out_den, billed_total_s=billed_total,
+                         units_total=units_total)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Rating:
-    """Every plan's per-call results and summary for one CDR table."""
-
-    call_id: np.ndarray
-    campaign: CampaignInfo
-    calls: Mapping[str, PlanCalls]
-    summaries: Mapping[str, PlanSummary]
-
-    @property
-    def plans(self) -> tuple[Plan, ...]:
-        return tuple(c.plan for c in self.calls.values())
-
-    def per_call(self, name: str) -> PlanCalls:
-        """Per-call billed seconds and charges of plan ``name``."""
-        return self.calls[name]
-
-    def summary(self, name: str) -> PlanSummary:
-        return self.summaries[name]
-
-    def ranked(self) -> list[PlanSummary]:
-        """Summaries sorted by currency, then total cost (cheapest first), then name."""
-        return sorted(self.summaries.values(), key=lambda s: (s.currency, s.total, s.plan))
-
-    def rows(self) -> list[dict[str, Any]]:
-        """One flat dict per plan, in plan order."""
-        return [s.row() for s in self.summaries.values()]
-
-    def totals(self) -> dict[str, Decimal]:
-        """Total cost per plan name, e.g. for a sweep table's columns."""
-        return {name: s.total for name, s in self.summaries.items()}
-
-
-# -- rating -----------------------------------------------------------------------------
-
-
-def _week_times(cdrs: CDRTable, d: np.ndarray) -> np.ndarray:
+def _week_times(cdrs: CDRTable, s: slice, d: np.ndarray) -> np.ndarray:
     """Week time (s after a Monday 00:00) of each answer, placed at ``floor(answer)``."""
-    at = np.where(np.isfinite(cdrs["answer"]), cdrs["answer"], cdrs["start"])
+    answer, start = cdrs["answer"][s], cdrs["start"][s]
+    at = np.where(np.isfinite(answer), answer, start)
     known = np.isfinite(at)
-    missing = int(np.count_nonzero((d > 0) & ~known))
-    if missing:
-        raise CDRFormatError(f"{missing} answered calls have neither an answer nor a start "
-                             "time: a banded plan cannot place them")
+    if not known[d > 0].all():
+        raise CDRFormatError(f"{int(np.count_nonzero((d > 0) & ~known))} answered calls "
+                             "have neither an answer nor a start time: a banded plan cannot "
+                             "place them")
     return np.floor(np.where(known, at, 0)).astype(np.int64) + week_offset_s(cdrs.epoch)
-
-
-def _rate_banded(cp: CompiledPlan, d: np.ndarray, tariff: np.ndarray | None,
-                 start_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    n = len(d)
-    dtype = cp.dtype(int(d.max(initial=0)), int(start_t.max(initial=0)))
-    billed = np.empty(n, dtype=np.int64)
-    units: np.ndarray = np.empty(n, dtype=dtype)
-    for i in range(0, n, CHUNK):
-        s = slice(i, i + CHUNK)
-        billed[s], units[s] = cp.rate_calls(d[s], None if tariff is None else tariff[s],
-                                            start_t[s], dtype=dtype)
-    return billed, units
-
-
-def _rate_by_table(cp: CompiledPlan, d: np.ndarray, d_max: int,
-                   tariff: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    n = len(d)
-    cap = min(d_max, TABLE_MAX_S)
-    width = cap + 1
-    n_tar = 1 if tariff is None else len(cp.tariffs)
-    grid = np.tile(np.arange(width, dtype=np.int64), n_tar)
-    which = None if tariff is None else np.repeat(np.arange(n_tar), width)
-    table_b, table_u = cp.rate_calls(grid, which)
-    billed = np.empty(n, dtype=np.int64)
-    units: np.ndarray = np.empty(n, dtype=table_u.dtype)
-    if tariff is None:
-        # mode="clip" skips the bounds check (d >= 0 is checked; d > cap is redone below)
-        np.take(table_b, d, out=billed, mode="clip")
-        np.take(table_u, d, out=units, mode="clip")
-    else:
-        idx = np.empty(min(n, CHUNK), dtype=np.int64)
-        for i in range(0, n, CHUNK):
-            s = slice(i, i + CHUNK)
-            k = idx[:len(d[s])]
-            np.minimum(d[s], cap, out=k)
-            k += tariff[s] * width
-            np.take(table_b, k, out=billed[s], mode="clip")
-            np.take(table_u, k, out=units[s], mode="clip")
-    if d_max > cap:
-        over = np.flatnonzero(d > cap)
-        b, u = cp.rate_calls(d[over], None if tariff is None else tariff[over])
-        if u.dtype == object:
-            units = units.astype(object)
-        billed[over], units[over] = b, u
-    return billed, units
 
 
 def rate(cdrs: CDRTable, plans: Iterable[Plan], *,
@@ -301,48 +219,67 @@ def rate(cdrs: CDRTable, plans: Iterable[Plan], *,
                         f"{', '.join(dupes)})")
     if campaign is None:
         campaign = CampaignInfo.from_cdrs(cdrs)
-    answered = cdrs.answered
-    d = np.multiply(cdrs["billsec"], answered)  # unanswered calls have no billable time
-    if len(d) and int(d.min()) < 0:
-        raise CDRFormatError(f"{int(np.count_nonzero(d < 0))} answered calls have a negative "
-                             "billsec")
-    d_max = int(d.max(initial=0))
-    talk = cdrs["talk_s"]
-    shared = dict(
-        calls=len(cdrs), answered=int(np.count_nonzero(answered)),
-        contacts=int(np.count_nonzero(cdrs.mask("answered_by", "person")
-                                      & np.isfinite(cdrs["connect"]))),
-        conversions=int(np.count_nonzero(cdrs.mask("result", "converted"))),
-        talk_s=float(np.sum(talk, where=answered & np.isfinite(talk))),
-    )
-    week_times: Callable[[], np.ndarray] = functools.cache(lambda: _week_times(cdrs, d))
+    n = len(cdrs)
+    billsec, disposition, talk = cdrs["billsec"], cdrs["disposition"], cdrs["talk_s"]
+    answered_by, connect, result = cdrs["answered_by"], cdrs["connect"], cdrs["result"]
+    is_answered, person = encode("disposition", "ANSWERED"), encode("answered_by", "person")
+    converted = encode("result", "converted")
+    passes = [_PlanPass(p, cdrs) for p in plans]
+    # A histogram of billable lengths (one bincount per chunk) gives every single-tariff
+    # table plan its totals as a dot product; it pays when it replaces several plans'
+    # two sums per chunk.
+    simple = [pp for pp in passes if not pp.plan.bands and pp.tmap is None]
+    use_hist = len(simple) >= HIST_MIN_PLANS
+    for pp in simple:
+        pp.by_hist = use_hist
+    hist = np.zeros(TABLE_MAX_S + 1 if use_hist else 0, dtype=np.int64)
+    size = min(n, CHUNK)
+    d_buf, a_buf = np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64)
+    x_buf, y_buf = np.empty(size, dtype=bool), np.empty(size, dtype=bool)
+    answered = contacts = conversions = 0
+    talk_s = 0.0
+    for i in range(0, n, CHUNK):
+        s = slice(i, i + CHUNK)
+        m = min(CHUNK, n - i)
+        d, a, x, y = d_buf[:m], a_buf[:m], x_buf[:m], y_buf[:m]
+        np.equal(disposition[s], is_answered, out=a)  # 0/1 as int64: no mixed-type multiply
+        np.multiply(billsec[s], a, out=d)  # unanswered calls have no billable time
+        d_max = int(d.view(np.uint64).max())  # as unsigned, a negative billsec is huge
+        if d_max >= 1 << 63:
+            raise CDRFormatError(f"{int(np.count_nonzero(d < 0))} answered calls in rows "
+                                 f"{i}..{i + m - 1} have a negative billsec")
+        if use_hist:
+            counts = np.bincount(d if d_max <= TABLE_MAX_S else d[d <= TABLE_MAX_S])
+            hist[:len(counts)] += counts
+        answered += int(a.sum())
+        # talk_s is 0 for unanswered calls (the schema); NaN counts as unknown (0)
+        part = float(talk[s].sum())
+        talk_s += part if part == part else float(np.nansum(talk[s]))
+        np.equal(answered_by[s], person, out=x)
+        np.isfinite(connect[s], out=y)
+        contacts += int(np.count_nonzero(np.logical_and(x, y, out=x)))
+        conversions += int(np.count_nonzero(np.equal(result[s], converted, out=x)))
+        for pp in passes:
+            pp.rate_chunk(s, d, d_max, cdrs)
     calls: dict[str, PlanCalls] = {}
     summaries: dict[str, PlanSummary] = {}
-    for plan in plans:
-        cp = compile_plan(plan)
-        tariff = tariff_index(plan, cdrs["destination"], cdrs.vocabulary("destination"),
-                              cdrs["number_type"], cdrs.vocabulary("number_type"))
-        if plan.bands:
-            billed, units = _rate_banded(cp, d, tariff, week_times())
-        else:
-            billed, units = _rate_by_table(cp, d, d_max, tariff)
-        pc = PlanCalls(plan=plan, billed_s=billed, units=units, den=cp.out_den)
-        calls[plan.name] = pc
-        summaries[plan.name] = _summary(pc, campaign, shared)
+    shared: dict[str, Any] = dict(calls=n, answered=answered, contacts=contacts,
+                                  conversions=conversions, talk_s=talk_s)
+    for pp in passes:
+        pc = pp.result(hist)
+        calls[pc.plan.name] = pc
+        summaries[pc.plan.name] = _summary(pc, campaign, shared)
     return Rating(call_id=cdrs["call_id"], campaign=campaign, calls=calls,
                   summaries=summaries)
 
 
 def _summary(pc: PlanCalls, campaign: CampaignInfo, shared: dict[str, Any]) -> PlanSummary:
     plan = pc.plan
-    billed_s = int(pc.billed_s.sum())
-    total = pc.total_units()
     if plan.rounding.per == "call":
-        telecom = Decimal(total).scaleb(-plan.rounding.decimals)
+        telecom = Decimal(pc.units_total).scaleb(-plan.rounding.decimals)
     else:
-        telecom = money(Fraction(total, pc.den), plan)
+        telecom = money(Fraction(pc.units_total, pc.den), plan)
     return PlanSummary(plan=plan.name, currency=plan.currency,
-                       decimals=plan.rounding.decimals, billed_s=billed_s, telecom=telecom,
-                       fees=plan_fees(plan, campaign, billed_s), labour=campaign.labour,
-                       **shared)
-
+                       decimals=plan.rounding.decimals, billed_s=pc.billed_total_s,
+                       telecom=telecom, fees=plan_fees(plan, campaign, pc.billed_total_s),
+                       labour=campaign.labour, **shared)

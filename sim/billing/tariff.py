@@ -37,10 +37,11 @@ from .plans import DAY_S, WEEK_S, Band, Plan, Step
 __all__ = [
     "CompiledPlan",
     "Schedule",
+    "TariffMap",
     "charge_one",
     "compile_plan",
     "round_div",
-    "tariff_index",
+    "tariff_map",
     "units_to_decimal",
     "week_offset_s",
 ]
@@ -299,13 +300,24 @@ def week_offset_s(epoch: str) -> int:
     return dt.weekday() * DAY_S + dt.hour * 3600 + dt.minute * 60 + dt.second
 
 
-def tariff_index(plan: Plan, destination: np.ndarray, destinations: Sequence[str],
-                 number_type: np.ndarray, number_types: Sequence[str]) -> np.ndarray | None:
-    """Tariff of each call: the longest matching prefix, else its number type, else the
-    plan's own (0). None when the plan has no destination prices.
+@dataclass(frozen=True, slots=True)
+class TariffMap:
+    """Which tariff each destination / number-type label selects (-1: none)."""
 
-    ``destination`` / ``number_type`` are category codes into the label tuples.
-    """
+    by_destination: np.ndarray
+    by_type: np.ndarray
+
+    def __call__(self, destination: np.ndarray, number_type: np.ndarray) -> np.ndarray:
+        """Tariff index per call from its category codes: the longest matching prefix,
+        else its number type, else the plan's own tariff (0)."""
+        t = self.by_destination[destination]
+        return np.where(t >= 0, t, self.by_type[number_type])
+
+
+def tariff_map(plan: Plan, destinations: Sequence[str],
+               number_types: Sequence[str]) -> TariffMap | None:
+    """The plan's destination prices resolved against a table's labels (None: no such
+    prices). Prefixes match the dialled number without a leading ``+``."""
     if not plan.destinations:
         return None
     by_dest = np.full(len(destinations), -1, dtype=np.int32)
@@ -317,8 +329,7 @@ def tariff_index(plan: Plan, destination: np.ndarray, destinations: Sequence[str
     for k, d in enumerate(plan.destinations, 1):
         if d.number_type is not None and d.number_type in number_types:
             by_type[list(number_types).index(d.number_type)] = k
-    t = by_dest[destination]
-    return np.where(t >= 0, t, by_type[number_type])
+    return TariffMap(by_destination=by_dest, by_type=by_type)
 
 
 def charge_one(plan: Plan, talk_s: float, *, answered: bool = True,
@@ -336,8 +347,9 @@ def charge_one(plan: Plan, talk_s: float, *, answered: bool = True,
         if isinstance(answer, datetime):
             epoch, answer = answer.replace(microsecond=0).isoformat(), 0.0
         start_t = np.array([week_offset_s(epoch) + math.floor(answer)], dtype=np.int64)
+    tmap = tariff_map(plan, ("", destination or ""), ("", number_type or ""))
     one = np.ones(1, dtype=np.int64)  # code 1 = the given label, 0 = unknown
-    tariff = tariff_index(plan, one if destination else one - 1, ("", destination or ""),
-                          one if number_type else one - 1, ("", number_type or ""))
+    tariff = None if tmap is None else tmap(one if destination else one - 1,
+                                            one if number_type else one - 1)
     _, units = cp.rate_calls(d, tariff, start_t)
     return units_to_decimal(int(units[0]), cp.out_den)

@@ -1,0 +1,178 @@
+"""Benchmark: rating ten million calls.
+
+Targets (issue 3): one X/Y plan with a connect fee and per-call rounding in <= 15 ns per
+call (median of several runs), and the China plan library in <= 2 s in total. Each is
+also reported as a ratio to a plain numpy copy of the billsec array (a fresh int64
+array, as the outputs are) timed in the same run, because absolute figures drift on a
+shared machine while ratios hold. Runs are interleaved (copy, one plan, library, ...)
+so that load from other processes hits every measurement alike.
+
+Also reported, for transparency: the time-banded UK plan and a destination-priced plan
+(kernel and per-chunk tariff lookup rather than one gather), and the peak memory that
+rating one plan allocates, in multiples of one input array (``n`` int64 values).
+
+Run: ``python benchmarks/bench_rating.py [--calls N] [--repeat K] [--out FILE]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sim.billing import CampaignInfo, Plan, load_plans, plans_from_dict, rate  # noqa: E402
+from sim.cdr import CDRTable, empty_columns, open_categories  # noqa: E402
+
+TARGET_NS_PER_CALL = 15.0
+TARGET_LIBRARY_S = 2.0
+CAMPAIGN = CampaignInfo(seats=50, channels=120, numbers=10, days=Decimal(5),
+                        labour=Decimal(60_000))
+
+
+def synthetic_table(n: int, seed: int = 1) -> CDRTable:
+    """Five days of outbound traffic: 45 % answered, lognormal talk (median 23 s, long
+    tail), agents, contacts, conversions, mobile / landline destinations."""
+    rng = np.random.default_rng(seed)
+    cols = empty_columns(n)
+    start = np.sort(rng.integers(0, 5, n) * 86400.0 + rng.uniform(9 * 3600, 21 * 3600, n))
+    u = rng.random(n)
+    disp = np.select([u < 0.05, u < 0.10, u < 0.55], [3, 2, 1], 0)
+    ans = disp == 0
+    ring = np.where(ans, rng.lognormal(np.log(8.0), 0.5, n), 25.0)
+    talk = np.where(ans, np.minimum(rng.lognormal(np.log(23.0), 1.3, n), 7200.0), 0.0)
+    cols["start"][:] = start
+    cols["answer"][:] = np.where(ans, start + ring, np.nan)
+    cols["end"][:] = start + ring + talk
+    cols["talk_s"][:] = talk
+    cols["billsec"][:] = np.ceil(talk).astype(np.int64)
+    cols["disposition"][:] = disp
+    conn = ans & (rng.random(n) < 0.8)
+    cols["answered_by"][:] = np.where(conn, 1, np.where(ans, 2, 0))
+    cols["connect"][:] = np.where(conn, start + ring + 0.5, np.nan)
+    cols["agent_id"][:] = np.where(conn, rng.integers(0, 50, n), -1)
+    cols["result"][:] = np.where(conn & (rng.random(n) < 0.05), 1, 0)
+    cols["number_type"][:] = rng.integers(1, 3, n)
+    cols["destination"][:] = rng.integers(1, 4, n)
+    cats = open_categories(number_type=["mobile", "landline"],
+                           destination=["07700900", "02079460", "01614960"])
+    return CDRTable(cols, cats, epoch="2026-03-02T00:00:00", tz="Europe/London")
+
+
+def one_plan() -> Plan:
+    (plan,) = plans_from_dict({"plan": [{
+        "name": "30/6+connect", "currency": "CNY", "price_per_min": "0.10",
+        "increments": "30/6", "connect_fee": "0.05",
+        "rounding": {"decimals": 3, "method": "up"}}]})
+    return plan
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    gc.collect()
+    t0 = time.perf_counter()
+    result = fn()
+    elapsed = time.perf_counter() - t0
+    del result
+    return elapsed
+
+
+def peak_memory(fn: Callable[[], Any]) -> int:
+    """Peak bytes allocated while ``fn`` runs (numpy reports its buffers to tracemalloc)."""
+    gc.collect()
+    tracemalloc.start()
+    result = fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    del result
+    return peak
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--calls", type=int, default=10_000_000)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/rating.json")
+    args = ap.parse_args(argv)
+    n = args.calls
+    print(f"building {n:,} synthetic calls ...", flush=True)
+    table = synthetic_table(n)
+    plan = one_plan()
+    library = load_plans(ROOT / "scenarios/plans/china.toml")
+    uk = load_plans(ROOT / "scenarios/plans/uk.toml")
+    banded = [p for p in uk if p.bands][:1]
+    by_destination = [p for p in uk if p.destinations and not p.bands][:1]
+    billsec = table["billsec"]
+    cases: dict[str, Callable[[], Any]] = {
+        "copy": billsec.copy,
+        "one plan": lambda: rate(table, [plan], campaign=CAMPAIGN),
+        f"library ({len(library)} plans)": lambda: rate(table, library, campaign=CAMPAIGN),
+        "banded plan": lambda: rate(table, banded, campaign=CAMPAIGN),
+        "destination plan": lambda: rate(table, by_destination, campaign=CAMPAIGN),
+    }
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    for fn in cases.values():  # warm up: page in the table, compile, import
+        fn()
+    for r in range(args.repeat):
+        for name, fn in cases.items():
+            times[name].append(_timed(fn))
+        print(f"  run {r + 1}/{args.repeat} done", flush=True)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    copy_s = med["copy"]
+    rows = []
+    for name, seconds in med.items():
+        rows.append({"case": name, "median_s": seconds, "ns_per_call": seconds / n * 1e9,
+                     "vs_copy": seconds / copy_s, "runs_s": times[name]})
+    mem = peak_memory(lambda: rate(table, [plan], campaign=CAMPAIGN))
+    mem_lib = peak_memory(lambda: rate(table, library, campaign=CAMPAIGN))
+    one, lib = rows[1], rows[2]
+    verdict = {
+        "one_plan_ns_per_call": one["ns_per_call"],
+        "one_plan_target_ns": TARGET_NS_PER_CALL,
+        "one_plan_ok": one["ns_per_call"] <= TARGET_NS_PER_CALL,
+        "library_s": lib["median_s"],
+        "library_target_s": TARGET_LIBRARY_S,
+        "library_ok": lib["median_s"] <= TARGET_LIBRARY_S,
+        "peak_memory_one_plan_inputs": mem / (8 * n),
+        "peak_memory_library_inputs_per_plan": mem_lib / (8 * n) / len(library),
+    }
+    print(f"\nrating {n:,} calls, median of {args.repeat} interleaved runs")
+    print(f"{'case':24s} {'median s':>9s} {'ns/call':>8s} {'x copy':>7s}")
+    for row in rows:
+        print(f"{row['case']:24s} {row['median_s']:9.3f} {row['ns_per_call']:8.2f} "
+              f"{row['vs_copy']:7.2f}")
+    print(f"\none plan: {one['ns_per_call']:.2f} ns/call (target <= {TARGET_NS_PER_CALL}) "
+          f"{'OK' if verdict['one_plan_ok'] else 'MISSED'}; library: {lib['median_s']:.2f} s "
+          f"(target <= {TARGET_LIBRARY_S}) {'OK' if verdict['library_ok'] else 'MISSED'}")
+    print(f"peak memory allocated: one plan {mem / 2**20:.0f} MiB = "
+          f"{verdict['peak_memory_one_plan_inputs']:.2f} input arrays; library "
+          f"{mem_lib / 2**20:.0f} MiB = {verdict['peak_memory_library_inputs_per_plan']:.2f} "
+          "input arrays per plan")
+    result = {
+        "benchmark": "rating", "calls": n, "repeat": args.repeat, "cases": rows,
+        "verdict": verdict,
+        "machine": {"python": platform.python_version(), "numpy": np.__version__,
+                    "platform": platform.platform(), "processor": platform.processor(),
+                    "cpus": __import__("os").cpu_count()},
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
