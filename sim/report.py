@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -53,7 +53,17 @@ SECTIONS: dict[str, str] = {
     "compliance": "Compliance",
     "operations": "Operations over time",
 }
-_DPI = 100
+_DPI = 90
+
+
+class _CI(NamedTuple):
+    """A mean and its interval read back from JSON (what the plots need of an Estimate;
+    sim.analysis.stats is not imported here: scipy.stats takes seconds to load)."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,14 +136,13 @@ def _json(path: Path) -> Any:
 
 
 def _plans(folder: Path, summary: Mapping[str, Any]) -> tuple[Plan, ...]:
-    from .costing import load_plan_files
+    """The run's plans: the copies in the folder, else the files it names."""
+    from .billing import load_plans  # not sim.costing: it loads the scenario machinery
 
-    copies = [folder / p for p in summary.get("plans_copies", [])]
-    if copies and all(p.is_file() for p in copies):
-        return tuple(load_plan_files(copies))
-    originals = [Path(p) for p in summary.get("plans_files", [])]
-    if originals and all(p.is_file() for p in originals):
-        return tuple(load_plan_files(originals))
+    for paths in ([folder / p for p in summary.get("plans_copies", [])],
+                  [Path(p) for p in summary.get("plans_files", [])]):
+        if paths and all(p.is_file() for p in paths):
+            return tuple(plan for p in paths for plan in load_plans(p))
     return ()
 
 
@@ -304,10 +313,8 @@ def _plans_section(run: RunFolder, rating: Rating | None, figs: _Figures) -> str
                              f"{rel}."))
         names = [s.plan for s in group]
         if est and all(f"total:{n}" in est for n in names):
-            from .analysis.stats import Estimate
-
             costs: dict[str, Any] = {
-                n: Estimate(mean=_f(est[f"total:{n}"]["mean"]), low=_f(est[f"total:{n}"]["low"]),
+                n: _CI(mean=_f(est[f"total:{n}"]["mean"]), low=_f(est[f"total:{n}"]["low"]),
                             high=_f(est[f"total:{n}"]["high"]), n=int(est[f"total:{n}"]["n"]))
                 for n in names}
             caption = (f"Total cost per plan ({currency}), mean and 95% CI over "
@@ -372,7 +379,7 @@ def _slug(name: str) -> str:
 def _breakeven_section(run: RunFolder, rating: Rating | None, figs: _Figures) -> str:
     if rating is None or run.cdrs is None:
         return _empty("No billing plans (or no CDRs) in this run: no break-even to compute.")
-    from .analysis.breakeven import CallMix, breakeven_map, cost_curve
+    from .analysis.breakeven import CallMix, breakeven_map, charge_table, cost_curve
     from .analysis.plots import plot_breakeven_map, plot_cost_curve
 
     mix = CallMix.from_cdrs(run.cdrs)
@@ -393,15 +400,17 @@ def _breakeven_section(run: RunFolder, rating: Rating | None, figs: _Figures) ->
             continue
         fixed = {p.name: rating.summary(p.name).fees.total / answered for p in plans}
         dpa = max(1.0, len(run.cdrs) / answered)
-        means = np.geomspace(5, 900, 64)
-        bmap = breakeven_map(plans, means, np.linspace(0, 0.95, 39), sigma=sigma,
+        means = np.geomspace(5, 600, 40)
+        # One charge table (every plan, every billed second) for the map and the curve.
+        table = charge_table(plans, CallMix(mean_talk_s=600, sigma=sigma).d_max(),
                              fixed_per_call=fixed, dials_per_answer=dpa)
+        bmap = breakeven_map(plans, means, np.linspace(0, 0.95, 39), sigma=sigma, table=table)
         out.append(f"<h3>{_e(currency)}</h3>")
         out.append(figs.add(f"breakeven-map-{currency}", plot_breakeven_map(bmap, mix=mix),
                             "Cheapest plan by mean conversation length and share of short "
                             "calls; the star is this campaign"))
-        curve = cost_curve(plans, means, p_short=mix.p_short, sigma=sigma,
-                           fixed_per_call=fixed, dials_per_answer=dpa)
+        curve = cost_curve(plans, means, p_short=mix.p_short, sigma=sigma, table=table,
+                           xtol_s=0.01)
         at_mix = {name: float(np.interp(mix.mean_talk_s, means, c))
                   for name, c in curve.costs.items()}
         by_cost = sorted(at_mix, key=lambda n: at_mix[n])
@@ -435,7 +444,6 @@ def _variants_section(run: RunFolder, figs: _Figures) -> str:
                    "The scenario declares no [[variant]] entries."))
         return _empty(text)
     from .analysis.plots import plot_variant_costs
-    from .analysis.stats import Estimate
 
     rows = comp["rows"]
     names = [v["name"] for v in comp["variants"]]
@@ -483,9 +491,9 @@ def _variants_section(run: RunFolder, figs: _Figures) -> str:
         found = [index.get(("per_conversion", plan, n)) for n in names]
         key = [r for r in found if r is not None and r["mean"] is not None]
         if len(key) == len(names):
-            est = {n: Estimate(mean=r["mean"], low=_f(r["low"]), high=_f(r["high"]), n=r["n"])
+            est = {n: _CI(mean=r["mean"], low=_f(r["low"]), high=_f(r["high"]), n=r["n"])
                    for n, r in zip(names, key, strict=True)}
-            diffs = {n: Estimate(mean=r["diff"], low=_f(r["diff_low"]), high=_f(r["diff_high"]),
+            diffs = {n: _CI(mean=r["diff"], low=_f(r["diff_low"]), high=_f(r["diff_high"]),
                                  n=r["n"]) for n, r in zip(names, key, strict=True)
                      if r["diff"] is not None}
             ax = plot_variant_costs(est, diffs=diffs, currency=currency.get(plan, ""),
@@ -510,20 +518,36 @@ def _compliance_section(run: RunFolder) -> str:
         ok = c.get("passed")
         mark = ('<span class="pass">pass</span>' if ok else '<span class="fail">FAIL</span>'
                 if ok is not None else "–")
-        rows.append([_e(c.get("rule", "")), _e(c.get("measure", "")), _e(_num(c.get("value"))),
-                     _e(_num(c.get("limit"))), mark, _e(_window(c.get("worst_window"))),
+        limit = c.get("limit")
+        # Shares (a limit between 0 and 1, like 3 %) read best as percentages.
+        fmt = "{:.2%}" if isinstance(limit, int | float) and 0 < limit < 1 else "{:,.4g}"
+        rows.append([_e(c.get("rule", "")), _e(c.get("measure", "")),
+                     _e(_num(c.get("value"), fmt)), _e(_num(limit, fmt)), mark,
+                     _e(_num(c.get("calls"), "{:,.0f}")), _e(_window(c.get("worst_window"))),
                      _e(c.get("detail", ""))])
     failed = sum(1 for c in items if c.get("passed") is False)
-    head = _note(f"{len(items)} rule(s) evaluated, {failed} failed.")
-    return head + _table(["rule", "measure", "value", "limit", "result", "worst window",
-                          "detail"], rows, left=2, raw=True)
+    head = _note(f"{len(items)} rule(s) evaluated, {failed} failed. Windows are campaign "
+                 "days (day 1 = the first calendar day) and local clock times.")
+    return head + _table(["rule", "measure", "value", "limit", "result", "calls",
+                          "worst window", "detail"], rows, left=2, raw=True, wrap=(1, 7))
+
+
+def _clock(t_s: Any) -> str:
+    try:
+        t = float(t_s)
+    except (TypeError, ValueError):
+        return str(t_s)
+    if not math.isfinite(t):
+        return "–"
+    day, rest = divmod(int(t), 86_400)
+    return f"day {day + 1} {rest // 3600:02d}:{rest % 3600 // 60:02d}"
 
 
 def _window(w: Any) -> str:
     if w is None:
         return "–"
     if isinstance(w, Sequence) and not isinstance(w, str) and len(w) == 2:
-        return f"{_num(w[0])} – {_num(w[1])}"
+        return f"{_clock(w[0])} – {_clock(w[1])}"
     return str(w)
 
 

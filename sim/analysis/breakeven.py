@@ -58,7 +58,7 @@ __all__ = [
 ]
 
 #: Probability mass of conversation lengths beyond the charge table (put at its end).
-TAIL_MASS = 1e-7
+TAIL_MASS = 1e-6
 #: Longest charge table, s (72 h): a wider lognormal's far tail is put at its end.
 D_MAX_CAP_S = 259_200
 #: Default place of the synthetic calls on the calendar: a Monday 10:00 (banded plans).

@@ -127,7 +127,9 @@ def plot_talk_histogram(cdrs: CDRTable, plan: Plan | None = None, *, ax: Axes | 
     width = max(1, math.ceil(max_s / 150))
     bins = np.arange(0, max_s + width + 1, width) + 0.5
     shown = d[d <= max_s]
-    ax.hist(shown, bins=bins.tolist(), color="#4c72b0", alpha=0.85, label="calls")
+    # one filled outline instead of a patch per bin: the same picture, drawn far faster
+    ax.hist(shown, bins=bins.tolist(), color="#4c72b0", alpha=0.85, label="calls",
+            histtype="stepfilled")
     ax.set_xlim(0, max_s + width)
     ax.set_xlabel("talk time (whole seconds)")
     ax.set_ylabel(f"answered calls per {width} s" if width > 1 else "answered calls per second")

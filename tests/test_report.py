@@ -1,0 +1,200 @@
+"""The HTML report: produced for every scenario, every section present, self-contained.
+
+Also ``dialsim run --reps`` (every KPI and plan cost with a CI, progress on stderr),
+the compliance section with and without results, the variants section from a compare
+folder, and the refusal to overwrite a report without ``--force``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SCENARIOS
+
+from sim.analysis.kpis import KPI_LABELS
+from sim.cli import main
+from sim.report import SECTIONS, load_run, write_report
+
+SCENARIO_FILES = sorted(SCENARIOS.glob("*.toml"))
+#: Two plans keep the reports of the tests that are not about the scenarios cheap.
+TWO_PLANS = """
+[[plan]]
+name = "60/60"
+currency = "CNY"
+price_per_min = "0.12"
+increments = "60/60"
+
+[[plan]]
+name = "per-second"
+currency = "CNY"
+price_per_min = "0.18"
+increments = "1/1"
+rounding = { decimals = 3, method = "up" }
+"""
+
+
+@pytest.fixture(scope="module")
+def two_plans(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("plans") / "two.toml"
+    path.write_text(TWO_PLANS)
+    return path
+
+
+def sections_of(page: str) -> list[str]:
+    return re.findall(r'<section id="([a-z]+)">', page)
+
+
+def self_contained(page: str) -> None:
+    # Nothing fetched from anywhere: every image inline, no scripts, no links out.
+    assert not re.search(r'(src|href)="(?!data:|#)', page)
+    assert "<script" not in page and "@import" not in page
+
+
+@pytest.mark.parametrize("path", SCENARIO_FILES, ids=lambda p: p.name)
+def test_report_for_every_scenario(path, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", str(path), "--quick", "--out", str(out), "--report"]) == 0
+    assert "report.html" in capsys.readouterr().out
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert sections_of(page) == list(SECTIONS)
+    for heading in SECTIONS.values():
+        assert f"<h2>{heading}</h2>" in page
+    self_contained(page)
+    pngs = sorted(out.glob("report-*.png"))
+    assert len(pngs) >= 2 and page.count("data:image/png;base64,") == len(pngs)
+    for png in pngs:
+        assert png.read_bytes().startswith(b"\x89PNG")
+    summary = json.loads((out / "summary.json").read_text())
+    assert "Compliance: not evaluated" in page or "rule(s) evaluated" in page
+    if summary.get("costs"):
+        assert "rounding share" in page and "report-breakeven-map" in " ".join(
+            p.name for p in pngs)
+        # The plan table re-rates the saved CDRs: totals agree with costs.csv exactly.
+        with open(out / "costs.csv", newline="") as fh:
+            for row in csv.DictReader(fh):
+                from decimal import Decimal
+
+                assert f"<td>{Decimal(row['total']):,}</td>" in page, row["plan"]
+    else:
+        assert "No billing plans" in page
+    if summary["scenario"]["values"].get("variant"):
+        assert "dialsim compare SCENARIO" in page  # how to get the variants section
+
+
+@pytest.fixture(scope="module")
+def reps_run(tmp_path_factory, two_plans):
+    out = tmp_path_factory.mktemp("reps") / "run"
+    code = main(["run", str(SCENARIOS / "baseline.toml"), "--quick", "--reps", "3",
+                 "--seed", "4", "--plans", str(two_plans), "--out", str(out), "--report"])
+    assert code == 0
+    return out
+
+
+def test_run_reps_reports_every_kpi_and_plan_cost_with_a_ci(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", str(SCENARIOS / "collections_preview.toml"), "--quick", "--reps",
+                 "3", "--out", str(out), "--workers", "2"]) == 0
+    captured = capsys.readouterr()
+    text = captured.out
+    assert "3 replications (seeds 1..3)" in text and "mean ± 95% CI" in text
+    table = text.split("3 replications")[1]
+    for label, _ in KPI_LABELS.values():
+        assert label in table, label
+    assert "cn-60/60 per contact (CNY)" in table and "cn-60/60 total (CNY)" in table
+    assert "3/3 runs done" in captured.err  # progress on stderr
+    est = json.loads((out / "replications.json").read_text())
+    assert est["seeds"] == [1, 2, 3]
+    e = est["estimates"]["total:cn-60/60"]
+    assert e["n"] == 3 and e["low"] <= e["mean"] <= e["high"]
+    with open(out / "replications.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["seed"]) for r in rows] == [1, 2, 3]
+    # replication 0 is the single run written beside it
+    summary = json.loads((out / "summary.json").read_text())
+    assert float(rows[0]["dials"]) == summary["kpis"]["dials"]
+
+
+def test_report_shows_replication_intervals(reps_run):
+    page = (reps_run / "report.html").read_text(encoding="utf-8")
+    assert "mean ± 95% CI (3 replications)" in page
+    assert "mean and 95% CI over 3 replications" in page
+    assert sections_of(page) == list(SECTIONS)
+
+
+def test_compliance_section_reads_the_summary(reps_run):
+    from sim.report import _compliance_section
+
+    run = load_run(reps_run)
+    bare = {k: v for k, v in run.summary.items() if k != "compliance"}
+    assert "Compliance: not evaluated" in _compliance_section(replace(run, summary=bare))
+    items = [
+        {"rule": "US TSR", "measure": "abandonment rate (30 days)", "value": 0.041,
+         "limit": 0.03, "passed": False, "worst_window": [0, 2592000],
+         "detail": "41 of 1,000 live answers <b>"},
+        {"rule": "calling hours", "measure": "calls outside 08:00-21:00", "value": 0,
+         "limit": 0, "passed": True, "worst_window": None, "detail": ""}]
+    part = _compliance_section(replace(run, summary={**run.summary, "compliance": items}))
+    assert "2 rule(s) evaluated, 1 failed" in part and "4.10%" in part
+    assert "day 1 00:00 – day 31 00:00" in part
+    assert "US TSR" in part and '<span class="fail">FAIL</span>' in part
+    assert '<span class="pass">pass</span>' in part and "41 of 1,000" in part
+    assert "&lt;b&gt;" in part  # text from files is escaped
+    empty = replace(run, summary={**run.summary, "compliance": []})
+    assert "no rules configured" in _compliance_section(empty)
+
+
+def test_report_command_force_compliance_and_timeline(reps_run, tmp_path, capsys):
+    folder = tmp_path / "copy"
+    shutil.copytree(reps_run, folder)
+    assert main(["report", str(folder)]) == 2  # a report is there already
+    assert "already exists" in capsys.readouterr().err
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["compliance"] = [{"rule": "UK Ofcom", "measure": "abandonment (24 h)",
+                              "value": 0.01, "limit": 0.03, "passed": True,
+                              "worst_window": [0, 86400], "detail": ""}]
+    (folder / "summary.json").write_text(json.dumps(summary))
+    t = np.arange(0, 7200, 15.0)
+    with open(folder / "timeline.csv", "w") as fh:
+        fh.write("t,dial_level,abandon_rate\n")
+        for x in t:
+            fh.write(f"{x},{1.5 + np.sin(x / 900) / 4},{0.02}\n")
+    run = load_run(folder)
+    assert run.timeline is not None and run.timeline["t"].size == t.size
+    assert main(["report", str(folder), "--force"]) == 0
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert "Dial level and abandonment rate" in page and "UK Ofcom" in page
+    assert (folder / "report-dial-level.png").is_file()
+    assert main(["report", str(tmp_path / "nothing")]) == 2
+    assert "not a dialsim run folder" in capsys.readouterr().err
+
+
+def test_report_of_a_compare_folder_has_the_variants(tmp_path, capsys, two_plans):
+    out = tmp_path / "cmp"
+    assert main(["compare", str(SCENARIOS / "baseline.toml"), "--quick", "--reps", "2",
+                 "--variant", "short greeting", "--plans", str(two_plans), "--out", str(out),
+                 "--report"]) == 0
+    capsys.readouterr()
+    page = (out / "report.html").read_text(encoding="utf-8")
+    part = page.split('<section id="variants">')[1].split("</section>")[0]
+    assert "short greeting" in part and "Δ" in part and "Cost per conversion" in part
+    assert "script.stages[0].duration" in part  # the variant's overrides are shown
+    assert (out / "report-variants-per-conversion.png").is_file()
+    self_contained(page)
+
+
+def test_report_folder_is_portable(reps_run, tmp_path):
+    # Plans are copied into the folder: it reports the same from anywhere.
+    folder = tmp_path / "moved"
+    shutil.copytree(reps_run, folder)
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["plans_files"] = ["/nonexistent/plans.toml"]
+    (folder / "summary.json").write_text(json.dumps(summary))
+    run = load_run(folder)
+    assert run.plans and Path(folder / summary["plans_copies"][0]).is_file()
