@@ -67,13 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cheapest point under {plan} within the abandonment limit: point {best} "
           f"({result.design.label(best)})")
 
-    from matplotlib.figure import Figure
+    from sim.sweep.plots import sweep_figure
 
     for metric in ("contacts_per_agent_hour", cost):
-        fig = Figure(figsize=(6.4, 4.4), layout="constrained")
-        result.plot(metric, ax=fig.add_subplot())  # a heat map: two parameters
-        name = metric.split(":")[0]
-        fig.savefig(args.out / f"{name}.png", dpi=110)
+        fig = sweep_figure(result, metric)  # a heat map: two parameters on a grid
+        fig.savefig(args.out / f"{metric.split(':')[0]}.png", dpi=110)
+        # or draw on your own axes: result.plot(metric, ax=ax)
     print(f"wrote {args.out}/ (sweep.csv, aggregate.csv, plots)")
     return 0
 

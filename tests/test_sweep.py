@@ -92,6 +92,12 @@ def test_latin_hypercube_is_seeded_stratified_and_typed():
     assert all(isinstance(c, int) for c in counts) and sorted(counts) == list(range(1, 11))
     ratios = [p["dialer.ratio"] for p in a.points]
     assert sorted(int((r - 1.0) * 10) for r in ratios) == list(range(10))  # one per stratum
+    # integer bounds over a key the scenario holds as a float still give floats
+    floats = design(samples=6, ranges={"dialer.ratio": (1, 2), "agents.count": (1, 3)},
+                    scenario=noisy())
+    assert all(isinstance(p["dialer.ratio"], float) for p in floats.points)
+    assert len({p["dialer.ratio"] for p in floats.points}) == 6
+    assert all(isinstance(p["agents.count"], int) for p in floats.points)
     both = design({"dialer.mode": ["progressive", "preview"]}, samples=3,
                   ranges={"agents.count": (1, 4)}, seed=1)
     assert both.kind == "grid+lhs" and len(both) == 6
@@ -264,7 +270,7 @@ def test_sweep_from_a_file_with_its_own_plans_and_samples(tmp_path):
 def test_a_warm_pool_serves_several_sweeps(serial):
     from sim.sweep import local_pool
 
-    with local_pool(2) as pool:
+    with local_pool(1) as pool:  # one warm worker serves both sweeps
         a = sim.sweep(noisy(), grid=GRID, replications=2, seed=3, executor=pool, plans=[PLANS])
         b = sim.sweep(noisy(), grid={"agents.count": [1]}, seed=3, executor=pool, plans=())
     assert a.table == serial.table and len(b.table) == 1

@@ -93,13 +93,13 @@ def test_killed_worker_is_replaced_and_nothing_is_lost(reference, tmp_path):
 def test_crashed_command_resumes_from_its_folder(tmp_path):
     out = tmp_path / "cli"
     cmd = [sys.executable, "-m", "sim", "sweep", str(SCENARIOS / "baseline.toml"), "--quick",
-           "--set", "list.size=100", "--vary", "agents.count=2:6:1",
+           "--set", "list.size=100", "--vary", "agents.count=2:4:1",
            "--vary", "dialer.ratio=1,1.6", "--reps", "2", "--workers", "1",
            "--no-plots", "--plans", str(SCENARIOS / "plans" / "uk.toml"), "--out", str(out)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
-        if (out / "runs").is_dir() and len(list((out / "runs").glob("p*.json"))) >= 3:
+        if (out / "runs").is_dir() and len(list((out / "runs").glob("p*.json"))) >= 2:
             proc.kill()  # a crash: no clean-up of any kind
             break
         time.sleep(0.01)
@@ -108,12 +108,12 @@ def test_crashed_command_resumes_from_its_folder(tmp_path):
     assert before, "the sweep saved nothing before the crash"
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert len(saved_runs(out)) == 20
-    if len(before) < 20:
+    assert len(saved_runs(out)) == 12
+    if len(before) < 12:
         assert f"{len(before)} resumed" in done.stderr
     ref = sim.sweep(sim.scenario.quick(sim.load_scenario(SCENARIOS / "baseline.toml",
                                                          overrides={"list.size": 100})),
-                    grid={"agents.count": [2, 3, 4, 5, 6], "dialer.ratio": [1, 1.6]},
+                    grid={"agents.count": [2, 3, 4], "dialer.ratio": [1, 1.6]},
                     replications=2, seed=1, workers=1,
                     plans=[SCENARIOS / "plans" / "uk.toml"], out=tmp_path / "ref")
     assert (out / "sweep.csv").read_bytes() == (ref.out / "sweep.csv").read_bytes()

@@ -180,7 +180,7 @@ def sweep(scenario: Scenario | str | Path, grid: Mapping[str, Sequence[Any]] | N
         raise SweepError(f"errors: must be 'raise' or 'collect' (got {errors!r})")
     if keep_cdrs and out is None:
         raise SweepError("keep_cdrs: needs out= (a folder to write the CDRs to)")
-    plan = design(grid, samples, ranges, seed=seed)
+    plan = design(grid, samples, ranges, seed=seed, scenario=scenario)
     seeds = tuple(replication_seeds(seed, replications))
     validate_points(scenario, plan)
     price = _plans(scenario, plans)

@@ -32,6 +32,7 @@ __all__ = [
     "parse_values",
     "parse_vary",
     "validate_points",
+    "value_at",
 ]
 
 #: A range like ``20:60:10`` (start, stop, step; stop included).
@@ -197,14 +198,15 @@ def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*columns)]
 
 
-def lhs_points(ranges: Mapping[str, tuple[float, float]], samples: int,
-               seed: int) -> list[dict[str, Any]]:
+def lhs_points(ranges: Mapping[str, tuple[float, float]], samples: int, seed: int,
+               integer: Mapping[str, bool] | None = None) -> list[dict[str, Any]]:
     """``samples`` Latin-hypercube points over ``ranges`` (``{key: (low, high)}``).
 
     Each range is cut into ``samples`` equal strata and each stratum is used once per
-    key. Integer bounds give integers (uniform over ``low..high`` inclusive); floats
-    are kept to 6 significant digits so tables and labels stay readable. The draw
-    comes from stream ``sweep`` of ``seed``: the same seed gives the same points.
+    key. A key drawn as integers (``integer[key]``; by default when both bounds are
+    integers) is uniform over ``low..high`` inclusive; floats are kept to 6 significant
+    digits so tables and labels stay readable. The draw comes from stream ``sweep`` of
+    ``seed``: the same seed gives the same points.
     """
     import inspect
 
@@ -231,7 +233,8 @@ def lhs_points(ranges: Mapping[str, tuple[float, float]], samples: int,
     for j, key in enumerate(keys):
         lo, hi = (_plain(b) for b in ranges[key])
         u = unit[:, j]
-        if isinstance(lo, int) and isinstance(hi, int):
+        whole = isinstance(lo, int) and isinstance(hi, int)
+        if (integer or {}).get(key, whole) and whole:
             vals = np.minimum(lo + np.floor(u * (hi - lo + 1)), hi).astype(np.int64).tolist()
         else:
             vals = [float(f"{x:.6g}") for x in (lo + u * (hi - lo)).tolist()]
@@ -242,8 +245,12 @@ def lhs_points(ranges: Mapping[str, tuple[float, float]], samples: int,
 
 def design(grid: Mapping[str, Sequence[Any]] | None = None, samples: int | None = None,
            ranges: Mapping[str, tuple[float, float]] | None = None, *,
-           seed: int = 1) -> Design:
+           seed: int = 1, scenario: Scenario | None = None) -> Design:
     """The sweep's points: a grid, a Latin hypercube, or every sample at every grid value.
+
+    With ``scenario``, a range over a key the scenario holds as a float (``dialer.ratio
+    = 1:2``) is sampled as floats even with integer bounds; integer keys
+    (``agents.count``) and keys it cannot resolve follow the bounds.
 
     Raises
     ------
@@ -263,10 +270,26 @@ def design(grid: Mapping[str, Sequence[Any]] | None = None, samples: int | None 
     if both:
         raise SweepError(f"{', '.join(both)}: both in the grid and in ranges; vary a key once")
     gpts = grid_points(grid) if grid else [{}]
-    spts = lhs_points(ranges, samples, seed) if samples is not None else [{}]
+    integer = {k: not isinstance(value_at(scenario, k), float) for k in ranges} \
+        if scenario is not None else None
+    spts = lhs_points(ranges, samples, seed, integer) if samples is not None else [{}]
     points = tuple({**g, **s} for g in gpts for s in spts)
     kind = "grid+lhs" if grid and samples is not None else ("grid" if grid else "lhs")
     return Design(params=(*grid, *ranges), points=points, kind=kind)
+
+
+def value_at(scenario: Scenario | None, key: str) -> Any:
+    """The validated value at dotted ``key`` (``script.stages[0].p_hangup``), or None."""
+    node: Any = scenario
+    for part in re.sub(r"\[(\d+)\]", r".\1", key).split("."):
+        if node is None:
+            return None
+        if part.isdigit():
+            node = node[int(part)] if isinstance(node, Sequence) and int(part) < len(node) \
+                else None
+        else:
+            node = getattr(node, part, None)
+    return node
 
 
 def validate_points(scenario: Scenario, plan: Design) -> None:
