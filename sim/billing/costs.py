@@ -54,6 +54,10 @@ def decimal_strings(units: np.ndarray, den: int) -> np.ndarray:
     return text
 
 
+def _n(count: int | Decimal, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
@@ -82,9 +86,9 @@ def format_comparison(rating: Rating) -> str:
     c = rating.campaign
     lines = [f"{first.calls:,} calls, {first.answered:,} answered, {first.contacts:,} "
              f"contacts, {first.conversions:,} conversions; talk {first.talk_min:,.1f} min",
-             f"plan-level fees prorated to {c.days} days, {c.seats} seats, {c.channels} "
-             f"channels, {c.numbers} numbers" + (" (estimated from the CDRs)"
-                                                  if c.estimated else "")]
+             f"plan-level fees prorated to {_n(c.days, 'day')}, {_n(c.seats, 'seat')}, "
+             f"{_n(c.channels, 'channel')}, {_n(c.numbers, 'number')}"
+             + (" (estimated from the CDRs)" if c.estimated else "")]
     labour = any(s.labour for s in ranked)
     by_currency: dict[str, list[PlanSummary]] = {}
     for s in ranked:

@@ -34,11 +34,13 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--plans", metavar="FILE", type=Path, action="append", required=True,
                    help="plan file (TOML); repeat to compare plans of several files")
     p.add_argument("--format", default="auto",
-                   choices=("auto", "native", "asterisk", "freeswitch"),
-                   help="CDR format (default: detect)")
+                   choices=("auto", "native", "asterisk", "freeswitch", "mapped"),
+                   help="CDR format (default: detect; --map implies mapped)")
     p.add_argument("--map", metavar="COLUMN=HEADER", action="append", default=[],
                    help="read our COLUMN from the file's HEADER column (header CSVs); repeat")
     p.add_argument("--strict", action="store_true", help="any rejected row is an error")
+    p.add_argument("--tz", metavar="ZONE",
+                   help="IANA time zone of the file's wall-clock times (bands use local time)")
     p.add_argument("--out", metavar="DIR", type=Path,
                    help="write costs.csv, charges.csv, rejections.csv and comparison.txt")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out folder")
@@ -100,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
 
     plans = tuple(p for f in args.plans for p in load_plans(f))
     mapping = _mapping(args.map)
-    imported = read_cdrs(args.cdrfile, format=args.format, mapping=mapping, strict=args.strict)
+    imported = read_cdrs(args.cdrfile, format=args.format, mapping=mapping, strict=args.strict,
+                         tz=args.tz)
     report, cdrs = imported.report, imported.cdrs
     rejected = list(report.rejected)
     print(f"{args.cdrfile}: {report.format} CDRs: {report.rows_read:,} rows read = "
@@ -112,7 +115,10 @@ def run(args: argparse.Namespace) -> int:
         print(more + (" (all in rejections.csv)" if args.out else " (use --out to list all)"))
     for note in getattr(report, "notes", ()):
         print(f"  note: {note}")
-    rating = rate(cdrs, plans, campaign=_campaign(args, cdrs))
+    campaign = _campaign(args, cdrs)
+    if args.seats is None and campaign.seats == 0 and any(p.seat_per_month for p in plans):
+        print("  note: the CDRs name no agents, so seat fees are 0: give --seats N")
+    rating = rate(cdrs, plans, campaign=campaign)
     table = format_comparison(rating)
     print()
     print(table)
