@@ -225,17 +225,17 @@ def sweep(scenario: Scenario | str | Path, grid: Mapping[str, Sequence[Any]] | N
             execute(tasks, workers=workers, executor=executor, on_done=done, on_fail=fail)
         finally:
             track.close()
+        result = SweepResult(design=plan, seeds=seeds, table=build_table(plan, rows),
+                             failures=tuple(sorted(track.failures,
+                                                   key=lambda f: (f.point, f.replication))),
+                             level=level, computed=len(rows) - reused, reused=reused,
+                             elapsed_s=time.perf_counter() - t0, busy_s=track.busy_s,
+                             out=Path(out) if out is not None else None)
+        if store is not None:
+            result.save()  # still holding the folder's lock
     finally:
         if store is not None:
             store.close()
-    result = SweepResult(design=plan, seeds=seeds, table=build_table(plan, rows),
-                         failures=tuple(sorted(track.failures,
-                                               key=lambda f: (f.point, f.replication))),
-                         level=level, computed=len(rows) - reused, reused=reused,
-                         elapsed_s=time.perf_counter() - t0, busy_s=track.busy_s,
-                         out=Path(out) if out is not None else None)
-    if out is not None:
-        result.save()
     if result.failures and errors == "raise":
         raise SweepRunError(result)
     return result
