@@ -50,9 +50,11 @@ from __future__ import annotations
 import csv
 import difflib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -279,6 +281,96 @@ def _fixed_zone(offset_min: int) -> str | None:
     return None
 
 
+@dataclass(slots=True)
+class _Setup:
+    """How to read the body of a file, decided from its first lines."""
+
+    converter: Any
+    zone: ZoneInfo
+    first_line: int = 1
+    epoch: str | None = None
+    vocabularies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    transforms: dict[str, Callable[[str], str]] = field(default_factory=dict)
+    mapping: dict[str, str] = field(default_factory=dict)
+
+
+def _clean_label(text: str) -> str:
+    return "" if text.strip() in _MISSING_LABELS else text.strip()
+
+
+def _setup_header(path: Path, fmt: str, mapping: Mapping[str, str] | None,
+                  content: list[tuple[int, str]], file_meta: dict[str, str],
+                  tz: str | None, rej: Rejections, asm: Assembler) -> _Setup:
+    """Native and mapped files: header, column positions, zone, epoch, labels."""
+    if not content:
+        raise CDRFormatError(f"{path}: no header line (expected a CSV header)")
+    header_no, header_text = content[0]
+    headers = [h.strip() for h in _csv_fields(header_text)]
+    if fmt == "native":
+        positions = {h: i for i, h in enumerate(headers) if h in MAPPABLE}
+        if not _NATIVE_CORE <= set(positions):
+            raise CDRFormatError(
+                f"{path}:{header_no}: not a native CDR header: needs at least "
+                f"{', '.join(sorted(_NATIVE_CORE))} (found {', '.join(headers[:12])})")
+        missing = [c.name for c in COLUMNS if c.name not in positions]
+        if missing:
+            rej.note(f"native columns absent, defaults used: {', '.join(missing)}")
+    else:
+        if mapping is None:
+            found = _preset_for(headers)
+            if found is None:
+                raise CDRFormatError(
+                    f"{path}:{header_no}: mapped format needs mapping= (CLI --map "
+                    f"column=header); the header has: {', '.join(headers)}")
+            preset, mapping = found
+            rej.note(f"header recognised as {preset}: mapped "
+                     + ", ".join(f"{k}={v!r}" for k, v in mapping.items()))
+        positions = _resolve(path, mapping, headers, header_no)
+    used = set(positions.values())
+    ignored = [h for i, h in enumerate(headers) if i not in used]
+    if ignored:
+        rej.note(f"{len(ignored)} columns not used, ignored: "
+                 + ", ".join(ignored[:15]) + (", ..." if len(ignored) > 15 else ""))
+
+    zone_name = tz or file_meta.get("tz")
+    if zone_name is None and "start" in positions:
+        # no zone named: a UTC offset written in the first row gives a fixed zone
+        for _, text in content[1:2]:
+            f = _csv_fields(text)
+            if len(f) > positions["start"]:
+                t = parse_times([f[positions["start"]]])
+                if not t.bad[0] and t.offset_min[0] != NO_OFFSET:
+                    zone_name = _fixed_zone(int(t.offset_min[0]))
+                    if zone_name:
+                        rej.note(f"no time zone given: the file's UTC offset "
+                                 f"({int(t.offset_min[0]):+d} min) read as {zone_name}")
+    zone = _zone_or_utc(zone_name, rej)
+    setup = _Setup(HeaderConverter(zone, asm, positions, headers, header_no), zone,
+                   first_line=header_no + 1,
+                   mapping={k: headers[i] for k, i in positions.items()})
+    if fmt == "mapped":
+        setup.transforms = {name: _clean_label for name in OPEN_CATEGORIES}
+        return setup
+    for name in OPEN_CATEGORIES:
+        vocab = _json(file_meta.get(f"categories.{name}"), f"categories.{name}", rej)
+        if isinstance(vocab, list) and all(isinstance(v, str) for v in vocab):
+            setup.vocabularies[name] = tuple(vocab)
+    if "epoch" in file_meta and (tz is None or tz == file_meta.get("tz")):
+        try:
+            setup.epoch = str(np.datetime64(file_meta["epoch"], "s"))
+        except ValueError:
+            rej.note(f"'# epoch=' line not a datetime ({file_meta['epoch']!r}): "
+                     "epoch taken from the first call")
+    return setup
+
+
+def _zone_or_utc(zone_name: str | None, rej: Rejections) -> ZoneInfo:
+    if zone_name is None:
+        rej.note("no time zone in the file or options: wall-clock times kept as written "
+                 "and labelled UTC (pass tz='Area/City' to name the zone)")
+    return get_zone(zone_name or "UTC")
+
+
 def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
               mapping: Mapping[str, str] | None = None, strict: bool = False,
               tz: str | None = None) -> CDRImport:
@@ -324,99 +416,25 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
     if path.is_dir():
         raise CDRFormatError(f"{path}: is a folder, not a CDR file")
     rej = Rejections(str(path), strict)
-    head = read_head(path)
-    comments = []
+    comments: list[tuple[int, str]] = []
     content: list[tuple[int, str]] = []
-    for no, text in head:
+    for no, text in read_head(path):
         if not content and text.startswith("#"):
             comments.append((no, text))
         elif text.strip():
             content.append((no, text))
     fmt: str = _detect(path, content) if format == "auto" else format
     file_meta = _comment_meta(comments) if fmt == "native" else {}
-
-    zone_name = tz or file_meta.get("tz")
     asm = Assembler()
-    epoch: str | None = None
-    vocabularies: dict[str, tuple[str, ...]] = {}
-    transforms: dict[str, Any] = {}
-    used_mapping: dict[str, str] = {}
-    first_line = 1
-
-    def notes(template: str, count: int) -> None:
-        rej.tally(template, count)
-
     if fmt in ("native", "mapped"):
-        if not content:
-            raise CDRFormatError(f"{path}: no header line (expected a CSV header)")
-        header_no, header_text = content[0]
-        headers = [h.strip() for h in _csv_fields(header_text)]
-        first_line = header_no + 1
-        if fmt == "native":
-            positions = {h: i for i, h in enumerate(headers) if h in MAPPABLE}
-            missing = [c.name for c in COLUMNS if c.name not in positions]
-            if not _NATIVE_CORE <= set(positions):
-                raise CDRFormatError(
-                    f"{path}:{header_no}: not a native CDR header: needs at least "
-                    f"{', '.join(sorted(_NATIVE_CORE))} (found {', '.join(headers[:12])})")
-            if missing:
-                rej.note(f"native columns absent, defaults used: {', '.join(missing)}")
-            mapping_used = {h: h for h in positions}
-        else:
-            if mapping is None:
-                found = _preset_for(headers)
-                if found is None:
-                    raise CDRFormatError(
-                        f"{path}:{header_no}: mapped format needs mapping= (CLI --map "
-                        f"column=header); the header has: {', '.join(headers)}")
-                preset, mapping = found
-                rej.note(f"header recognised as {preset}: mapped "
-                         + ", ".join(f"{k}={v!r}" for k, v in mapping.items()))
-                transforms = {"destination": lambda s: s.strip()}
-            positions = _resolve(path, mapping, headers, header_no)
-            mapping_used = {k: headers[i] for k, i in positions.items()}
-        ignored = [h for i, h in enumerate(headers) if i not in set(positions.values())]
-        if ignored:
-            rej.note(f"{len(ignored)} columns not used, ignored: "
-                     + ", ".join(ignored[:15]) + (", ..." if len(ignored) > 15 else ""))
-        used_mapping = mapping_used
-        if zone_name is None and "start" in positions:
-            for _, text in content[1:2]:
-                f = _csv_fields(text)
-                if len(f) > positions["start"]:
-                    t = parse_times([f[positions["start"]]])
-                    if not t.bad[0] and t.offset_min[0] != NO_OFFSET:
-                        zone_name = _fixed_zone(int(t.offset_min[0]))
-                        if zone_name:
-                            rej.note(f"no time zone given: the file's UTC offset "
-                                     f"({int(t.offset_min[0]):+d} min) read as {zone_name}")
-        clean = fmt == "mapped"
-        if clean:
-            transforms = {name: (lambda s: "" if s.strip() in _MISSING_LABELS else s.strip())
-                          for name in OPEN_CATEGORIES}
-        if fmt == "native":
-            for name in OPEN_CATEGORIES:
-                vocab = _json(file_meta.get(f"categories.{name}"), f"categories.{name}", rej)
-                if isinstance(vocab, list) and all(isinstance(v, str) for v in vocab):
-                    vocabularies[name] = tuple(vocab)
-            if "epoch" in file_meta and (tz is None or tz == file_meta.get("tz")):
-                try:
-                    epoch = str(np.datetime64(file_meta["epoch"], "s"))
-                except ValueError:
-                    rej.note(f"'# epoch=' line not a datetime ({file_meta['epoch']!r}): "
-                             "epoch taken from the first call")
-        zone = get_zone(zone_name or "UTC")
-        converter: Any = HeaderConverter(zone, asm, positions, headers, header_no)
+        setup = _setup_header(path, fmt, mapping, content, file_meta, tz, rej, asm)
     else:
-        zone = get_zone(zone_name or "UTC")
+        zone = _zone_or_utc(tz, rej)
         if fmt == "asterisk":
-            converter = AsteriskConverter(zone, asm, notes)
-            transforms = {name: unescape_label for name in ("stage", "number_type", "segment")}
+            setup = _Setup(AsteriskConverter(zone, asm, rej.tally), zone, transforms={
+                name: unescape_label for name in ("stage", "number_type", "segment")})
         else:
-            converter = FreeSwitchConverter(zone, asm, notes)
-    if zone_name is None:
-        rej.note("no time zone in the file or options: wall-clock times kept as written "
-                 "and labelled UTC (pass tz='Area/City' to name the zone)")
+            setup = _Setup(FreeSwitchConverter(zone, asm, rej.tally), zone)
 
     fast = None
     if fmt == "asterisk" and _FAST_PATH:
@@ -424,13 +442,13 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
             parsed = parse_asterisk_bytes(data, first_no, asm)
             return None if parsed is None else (parsed, len(parsed[1]))
     with gc_paused():  # rows of strings hold no cycles: see gc_paused
-        for block in iter_blocks(path, rej, first_line, fast=fast):
+        for block in iter_blocks(path, rej, setup.first_line, fast=fast):
             if isinstance(block, Block):
                 if not block.rows:
                     rej.check_strict()
                     continue
                 checks = RowChecks(block.lines, rej)
-                raw: Raw = converter(block.rows, checks)
+                raw: Raw = setup.converter(block.rows, checks)
             else:  # parsed by the fast path
                 raw, lines = block
                 checks = RowChecks(lines, rej)
@@ -445,11 +463,11 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
         if isinstance(loaded, dict):
             meta.update(loaded)
     meta.update(source=str(path), source_format=fmt)
-    table = asm.finish(tz=zone.key, epoch=epoch, meta=meta, vocabularies=vocabularies,
-                       transforms=transforms)
+    table = asm.finish(tz=setup.zone.key, epoch=setup.epoch, meta=meta,
+                       vocabularies=setup.vocabularies, transforms=setup.transforms)
     rejected = rej.sorted()
     report = ImportReport(str(path), fmt, asm.n + len(rejected), asm.n, rejected,
-                          rej.notes(), tuple(used_mapping.items()), table.tz, table.epoch)
+                          rej.notes(), tuple(setup.mapping.items()), table.tz, table.epoch)
     return CDRImport(table, report)
 
 
