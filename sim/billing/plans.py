@@ -437,7 +437,7 @@ def _bundle(sec: Section) -> Bundle | None:
 
 def _plan(p: Section) -> Plan | None:
     problems_before = len(p.problems.lines)
-    name = p.string("name")
+    name = p.string("name", check=lambda n: None if n.strip() else "a non-empty name")
     currency = p.string("currency", check=lambda c: None if _CURRENCY.fullmatch(c)
                         else 'a 3-letter currency code like "CNY"')
     description = p.string("description", "")

@@ -26,7 +26,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 from typing import TypeVar
 
@@ -198,12 +198,18 @@ def round_div(units: _Int, div: int, method: str) -> _Int:
 
 
 def units_to_decimal(units: int, den: int) -> Decimal:
-    """``units / den`` as an exact Decimal (den a power of ten), or rounded to 12 places."""
-    exp = round(math.log10(den)) if den > 0 else 0
+    """``units / den`` as a Decimal: exact when it is a finite decimal (always for a power
+    of ten), else rounded half up to 12 places (per-invoice plans' per-call values)."""
+    exp = len(str(den)) - 1
     if 10**exp == den:
         return Decimal(int(units)).scaleb(-exp)
     q = Fraction(int(units), den)
-    return (Decimal(q.numerator) / Decimal(q.denominator)).quantize(Decimal("1e-12"))
+    with localcontext() as ctx:
+        ctx.prec = 60
+        exact = Decimal(q.numerator) / Decimal(q.denominator)
+    if Fraction(exact) == q:
+        return exact
+    return exact.quantize(Decimal("1e-12"), rounding=ROUND_HALF_UP)
 
 
 # -- compiling ----------------------------------------------------------------------
@@ -237,11 +243,13 @@ def _schedule(bands: Sequence[Band]) -> Schedule | None:
         starts.append(at)
         weights.append(den)
     ends = [*starts[1:], WEEK_S]
-    cum = np.concatenate([[0], np.cumsum([w * (e - s) for s, e, w in
-                                          zip(starts, ends, weights, strict=True)])])
+    cum = [0]
+    for s, e, w in zip(starts, ends, weights, strict=True):
+        cum.append(cum[-1] + w * (e - s))
+    wide = np.int64 if cum[-1] < _INT64_SAFE else object  # huge factors: exact Python ints
     return Schedule(starts=np.asarray(starts, dtype=np.int64),
-                    weights=np.asarray(weights, dtype=np.int64),
-                    cum=cum[:-1].astype(np.int64), week=int(cum[-1]), den=den)
+                    weights=np.asarray(weights, dtype=wide),
+                    cum=np.asarray(cum[:-1], dtype=wide), week=cum[-1], den=den)
 
 
 def _tariff_rates(plan: Plan) -> list[tuple[list[int], list[int], list[Fraction]]]:
