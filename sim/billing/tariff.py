@@ -147,10 +147,12 @@ class CompiledPlan:
             start_t = None if start_t is None else start_t.astype(object)
         billed = np.zeros(len(d), dtype=dd.dtype)
         time: np.ndarray = np.zeros(len(d), dtype=dtype)
+        # only charged calls have time to price (often half of the dials or fewer)
+        busy = np.flatnonzero(charged)
         for k, tar in enumerate(self.tariffs):
             if tariff is None and k:
                 break
-            sel = slice(None) if tariff is None else np.flatnonzero(tariff == k)
+            sel = busy if tariff is None else busy[tariff[busy] == k]
             b, t = self._time(tar, dd[sel], None if start_t is None else
                               start_t[sel] + plan.included_s)
             billed[sel], time[sel] = b, t
