@@ -31,9 +31,10 @@ __all__ = ["parse_asterisk_bytes"]
 
 _QUOTE, _COMMA, _LF, _CR, _SEMI, _EQ, _MINUS = 34, 44, 10, 13, 59, 61, 45
 _MAX_LABEL = 64
+#: Fields read: dst, start, answer, end, duration, billsec, disposition, uniqueid, userfield.
+_NEEDED = (2, 9, 10, 11, 12, 13, 14, 16, 17)
 _MAX_DIGITS = 17  # digit strings up to 10^17, times 32, fit in int64
 _TS_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
-_POW10 = 10 ** np.arange(19, dtype=np.int64)
 #: Masks keeping the first 0..8 bytes of a little-endian 8-byte word.
 _WORD_MASKS = np.array([(1 << (8 * i)) - 1 for i in range(9)], dtype=np.uint64)
 
@@ -107,16 +108,21 @@ class _Block:
         if np.any(self.fend[:, -1] <= self.fstart[:, 0]):
             raise _Irregular  # blank line
         self.windows = np.lib.stride_tricks.sliding_window_view(self.buf, _PAD)
+        # text ranges of the fields we read, all at once: quoted ("...") or bare
+        need = [k for k in _NEEDED if k < width]
+        self.column_of = {k: j for j, k in enumerate(need)}
+        s, e, nq = self.fstart[:, need], self.fend[:, need], self.quotes_in[:, need]
+        quoted = (nq == 2) & (e - s >= 2) & (self.buf[s] == _QUOTE)
+        quoted &= self.buf[e - 1] == _QUOTE
+        if not np.all(quoted | (nq == 0)):
+            raise _Irregular  # doubled or stray quotes: csv knows the rules
+        self.cs = np.ascontiguousarray((s + quoted).T)
+        self.ce = np.ascontiguousarray((e - quoted).T)
 
     def content(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Byte range of the text of field ``k`` (quotes removed) on every line."""
-        s, e = self.fstart[:, k], self.fend[:, k]
-        nq = self.quotes_in[:, k]
-        buf = self.buf
-        quoted = (nq == 2) & (e - s >= 2) & (buf[s] == _QUOTE) & (buf[e - 1] == _QUOTE)
-        if not np.all(quoted | (nq == 0)):
-            raise _Irregular  # doubled or stray quotes: csv knows the rules
-        return s + quoted, e - quoted
+        j = self.column_of[k]
+        return self.cs[j], self.ce[j]
 
     def gather(self, cs: np.ndarray, width: int) -> np.ndarray:
         """(rows, width) bytes from each ``cs`` on (copies of fixed-width windows)."""
@@ -174,23 +180,32 @@ class _Block:
         return _labels(self.gather(cs, max(width, 1)), length)
 
 
+def _digits(b: np.ndarray, first: np.ndarray, length: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Decimal value of ``b[i, first[i]:length[i]]`` per row, and rows with a non-digit
+    there (Horner's rule, one column of bytes at a time)."""
+    n, width = b.shape
+    value = np.zeros(n, dtype=np.int64)
+    bad = np.zeros(n, dtype=bool)
+    for j in range(width):
+        inside = (first <= j) & (j < length)
+        d = b[:, j].astype(np.int64) - 48
+        bad |= inside & ((d < 0) | (d > 9))
+        value = np.where(inside, value * 10 + d, value)
+    return value, bad
+
+
 def _ints(b: np.ndarray, length: np.ndarray, *, signed: bool = False,
           strict: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Decimal integers: ``b`` holds each row's text from column 0, ``length`` bytes
     long. Returns ``(values, ok)``; ``strict`` raises :class:`_Irregular` unless every
     row holds one (1 to 18 digits, a leading minus if ``signed``)."""
-    n, width = b.shape
+    n = len(b)
     neg = (b[:, 0] == _MINUS) & (length >= 2) if signed else np.zeros(n, dtype=bool)
-    col = np.arange(width)
-    inside = (col >= neg[:, None]) & (col < length[:, None])
-    digits = b.astype(np.int64) - 48
-    ok = (length >= 1) & (length - neg <= 18)
-    ok &= np.all(~inside | ((digits >= 0) & (digits <= 9)), axis=1)
+    values, bad = _digits(b, neg.astype(np.int64), length)
+    ok = ~bad & (length >= 1) & (length - neg <= 18)
     if strict and not ok.all():
         raise _Irregular
-    # value = sum of digit * 10^(position from the right), over the digits inside
-    power = np.where(inside, length[:, None] - 1 - col, 0)
-    values = np.sum(np.where(inside, digits * _POW10[np.clip(power, 0, 18)], 0), axis=1)
     return np.where(neg, -values, values), ok
 
 
@@ -209,9 +224,7 @@ def _labels(b: np.ndarray, length: np.ndarray, words: np.ndarray | None = None
     b = np.where(inside, b, 0).astype(np.uint8)
     keys = None
     if width <= _MAX_DIGITS and np.all(~inside | ((b >= 48) & (b <= 57))):
-        power = np.where(inside, length[:, None] - 1 - np.arange(width), 0)
-        values = np.sum(np.where(inside, (b.astype(np.int64) - 48) * _POW10[power], 0),
-                        axis=1)
+        values, _ = _digits(b, np.zeros(n, dtype=np.int64), length)
         keys = values * 32 + length  # the length keeps "0123" apart from "123"
         uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     elif width <= 8:
@@ -256,13 +269,15 @@ def _userfields(blk: _Block, raw: dict[str, np.ndarray], asm: Assembler) -> None
     keys = list(USERFIELD_KEYS)
     n, k = blk.n, len(keys)
 
-    def offsets(byte: int, count: int) -> np.ndarray:
-        rows, cols = np.nonzero(text == byte)
-        if len(rows) != n * count or np.any(np.bincount(rows, minlength=n) != count):
-            raise _Irregular
-        return cols.reshape(n, count)
-
-    semis, eqs = offsets(_SEMI, k - 1), offsets(_EQ, k)
+    # "key=value;key=value;...": '=' and ';' alternate, 2k - 1 of them on every row
+    rows, cols = np.nonzero((text == _EQ) | (text == _SEMI))
+    if len(rows) != n * (2 * k - 1) or np.any(np.bincount(rows, minlength=n) != 2 * k - 1):
+        raise _Irregular
+    cols = cols.reshape(n, 2 * k - 1)
+    pattern = np.where(np.arange(2 * k - 1) % 2 == 0, _EQ, _SEMI)
+    if np.any(text[rows.reshape(n, -1), cols] != pattern):
+        raise _Irregular
+    eqs, semis = cols[:, 0::2], cols[:, 1::2]
     key_start = np.empty((n, k), dtype=np.int64)
     key_start[:, 0] = 0
     key_start[:, 1:] = semis + 1
