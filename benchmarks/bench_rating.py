@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import platform
 import statistics
 import sys
@@ -80,11 +81,13 @@ def one_plan() -> Plan:
     return plan
 
 
-def _timed(fn: Callable[[], Any]) -> float:
+def _timed(fn: Callable[[], Any]) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of one call (CPU time is less disturbed by other
+    processes on a shared machine; both are reported)."""
     gc.collect()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = fn()
-    elapsed = time.perf_counter() - t0
+    elapsed = time.perf_counter() - t0, time.process_time() - c0
     del result
     return elapsed
 
@@ -122,19 +125,25 @@ def main(argv: list[str] | None = None) -> int:
         "banded plan": lambda: rate(table, banded, campaign=CAMPAIGN),
         "destination plan": lambda: rate(table, by_destination, campaign=CAMPAIGN),
     }
-    times: dict[str, list[float]] = {k: [] for k in cases}
+    wall: dict[str, list[float]] = {k: [] for k in cases}
+    cpu: dict[str, list[float]] = {k: [] for k in cases}
     for fn in cases.values():  # warm up: page in the table, compile, import
         fn()
     for r in range(args.repeat):
         for name, fn in cases.items():
-            times[name].append(_timed(fn))
+            w, c = _timed(fn)
+            wall[name].append(w)
+            cpu[name].append(c)
         print(f"  run {r + 1}/{args.repeat} done", flush=True)
-    med = {k: statistics.median(v) for k, v in times.items()}
-    copy_s = med["copy"]
+    med = {k: statistics.median(v) for k, v in wall.items()}
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
     rows = []
     for name, seconds in med.items():
         rows.append({"case": name, "median_s": seconds, "ns_per_call": seconds / n * 1e9,
-                     "vs_copy": seconds / copy_s, "runs_s": times[name]})
+                     "vs_copy": seconds / med["copy"], "runs_s": wall[name],
+                     "cpu_median_s": med_cpu[name],
+                     "cpu_ns_per_call": med_cpu[name] / n * 1e9,
+                     "cpu_vs_copy": med_cpu[name] / med_cpu["copy"], "cpu_runs_s": cpu[name]})
     mem = peak_memory(lambda: rate(table, [plan], campaign=CAMPAIGN))
     mem_lib = peak_memory(lambda: rate(table, library, campaign=CAMPAIGN))
     one, lib = rows[1], rows[2]
@@ -148,11 +157,15 @@ def main(argv: list[str] | None = None) -> int:
         "peak_memory_one_plan_inputs": mem / (8 * n),
         "peak_memory_library_inputs_per_plan": mem_lib / (8 * n) / len(library),
     }
-    print(f"\nrating {n:,} calls, median of {args.repeat} interleaved runs")
-    print(f"{'case':24s} {'median s':>9s} {'ns/call':>8s} {'x copy':>7s}")
+    print(f"\nrating {n:,} calls, median of {args.repeat} interleaved runs "
+          f"(load average {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} cpus)")
+    print(f"{'case':24s} {'wall s':>8s} {'ns/call':>8s} {'x copy':>7s}   {'cpu s':>7s} "
+          f"{'ns/call':>8s} {'x copy':>7s}")
     for row in rows:
-        print(f"{row['case']:24s} {row['median_s']:9.3f} {row['ns_per_call']:8.2f} "
-              f"{row['vs_copy']:7.2f}")
+        print(f"{row['case']:24s} {row['median_s']:8.3f} {row['ns_per_call']:8.2f} "
+              f"{row['vs_copy']:7.2f}   {row['cpu_median_s']:7.3f} "
+              f"{row['cpu_ns_per_call']:8.2f} {row['cpu_vs_copy']:7.2f}")
     print(f"\none plan: {one['ns_per_call']:.2f} ns/call (target <= {TARGET_NS_PER_CALL}) "
           f"{'OK' if verdict['one_plan_ok'] else 'MISSED'}; library: {lib['median_s']:.2f} s "
           f"(target <= {TARGET_LIBRARY_S}) {'OK' if verdict['library_ok'] else 'MISSED'}")
@@ -165,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         "verdict": verdict,
         "machine": {"python": platform.python_version(), "numpy": np.__version__,
                     "platform": platform.platform(), "processor": platform.processor(),
-                    "cpus": __import__("os").cpu_count()},
+                    "cpus": os.cpu_count()},
+        "load_average_1min": os.getloadavg()[0],
         "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

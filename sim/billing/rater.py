@@ -12,8 +12,8 @@ kernel of :mod:`sim.billing.tariff` per call.
 
 Memory traffic, not arithmetic, bounds this work, so the table is read once: one pass
 over cache-sized chunks of calls derives each chunk's billable seconds and counts, and
-rates the chunk under every plan while it is in cache. Per plan, only the two output
-arrays (int32 where the values allow) are written.
+rates the chunk under every plan while it is in cache. Per plan, only its outputs are
+written: 8 bytes per call while charges and billed seconds fit int32.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ __all__ = ["CHUNK", "HIST_MIN_PLANS", "TABLE_MAX_S", "rate"]
 TABLE_MAX_S = 1 << 18
 #: Calls per chunk of the pass: its temporaries stay in cache.
 CHUNK = 1 << 14
-#: Plans with one table from which on the pass keeps a histogram instead of sums.
+#: From this many single-table plans on, the pass keeps a histogram of billable seconds
+#: (for their totals) instead of summing every plan's outputs per chunk.
 HIST_MIN_PLANS = 4
 
 _I32 = np.iinfo(np.int32)
