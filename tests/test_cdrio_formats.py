@@ -91,7 +91,8 @@ def test_asterisk_bad_rows_are_rejected_with_line_and_reason(tmp_path: Path) -> 
     imp = read_cdrs(write(tmp_path, "Master.csv", lines))
     rep = imp.report
     check_invariant(rep)
-    assert rep.rows_read == 12  # the blank line is not a row
+    assert rep.rows_read == 12  # the blank line is not a row, but is reported
+    assert "1 blank lines skipped (not rows)" in rep.notes
     rej = by_line(rep)
     assert sorted(rej) == [2, 3, 4, 5, 6, 7, 9, 12, 13]
     assert "field 10 (start)" in rej[2] and "'2026-02-30 10:00:00'" in rej[2]

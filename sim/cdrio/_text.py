@@ -188,6 +188,7 @@ def parse_lines(lines: list[str], first_no: int, rejections: Rejections) -> Bloc
             rows, slow_nums = _parse_slow(lines, first_no, rejections)
             nums = np.asarray(slow_nums, dtype=np.int64)
         blank = rows.count([])
+        rejections.tally("{n} blank lines skipped (not rows)", blank)
         if blank:
             keep = [i for i, r in enumerate(rows) if r]
             rows = [rows[i] for i in keep]
