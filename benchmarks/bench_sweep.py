@@ -82,14 +82,16 @@ def timed_sweeps(scenario: Scenario, reps: int, repeat: int) -> dict[str, Any]:
     serial: list[float] = []
     parallel: list[float] = []
     busy: list[float] = []
+    serial_busy: list[float] = []
+    loads: list[float] = []
     first = None
     for i in range(repeat):
         order = (1, 2) if i % 2 == 0 else (2, 1)  # alternate: drift hits both alike
         for workers in order:
+            loads.append(os.getloadavg()[0])
             res = sim.sweep(scenario, grid=GRID, replications=reps, seed=1, workers=workers)
             (serial if workers == 1 else parallel).append(res.elapsed_s)
-            if workers == 2:
-                busy.append(res.busy_s)
+            (serial_busy if workers == 1 else busy).append(res.busy_s)
             if first is None:
                 first = res
             elif res.table != first.table:
@@ -99,11 +101,19 @@ def timed_sweeps(scenario: Scenario, reps: int, repeat: int) -> dict[str, Any]:
     assert first is not None
     runs = len(first.design) * reps
     eff = [s / (2 * p) for s, p in zip(serial, parallel, strict=True)]
+    # Efficiency = utilisation / slowdown: how much of the two workers' wall time was
+    # spent inside runs (the executor's part), and how much slower each run became
+    # with two running at once (cores shared with each other and with other jobs).
+    util = [b / (2 * p) for b, p in zip(busy, parallel, strict=True)]
+    slow = [b / s for b, s in zip(busy, serial_busy, strict=True)]
     return {"points": len(first.design), "replications": reps, "runs": runs,
             "serial_s": serial, "parallel_s": parallel, "parallel_busy_s": busy,
             "serial_median_s": statistics.median(serial),
             "parallel_median_s": statistics.median(parallel),
             "efficiency": eff, "efficiency_median": statistics.median(eff),
+            "serial_busy_s": serial_busy, "utilisation": util,
+            "utilisation_median": statistics.median(util), "run_slowdown": slow,
+            "run_slowdown_median": statistics.median(slow), "load_at_start": loads,
             "point_median_s": statistics.median(serial) / runs}
 
 
@@ -189,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
         ("parallel efficiency", f"{sweeps['efficiency_median']:.3f} median "
                                 f"(each: {', '.join(f'{e:.3f}' for e in sweeps['efficiency'])}); "
                                 f"target >= {TARGET_EFFICIENCY}"),
+        ("  2-worker utilisation", f"{sweeps['utilisation_median']:.3f} median: share of the "
+                                   "workers' wall time inside runs (executor's part)"),
+        ("  run slowdown at 2 workers", f"{sweeps['run_slowdown_median']:.2f}× median: time "
+                                        "per run, 2 at once vs 1 (shared cores)"),
         ("executor overhead per point", f"{over['per_point_ms']:.2f} ms = {over_pct:.2f} % of "
                                         f"a 1-s point; target < {TARGET_OVERHEAD_PCT} %"),
         ("  task sent / row returned", f"{over['task_bytes']:,} B / "

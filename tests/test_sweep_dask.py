@@ -37,3 +37,18 @@ def test_local_dask_cluster_gives_the_same_table(serial, processes, tmp_path):
         assert client.status == "running"  # the sweep leaves the user's cluster alone
     assert res.table == serial.table and res.failures == ()
     assert len(list((tmp_path / "d" / "runs").iterdir())) == 12
+
+
+def test_command_line_on_a_dask_scheduler(tmp_path, capsys):
+    from conftest import SCENARIOS
+
+    from sim.cli import main
+
+    with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=1,
+                                  dashboard_address=None) as cluster:
+        code = main(["sweep", str(SCENARIOS / "baseline.toml"), "--quick", "--set",
+                     "list.size=40", "--vary", "agents.count=2,3", "--reps", "1", "--no-plots",
+                     "--dask", cluster.scheduler_address, "--out", str(tmp_path / "s")])
+    assert code == 0, capsys.readouterr().err
+    assert "on Dask" in capsys.readouterr().err
+    assert len((tmp_path / "s" / "sweep.csv").read_text().splitlines()) == 3

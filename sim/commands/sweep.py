@@ -35,10 +35,10 @@ MAX_PRINTED = 40
 def add_parser(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "sweep", help="run a scenario over a grid / Latin hypercube of parameter values",
-        description="Run a scenario at every point of a parameter grid (--vary) or of a "
-                    "Latin hypercube (--samples with --range), several replications each "
-                    "with the same seeds at every point, on local cores or a Dask cluster. "
-                    "Writes sweep.csv, aggregate.csv and plots; an interrupted sweep "
+        description="Run a scenario at every point of a parameter grid (--vary) or of a\n"
+                    "Latin hypercube (--samples with --range), several replications each\n"
+                    "with the same seeds at every point, on local cores or a Dask cluster.\n"
+                    "Writes sweep.csv, aggregate.csv and plots; an interrupted sweep\n"
                     "resumes when run again with the same arguments and --out.",
         epilog="examples:\n"
                "  dialsim sweep scenarios/baseline.toml --vary dialer.ratio=1,1.5,2 "
@@ -53,7 +53,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--samples", type=int, metavar="N",
                    help="N Latin-hypercube points over the --range bounds")
     p.add_argument("--range", dest="ranges", action="append", default=[], metavar="KEY=LO:HI",
-                   help="bounds of a sampled key (integers give integers); repeatable")
+                   help="bounds of a sampled key; an integer key (agents.count) gets "
+                        "integers, a float key (dialer.ratio) floats; repeatable")
     p.add_argument("--reps", type=int, default=3, metavar="R",
                    help="replications per point, seeds SEED..SEED+R-1 at every point "
                         "(default 3)")
