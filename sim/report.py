@@ -262,9 +262,9 @@ def _kpis(run: RunFolder) -> str:
         row = [label, "n/a" if v is None else _num(v, fmt)]
         if est:
             e = est.get(key)
+            f = "{:,.1f}" if fmt == "{:,.0f}" else fmt  # a mean of counts has decimals
             row += ["–", "", ""] if e is None else [
-                _est(e["mean"], e["low"], e["high"], fmt), _num(e["low"], fmt),
-                _num(e["high"], fmt)]
+                _est(e["mean"], e["low"], e["high"], f), _num(e["low"], f), _num(e["high"], f)]
         rows.append(row)
     intro = _note("One run of the campaign" + (
         "; the columns on the right are means over replications with common seeds, each "
@@ -569,7 +569,7 @@ def _operations_section(run: RunFolder, figs: _Figures) -> str:
         out.append(figs.add("dial-level", plot_dial_level(run.timeline),
                             "Dial level and abandonment rate of the pooled dialer"))
     else:
-        out.append(_note("No dialer timeline (only pooled dialers record one)."))
+        out.append(_note("No dialer timeline in this folder (timeline.csv)."))
     return "\n".join(out)
 
 

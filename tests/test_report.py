@@ -20,7 +20,7 @@ from conftest import SCENARIOS
 
 from sim.analysis.kpis import KPI_LABELS
 from sim.cli import main
-from sim.report import SECTIONS, load_run, write_report
+from sim.report import SECTIONS, load_run
 
 SCENARIO_FILES = sorted(SCENARIOS.glob("*.toml"))
 #: Two plans keep the reports of the tests that are not about the scenarios cheap.
@@ -198,3 +198,19 @@ def test_report_folder_is_portable(reps_run, tmp_path):
     (folder / "summary.json").write_text(json.dumps(summary))
     run = load_run(folder)
     assert run.plans and Path(folder / summary["plans_copies"][0]).is_file()
+
+
+def test_reporting_never_imports_the_simulation_engine(reps_run):
+    # DESIGN §2: analysis and reporting work on saved results; simpy stays unloaded (and
+    # scipy.stats, seconds of start-up on a busy machine).
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "import sim.report, sim.analysis.plots, sim.analysis.rounding\n"
+            "import sim.analysis.breakeven, sim.commands.report\n"
+            f"sim.report.load_run({str(reps_run)!r}).rating()\n"
+            "assert 'simpy' not in sys.modules, 'simpy imported'\n"
+            "assert 'scipy.stats' not in sys.modules, 'scipy.stats imported'\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -26,9 +26,6 @@ from ..billing import Plan
 from ..cdr import CDRTable
 from .breakeven import BreakEvenMap, CallMix, CostCurve
 from .rounding import block_edges
-
-if TYPE_CHECKING:  # analysis.stats imports scipy.stats, seconds of start-up: not at run time
-    from .stats import Estimate
 
 __all__ = [
     "STATE_COLOURS",
@@ -55,10 +52,17 @@ class _Interval(Protocol):
     """Anything with a mean and a confidence interval, like
     :class:`~sim.analysis.stats.Estimate`."""
 
-    mean: float
-    low: float
-    high: float
-    n: int
+    @property
+    def mean(self) -> float: ...
+
+    @property
+    def low(self) -> float: ...
+
+    @property
+    def high(self) -> float: ...
+
+    @property
+    def n(self) -> int: ...
 
 
 def new_axes(ax: Axes | None = None, *, size_in: tuple[float, float] = (8.0, 4.2),
@@ -86,13 +90,13 @@ def _time_scale(span_s: float) -> tuple[float, str]:
 
 def _value(x: _Interval | Decimal | float | None) -> tuple[float, float, float]:
     """Mean and the CI's distances below / above it (0 without an interval)."""
-    if hasattr(x, "low") and hasattr(x, "high") and hasattr(x, "mean"):
-        if x.n < 2 or not (math.isfinite(x.low) and math.isfinite(x.high)):
-            return x.mean, 0.0, 0.0
-        return x.mean, x.mean - x.low, x.high - x.mean
     if x is None:
         return math.nan, 0.0, 0.0
-    return float(x), 0.0, 0.0
+    if isinstance(x, Decimal | float | int):
+        return float(x), 0.0, 0.0
+    if x.n < 2 or not (math.isfinite(x.low) and math.isfinite(x.high)):
+        return x.mean, 0.0, 0.0
+    return x.mean, x.mean - x.low, x.high - x.mean
 
 
 # -- talk time and blocks --------------------------------------------------------------
@@ -157,7 +161,7 @@ def plot_talk_histogram(cdrs: CDRTable, plan: Plan | None = None, *, ax: Axes | 
 # -- costs -------------------------------------------------------------------------
 
 
-def plot_plan_costs(costs: Mapping[str, Estimate | _Interval | Decimal | float | None], *,
+def plot_plan_costs(costs: Mapping[str, _Interval | Decimal | float | None], *,
                     ax: Axes | None = None, currency: str = "", label: str = "total cost",
                     ) -> Axes:
     """Horizontal bars of each plan's cost, cheapest on top, with CIs when estimated.
@@ -196,9 +200,9 @@ def plot_plan_costs(costs: Mapping[str, Estimate | _Interval | Decimal | float |
     return ax
 
 
-def plot_variant_costs(estimates: Mapping[str, Estimate | _Interval], *,
+def plot_variant_costs(estimates: Mapping[str, _Interval], *,
                        ax: Axes | None = None,
-                       diffs: Mapping[str, Estimate | _Interval] | None = None,
+                       diffs: Mapping[str, _Interval] | None = None,
                        currency: str = "",
                        label: str = "cost per conversion", plan: str = "") -> Axes:
     """Bars of a cost (e.g. per conversion) by variant with CIs; paired differences noted.
@@ -338,8 +342,16 @@ def plot_abandonment(cdrs: CDRTable, *, ax: Axes | None = None, bin_s: float = 3
     ax.set_ylabel("abandoned, % of live answers")
     ax.set_title(f"Abandonment over time ({bin_s / 60:g}-minute bins; "
                  f"{int(ab.sum()):,} of {t.size:,} live answers)", fontsize=10)
-    top = max(float(np.nanmax(rate, initial=0.0)), 1.3 * (limit or 0.0), 0.01)
-    ax.set_ylim(0, 110 * top)
+    # A bin with a single live answer can read 100 %: keep the scale on the limit and
+    # the running rate, and say how many bins go off it.
+    scale_top = max(4 * (limit or 0.0), 1.3 * float(running.max()), 0.01)
+    top = min(float(np.nanmax(rate, initial=0.0)), scale_top)
+    top = max(top, 1.3 * (limit or 0.0), 1.3 * float(running.max()), 0.01)
+    ax.set_ylim(0, 105 * top)
+    off = int(np.count_nonzero(np.nan_to_num(rate) > top))
+    if off:
+        ax.text(0.01, 0.97, f"{off} bin(s) above the scale (few live answers)",
+                transform=ax.transAxes, va="top", fontsize=8, color="#555555")
     ax.legend(loc="upper right", fontsize=8)
     return ax
 

@@ -111,7 +111,7 @@ def reps_table(reps: Any, plans: Sequence[Any]) -> str:
         if key not in reps.metrics:
             continue
         e = reps.estimate(key)
-        f = fmt.replace(",", "")
+        f = "{:,.1f}" if fmt == "{:,.0f}" else fmt  # a mean of counts has decimals
         rows.append([label, _fmt_est(e, f), _fmt_num(e.low, f), _fmt_num(e.high, f)])
     for plan in plans:
         for field in REP_COST_FIELDS:
