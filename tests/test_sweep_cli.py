@@ -114,3 +114,27 @@ def test_example_script_runs_as_a_plain_script(tmp_path):
     assert "cheapest point" in proc.stdout
     assert (tmp_path / "ex" / "sweep.csv").is_file()
     assert (tmp_path / "ex" / "contacts_per_agent_hour.png").is_file()
+
+
+def test_failed_runs_are_listed_and_exit_1(tmp_path, capsys, monkeypatch):
+    import sim.sweep.runner as runner
+
+    real = runner.run_task
+
+    def flaky(task):
+        if task.overrides.get("agents.count") == 3:
+            raise MemoryError("out of memory")
+        return real(task)
+
+    monkeypatch.setattr(runner, "run_task", flaky)  # workers=1 runs tasks in this process
+    out = tmp_path / "s"
+    assert sweep("--vary", "agents.count=2,3", "--reps", "2", "--no-plots",
+                 "--out", str(out)) == 1
+    cap = capsys.readouterr()
+    assert "2 runs failed" in cap.err and "point 1 (agents.count=3), replication 0" in cap.err
+    assert "MemoryError: out of memory" in cap.err and "failed" in cap.out
+    assert len(rows(out / "sweep.csv")) == 2
+    monkeypatch.setattr(runner, "run_task", real)
+    assert sweep("--vary", "agents.count=2,3", "--reps", "2", "--no-plots",
+                 "--out", str(out)) == 0  # the retry makes only the failed runs
+    assert "2 runs in" in capsys.readouterr().err and len(rows(out / "sweep.csv")) == 4
