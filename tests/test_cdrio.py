@@ -258,3 +258,13 @@ def test_empty_table_round_trip(tmp_path: Path) -> None:
         path = tmp_path / f"e_{fmt}.csv"
         write_cdrs(table, path, format=fmt)  # type: ignore[arg-type]
         assert len(read_cdrs(path, format=fmt).cdrs) == 0  # type: ignore[arg-type]
+
+
+def test_module_exports_are_sorted_and_exist() -> None:
+    import importlib
+    for name in ("", "._build", "._fastast", "._fields", "._readers", "._report", "._text",
+                 "._values", "._write"):
+        module = importlib.import_module("sim.cdrio" + name)
+        exported = list(module.__all__)
+        assert exported == sorted(exported), name
+        assert all(hasattr(module, x) for x in exported), name

@@ -69,7 +69,14 @@ from ._text import Block, gc_paused, iter_blocks, read_head
 from ._values import NO_OFFSET, get_zone, parse_times
 from ._write import write_asterisk, write_native
 
-__all__ = ["PRESETS", "CDRImport", "ImportReport", "Rejection", "read_cdrs", "write_cdrs"]
+__all__ = [
+    "CDRImport",
+    "ImportReport",
+    "PRESETS",
+    "Rejection",
+    "read_cdrs",
+    "write_cdrs",
+]
 
 ReadFormat = Literal["auto", "native", "asterisk", "freeswitch", "mapped"]
 WriteFormat = Literal["native", "asterisk"]

@@ -32,7 +32,12 @@ from ..cdr import ANSWERED_BY, COLUMNS, CDRTable
 from ._report import Rejections
 from ._values import NAT, US_PER_DAY, US_PER_S, Factorizer
 
-__all__ = ["Assembler", "RowChecks", "derive", "OPEN_CATEGORIES"]
+__all__ = [
+    "Assembler",
+    "OPEN_CATEGORIES",
+    "RowChecks",
+    "derive",
+]
 
 OPEN_CATEGORIES: tuple[str, ...] = tuple(
     c.name for c in COLUMNS if c.kind == "cat" and c.vocabulary is None)

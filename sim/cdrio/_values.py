@@ -30,10 +30,10 @@ import numpy as np
 from ..errors import CDRFormatError
 
 __all__ = [
+    "Factorizer",
     "MISSING",
     "NAT",
     "NO_OFFSET",
-    "Factorizer",
     "Times",
     "format_times",
     "get_zone",

@@ -32,7 +32,7 @@ from ._build import OPEN_CATEGORIES
 from ._fields import USERFIELD_KEYS, escape_label
 from ._values import NAT, US_PER_S, format_times, get_zone, local_offsets_s
 
-__all__ = ["write_asterisk", "write_native", "NATIVE_MAGIC"]
+__all__ = ["NATIVE_MAGIC", "write_asterisk", "write_native"]
 
 #: First line of a native file.
 NATIVE_MAGIC = "# dialsim CDR, native CSV: one row per dial attempt"
