@@ -14,6 +14,17 @@ force where it starts (see :mod:`sim.billing.tariff`). The shorthand
 ``price_per_min`` + ``increments = "X/Y"`` is a first block of X seconds, then
 Y-second blocks counted from the end of the first one.
 
+Keys of a ``[[plan]]`` table (amounts in ``currency``; ``*`` = required)::
+
+    name*, currency*, description
+    price_per_min + increments = "X/Y"      | [[plan.steps]] from_s, price, unit_s, increment_s
+    connect_fee, per_attempt_fee, no_charge_under_s, included_s, min_cost, max_cost, legs
+    rounding = {decimals = 4, method = "half_up" | "up" | "down", per = "call" | "invoice"}
+    [[plan.bands]] name, days = ["mon", ...], start = "18:00", end = "08:00", factor
+    [[plan.destinations]] prefix | number_type, price_per_min [+ increments] | steps
+    seat_per_month, number_per_month, channel_per_month = amount | [{from_channels, price}]
+    bundle = {minutes, price, overage_per_min}   (time prices must then be 0 or absent)
+
 Amounts are :class:`~decimal.Decimal` read exactly from decimal strings or TOML
 numbers. :func:`load_plans` reports every problem of a file at once, in the form
 ``plans.toml: plan[2].steps[0].increment_s: must be an integer >= 1 (got 0)``.
