@@ -22,7 +22,7 @@ import numpy as np
 from sim.cdr import CDRTable
 
 from .plans import DAY_S, Plan
-from .tariff import round_div, week_offset_s
+from .tariff import rounded, week_offset_s
 
 __all__ = ["DAYS_PER_MONTH", "CampaignInfo", "PlanFees", "money", "peak_concurrency",
            "plan_fees"]
@@ -109,9 +109,7 @@ def peak_concurrency(cdrs: CDRTable) -> int:
 
 def money(amount: Fraction, plan: Plan) -> Decimal:
     """``amount`` rounded once to the plan's decimals by its rounding method."""
-    scale = 10**plan.rounding.decimals
-    q = round_div(amount.numerator * scale, amount.denominator, plan.rounding.method)
-    return Decimal(int(q)).scaleb(-plan.rounding.decimals)
+    return rounded(amount, plan.rounding.decimals, plan.rounding.method)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,8 +132,7 @@ class PlanFees:
 
 def _minutes(seconds: Fraction) -> Decimal:
     """Seconds as minutes to 4 decimals (bundle use is a quantity, not money)."""
-    q = seconds / 60
-    return Decimal(int(round_div(q.numerator * 10**4, q.denominator, "half_up"))).scaleb(-4)
+    return rounded(seconds / 60, 4)
 
 
 def plan_fees(plan: Plan, campaign: CampaignInfo, billed_s: int) -> PlanFees:

@@ -17,7 +17,7 @@ import numpy as np
 
 from .fees import CampaignInfo, PlanFees
 from .plans import Plan
-from .tariff import units_to_decimal
+from .tariff import rounded, units_to_decimal
 
 __all__ = ["PlanCalls", "PlanSummary", "Rating", "exact_sum"]
 
@@ -73,12 +73,7 @@ class PlanCalls:
 
 
 def _per(total: Decimal, count: int, decimals: int) -> Decimal | None:
-    if count == 0:
-        return None
-    q = Fraction(total) / count
-    scale = 10 ** (decimals + 2)
-    return Decimal((q.numerator * scale * 2 + q.denominator) // (2 * q.denominator)).scaleb(
-        -(decimals + 2))
+    return None if count == 0 else rounded(Fraction(total) / count, decimals + 2)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

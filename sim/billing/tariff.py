@@ -41,6 +41,7 @@ __all__ = [
     "charge_one",
     "compile_plan",
     "round_div",
+    "rounded",
     "tariff_map",
     "units_to_decimal",
     "week_offset_s",
@@ -197,6 +198,12 @@ def round_div(units: _Int, div: int, method: str) -> _Int:
         return -(-units // div)
     q, r = units // div, units % div
     return q + (2 * r >= div)
+
+
+def rounded(amount: Fraction, places: int, method: str = "half_up") -> Decimal:
+    """``amount`` (>= 0) rounded once to ``places`` decimals by ``method``."""
+    q = round_div(amount.numerator * 10**places, amount.denominator, method)
+    return Decimal(int(q)).scaleb(-places)
 
 
 def units_to_decimal(units: int, den: int) -> Decimal:
