@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import CDRFormatError, SimError
-from sim.output import atomic_write, atomic_write_text, output_dir
+from sim.output import atomic_write, atomic_write_text, check_writable, output_dir
 
 __all__ = ["add_parser", "run"]
 
@@ -100,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
     from sim.billing import format_comparison, load_plans, rate, write_costs
     from sim.cdrio import read_cdrs
 
+    if args.out is not None:
+        check_writable(args.out, args.force)  # fail before the work, not after it
     plans = tuple(p for f in args.plans for p in load_plans(f))
     mapping = _mapping(args.map)
     imported = read_cdrs(args.cdrfile, format=args.format, mapping=mapping, strict=args.strict,
@@ -113,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     if len(rejected) > SHOW_REJECTIONS:
         more = f"  ... and {len(rejected) - SHOW_REJECTIONS:,} more"
         print(more + (" (all in rejections.csv)" if args.out else " (use --out to list all)"))
-    for note in getattr(report, "notes", ()):
+    for note in report.notes:
         print(f"  note: {note}")
     campaign = _campaign(args, cdrs)
     if args.seats is None and campaign.seats == 0 and any(p.seat_per_month for p in plans):
