@@ -220,8 +220,6 @@ class RoundingAnalysis:
 
     def format(self) -> str:
         """A plain-text table, one line per plan."""
-        from ..commands._common import format_table
-
         trims = sorted({t.trim_s for p in self.plans.values() for t in p.trims})
         head = ["plan", "blocks", "billed min", "rounding", "short calls", "short cost"]
         head += [f"trim ≤{k}s saves" for k in trims]
@@ -235,7 +233,18 @@ class RoundingAnalysis:
             row += [f"{by_k[k].saved:,} ({by_k[k].calls:,})" if k in by_k else "-"
                     for k in trims]
             rows.append(row)
-        return format_table(rows, head, "ll" + "r" * (len(head) - 2))
+        return _text_table(head, rows)
+
+
+def _text_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns padded to their widest cell: the first two left-aligned, the rest right."""
+    table = [list(head), *[list(r) for r in rows]]
+    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+                       for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
+             for r in table]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
 
 
 def _pct(x: float) -> str:
