@@ -30,6 +30,7 @@ __all__ = [
     "AMDSpec",
     "AgentSpec",
     "CampaignSpec",
+    "ComplianceSpec",
     "CustomerSpec",
     "DialerSpec",
     "ListSpec",
@@ -192,6 +193,19 @@ class DialerSpec:
 
 
 @dataclass(**_frozen)
+class ComplianceSpec:
+    """Which regulatory rules to check and their numbers (DESIGN §7)."""
+
+    rules: tuple[str, ...]
+    abandon_cap: float
+    threshold_s: float
+    calling_hours: tuple[int, int]
+    max_per_24h: int
+    max_per_5min: int
+    lockout_h: float
+
+
+@dataclass(**_frozen)
 class StageSpec:
     name: str
     duration: Distribution
@@ -234,7 +248,7 @@ class Scenario:
     plans: tuple[Path, ...]
     numbers: int
     variants: tuple[VariantSpec, ...]
-    compliance: Mapping[str, Any]
+    compliance: ComplianceSpec
     raw: Mapping[str, Any] = field(repr=False)
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Scenario:
@@ -612,6 +626,9 @@ def _dialer(s: Section) -> DialerSpec:
     s.finish()
     if mode == "poisson" and not rate:
         s.problems.add(s.path("rate_per_min"), "must be > 0 for mode 'poisson' (dials per minute)")
+    if mode == "robot" and not rate and not channels:
+        s.problems.add(s.path("channels"), "must be > 0 for mode 'robot' without rate_per_min "
+                                           "(the robot's capacity is the trunk's channels)")
     return DialerSpec(mode=mode, ratio=float(ratio), ring_timeout_s=float(ring_timeout),
                       abandon_threshold_s=float(threshold), channels=channels,
                       calls_per_second=float(cps), rate_per_min=float(rate),
@@ -642,6 +659,34 @@ def _script(s: Section) -> ScriptSpec | None:
         return None
     return ScriptSpec(name=name, stages=tuple(stages), p_convert=float(p_convert),
                       p_callback=float(p_callback), decline_exit=exit_)
+
+
+def _compliance(s: Section) -> ComplianceSpec:
+    known = ("us", "uk", "china")
+    rules_raw = s.raw_get("rules", list(known))
+    rules: list[str] = []
+    if not isinstance(rules_raw, list):
+        s.problems.must(s.path("rules"), 'a list like ["us", "uk", "china"]', rules_raw)
+    else:
+        for i, r in enumerate(rules_raw):
+            if r not in known:
+                s.problems.must(f"{s.path('rules')}[{i}]", "one of 'us', 'uk', 'china'", r)
+            else:
+                rules.append(r)
+    cap = s.probability("abandon_cap", 0.03)
+    threshold = s.number("threshold_s", 2.0, lo=0)
+    hours = _intervals(s, "calling_hours", [["08:00", "21:00"]]) if s.has("calling_hours") \
+        else ((8 * 3600, 21 * 3600),)
+    if s.has("calling_hours") and hours is not None and len(hours) != 1:
+        s.problems.must(s.path("calling_hours"), 'one pair [["08:00", "21:00"]]', hours)
+    per_day = s.integer("max_per_24h", 5, lo=1)
+    per_5 = s.integer("max_per_5min", 3, lo=1)
+    lockout = s.number("lockout_h", 72, lo=0)
+    s.finish()
+    h = hours[0] if hours else (8 * 3600, 21 * 3600)
+    return ComplianceSpec(rules=tuple(rules), abandon_cap=float(cap),
+                          threshold_s=float(threshold), calling_hours=h, max_per_24h=per_day,
+                          max_per_5min=per_5, lockout_h=float(lockout))
 
 
 def _variants(top: Section) -> tuple[VariantSpec, ...]:
@@ -697,10 +742,7 @@ def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>",
             plans.append(path)
     numbers = billing.integer("numbers", 1, lo=0)
     billing.finish()
-    compliance = top.raw_get("compliance", {})
-    if not isinstance(compliance, Mapping):
-        problems.must("compliance", "a table", compliance)
-        compliance = {}
+    compliance = _compliance(top.sub("compliance"))
     variants = _variants(top)
     top.finish()
     if agents and campaign:
@@ -718,7 +760,7 @@ def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>",
                     campaign=campaign, list=lst, customers=customers, agents=agents,
                     dialer=dialer, script=script, plans=tuple(plans), numbers=numbers,
                     variants=variants,
-                    compliance=dict(compliance), raw=raw)
+                    compliance=compliance, raw=raw)
 
 
 def _check_shifts(agents: AgentSpec, campaign: CampaignSpec, problems: Problems) -> None:

@@ -39,7 +39,10 @@ def scenarios(draw):
         "customers.pickup_by_hour": {"10": draw(st.floats(0.0, 2.0))},
         "agents.count": draw(st.integers(1, 4)),
         "agents.wrap": draw(times),
-        "dialer.mode": draw(st.sampled_from(["preview", "progressive"])),
+        "dialer.mode": draw(st.sampled_from(["preview", "progressive", "progressive",
+                                             "poisson", "adaptive", "predictive", "robot"])),
+        "dialer.rate_per_min": draw(st.sampled_from([0.0, 2.0, 20.0])),
+        "dialer.robot_transfer_stage": draw(st.sampled_from([-1, 0, 1])),
         "dialer.ratio": draw(st.sampled_from([1.0, 1.0, 1.5, 2.0, 3.0])),
         "dialer.ring_timeout_s": draw(st.sampled_from([15, 25])),
         "dialer.abandon_threshold_s": draw(st.sampled_from([0, 2, 10])),
@@ -55,8 +58,21 @@ def scenarios(draw):
     }
     if over["dialer.mode"] == "preview":
         over["dialer.ratio"] = 1.0
+    if over["dialer.mode"] == "poisson" and not over["dialer.rate_per_min"]:
+        over["dialer.rate_per_min"] = 5.0
+    if over["dialer.mode"] == "robot" and not over["dialer.rate_per_min"]:
+        over["dialer.channels"] = draw(st.integers(1, 4))
+    if draw(st.booleans()):
+        over["script.stages[1]"] = None  # placeholder, replaced below
+    two_stages = over.pop("script.stages[1]", False) is None
     segments = draw(st.sampled_from([None, [0, 0], [0, 1]]))
     sc = tiny(over)
+    if two_stages:
+        raw = dict(sc.raw)
+        raw["script"] = {**raw["script"], "stages": [
+            *raw["script"]["stages"], {"name": "close", "duration": draw(times),
+                                       "p_hangup": draw(probs)}]}
+        sc = sim.scenario.scenario_from_dict(raw)
     if segments is not None:
         raw = dict(sc.raw)
         raw["list"] = {**raw["list"], "segments": [

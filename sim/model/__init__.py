@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..agentlog import AgentLog
+from ..analysis.compliance import ComplianceLimits, RuleResult, evaluate
+from ..analysis.dialer import dialer_stats, timeline
 from ..analysis.kpis import kpis as compute_kpis
 from ..cdr import CDRTable
 from ..scenario import Scenario
@@ -17,7 +19,7 @@ from .customers import OWNED_LAYOUT, Draws, lead_traits
 from .dialers import PowerPacer
 from .engine import Campaign
 
-__all__ = ["RunResult", "run"]
+__all__ = ["RunResult", "check_compliance", "run"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -31,6 +33,10 @@ class RunResult:
     kpis: dict[str, Any]
     lead_status: dict[str, int]
     dialer: dict[str, Any] = field(default_factory=dict)
+    #: Regulatory checks (``sim.analysis.compliance.RuleResult.as_dict()`` each).
+    compliance: list[dict[str, Any]] = field(default_factory=list)
+    #: Dialer figures over time (``sim.analysis.dialer.timeline``), 5-minute bins.
+    timeline: dict[str, Any] = field(default_factory=dict)
 
 
 def _pacer_factory(scenario: Scenario) -> Callable[[Campaign], Any] | None:
@@ -73,7 +79,24 @@ def run(scenario: Scenario, seed: int = 0, *,
     status = campaign.calls.status_counts()
     k = compute_kpis(cdrs, agents, list_size=scenario.list.size, lead_status=status)
     dialer: dict[str, Any] = {"mode": scenario.dialer.mode, "blocked": campaign.rec.blocked}
+    tl = timeline(cdrs, agents)
+    dialer.update(dialer_stats(cdrs, agents, tl))
     if campaign.pacer is not None and hasattr(campaign.pacer, "stats"):
         dialer.update(campaign.pacer.stats())
     return RunResult(scenario=scenario, seed=seed, cdrs=cdrs, agents=agents, kpis=k,
-                     lead_status=status, dialer=dialer)
+                     lead_status=status, dialer=dialer,
+                     compliance=[r.as_dict() for r in check_compliance(scenario, cdrs)],
+                     timeline=tl)
+
+
+def check_compliance(scenario: Scenario, cdrs: CDRTable) -> list[RuleResult]:
+    """The scenario's compliance rules evaluated on its calls."""
+    c = scenario.compliance
+    limits = ComplianceLimits(rules=c.rules, abandon_cap=c.abandon_cap,
+                              threshold_s=c.threshold_s,
+                              calling_hours=(float(c.calling_hours[0]),
+                                             float(c.calling_hours[1])),
+                              max_per_24h=c.max_per_24h, max_per_5min=c.max_per_5min,
+                              lockout_h=c.lockout_h)
+    offsets = {s.name: float(s.tz_offset_s) for s in scenario.list.segments}
+    return evaluate(cdrs, limits, amd_used=scenario.dialer.amd.enabled, tz_offset_s=offsets)

@@ -27,6 +27,8 @@ class Pacer:
         self.c = campaign
         self.wake_time = _INF
         self._wake_gen = 0
+        self._fired_at = -_INF
+        self._same_instant = 0
         self.end_time = max((iv.last for iv in campaign.shifts), default=0.0)
         campaign.calls.on_new_work = self._new_work
 
@@ -49,6 +51,9 @@ class Pacer:
 
     def on_connect(self, call: Call, agent: int) -> None:
         """Agent ``agent`` started talking on ``call``."""
+
+    def on_line_update(self, call: Call) -> None:
+        """A line's hang-up time became known, or it started waiting in the queue."""
 
     def on_talk_done(self, agent: int, talk_s: float) -> None:
         """Agent ``agent`` hung up after ``talk_s`` seconds and started wrap-up."""
@@ -83,6 +88,11 @@ class Pacer:
         now = self.c.env.now
         if t >= self.wake_time or t == _INF or t >= self.end_time:
             return
+        if t <= now:
+            # Woken again at the same instant: a state that cannot change without time
+            # passing; step forward a millisecond rather than spin.
+            self._same_instant = self._same_instant + 1 if self._fired_at == now else 0
+            t = now + (1e-3 if self._same_instant >= 3 else 0.0)
         self.wake_time = t
         self._wake_gen += 1
         gen = self._wake_gen
@@ -90,6 +100,7 @@ class Pacer:
         def fire(_: Any) -> None:
             if gen == self._wake_gen:
                 self.wake_time = _INF
+                self._fired_at = self.c.env._now
                 self.kick()
 
         self.c.schedule(max(t - now, 0.0), fire)

@@ -30,11 +30,11 @@ import numpy as np
 import simpy
 from simpy.core import NORMAL
 
+from ..cdr import encode
 from ..scenario import Scenario
 from . import customers as cu
 from .calendar import Intervals, shift_intervals
 from .customers import Draws, LeadTraits
-from ..cdr import encode
 from .fates import FATE_SHIFT, OUTCOME_OF_FATE, OUTCOME_OF_RESULT, outcome_of, script_code
 from .fates import F as FATE
 from .leads import CallList
@@ -130,6 +130,7 @@ class Campaign:
         self.n_agents = len(self.shifts)
         self.line_ends: list[float] = []  # hang-up times of lines whose end is known
         self.ringing = 0  # pooled: lines dialled and not yet resolved
+        self.held = 0  # robot calls before their hand-over: line busy, end not known yet
         # pooled state
         self.idle: deque[int] = deque()  # free, logged-in agents, longest idle first
         self.is_idle = [False] * self.n_agents
@@ -171,7 +172,7 @@ class Campaign:
         ends = self.line_ends
         while ends and ends[0] <= now:
             heapq.heappop(ends)
-        return self.channels - len(ends) - self.ringing - len(self.queue)
+        return self.channels - len(ends) - self.ringing - len(self.queue) - self.held
 
     def line_wait(self, now: float) -> float:
         """Earliest time a dial may start at or after ``now`` (trunk lines and CPS cap).
@@ -303,7 +304,6 @@ class Campaign:
         preview = self.preview
         flat = self.flat_hours
         hour_mult = self.hour_mult
-        amd = self.amd
         channels = self.channels
         occupy = self.occupy_line
         schedule = env.schedule
@@ -549,14 +549,17 @@ class Campaign:
             self.occupy_line(now + conv)
             return
         call.transfer = transfer
+        self.held += 1
 
         def handover(_: Any) -> None:
             t = self.env._now
+            self.held -= 1
             if self.idle:
                 self._robot_handover(call, self._take_idle(-1), t)
             else:
                 call.deadline = t + row[cu.PATIENCE]
                 self.queue.append(call)
+            self.pacer.on_line_update(call)
 
         self.schedule(transfer, handover)
 

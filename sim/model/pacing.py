@@ -136,17 +136,29 @@ class RobotPacer(PoissonPacer):
     def kick(self) -> None:
         if self.rate_s > 0:
             return
+        c = self.c
+        c.purge_queue(c.env._now)
         while self.dial() is not None:
             self.attempts += 1
+        self._wake_for_lines()
+
+    def _wake_for_lines(self) -> None:
+        """Wake when the first busy line frees (a hang-up, or a transfer given up)."""
+        c = self.c
+        now = c.env._now
+        times = [t for t in c.line_ends[:1] if t > now]
+        # a waiting transfer is given up just after its deadline
+        times += [call.deadline + 1e-6 for call in c.queue if call.deadline + 1e-6 > now]
+        if times:
+            self.wake(min(times))
 
     def on_line_done(self, call: Call) -> None:
         self.kick()
 
     def on_answer(self, call: Call) -> None:
-        # the line stays busy until the robot hangs up: wake when the first line frees
-        c = self.c
-        if self.rate_s <= 0 and c.line_ends:
-            self.wake(c.line_ends[0])
+        self.kick()
+
+    def on_line_update(self, call: Call) -> None:
         self.kick()
 
 
