@@ -21,7 +21,7 @@ _LAZY: dict[str, str] = {
     "CDRFormatError": "errors",
     "CDRTable": "cdr",
     "CallMix": "analysis.breakeven",
-    "Comparison": "compare",
+    "Comparison": "variants",
     "OutputExistsError": "errors",
     "PlanError": "errors",
     "Scenario": "scenario",
@@ -29,7 +29,7 @@ _LAZY: dict[str, str] = {
     "SimError": "errors",
     "SweepError": "errors",
     "breakeven_map": "analysis.breakeven",
-    "compare": "compare",
+    "compare": "variants",
     "cost_curve": "analysis.breakeven",
     "load_plans": "billing",
     "load_scenario": "scenario",
@@ -60,6 +60,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .analysis.breakeven import CallMix, breakeven_map, cost_curve
+    from .analysis.rounding import rounding_analysis
     from .billing import load_plans, rate
     from .cdr import CDRTable
     from .cdrio import read_cdrs, write_cdrs
@@ -73,5 +75,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from .experiment import replicate
     from .model import run
+    from .report import write_report
     from .scenario import Scenario, load_scenario
     from .sweep import sweep
+    from .variants import Comparison, compare

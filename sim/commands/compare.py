@@ -42,7 +42,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..compare import compare
+    from ..variants import compare
     from ..costing import load_plan_files, rate_run
     from ..errors import ScenarioError
     from ..model import run as simulate

@@ -15,8 +15,6 @@ its prorated fees); plan-free: contacts, conversions and the abandonment rate.
 from __future__ import annotations
 
 import math
-import sys
-import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -294,15 +292,3 @@ def compare(scenario: Scenario, reps: int = 10, *, seed: int = 1,
     return Comparison(scenario=scenario, runs=runs, plans=tuple(p.name for p in plans),
                       currency={p.name: p.currency for p in plans},
                       descriptions=descriptions, level=level)
-
-
-class _CallableModule(types.ModuleType):
-    """``sim.compare`` is this module once anything imports it as a module (Python sets
-    the package attribute to the submodule), and the function when reached lazily
-    through ``sim``; calling it works either way."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Comparison:
-        return compare(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
