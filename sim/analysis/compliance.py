@@ -25,7 +25,7 @@ import numpy as np
 
 from ..cdr import CDRTable
 
-__all__ = ["RULES", "ComplianceLimits", "RuleResult", "evaluate", "ofcom_rate"]
+__all__ = ["RULES", "ComplianceLimits", "RuleResult", "evaluate", "ofcom_rate", "ofcom_rates"]
 
 RULES: tuple[str, ...] = ("us", "uk", "china")
 _DAY = 86_400.0
@@ -71,11 +71,16 @@ def ofcom_rate(drops: float, live: float, machines: float) -> float:
     ``drops`` answered calls dropped by the dialer, ``live`` live calls connected to
     agents, ``machines`` answering machines connected to agents. 29, 9, 7 → 0.6444.
     """
-    if live + machines > 0:
-        adj = drops - drops * machines / (live + machines)
-    else:
-        adj = drops
-    return adj / (live + adj) if live + adj > 0 else 0.0
+    return float(ofcom_rates(np.array([drops], float), np.array([live], float),
+                             np.array([machines], float))[0])
+
+
+def ofcom_rates(drops: np.ndarray, live: np.ndarray, machines: np.ndarray) -> np.ndarray:
+    """:func:`ofcom_rate` over arrays of windows."""
+    seen = live + machines
+    adj = drops - drops * np.divide(machines, seen, out=np.zeros_like(seen), where=seen > 0)
+    den = live + adj
+    return np.divide(adj, den, out=np.zeros_like(den), where=den > 0)
 
 
 def _window_sums(t: np.ndarray, weights: Sequence[np.ndarray], width: float,
@@ -144,7 +149,7 @@ def _uk(cdrs: CDRTable, lim: ComplianceLimits, ab: np.ndarray, live: np.ndarray,
             rates = np.divide(d, lv, out=np.zeros_like(d), where=lv > 0)
         else:
             d, lv, am = sums
-            rates = np.array([ofcom_rate(a, b, c) for a, b, c in zip(d, lv, am, strict=True)])
+            rates = ofcom_rates(d, lv, am)
         i = int(np.argmax(rates))
         worst = float(rates[i])
         win = (float(starts[i]), float(starts[i]) + width)
@@ -178,9 +183,8 @@ def _uk(cdrs: CDRTable, lim: ComplianceLimits, ab: np.ndarray, live: np.ndarray,
 def _china(cdrs: CDRTable, lim: ComplianceLimits,
            tz_offset_s: Mapping[str, float]) -> list[RuleResult]:
     start = cdrs["start"]
-    seg = cdrs.labels("segment")
-    offs = np.array([tz_offset_s.get(s, 0.0) for s in seg], dtype=float) if len(cdrs) else \
-        np.zeros(0)
+    by_code = np.array([tz_offset_s.get(s, 0.0) for s in cdrs.vocabulary("segment")], float)
+    offs = by_code[cdrs["segment"]]
     local = np.mod(start + offs, _DAY)
     lo, hi = lim.calling_hours
     outside = (local < lo) | (local >= hi)

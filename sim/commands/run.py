@@ -27,8 +27,8 @@ from ._common import (
     write_json,
 )
 
-__all__ = ["add_parser", "kpi_table", "replication_progress", "reps_table", "run", "save_run",
-           "summary"]
+__all__ = ["add_parser", "compliance_table", "dialer_table", "kpi_table",
+           "replication_progress", "reps_table", "run", "save_run", "summary"]
 
 #: Plan figures printed per plan for ``--reps`` (all of them go to replications.json).
 REP_COST_FIELDS: tuple[str, ...] = ("total", "per_contact", "per_conversion",
@@ -70,6 +70,40 @@ def kpi_table(kpis: dict[str, Any]) -> str:
             value = kpis[key]
             rows.append([label, fmt.format(value) if value == value else "n/a"])
     return format_table(rows)
+
+
+#: The dialer's own figures: key -> (label, format).
+DIALER_LABELS: dict[str, tuple[str, str]] = {
+    "mean_dial_level": ("Mean dial level (lines ringing per agent)", "{:.2f}"),
+    "mean_lines_in_flight": ("Mean lines in flight", "{:.1f}"),
+    "dials_per_contact": ("Dials per contact", "{:.2f}"),
+    "agent_wait_between_calls_s": ("Agent wait between calls (s)", "{:.1f}"),
+    "mean_level": ("Mean controller level", "{:.2f}"),
+    "blocked_share": ("Attempts blocked (no trunk line)", "{:.2%}"),
+}
+
+
+def dialer_table(dialer: Mapping[str, Any]) -> str:
+    """The dialer's figures (mode first), skipping what this mode does not have."""
+    rows = [["Dialer mode", str(dialer.get("mode", "?"))]]
+    for key, (label, fmt) in DIALER_LABELS.items():
+        value = dialer.get(key)
+        if isinstance(value, int | float) and math.isfinite(value):
+            rows.append([label, fmt.format(value)])
+    return format_table(rows)
+
+
+def compliance_table(results: Sequence[Mapping[str, Any]]) -> str:
+    """One line per rule: rule, what is measured, value, limit, pass/FAIL."""
+    if not results:
+        return "Compliance: no rules checked"
+    rows = []
+    for r in results:
+        share = r["rule"] in ("us", "uk")
+        value = f"{r['value']:.2%}" if share else f"{r['value']:g}"
+        limit = f"{r['limit']:.0%}" if share else f"{r['limit']:g}"
+        rows.append([r["rule"], r["measure"], value, limit, "pass" if r["passed"] else "FAIL"])
+    return format_table(rows, ["rule", "measure", "value", "limit", "verdict"], "llrrl")
 
 
 def replication_progress(label: str, total: int) -> tuple[Callable[[int, int], None],
@@ -183,6 +217,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"{scenario.name}: {scenario.agents.count} agents, {scenario.list.size:,} leads, "
           f"{scenario.dialer.mode} dialing, seed {args.seed}")
     print(kpi_table(result.kpis))
+    print()
+    print(dialer_table(result.dialer))
+    print()
+    print(compliance_table(result.compliance))
 
     rating = rate_run(scenario, result.cdrs, result.agents, plans) if plans else None
     if rating is not None:

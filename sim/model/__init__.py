@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ..agentlog import AgentLog
@@ -22,9 +23,14 @@ from .engine import Campaign
 __all__ = ["RunResult", "check_compliance", "run"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class RunResult:
-    """What one simulation run produced."""
+    """What one simulation run produced.
+
+    The CDRs, agent log, KPIs and lead outcomes are made by :func:`run`; the dialer
+    figures, their timeline and the compliance checks are derived from them on first
+    use (they cost a few numpy passes a sweep may not need).
+    """
 
     scenario: Scenario
     seed: int
@@ -32,11 +38,23 @@ class RunResult:
     agents: AgentLog
     kpis: dict[str, Any]
     lead_status: dict[str, int]
-    dialer: dict[str, Any] = field(default_factory=dict)
-    #: Regulatory checks (``sim.analysis.compliance.RuleResult.as_dict()`` each).
-    compliance: list[dict[str, Any]] = field(default_factory=list)
-    #: Dialer figures over time (``sim.analysis.dialer.timeline``), 5-minute bins.
-    timeline: dict[str, Any] = field(default_factory=dict)
+    #: What the pacing policy itself reports (mode, blocked attempts, levels, ...).
+    pacer: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def timeline(self) -> dict[str, Any]:
+        """Dialer figures over time (``sim.analysis.dialer.timeline``), 5-minute bins."""
+        return timeline(self.cdrs, self.agents)
+
+    @cached_property
+    def dialer(self) -> dict[str, Any]:
+        """The pacer's own figures and the dialer statistics (dial level, lines, waits)."""
+        return {**self.pacer, **dialer_stats(self.cdrs, self.agents, self.timeline)}
+
+    @cached_property
+    def compliance(self) -> list[dict[str, Any]]:
+        """Regulatory checks (``sim.analysis.compliance.RuleResult.as_dict()`` each)."""
+        return [r.as_dict() for r in check_compliance(self.scenario, self.cdrs)]
 
 
 def _pacer_factory(scenario: Scenario) -> Callable[[Campaign], Any] | None:
@@ -78,15 +96,11 @@ def run(scenario: Scenario, seed: int = 0, *,
     agents = campaign.rec.agent_log(cdrs)
     status = campaign.calls.status_counts()
     k = compute_kpis(cdrs, agents, list_size=scenario.list.size, lead_status=status)
-    dialer: dict[str, Any] = {"mode": scenario.dialer.mode, "blocked": campaign.rec.blocked}
-    tl = timeline(cdrs, agents)
-    dialer.update(dialer_stats(cdrs, agents, tl))
+    pacer: dict[str, Any] = {"mode": scenario.dialer.mode, "blocked": campaign.rec.blocked}
     if campaign.pacer is not None and hasattr(campaign.pacer, "stats"):
-        dialer.update(campaign.pacer.stats())
+        pacer.update(campaign.pacer.stats())
     return RunResult(scenario=scenario, seed=seed, cdrs=cdrs, agents=agents, kpis=k,
-                     lead_status=status, dialer=dialer,
-                     compliance=[r.as_dict() for r in check_compliance(scenario, cdrs)],
-                     timeline=tl)
+                     lead_status=status, pacer=pacer)
 
 
 def check_compliance(scenario: Scenario, cdrs: CDRTable) -> list[RuleResult]:

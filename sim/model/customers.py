@@ -15,6 +15,7 @@ one row per call (``row.tolist()``), the cheapest way to get many Python floats.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,7 @@ import numpy as np
 from ..cdr import encode
 from ..rng import stream
 from ..scenario import Scenario
-from .fates import FATE_SHIFT, F, script_code
+from .fates import FATE_SHIFT, F, outcomes_of, script_code
 
 __all__ = [
     "BLOCK",
@@ -44,11 +45,11 @@ _MASK = BLOCK - 1
 # the A_/U_ group is precomputed for agent-owned dialing (offsets from the dial time
 # if answered / not answered), so its event loop only adds and appends.
 (KIND, SCORE, RING, PATIENCE, CONV, SCODE, AMD_LAT, AMD_MACHINE, WRAP, PREVIEW, U_RETRY,
- TRANSFER, A_CONNECT, A_END, A_FREE, A_CODE, U_END, U_CODE) = range(18)
-NCOLS = 18
+ TRANSFER, A_CONNECT, A_END, A_FREE, A_CODE, U_END, U_CODE, A_OUT, U_OUT) = range(20)
+NCOLS = 20
 #: The columns agent-owned dialing keeps, in the order its loop unpacks them.
-OWNED_LAYOUT: tuple[int, ...] = (SCORE, A_CODE, A_CONNECT, A_END, A_FREE, U_CODE, U_END,
-                                 U_RETRY, PREVIEW, RING, CONV, WRAP)
+OWNED_LAYOUT: tuple[int, ...] = (SCORE, A_CODE, A_OUT, A_CONNECT, A_END, A_FREE, U_CODE, U_OUT,
+                                 U_END, U_RETRY, PREVIEW, RING, CONV, WRAP)
 
 KIND_FAILED, KIND_BUSY, KIND_PERSON, KIND_MACHINE, KIND_INVALID = range(5)
 
@@ -121,6 +122,9 @@ class Draws:
         self._blocks: dict[tuple[int, int], np.ndarray] = {}
         self._last_attempt = self._last_b = -1  # the block the last row came from
         self._last_blk = np.empty((0, 0))
+        width = len(layout) if layout else NCOLS
+        self._row_bytes = 8 * width
+        self._unpack = struct.Struct(f"={width}d").unpack_from
         c = scenario.customers
         self._seg_mult = np.array([s.pickup_multiplier for s in scenario.list.segments])
         self._by_attempt = c.pickup_by_attempt
@@ -138,13 +142,17 @@ class Draws:
         self._blocks[key] = blk
         return blk
 
-    def row(self, attempt: int, lead: int) -> list[float]:
-        """The draws of one (attempt, lead) as Python floats (see the column constants)."""
+    def row(self, attempt: int, lead: int) -> tuple[float, ...]:
+        """The draws of one (attempt, lead) as Python floats (see the column constants).
+
+        Read with ``struct`` straight from the block's buffer: about twice as fast as
+        indexing the numpy array and calling ``tolist`` (this runs once per dial).
+        """
         b = lead >> _SHIFT
         if attempt != self._last_attempt or b != self._last_b:
             self._last_blk = self.block(attempt, b)
             self._last_attempt, self._last_b = attempt, b
-        return self._last_blk[lead & _MASK].tolist()
+        return self._unpack(self._last_blk, (lead & _MASK) * self._row_bytes)
 
     def gather(self, columns: list[int], attempt: np.ndarray, lead: np.ndarray) -> np.ndarray:
         """Columns of the draws of many (attempt, lead) pairs, shape (n, len(columns))."""
@@ -196,7 +204,11 @@ class Draws:
         signal = np.where(kind == KIND_BUSY, c.busy_time.ppf(u_sig), c.fail_time.ppf(u_sig))
         out[:, RING] = np.where(kind == KIND_PERSON, ring,
                                 np.where(kind == KIND_MACHINE, mring, signal))
-        out[:, PATIENCE] = c.patience.ppf(_u(seed, n, *key, _P_PATIENCE))
+        # Draws nothing in this run can use are skipped (their streams are separate, so
+        # the other draws do not change): patience when agents dial their own lines,
+        # AMD without AMD, preview times outside preview mode.
+        owned = self.layout is not None
+        out[:, PATIENCE] = np.inf if owned else c.patience.ppf(_u(seed, n, *key, _P_PATIENCE))
 
         conv, scode, transfer = self._script(seed, key, n, tr.interest[lo:hi])
         mtalk = c.machine_talk.ppf(_u(seed, n, *key, _P_MTALK))
@@ -207,12 +219,17 @@ class Draws:
         out[:, TRANSFER] = transfer
 
         amd = sc.dialer.amd
-        out[:, AMD_LAT] = amd.latency.ppf(_u(seed, n, *key, _P_AMD_LAT))
-        u_amd = _u(seed, n, *key, _P_AMD)
-        out[:, AMD_MACHINE] = np.where(is_machine, u_amd < amd.p_detect,
-                                       u_amd < amd.p_false_positive)
+        if amd.enabled:
+            out[:, AMD_LAT] = amd.latency.ppf(_u(seed, n, *key, _P_AMD_LAT))
+            u_amd = _u(seed, n, *key, _P_AMD)
+            out[:, AMD_MACHINE] = np.where(is_machine, u_amd < amd.p_detect,
+                                           u_amd < amd.p_false_positive)
+        else:
+            out[:, AMD_LAT] = 0.0
+            out[:, AMD_MACHINE] = 0.0
         out[:, WRAP] = sc.agents.wrap.ppf(_u(seed, n, *key, _P_WRAP))
-        out[:, PREVIEW] = sc.agents.preview.ppf(_u(seed, n, *key, _P_PREVIEW))
+        out[:, PREVIEW] = sc.agents.preview.ppf(_u(seed, n, *key, _P_PREVIEW)) \
+            if sc.dialer.mode == "preview" else 0.0
         out[:, U_RETRY] = _u(seed, n, *key, _P_RETRY)
         self._owned(out, kind)
         return out
@@ -243,6 +260,8 @@ class Draws:
         out[:, U_CODE] = np.select(
             [no_answer, kind == KIND_BUSY, kind == KIND_INVALID],
             [F["no_answer"], F["busy"], F["invalid"]], F["failed"])
+        out[:, A_OUT] = outcomes_of(out[:, A_CODE])
+        out[:, U_OUT] = outcomes_of(out[:, U_CODE])
 
     def _script(self, seed: int, key: tuple[int, int], n: int,
                 interest: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

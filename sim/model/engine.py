@@ -311,13 +311,16 @@ class Campaign:
         ap_lead, ap_attempt, ap_agent, ap_start, ap_code = (
             rec.lead.append, rec.attempt.append, rec.agent.append, rec.start.append,
             rec.code.append)
-        outcome = _OUTCOME_OF_FATE
-        by_result = _OUTCOME_OF_RESULT
+        starving = self.starving
+        # One event object per agent, re-armed for every call: SimPy clears an event's
+        # callbacks when it fires, and scheduling a processed event again is safe.
+        wake = _Wake(env, lambda _: None)
+        callbacks: list[Callable[[Any], None]] = []
 
         def ready(_: Any) -> None:
             now = env._now
-            if self.starving:
-                self.starving.discard(agent)
+            if starving:
+                starving.discard(agent)
             if (now >= shift_end[agent] or gated) and not self._owned_gate(agent, now):
                 return
             lead = pop(now)
@@ -325,14 +328,15 @@ class Campaign:
                 self._owned_starve(agent, now)
                 return
             a = attempts[lead] + 1
-            (score, a_code, a_connect, a_end, a_free, u_code, u_end, u_retry, prev,
-             _, _, _) = row_of(a, lead)
+            (score, a_code, a_out, a_connect, a_end, a_free, u_code, u_out, u_end, u_retry,
+             prev, _, _, _) = row_of(a, lead)
             start = now
             if preview:
                 start = now + prev
                 rec.previews(agent, now, start)
                 if not calls.confirm(lead, start):  # window closed while previewing
-                    schedule(_Wake(env, ready), NORMAL, prev)
+                    wake.callbacks = callbacks
+                    schedule(wake, NORMAL, prev)
                     return
                 self.last_dial = start
             elif gated:
@@ -343,24 +347,22 @@ class Campaign:
             ap_attempt(a)
             ap_start(start)
             if score < 1.0 if flat else score < hour_mult(lead, start):
-                code = int(a_code)
-                end = start + a_end
-                free = start + a_free
+                ap_code(a_code)
                 ap_agent(agent if a_connect == a_connect else -1)  # connected: not NaN
-                out = outcome.get(code % _SHIFT)
-                if out is None:
-                    out = by_result[(code // _SHIFT) % 8]
+                end = start + a_end
+                record(lead, a, a_out, end, u_retry)
+                free = start + a_free
             else:
-                code = int(u_code)
-                end = free = start + u_end
+                ap_code(u_code)
                 ap_agent(-1)
-                out = outcome[code]
-            ap_code(code)
-            record(lead, a, out, end, u_retry)
+                free = end = start + u_end
+                record(lead, a, u_out, end, u_retry)
             if channels:
                 occupy(end)
-            schedule(_Wake(env, ready), NORMAL, free - now)
+            wake.callbacks = callbacks
+            schedule(wake, NORMAL, free - now)
 
+        callbacks.append(ready)
         return ready
 
     # =====================================================================================

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["F", "FATES", "FATE_SHIFT", "OUTCOME_OF_FATE", "decode_script", "script_code"]
+__all__ = ["F", "FATES", "FATE_SHIFT", "OUTCOME_OF_FATE", "decode_script", "outcome_of",
+           "outcomes_of", "script_code"]
 
 # Order is part of the recorded codes: append only.
 FATES: tuple[str, ...] = (
@@ -52,6 +53,17 @@ def outcome_of(code: int) -> int:
     """The call-list outcome of a recorded code."""
     out = OUTCOME_OF_FATE.get(code % FATE_SHIFT)
     return out if out is not None else OUTCOME_OF_RESULT[(code // FATE_SHIFT) % 8]
+
+
+def outcomes_of(codes: np.ndarray) -> np.ndarray:
+    """:func:`outcome_of` over an array of codes (float or int)."""
+    codes = codes.astype(np.int64)
+    by_fate = np.full(len(FATES), -1, dtype=np.int64)
+    for fate, out in OUTCOME_OF_FATE.items():
+        by_fate[fate] = out
+    out = by_fate[codes % FATE_SHIFT]
+    scripted = np.asarray(OUTCOME_OF_RESULT)[(codes // FATE_SHIFT) % 8]
+    return np.where(out >= 0, out, scripted)
 
 
 def script_code(result: np.ndarray, hangup_by: np.ndarray, stage: np.ndarray) -> np.ndarray:

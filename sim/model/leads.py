@@ -113,7 +113,14 @@ class CallList:
                         continue
                 return self._take(lead, now)
             fresh = self.fresh[0]
-            return self._take(fresh.popleft(), now) if fresh else -1
+            if not fresh:
+                return -1
+            lead = fresh.popleft()
+            if self._track_caps:
+                return self._take(lead, now)
+            self.outstanding += 1
+            self.status[lead] = PENDING
+            return lead
         while True:
             best_g = -1
             best_due = math.inf

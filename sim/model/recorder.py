@@ -50,7 +50,7 @@ class Recorder:
         self.start = array("d")
         self.connect = array("d")
         self.end = array("d")
-        self.code = array("q")
+        self.code = array("d")  # fate codes, kept as the floats the draws hold them in
         # preview intervals of agents (preview mode)
         self.p_agent = array("i")
         self.p_start = array("d")
@@ -88,8 +88,8 @@ class Recorder:
         cols = empty_columns(n)
         v = {k: _np(getattr(self, k), t)
              for k, t in (("lead", np.int64), ("attempt", np.int32), ("agent", np.int32),
-                          ("start", np.float64), ("code", np.int64))}
-        code = v["code"]
+                          ("start", np.float64), ("code", np.float64))}
+        v["code"] = code = v["code"].astype(np.int64)
         fate = code % FATE_SHIFT
         answered = np.isin(fate, _ANSWERED_FATES)
         if len(self.end) == n:  # pooled dialing: the loop knew connect and end

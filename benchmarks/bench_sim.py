@@ -1,0 +1,166 @@
+"""Simulation speed and memory (issue 2, Performance): dialsim vs a straightforward SimPy model.
+
+Measures, in one command on this machine:
+
+1. simulation time of ``scenarios/bench_progressive.toml`` (50 agents, 100,000 leads,
+   progressive 1:1) through ``sim.run`` and through ``benchmarks/straightforward.py``
+   (one SimPy process per call, ``simpy.Resource``, stdlib ``random`` per call, a dict
+   per CDR), interleaved, median of ``--repeat`` runs: attempts per second and the
+   speed-up (target ≥ 5×, ≥ 200,000 attempts/s);
+2. the same for ``scenarios/baseline.toml`` (target ≥ 100,000 attempts/s);
+3. the whole command — ``dialsim run`` with start-up and file writing — against the
+   straightforward script run as a process writing its CDRs to CSV (target ≥ 3×);
+4. peak memory (max RSS) of a 1,000,000-attempt run (target ≤ 400 MiB).
+
+CPU time is reported beside wall time: the machines are shared, and CPU time is what a
+busy neighbour disturbs least. Prints a table and writes ``benchmarks/results/sim.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import straightforward  # noqa: E402
+
+import sim  # noqa: E402
+
+
+def _timed(fn: Any) -> tuple[float, float, Any]:
+    w0, c0 = time.perf_counter(), time.process_time()
+    out = fn()
+    return time.perf_counter() - w0, time.process_time() - c0, out
+
+
+def _child(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall and CPU seconds (user + sys) of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    w0 = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - w0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def simulation(repeat: int) -> dict[str, Any]:
+    bench = sim.load_scenario(ROOT / "scenarios" / "bench_progressive.toml")
+    base = sim.load_scenario(ROOT / "scenarios" / "baseline.toml")
+    res: dict[str, list[float]] = {k: [] for k in ("sf_wall", "sf_cpu", "ours_wall",
+                                                   "ours_cpu", "base_wall", "base_cpu")}
+    n = n_base = 0
+    for _ in range(repeat):
+        w, c, cdrs = _timed(straightforward.simulate)
+        res["sf_wall"].append(w)
+        res["sf_cpu"].append(c)
+        w, c, r = _timed(lambda: sim.run(bench, seed=1))
+        res["ours_wall"].append(w)
+        res["ours_cpu"].append(c)
+        n = len(r.cdrs)
+        assert len(cdrs) == n
+        w, c, r = _timed(lambda: sim.run(base, seed=1))
+        res["base_wall"].append(w)
+        res["base_cpu"].append(c)
+        n_base = len(r.cdrs)
+    med = {k: statistics.median(v) for k, v in res.items()}
+    return {
+        "attempts": n, "baseline_attempts": n_base, "repeat": repeat, "runs": res,
+        "straightforward_attempts_per_s": n / med["sf_wall"],
+        "dialsim_attempts_per_s": n / med["ours_wall"],
+        "dialsim_attempts_per_cpu_s": n / med["ours_cpu"],
+        "speedup_wall": med["sf_wall"] / med["ours_wall"],
+        "speedup_cpu": med["sf_cpu"] / med["ours_cpu"],
+        "baseline_attempts_per_s": n_base / med["base_wall"],
+        "baseline_attempts_per_cpu_s": n_base / med["base_cpu"],
+    }
+
+
+def whole_command(repeat: int) -> dict[str, Any]:
+    walls: dict[str, list[float]] = {"sf_wall": [], "sf_cpu": [], "ours_wall": [],
+                                     "ours_cpu": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)
+        for i in range(repeat):
+            w, c = _child([sys.executable, str(ROOT / "benchmarks" / "straightforward.py"),
+                           str(t / f"sf{i}.csv")], ROOT)
+            walls["sf_wall"].append(w)
+            walls["sf_cpu"].append(c)
+            w, c = _child([sys.executable, "-m", "sim", "run",
+                           "scenarios/bench_progressive.toml", "--out", str(t / f"r{i}")], ROOT)
+            walls["ours_wall"].append(w)
+            walls["ours_cpu"].append(c)
+    med = {k: statistics.median(v) for k, v in walls.items()}
+    return {"runs": walls, "speedup_wall": med["sf_wall"] / med["ours_wall"],
+            "speedup_cpu": med["sf_cpu"] / med["ours_cpu"],
+            "dialsim_s": med["ours_wall"], "straightforward_s": med["sf_wall"]}
+
+
+_MEMORY_SCRIPT = """
+import resource, sys, sim
+s = sim.load_scenario(sys.argv[1], overrides={"list.size": 1_000_000, "agents.count": 500})
+r = sim.run(s, seed=1)
+print(len(r.cdrs), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def memory() -> dict[str, Any]:
+    out = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT,
+                          str(ROOT / "scenarios" / "bench_progressive.toml")],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    attempts, rss_kib = map(int, out.stdout.split())
+    return {"attempts": attempts, "peak_rss_mib": rss_kib / 1024}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--skip-memory", action="store_true")
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "sim.json")
+    args = p.parse_args(argv)
+
+    simres = simulation(args.repeat)
+    cmd = whole_command(args.repeat)
+    mem = None if args.skip_memory else memory()
+    rows = [
+        ("straightforward SimPy, bench_progressive", f"{simres['straightforward_attempts_per_s']:,.0f} attempts/s", "1.00x"),
+        ("dialsim sim.run, bench_progressive", f"{simres['dialsim_attempts_per_s']:,.0f} attempts/s",
+         f"{simres['speedup_wall']:.2f}x wall, {simres['speedup_cpu']:.2f}x CPU"),
+        ("dialsim sim.run, baseline.toml", f"{simres['baseline_attempts_per_s']:,.0f} attempts/s",
+         f"{simres['baseline_attempts_per_cpu_s']:,.0f} per CPU s"),
+        ("whole command vs straightforward script", f"{cmd['dialsim_s']:.2f} s vs {cmd['straightforward_s']:.2f} s",
+         f"{cmd['speedup_wall']:.2f}x wall, {cmd['speedup_cpu']:.2f}x CPU"),
+    ]
+    if mem:
+        rows.append(("peak RSS, 1,000,000-attempt run", f"{mem['peak_rss_mib']:.0f} MiB",
+                     f"{mem['attempts']:,} attempts"))
+    w = max(len(r[0]) for r in rows)
+    for r in rows:
+        print(f"{r[0]:<{w}}  {r[1]:>26}  {r[2]}")
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({
+        "simulation": simres, "whole_command": cmd, "memory": mem,
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                    "loadavg": load},
+    }, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
