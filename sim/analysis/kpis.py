@@ -39,7 +39,8 @@ KPI_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
-def kpis(cdrs: CDRTable, agents: AgentLog | None = None, *, list_size: int | None = None,
+def kpis(cdrs: CDRTable, agents: AgentLog | None = None, *, logged_in_s: float | None = None,
+         list_size: int | None = None,
          lead_status: dict[str, int] | None = None) -> dict[str, Any]:
     """KPIs of one run (or of imported CDRs, without the agent-side figures).
 
@@ -48,7 +49,11 @@ def kpis(cdrs: CDRTable, agents: AgentLog | None = None, *, list_size: int | Non
     cdrs
         The run's CDRs.
     agents
-        The agent state log; occupancy and per-agent-hour figures need it.
+        The agent state log; occupancy and per-agent-hour figures need it (or
+        ``logged_in_s``).
+    logged_in_s
+        Total logged-in agent time, s, instead of the log (work time then comes from
+        the CDRs: talk with an agent plus wrap-up).
     list_size
         Leads on the list, for penetration.
     lead_status
@@ -77,9 +82,13 @@ def kpis(cdrs: CDRTable, agents: AgentLog | None = None, *, list_size: int | Non
         "aht_s": float(handle.mean()) if handle.size else float("nan"),
         "mean_talk_s": float(cdrs["talk_s"][answered].mean()) if answered.any() else float("nan"),
     }
-    if agents is not None:
-        logged = agents.logged_in()
-        work = agents.total("talk") + agents.total("wrap")
+    if agents is not None or logged_in_s is not None:
+        if agents is not None:
+            logged = agents.logged_in()
+            work = agents.total("talk") + agents.total("wrap")
+        else:
+            logged = float(logged_in_s or 0.0)
+            work = float(handle.sum())
         out["occupancy"] = work / logged if logged else float("nan")
         out["agent_hours"] = logged / 3600
         out["contacts_per_agent_hour"] = contacts / (logged / 3600) if logged else float("nan")

@@ -19,6 +19,7 @@ from ..scenario import Scenario
 from .customers import OWNED_LAYOUT, Draws, lead_traits
 from .dialers import PowerPacer
 from .engine import Campaign
+from .recorder import Intervals3, agent_log
 
 __all__ = ["RunResult", "check_compliance", "run"]
 
@@ -35,11 +36,18 @@ class RunResult:
     scenario: Scenario
     seed: int
     cdrs: CDRTable
-    agents: AgentLog
     kpis: dict[str, Any]
     lead_status: dict[str, int]
+    #: Agents' logged-in sessions and preview intervals: (agent, start, end) arrays.
+    sessions: Intervals3
+    previews: Intervals3
     #: What the pacing policy itself reports (mode, blocked attempts, levels, ...).
     pacer: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def agents(self) -> AgentLog:
+        """The agent state log (idle / preview / talk / wrap intervals)."""
+        return agent_log(self.cdrs, self.sessions, self.previews)
 
     @cached_property
     def timeline(self) -> dict[str, Any]:
@@ -93,14 +101,16 @@ def run(scenario: Scenario, seed: int = 0, *,
     cdrs = campaign.rec.cdrs(scenario, traits.segment, draws,
                              robot=scenario.dialer.mode == "robot")
     cdrs = cdrs.with_meta(seed=seed)
-    agents = campaign.rec.agent_log(cdrs)
+    sessions = campaign.rec.sessions()
     status = campaign.calls.status_counts()
-    k = compute_kpis(cdrs, agents, list_size=scenario.list.size, lead_status=status)
+    logged_s = float((sessions[2] - sessions[1]).sum())
+    k = compute_kpis(cdrs, logged_in_s=logged_s, list_size=scenario.list.size,
+                     lead_status=status)
     pacer: dict[str, Any] = {"mode": scenario.dialer.mode, "blocked": campaign.rec.blocked}
     if campaign.pacer is not None and hasattr(campaign.pacer, "stats"):
         pacer.update(campaign.pacer.stats())
-    return RunResult(scenario=scenario, seed=seed, cdrs=cdrs, agents=agents, kpis=k,
-                     lead_status=status, pacer=pacer)
+    return RunResult(scenario=scenario, seed=seed, cdrs=cdrs, kpis=k, lead_status=status,
+                     sessions=sessions, previews=campaign.rec.preview_intervals(), pacer=pacer)
 
 
 def check_compliance(scenario: Scenario, cdrs: CDRTable) -> list[RuleResult]:

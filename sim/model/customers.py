@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..cdr import encode
+from ..distributions import Distribution
 from ..rng import stream
 from ..scenario import Scenario
 from .fates import FATE_SHIFT, F, outcomes_of, script_code
@@ -82,7 +83,18 @@ class LeadTraits:
 
 
 def _u(seed: int, n: int, *key: int) -> np.ndarray:
+    """``n`` uniforms of the customer stream ``key`` (attempt, block, purpose)."""
     return stream(seed, "customers", *key).random(n)
+
+
+def _d(dist: Distribution, seed: int, n: int, *key: int) -> np.ndarray:
+    """``n`` values of ``dist`` from the customer stream ``key``.
+
+    Each purpose has its own stream, so what one draw consumes never shifts another;
+    within a family the values are monotone in the stream's numbers (common random
+    numbers across variants that change a distribution's parameters).
+    """
+    return dist.draw(stream(seed, "customers", *key), n)
 
 
 def lead_traits(scenario: Scenario, seed: int) -> LeadTraits:
@@ -98,8 +110,8 @@ def lead_traits(scenario: Scenario, seed: int) -> LeadTraits:
     invalid = stream(seed, "leads", _L_INVALID).random(n) < p_inv
     dnc = stream(seed, "leads", _L_DNC).random(n) < scenario.list.p_dnc
     c = scenario.customers
-    reach = c.reachability.ppf(stream(seed, "leads", _L_REACH).random(n))
-    interest = c.interest.ppf(stream(seed, "leads", _L_INTEREST).random(n))
+    reach = c.reachability.draw(stream(seed, "leads", _L_REACH), n)
+    interest = c.interest.draw(stream(seed, "leads", _L_INTEREST), n)
     return LeadTraits(segment=segment, invalid=invalid, dnc=dnc, reach=reach, interest=interest)
 
 
@@ -198,8 +210,8 @@ class Draws:
         with np.errstate(divide="ignore", over="ignore"):  # tiny p: never picks up
             out[:, SCORE] = np.where(p > 0, u_pick / np.where(p > 0, p, 1.0), np.inf)
 
-        ring = c.ring.ppf(_u(seed, n, *key, _P_RING))
-        mring = c.machine_ring.ppf(_u(seed, n, *key, _P_MRING))
+        ring = _d(c.ring, seed, n, *key, _P_RING)
+        mring = _d(c.machine_ring, seed, n, *key, _P_MRING)
         u_sig = _u(seed, n, *key, _P_SIGNAL)
         signal = np.where(kind == KIND_BUSY, c.busy_time.ppf(u_sig), c.fail_time.ppf(u_sig))
         out[:, RING] = np.where(kind == KIND_PERSON, ring,
@@ -208,10 +220,10 @@ class Draws:
         # the other draws do not change): patience when agents dial their own lines,
         # AMD without AMD, preview times outside preview mode.
         owned = self.layout is not None
-        out[:, PATIENCE] = np.inf if owned else c.patience.ppf(_u(seed, n, *key, _P_PATIENCE))
+        out[:, PATIENCE] = np.inf if owned else _d(c.patience, seed, n, *key, _P_PATIENCE)
 
         conv, scode, transfer = self._script(seed, key, n, tr.interest[lo:hi])
-        mtalk = c.machine_talk.ppf(_u(seed, n, *key, _P_MTALK))
+        mtalk = _d(c.machine_talk, seed, n, *key, _P_MTALK)
         is_machine = kind == KIND_MACHINE
         out[:, CONV] = np.where(is_machine, mtalk, conv)
         out[:, SCODE] = np.where(is_machine, script_code(
@@ -220,15 +232,15 @@ class Draws:
 
         amd = sc.dialer.amd
         if amd.enabled:
-            out[:, AMD_LAT] = amd.latency.ppf(_u(seed, n, *key, _P_AMD_LAT))
+            out[:, AMD_LAT] = _d(amd.latency, seed, n, *key, _P_AMD_LAT)
             u_amd = _u(seed, n, *key, _P_AMD)
             out[:, AMD_MACHINE] = np.where(is_machine, u_amd < amd.p_detect,
                                            u_amd < amd.p_false_positive)
         else:
             out[:, AMD_LAT] = 0.0
             out[:, AMD_MACHINE] = 0.0
-        out[:, WRAP] = sc.agents.wrap.ppf(_u(seed, n, *key, _P_WRAP))
-        out[:, PREVIEW] = sc.agents.preview.ppf(_u(seed, n, *key, _P_PREVIEW)) \
+        out[:, WRAP] = _d(sc.agents.wrap, seed, n, *key, _P_WRAP)
+        out[:, PREVIEW] = _d(sc.agents.preview, seed, n, *key, _P_PREVIEW) \
             if sc.dialer.mode == "preview" else 0.0
         out[:, U_RETRY] = _u(seed, n, *key, _P_RETRY)
         self._owned(out, kind)
@@ -281,13 +293,13 @@ class Draws:
         t_stage = self.scenario.dialer.robot_transfer_stage
         with np.errstate(divide="ignore", invalid="ignore"):
             inv_interest = np.where(interest > 0, 1.0 / interest, np.inf)
-        exit_s = script.decline_exit.ppf(_u(seed, n, *key, _P_EXIT))
+        exit_s = _d(script.decline_exit, seed, n, *key, _P_EXIT)
         u_cb = _u(seed, n, *key, _P_CALLBACK)
         for s, st in enumerate(script.stages):
             base = _P_STAGE + 4 * s
             if s == t_stage:
                 transfer = np.where(alive, t, np.nan)
-            dur = st.duration.ppf(_u(seed, n, *key, base))
+            dur = _d(st.duration, seed, n, *key, base)
             p_h = np.minimum(st.p_hangup * inv_interest, 1.0)
             hang = alive & (_u(seed, n, *key, base + 1) < p_h)
             frac = _u(seed, n, *key, base + 2)

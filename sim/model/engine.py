@@ -252,12 +252,18 @@ class Campaign:
         self.at(t, wake)
 
     def _new_work(self, due: float) -> None:
-        """A retry was scheduled: wake agents that sleep past ``due`` for lack of leads."""
+        """A retry was scheduled: wake one agent that sleeps past ``due`` for lack of leads.
+
+        One is enough for one lead; waking every idle agent for each retry would cost
+        an event per agent per retry when the list runs dry.
+        """
         if not self.starving:
             return
-        for agent in list(self.starving):
+        for agent in self.starving:
             if due < self.wake_at[agent]:
+                self.starving.discard(agent)
                 self._wake(agent, max(due, self.env.now))
+                return
 
     def _owned_gate(self, agent: int, now: float) -> bool:
         """Slow path before a dial: shift over, or trunk / CPS limits. True: go ahead."""

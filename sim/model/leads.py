@@ -104,14 +104,8 @@ class CallList:
             if not (self._open_from[0] <= now < self._open_until[0] or self._open(0, now)):
                 return -1
             heap = self.retry[0]
-            while heap and heap[0][0] <= now:
-                lead = heapq.heappop(heap)[2]
-                if self._track_caps:
-                    later = self._cap_delay(lead, now)
-                    if later > now:
-                        self._push(lead, later, notify=False)
-                        continue
-                return self._take(lead, now)
+            if heap and heap[0][0] <= now:  # caps were settled when the retry was queued
+                return self._take(heapq.heappop(heap)[2], now)
             fresh = self.fresh[0]
             if not fresh:
                 return -1
@@ -121,20 +115,14 @@ class CallList:
             self.outstanding += 1
             self.status[lead] = PENDING
             return lead
-        while True:
-            best_g = -1
-            best_due = math.inf
-            for g in range(self.n_groups):
-                heap = self.retry[g]
-                if heap and heap[0][0] <= now and heap[0][0] < best_due and self._open(g, now):
-                    best_g, best_due = g, heap[0][0]
-            if best_g < 0:
-                break
-            lead = heapq.heappop(self.retry[best_g])[2]
-            later = self._cap_delay(lead, now) if self._track_caps else now
-            if later <= now:
-                return self._take(lead, now)
-            self._push(lead, later, notify=False)
+        best_g = -1
+        best_due = math.inf
+        for g in range(self.n_groups):
+            heap = self.retry[g]
+            if heap and heap[0][0] <= now and heap[0][0] < best_due and self._open(g, now):
+                best_g, best_due = g, heap[0][0]
+        if best_g >= 0:
+            return self._take(heapq.heappop(self.retry[best_g])[2], now)
         for g in range(self.n_groups):
             if self.fresh[g] and self._open(g, now):
                 return self._take(self.fresh[g].popleft(), now)
@@ -229,7 +217,12 @@ class CallList:
         if outcome == OUT_ABANDONED:
             delay = max(delay, self.lockout_s)
         self.status[lead] = PENDING
-        self._push(lead, end + delay)
+        due = end + delay
+        if self._track_caps:
+            # No other dial of this lead can come first, so the caps can be settled now
+            # instead of popping the retry and pushing it back when it comes due.
+            due = self._cap_delay(lead, due)
+        self._push(lead, due)
 
     def status_counts(self) -> dict[str, int]:
         counts = np.bincount(np.frombuffer(self.status, dtype=np.int8),

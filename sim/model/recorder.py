@@ -21,7 +21,7 @@ from ..scenario import Scenario
 from . import customers as cu
 from .fates import FATE_SHIFT, FATES, F, decode_script
 
-__all__ = ["Recorder"]
+__all__ = ["Recorder", "agent_log"]
 
 _ANSWERED_FATES = [F[n] for n in FATES if n not in ("failed", "invalid", "busy", "no_answer",
                                                      "blocked")]
@@ -187,29 +187,42 @@ class Recorder:
         return CDRTable(cols, cats, epoch=epoch, tz=scenario.campaign.timezone,
                         meta={"scenario": scenario.name})
 
-    def agent_log(self, cdrs: CDRTable) -> AgentLog:
-        """Agent state intervals derived from the calls, previews and sessions."""
-        agent = cdrs["agent_id"]
-        connect = cdrs["connect"]
-        end = cdrs["end"]
-        wrap = cdrs["wrap_s"]
-        busy = (agent >= 0) & ~np.isnan(connect)
-        nb = int(busy.sum())
-        pa = _np(self.p_agent, np.int32)
-        a = np.concatenate([agent[busy], agent[busy], pa])
-        s = np.concatenate([connect[busy], end[busy], _np(self.p_start, np.float64)])
-        e = np.concatenate([end[busy], end[busy] + wrap[busy], _np(self.p_end, np.float64)])
-        k = np.concatenate([np.full(nb, 2), np.full(nb, 3), np.full(len(pa), 1)]).astype(np.int8)
-        keep = e > s
-        a, s, e, k = a[keep], s[keep], e[keep], k[keep]
-        ia, is_, ie = _gaps(a, s, e, _np(self.s_agent, np.int32), _np(self.s_start, np.float64),
-                            _np(self.s_end, np.float64))
-        a = np.concatenate([a, ia]).astype(np.int32)
-        s = np.concatenate([s, is_])
-        e = np.concatenate([e, ie])
-        k = np.concatenate([k, np.zeros(len(ia), dtype=np.int8)])
-        order = np.lexsort((s, a))
-        return AgentLog(agent_id=a[order], state=k[order], start=s[order], end=e[order])
+    def sessions(self) -> Intervals3:
+        """Agents' logged-in sessions: (agent, start, end) arrays."""
+        return (_np(self.s_agent, np.int32).copy(), _np(self.s_start, np.float64).copy(),
+                _np(self.s_end, np.float64).copy())
+
+    def preview_intervals(self) -> Intervals3:
+        """Agents' preview intervals: (agent, start, end) arrays."""
+        return (_np(self.p_agent, np.int32).copy(), _np(self.p_start, np.float64).copy(),
+                _np(self.p_end, np.float64).copy())
+
+
+Intervals3 = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def agent_log(cdrs: CDRTable, sessions: Intervals3, previews: Intervals3) -> AgentLog:
+    """Agent state intervals derived from the calls, previews and logged-in sessions."""
+    agent = cdrs["agent_id"]
+    connect = cdrs["connect"]
+    end = cdrs["end"]
+    wrap = cdrs["wrap_s"]
+    busy = (agent >= 0) & ~np.isnan(connect)
+    nb = int(busy.sum())
+    pa, ps, pe = previews
+    a = np.concatenate([agent[busy], agent[busy], pa])
+    s = np.concatenate([connect[busy], end[busy], ps])
+    e = np.concatenate([end[busy], end[busy] + wrap[busy], pe])
+    k = np.concatenate([np.full(nb, 2), np.full(nb, 3), np.full(len(pa), 1)]).astype(np.int8)
+    keep = e > s
+    a, s, e, k = a[keep], s[keep], e[keep], k[keep]
+    ia, is_, ie = _gaps(a, s, e, *sessions)
+    a = np.concatenate([a, ia]).astype(np.int32)
+    s = np.concatenate([s, is_])
+    e = np.concatenate([e, ie])
+    k = np.concatenate([k, np.zeros(len(ia), dtype=np.int8)])
+    order = np.lexsort((s, a))
+    return AgentLog(agent_id=a[order], state=k[order], start=s[order], end=e[order])
 
 
 def _np(arr: array, dtype: type) -> np.ndarray:
