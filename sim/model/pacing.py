@@ -312,6 +312,7 @@ class PredictivePacer(Pacer):
 
     QS = np.array([0.1, 0.3, 0.5, 0.7, 0.9])
     WARMUP_DIALS = 40
+    TICK_S = 2.0  # re-decide at least this often (busy agents get closer to finishing)
 
     def __init__(self, campaign: Campaign) -> None:
         super().__init__(campaign)
@@ -342,7 +343,7 @@ class PredictivePacer(Pacer):
     def start(self) -> None:
         first = min((iv.first for iv in self.c.shifts), default=_INF)
         if first < _INF:
-            _Ticker(self, 1.0, self.kick).start(first)
+            _Ticker(self, self.TICK_S, self.kick).start(first)
 
     def dial(self, owner: int = -1) -> Call | None:
         call = super().dial(owner)
@@ -460,7 +461,7 @@ class PredictivePacer(Pacer):
     def _lines_to_dial(self, now: float, idle: int, waiting: int) -> int:
         c = self.c
         obs = self.delay.n + self.talk.n + self.wrap.n
-        if obs - self._seen_obs >= max(8, obs // 20) or abs(self.p_demand - self._seen_p) > 0.01:
+        if obs - self._seen_obs >= max(25, obs // 10) or abs(self.p_demand - self._seen_p) > 0.02:
             self._refresh_tables()
         nq = len(self.QS)
         # supply: busy agents finishing in time (one table row per agent)
@@ -481,13 +482,23 @@ class PredictivePacer(Pacer):
             g = self._ring_table[ridx.astype(np.int64)].sum(0)
             mean = mean - g[:nq]
             var = var + g[nq:]
-        # the k-th new line also waits behind the earlier new lines answering first
+        # the k-th new line also waits behind the earlier new lines answering first;
+        # try a few lines, and more only if all of those pass
         a = self._r_a
-        k = self._k[: max(2, 3 * (idle + c.talking + c.in_wrap) + 1), None]
-        z = (0.5 - (mean - k * a)) / np.sqrt(var + k * (a * (1.0 - a)))
-        p_ab = ndtr(z).mean(1)
-        over = np.flatnonzero(p_ab > self.theta)
-        return int(over[0]) if over.size else len(p_ab)
+        ab = a * (1.0 - a)
+        limit = 3 * (idle + c.talking + c.in_wrap) + 1
+        tol = self.theta * len(a)
+        lo = 0
+        for size in (8, 64, limit):
+            k = self._k[lo:min(size, limit), None]
+            z = (0.5 - (mean - k * a)) / np.sqrt(var + k * ab)
+            over = np.flatnonzero(ndtr(z).sum(1) > tol)
+            if over.size:
+                return lo + int(over[0])
+            lo = min(size, limit)
+            if lo >= limit:
+                break
+        return limit
 
     def stats(self) -> dict[str, Any]:
         return {"mean_level": float(np.mean(self.level_samples)) if self.level_samples else 0.0,
