@@ -270,10 +270,10 @@ def _userfields(blk: _Block, raw: dict[str, np.ndarray], asm: Assembler) -> None
     n, k = blk.n, len(keys)
 
     # "key=value;key=value;...": '=' and ';' alternate, 2k - 1 of them on every row
-    rows, cols = np.nonzero((text == _EQ) | (text == _SEMI))
+    rows, found = np.nonzero((text == _EQ) | (text == _SEMI))
     if len(rows) != n * (2 * k - 1) or np.any(np.bincount(rows, minlength=n) != 2 * k - 1):
         raise _Irregular
-    cols = cols.reshape(n, 2 * k - 1)
+    cols = found.reshape(n, 2 * k - 1)
     pattern = np.where(np.arange(2 * k - 1) % 2 == 0, _EQ, _SEMI)
     if np.any(text[rows.reshape(n, -1), cols] != pattern):
         raise _Irregular
@@ -296,24 +296,32 @@ def _userfields(blk: _Block, raw: dict[str, np.ndarray], asm: Assembler) -> None
     words = np.ndarray((n * width + 1,), dtype="<u8", buffer=flat, strides=(1,))
     base = np.arange(n, dtype=np.int64) * width
 
-    def word(start: np.ndarray, size: np.ndarray | int) -> np.ndarray:
-        return words[base + start] & _WORD_MASKS[np.minimum(size, 8)]
-
-    for j, key in enumerate(keys):
-        expected = np.uint64(int.from_bytes(key.encode(), "little"))
-        if np.any(word(key_start[:, j], len(key)) != expected):
-            raise _Irregular
+    key_len = np.array([len(key) for key in keys])
+    expected = np.array([int.from_bytes(key.encode(), "little") for key in keys],
+                        dtype=np.uint64)
+    if np.any((words[base[:, None] + key_start] & _WORD_MASKS[key_len]) != expected):
+        raise _Irregular
+    w_max = val_len.max(axis=0)
+    short = np.flatnonzero(w_max <= 8)
+    short_words = (words[base[:, None] + val_start[:, short]]
+                   & _WORD_MASKS[np.minimum(val_len[:, short], 8)])
+    column_of = {int(j): i for i, j in enumerate(short)}
     for j, key in enumerate(keys):
         vlen = val_len[:, j]
-        w_max = int(vlen.max(initial=0))
-        if w_max <= 8:
-            w = word(val_start[:, j], vlen)
+        name = USERFIELD_KEYS[key]
+        if j in column_of:
+            w: np.ndarray | None = np.ascontiguousarray(short_words[:, column_of[j]])
+            assert w is not None
+            if name in _WORD_TABLES:  # a fixed vocabulary: look the words up directly
+                codes = _word_codes(w, _WORD_TABLES[name])
+                if codes is not None:
+                    raw[name] = codes
+                    continue
             b = w.view(np.uint8).reshape(n, 8)
         else:
             w = None
-            b = flat[np.minimum((base + val_start[:, j])[:, None] + np.arange(w_max),
+            b = flat[np.minimum((base + val_start[:, j])[:, None] + np.arange(w_max[j]),
                                 len(flat) - 1)]  # bytes past a value are masked later
-        name = USERFIELD_KEYS[key]
         if name in ("lead_id", "attempt", "agent_id"):
             raw[name] = _ints(b, vlen, signed=True)[0]
             continue
@@ -323,6 +331,30 @@ def _userfields(blk: _Block, raw: dict[str, np.ndarray], asm: Assembler) -> None
         else:
             raw[name] = _coded(codes, labels,
                                BOOL_CODES if name == "abandoned" else FIXED_CODES[name])
+
+
+def _word_table(codes: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted 8-byte words of the texts (up to 8 ASCII bytes) of a fixed vocabulary,
+    and their codes."""
+    pairs = sorted((int.from_bytes(t.encode(), "little"), c) for t, c in codes.items()
+                   if t.isascii() and 0 < len(t) <= 8)
+    return (np.array([p[0] for p in pairs], dtype=np.uint64),
+            np.array([p[1] for p in pairs], dtype=np.int16))
+
+
+def _word_codes(w: np.ndarray, table: tuple[np.ndarray, np.ndarray]) -> np.ndarray | None:
+    """Codes of label words found as written in ``table``; None if any is not (the
+    caller then takes the general path, which also normalises case)."""
+    known, codes = table
+    i = np.minimum(np.searchsorted(known, w), len(known) - 1)
+    if not np.all(known[i] == w):
+        return None
+    return codes[i]
+
+
+_WORD_TABLES = {name: _word_table(FIXED_CODES[name])
+                for name in ("answered_by", "amd", "hangup_by", "result")}
+_WORD_TABLES["abandoned"] = _word_table(BOOL_CODES)
 
 
 def parse_asterisk_bytes(data: bytes, first_line: int,
