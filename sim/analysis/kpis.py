@@ -40,7 +40,7 @@ KPI_LABELS: dict[str, tuple[str, str]] = {
 
 
 def kpis(cdrs: CDRTable, agents: AgentLog | None = None, *, logged_in_s: float | None = None,
-         list_size: int | None = None,
+         agent_start: np.ndarray | None = None, list_size: int | None = None,
          lead_status: dict[str, int] | None = None) -> dict[str, Any]:
     """KPIs of one run (or of imported CDRs, without the agent-side figures).
 
@@ -54,6 +54,9 @@ def kpis(cdrs: CDRTable, agents: AgentLog | None = None, *, logged_in_s: float |
     logged_in_s
         Total logged-in agent time, s, instead of the log (work time then comes from
         the CDRs: talk with an agent plus wrap-up).
+    agent_start
+        When the agent started on each call, s (default ``connect``; a robot call
+        handed to an agent starts later).
     list_size
         Leads on the list, for penetration.
     lead_status
@@ -68,7 +71,8 @@ def kpis(cdrs: CDRTable, agents: AgentLog | None = None, *, logged_in_s: float |
     conversions = int(cdrs.mask("result", "converted").sum())
     abandoned = int(cdrs["abandoned"].sum())
     handled = connected & (cdrs["agent_id"] >= 0)
-    handle = (cdrs["end"] - cdrs["connect"] + cdrs["wrap_s"])[handled]
+    began = cdrs["connect"] if agent_start is None else agent_start
+    handle = (cdrs["end"] - began + cdrs["wrap_s"])[handled]
     out: dict[str, Any] = {
         "dials": n,
         "answered": int(answered.sum()),

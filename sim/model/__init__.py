@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import numpy as np
+
 from ..agentlog import AgentLog
 from ..analysis.compliance import ComplianceLimits, RuleResult, evaluate
 from ..analysis.dialer import dialer_stats, timeline
@@ -41,13 +43,15 @@ class RunResult:
     #: Agents' logged-in sessions and preview intervals: (agent, start, end) arrays.
     sessions: Intervals3
     previews: Intervals3
+    #: When each call's agent started on it (s): ``connect``, or a robot's hand-over.
+    agent_start: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     #: What the pacing policy itself reports (mode, blocked attempts, levels, ...).
     pacer: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
     def agents(self) -> AgentLog:
         """The agent state log (idle / preview / talk / wrap intervals)."""
-        return agent_log(self.cdrs, self.sessions, self.previews)
+        return agent_log(self.cdrs, self.sessions, self.previews, self.agent_start)
 
     @cached_property
     def timeline(self) -> dict[str, Any]:
@@ -104,13 +108,15 @@ def run(scenario: Scenario, seed: int = 0, *,
     sessions = campaign.rec.sessions()
     status = campaign.calls.status_counts()
     logged_s = float((sessions[2] - sessions[1]).sum())
-    k = compute_kpis(cdrs, logged_in_s=logged_s, list_size=scenario.list.size,
-                     lead_status=status)
+    agent_start = campaign.rec.agent_start
+    k = compute_kpis(cdrs, logged_in_s=logged_s, agent_start=agent_start,
+                     list_size=scenario.list.size, lead_status=status)
     pacer: dict[str, Any] = {"mode": scenario.dialer.mode, "blocked": campaign.rec.blocked}
     if campaign.pacer is not None and hasattr(campaign.pacer, "stats"):
         pacer.update(campaign.pacer.stats())
     return RunResult(scenario=scenario, seed=seed, cdrs=cdrs, kpis=k, lead_status=status,
-                     sessions=sessions, previews=campaign.rec.preview_intervals(), pacer=pacer)
+                     sessions=sessions, previews=campaign.rec.preview_intervals(),
+                     agent_start=agent_start, pacer=pacer)
 
 
 def check_compliance(scenario: Scenario, cdrs: CDRTable) -> list[RuleResult]:

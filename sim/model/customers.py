@@ -16,6 +16,7 @@ one row per call (``row.tolist()``), the cheapest way to get many Python floats.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -166,23 +167,44 @@ class Draws:
             self._last_attempt, self._last_b = attempt, b
         return self._unpack(self._last_blk, (lead & _MASK) * self._row_bytes)
 
-    def gather(self, columns: list[int], attempt: np.ndarray, lead: np.ndarray) -> np.ndarray:
-        """Columns of the draws of many (attempt, lead) pairs, shape (n, len(columns))."""
-        if self._pos is not None:
-            columns = [self._pos[c] for c in columns]
-        out = np.empty((len(lead), len(columns)))
-        if not len(lead):
-            return out
+    def picker(self, attempt: np.ndarray, lead: np.ndarray) -> Callable[[int], np.ndarray]:
+        """A function returning one draw column (a constant of this module) for many
+        (attempt, lead) pairs, in their order; the grouping by block is done once."""
+        n = len(lead)
         block = lead >> _SHIFT
         key = attempt.astype(np.int64) * (1 << 32) + block
         order = np.argsort(key, kind="stable")
         sk = key[order]
-        bounds = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1], True])
+        del key
+        bounds = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1], True]) if n else np.zeros(1, int)
+        groups = []
         for i in range(len(bounds) - 1):
             idx = order[bounds[i]:bounds[i + 1]]
-            a, b = int(attempt[idx[0]]), int(block[idx[0]])
-            out[idx] = self.block(a, b)[lead[idx] & _MASK][:, columns]
+            groups.append((int(attempt[idx[0]]), int(block[idx[0]]), idx, lead[idx] & _MASK))
+        del order, sk, block
+
+        def column(col: int) -> np.ndarray:
+            c = self._pos[col] if self._pos is not None else col
+            out = np.empty(n)
+            for a, b, idx, rows in groups:
+                out[idx] = self.block(a, b)[rows, c]
+            return out
+
+        return column
+
+    def gather(self, columns: list[int], attempt: np.ndarray, lead: np.ndarray) -> np.ndarray:
+        """Columns of the draws of many (attempt, lead) pairs, shape (n, len(columns))."""
+        pick = self.picker(attempt, lead)
+        out = np.empty((len(lead), len(columns)))
+        for j, col in enumerate(columns):
+            out[:, j] = pick(col)
         return out
+
+    def release(self) -> None:
+        """Drop the cached blocks (they can be drawn again, identically, if needed)."""
+        self._blocks.clear()
+        self._last_attempt = self._last_b = -1
+        self._last_blk = np.empty((0, 0))
 
     def _draw(self, attempt: int, b: int) -> np.ndarray:
         sc = self.scenario

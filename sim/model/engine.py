@@ -579,7 +579,9 @@ class Campaign:
         wrap = row[cu.WRAP]
         call.agent = agent
         code = _F_ROBOT_TRANSFER + FATE_SHIFT * int(row[cu.SCODE])
-        self._pooled_record(call, agent, now, end, code)
+        # bridged to the robot at the answer; the agent joins now
+        self.rec.handovers[len(self.rec.lead)] = now
+        self._pooled_record(call, agent, call.ready, end, code)
         self.occupy_line(end)
         self._agent_talks(agent, now, rest, wrap)
         self.pacer.on_connect(call, agent)

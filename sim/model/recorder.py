@@ -16,7 +16,7 @@ from array import array
 import numpy as np
 
 from ..agentlog import AgentLog
-from ..cdr import CDRTable, empty_columns, encode, open_categories
+from ..cdr import COLUMNS, CDRTable, encode, open_categories
 from ..scenario import Scenario
 from . import customers as cu
 from .fates import FATE_SHIFT, FATES, F, decode_script
@@ -60,6 +60,11 @@ class Recorder:
         self.s_start = array("d")
         self.s_end = array("d")
         self.blocked = 0
+        #: Robot calls handed to an agent: recorded row -> time the agent joined.
+        self.handovers: dict[int, float] = {}
+        #: When each CDR row's agent started on it (connect, or the hand-over), in CDR
+        #: order; set by :meth:`cdrs`.
+        self.agent_start = np.zeros(0)
 
     def session(self, agent: int, start: float, end: float) -> None:
         if end > start:
@@ -82,55 +87,57 @@ class Recorder:
 
         Ring, conversation and wrap-up times are looked up again in the customers'
         draws (the loop did not need to store them); talk time = wait + conversation
-        for connected calls, answer → hang-up otherwise.
+        for connected calls, answer → hang-up otherwise. Each column is built once, in
+        its final order, and the draws are released as soon as they have been read —
+        this is the memory peak of a run.
         """
         n = len(self.lead)
-        cols = empty_columns(n)
-        v = {k: _np(getattr(self, k), t)
-             for k, t in (("lead", np.int64), ("attempt", np.int32), ("agent", np.int32),
-                          ("start", np.float64), ("code", np.float64))}
-        v["code"] = code = v["code"].astype(np.int64)
+        order = np.argsort(_np(self.start, np.float64), kind="stable")  # by dial time
+        cols: dict[str, np.ndarray] = {"call_id": np.arange(n, dtype=np.int64)}
+        start = cols["start"] = _np(self.start, np.float64)[order]
+        lead = cols["lead_id"] = _np(self.lead, np.int64)[order]
+        attempt = cols["attempt"] = _np(self.attempt, np.int32)[order]
+        agent = cols["agent_id"] = _np(self.agent, np.int32)[order]
+        code = _np(self.code, np.float64)[order].astype(np.int64)
         fate = code % FATE_SHIFT
         answered = np.isin(fate, _ANSWERED_FATES)
+        pick = draws.picker(attempt, lead)
+        ring, conv, wrap = pick(cu.RING), pick(cu.CONV), pick(cu.WRAP)
         if len(self.end) == n:  # pooled dialing: the loop knew connect and end
-            got = draws.gather([cu.RING, cu.CONV, cu.WRAP], v["attempt"], v["lead"])
-            v["connect"] = _np(self.connect, np.float64)
-            v["end"] = _np(self.end, np.float64)
+            connect = _np(self.connect, np.float64)[order]
+            end = _np(self.end, np.float64)[order]
         else:  # agent-owned dialing: they follow from the dial time and the draws
-            got = draws.gather([cu.RING, cu.CONV, cu.WRAP, cu.A_CONNECT, cu.A_END, cu.U_END],
-                               v["attempt"], v["lead"])
-            v["connect"] = np.where((v["agent"] >= 0), v["start"] + got[:, 3], np.nan)
-            v["end"] = v["start"] + np.where(answered, got[:, 4], got[:, 5])
-        order = np.argsort(v["start"], kind="stable")  # by dial time
-        v = {k: a[order] for k, a in v.items()}
-        got = got[order]
-        code = code[order]
-        fate = fate[order]
-        answered = answered[order]
-        result, hangup, stage = decode_script(code // FATE_SHIFT)
-        ring, conv, wrap = got[:, 0], got[:, 1], got[:, 2]
-        connected = ~np.isnan(v["connect"])
-        answer = np.where(answered, v["start"] + ring, np.nan)
-        v["answer"] = answer
+            connect = pick(cu.A_CONNECT)
+            connect += start
+            connect[agent < 0] = np.nan
+            end = np.where(answered, pick(cu.A_END), pick(cu.U_END))
+            end += start
+        draws.release()
+        cols["connect"], cols["end"] = connect, end
+        self.agent_start = connect.copy()
+        if self.handovers:
+            where = np.empty(n, dtype=np.int64)
+            where[order] = np.arange(n)
+            for row, t in self.handovers.items():
+                self.agent_start[where[row]] = t
+        del order
+        connected = ~np.isnan(connect)
+        answer = cols["answer"] = np.where(answered, start + ring, np.nan)
+        del ring
         # wait + conversation (exact when the wait is 0); a robot call handed over to an
-        # agent was bridged twice, so there it is simply answer → hang-up
-        v["talk"] = np.where(connected & ~np.isin(fate, _HANDED_OVER),
-                             (v["connect"] - answer) + conv, v["end"] - answer)
-        v["wrap"] = np.where(connected & (v["agent"] >= 0) & (fate != F["robot"]), wrap, 0.0)
-
-        cols["lead_id"] = v["lead"]
-        cols["attempt"] = v["attempt"]
-        cols["agent_id"] = v["agent"]
-        cols["start"] = v["start"]
-        cols["answer"] = np.where(answered, v["answer"], np.nan)
-        cols["connect"] = v["connect"]
-        cols["end"] = v["end"]
-        cols["talk_s"] = np.where(answered, v["talk"], 0.0)
-        cols["ring_s"] = np.where(answered, v["answer"] - v["start"], v["end"] - v["start"])
-        cols["wait_s"] = np.where(
-            answered, np.where(np.isnan(v["connect"]), v["end"], v["connect"]) - v["answer"], 0.0)
-        cols["wrap_s"] = v["wrap"]
-        cols["billsec"] = np.ceil(cols["talk_s"]).astype(np.int64)
+        # agent (after a wait on hold) is simply answer → hang-up
+        talk = np.where(connected & ~np.isin(fate, _HANDED_OVER), (connect - answer) + conv,
+                        end - answer)
+        del conv
+        talk[~answered] = 0.0
+        cols["talk_s"] = talk
+        cols["ring_s"] = np.where(answered, answer, end) - start
+        cols["wait_s"] = np.where(answered, np.where(connected, connect, end) - answer, 0.0)
+        wrap[~(connected & (agent >= 0) & (fate != F["robot"]))] = 0.0
+        cols["wrap_s"] = wrap
+        cols["billsec"] = np.ceil(talk).astype(np.int64)
+        result, hangup, stage = decode_script(code // FATE_SHIFT)
+        del code
 
         disp = _lut(len(FATES), {F["failed"]: encode("disposition", "FAILED"),
                                  F["invalid"]: encode("disposition", "FAILED"),
@@ -147,6 +154,8 @@ class Recorder:
             amd[np.isin(fate, [F["machine_amd"], F["amd_false_positive"]])] = encode("amd",
                                                                                      "machine")
             cols["amd"] = amd.astype(np.int8)
+        else:
+            cols["amd"] = np.full(n, encode("amd", "none"), dtype=np.int8)
         cols["abandoned"] = np.isin(fate, [F["abandoned_dialer"], F["abandoned_customer"],
                                            F["amd_false_positive"]])
         agent_side = encode("hangup_by", "robot" if robot else "agent")
@@ -171,7 +180,7 @@ class Recorder:
         cols["stage"] = np.where(scripted, stage + 1, 0).astype(np.int16)
 
         segs = scenario.list.segments
-        seg = traits_segment[v["lead"]] if n else np.zeros(0, dtype=np.int64)
+        seg = traits_segment[lead] if n else np.zeros(0, dtype=np.int64)
         types = list(dict.fromkeys(s.number_type for s in segs))
         prefixes = list(dict.fromkeys(s.prefix for s in segs if s.prefix))
         cats = open_categories(stage=[st.name for st in scenario.script.stages],
@@ -184,6 +193,7 @@ class Recorder:
         cols["destination"] = dest_code[seg].astype(np.int32)
         cols["segment"] = seg_code[seg].astype(np.int16)
         epoch = dt.datetime.combine(scenario.campaign.start, dt.time()).isoformat()
+        cols = {c.name: cols[c.name] for c in COLUMNS}  # schema order
         return CDRTable(cols, cats, epoch=epoch, tz=scenario.campaign.timezone,
                         meta={"scenario": scenario.name})
 
@@ -201,10 +211,15 @@ class Recorder:
 Intervals3 = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def agent_log(cdrs: CDRTable, sessions: Intervals3, previews: Intervals3) -> AgentLog:
-    """Agent state intervals derived from the calls, previews and logged-in sessions."""
+def agent_log(cdrs: CDRTable, sessions: Intervals3, previews: Intervals3,
+              agent_start: np.ndarray | None = None) -> AgentLog:
+    """Agent state intervals derived from the calls, previews and logged-in sessions.
+
+    ``agent_start`` is when the agent started on each call (default: ``connect``; a
+    robot call handed over to an agent starts later).
+    """
     agent = cdrs["agent_id"]
-    connect = cdrs["connect"]
+    connect = cdrs["connect"] if agent_start is None else agent_start
     end = cdrs["end"]
     wrap = cdrs["wrap_s"]
     busy = (agent >= 0) & ~np.isnan(connect)
