@@ -93,9 +93,24 @@ def _d(dist: Distribution, seed: int, n: int, *key: int) -> np.ndarray:
 
     Each purpose has its own stream, so what one draw consumes never shifts another;
     within a family the values are monotone in the stream's numbers (common random
-    numbers across variants that change a distribution's parameters).
+    numbers across variants that change a distribution's parameters). A constant
+    needs no stream at all.
     """
+    if dist.is_constant:
+        return np.full(n, dist.mean)
     return dist.draw(stream(seed, "customers", *key), n)
+
+
+def _below(p: float | np.ndarray, seed: int, n: int, *key: int) -> np.ndarray:
+    """Bernoulli(p) per lead from stream ``key``; no stream is drawn where p is all 0 or 1."""
+    if np.isscalar(p) or np.ndim(p) == 0:
+        if p <= 0:
+            return np.zeros(n, dtype=bool)
+        if p >= 1:
+            return np.ones(n, dtype=bool)
+    elif not np.any(p > 0):
+        return np.zeros(n, dtype=bool)
+    return _u(seed, n, *key) < p
 
 
 def lead_traits(scenario: Scenario, seed: int) -> LeadTraits:
@@ -217,8 +232,10 @@ class Draws:
         tr = self.traits
         out = np.empty((n, NCOLS))
 
-        u = _u(seed, n, *key, _P_OUTCOME)
-        who_machine = _u(seed, n, *key, _P_WHO) < c.p_machine
+        # Draws nothing in this run can use are skipped — their streams are separate, so
+        # the other draws do not change (e.g. machine ring times when nobody has one).
+        u = _u(seed, n, *key, _P_OUTCOME) if c.p_fail + c.p_busy > 0 else np.ones(n)
+        who_machine = _below(c.p_machine, seed, n, *key, _P_WHO)
         kind = np.where(u < c.p_fail, KIND_FAILED,
                         np.where(u < c.p_fail + c.p_busy, KIND_BUSY,
                                  np.where(who_machine, KIND_MACHINE, KIND_PERSON)))
@@ -232,22 +249,23 @@ class Draws:
         with np.errstate(divide="ignore", over="ignore"):  # tiny p: never picks up
             out[:, SCORE] = np.where(p > 0, u_pick / np.where(p > 0, p, 1.0), np.inf)
 
+        is_machine = kind == KIND_MACHINE
+        signalled = (kind != KIND_PERSON) & ~is_machine
         ring = _d(c.ring, seed, n, *key, _P_RING)
-        mring = _d(c.machine_ring, seed, n, *key, _P_MRING)
-        u_sig = _u(seed, n, *key, _P_SIGNAL)
-        signal = np.where(kind == KIND_BUSY, c.busy_time.ppf(u_sig), c.fail_time.ppf(u_sig))
-        out[:, RING] = np.where(kind == KIND_PERSON, ring,
-                                np.where(kind == KIND_MACHINE, mring, signal))
-        # Draws nothing in this run can use are skipped (their streams are separate, so
-        # the other draws do not change): patience when agents dial their own lines,
-        # AMD without AMD, preview times outside preview mode.
-        owned = self.layout is not None
+        if is_machine.any():
+            ring = np.where(is_machine, _d(c.machine_ring, seed, n, *key, _P_MRING), ring)
+        if signalled.any():
+            u_sig = _u(seed, n, *key, _P_SIGNAL)
+            ring = np.where(signalled, np.where(kind == KIND_BUSY, c.busy_time.ppf(u_sig),
+                                                c.fail_time.ppf(u_sig)), ring)
+        out[:, RING] = ring
+        owned = self.layout is not None  # agents dial their own lines: nobody waits
         out[:, PATIENCE] = np.inf if owned else _d(c.patience, seed, n, *key, _P_PATIENCE)
 
         conv, scode, transfer = self._script(seed, key, n, tr.interest[lo:hi])
-        mtalk = _d(c.machine_talk, seed, n, *key, _P_MTALK)
-        is_machine = kind == KIND_MACHINE
-        out[:, CONV] = np.where(is_machine, mtalk, conv)
+        if is_machine.any():
+            conv = np.where(is_machine, _d(c.machine_talk, seed, n, *key, _P_MTALK), conv)
+        out[:, CONV] = conv
         out[:, SCODE] = np.where(is_machine, script_code(
             np.zeros(n, np.int64), np.full(n, _HANGUP_AGENT), np.full(n, -1)), scode)
         out[:, TRANSFER] = transfer
@@ -264,7 +282,7 @@ class Draws:
         out[:, WRAP] = _d(sc.agents.wrap, seed, n, *key, _P_WRAP)
         out[:, PREVIEW] = _d(sc.agents.preview, seed, n, *key, _P_PREVIEW) \
             if sc.dialer.mode == "preview" else 0.0
-        out[:, U_RETRY] = _u(seed, n, *key, _P_RETRY)
+        out[:, U_RETRY] = _u(seed, n, *key, _P_RETRY) if sc.list.max_attempts > 1 else 0.5
         self._owned(out, kind)
         return out
 
@@ -316,29 +334,32 @@ class Draws:
         with np.errstate(divide="ignore", invalid="ignore"):
             inv_interest = np.where(interest > 0, 1.0 / interest, np.inf)
         exit_s = _d(script.decline_exit, seed, n, *key, _P_EXIT)
-        u_cb = _u(seed, n, *key, _P_CALLBACK)
+        callback = _below(script.p_callback, seed, n, *key, _P_CALLBACK)
         for s, st in enumerate(script.stages):
             base = _P_STAGE + 4 * s
             if s == t_stage:
                 transfer = np.where(alive, t, np.nan)
             dur = _d(st.duration, seed, n, *key, base)
-            p_h = np.minimum(st.p_hangup * inv_interest, 1.0)
-            hang = alive & (_u(seed, n, *key, base + 1) < p_h)
-            frac = _u(seed, n, *key, base + 2)
-            t += np.where(hang, frac * dur, np.where(alive, dur, 0.0))
+            p_h = np.minimum(st.p_hangup * inv_interest, 1.0) if st.p_hangup > 0 else 0.0
+            hang = alive & _below(p_h, seed, n, *key, base + 1)
+            if hang.any():
+                frac = _u(seed, n, *key, base + 2)
+                t += np.where(hang, frac * dur, np.where(alive, dur, 0.0))
+            else:
+                t += np.where(alive, dur, 0.0)
             result[hang] = _R_HUNG_UP
             hangup[hang] = _HANGUP_CUSTOMER
             stage[alive] = s
             alive &= ~hang
-            p_d = np.minimum(st.p_decline * inv_interest, 1.0)
-            dec = alive & (_u(seed, n, *key, base + 3) < p_d)
-            result[dec] = np.where(u_cb[dec] < script.p_callback, _R_CALLBACK, _R_DECLINED)
+            p_d = np.minimum(st.p_decline * inv_interest, 1.0) if st.p_decline > 0 else 0.0
+            dec = alive & _below(p_d, seed, n, *key, base + 3)
+            result[dec] = np.where(callback[dec], _R_CALLBACK, _R_DECLINED)
             t += np.where(dec, exit_s, 0.0)
             alive &= ~dec
-        p_conv = np.minimum(script.p_convert * interest, 1.0)
-        conv = alive & (_u(seed, n, *key, _P_CONVERT) < p_conv)
+        p_conv = np.minimum(script.p_convert * interest, 1.0) if script.p_convert > 0 else 0.0
+        conv = alive & _below(p_conv, seed, n, *key, _P_CONVERT)
         result[conv] = _R_CONVERTED
         lost = alive & ~conv
-        result[lost] = np.where(u_cb[lost] < script.p_callback, _R_CALLBACK, _R_DECLINED)
+        result[lost] = np.where(callback[lost], _R_CALLBACK, _R_DECLINED)
         t += np.where(lost, exit_s, 0.0)
         return t, script_code(result, hangup, stage), transfer
