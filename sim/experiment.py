@@ -13,7 +13,7 @@ customers are the same and differences are paired (common random numbers).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,7 +23,7 @@ from .analysis.stats import Estimate, mean_ci
 from .billing import Plan
 from .scenario import Scenario
 
-__all__ = ["Replications", "replicate", "replication_seeds", "run_row", "COST_FIELDS"]
+__all__ = ["COST_FIELDS", "Replications", "replicate", "replication_seeds", "run_row"]
 
 #: Plan summary fields copied into a row as ``<field>:<plan>`` (floats).
 COST_FIELDS: tuple[str, ...] = ("total", "telecom", "fees", "per_dial", "per_contact",
@@ -151,14 +151,3 @@ def replicate(scenario: Scenario, reps: int = 10, *, seed: int = 1,
         if progress is not None:
             progress(len(rows), reps)
     return Replications(scenario=scenario, rows=tuple(rows), level=level)
-
-
-def estimates_table(reps: Replications, metrics: Sequence[str] | None = None,
-                    labels: Mapping[str, str] | None = None) -> list[list[str]]:
-    """Rows ``[label, mean ± half-width, low, high]`` for printing."""
-    out = []
-    for m in metrics or reps.metrics:
-        e = reps.estimate(m)
-        out.append([(labels or {}).get(m, m), e.format("{:.4g}"), f"{e.low:.4g}",
-                    f"{e.high:.4g}"])
-    return out

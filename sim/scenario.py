@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import math
 import re
 import tomllib
 import zoneinfo
@@ -819,7 +818,3 @@ def _first_calling_span(scenario: Scenario) -> int:
     days = scenario.campaign.calling_days()
     return (days[0] + 1) if days else 1
 
-
-def finite_or_none(x: float) -> float | None:
-    """JSON-friendly float: None for inf / NaN."""
-    return x if math.isfinite(x) else None

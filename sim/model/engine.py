@@ -135,12 +135,10 @@ class Campaign:
         self.idle: deque[int] = deque()  # free, logged-in agents, longest idle first
         self.is_idle = [False] * self.n_agents
         self.logged_in = [False] * self.n_agents
-        self.busy_until = [0.0] * self.n_agents
         self.session_start = [0.0] * self.n_agents
         self.queue: deque[Call] = deque()  # answered, waiting for an agent
         self.talking = 0
         self.in_wrap = 0
-        self.wrap_start = [0.0] * self.n_agents
         #: Pooled dialing: each agent's state (0 off, 1 idle, 2 talk, 3 wrap) and since when.
         self.state = np.zeros(self.n_agents, dtype=np.int8)
         self.since = np.zeros(self.n_agents)
@@ -158,7 +156,6 @@ class Campaign:
         self.live_answers = 0
         self.abandons = 0
         self.dials = 0
-        self.finished_at = 0.0
 
     # -- shared helpers -------------------------------------------------------------------
     def hour_mult(self, lead: int, now: float) -> float:
@@ -222,7 +219,6 @@ class Campaign:
                     self.schedule(s, self._pooled_login(agent, e))
             self.pacer.start()
         self.env.run()
-        self.finished_at = self.env.now
         if progress is not None:
             progress(1.0)
         if self.pacer is not None:
@@ -476,7 +472,6 @@ class Campaign:
         self.talking += 1
         self.state[agent] = 2
         self.since[agent] = now
-        self.busy_until[agent] = now + talk + wrap
         self.schedule(talk, lambda _: self._talk_done(agent, wrap))
 
     def _talk_done(self, agent: int, wrap: float) -> None:
@@ -484,7 +479,6 @@ class Campaign:
         self.in_wrap += 1
         now = self.env._now
         talk = now - float(self.since[agent])
-        self.wrap_start[agent] = now
         self.state[agent] = 3
         self.since[agent] = now
         self.pacer.on_talk_done(agent, talk)
