@@ -228,7 +228,7 @@ def _three_digits() -> np.ndarray:
 
 
 def format_times(us: np.ndarray, *, unit: Literal["us", "s"] = "us", sep: str = "T",
-                 offset_min: np.ndarray | None = None) -> list[str]:
+                 offset_min: np.ndarray | None = None, chars: bool = False) -> list[str]:
     """Format local µs timestamps as ISO text, ``''`` where ``us`` is ``NAT``.
 
     Digits are computed with integer arithmetic on whole columns into one ASCII
@@ -245,16 +245,26 @@ def format_times(us: np.ndarray, *, unit: Literal["us", "s"] = "us", sep: str = 
         Date/time separator, ``"T"`` or ``" "``.
     offset_min
         UTC offset of each value in minutes, appended as ``+HH:MM`` if given.
+    chars
+        Return the ``(n, width)`` uint8 character array instead (NUL for no time), for
+        :func:`sim.csvtext.join_rows`.
     """
     n = len(us)
     if n == 0:
-        return []
+        return np.zeros((0, 1), np.uint8) if chars else []  # type: ignore[return-value]
     valid = us != NAT
     if np.any(valid & ((us < _YEAR_1000_US) | (us >= _YEAR_10000_US))):
         # years outside 1000..9999 change the text width: rare, done plainly
         text = np.datetime_as_string(np.where(valid, us, 0).astype("datetime64[us]"), unit=unit)
-        return [str(s).replace("T", sep) if v else ""
+        strs = [str(s).replace("T", sep) if v else ""
                 for s, v in zip(text.tolist(), valid.tolist(), strict=True)]
+        if offset_min is not None:
+            strs = [s + _offset_text(int(o)) if s else s
+                    for s, o in zip(strs, offset_min.tolist(), strict=True)]
+        if chars:
+            return np.frombuffer(  # type: ignore[return-value]
+                b"".join(s.encode().ljust(40, b"\0") for s in strs), np.uint8).reshape(n, 40)
+        return strs
     u = np.where(valid, us, 0)
     days, rem = np.divmod(u, US_PER_DAY)
     secs, frac = np.divmod(rem, US_PER_S)
@@ -284,6 +294,10 @@ def format_times(us: np.ndarray, *, unit: Literal["us", "s"] = "us", sep: str = 
         table = np.frombuffer("".join(_offset_text(int(o)) for o in offs.tolist()).encode(),
                               dtype=np.uint8).reshape(len(offs), 6)
         buf[:, width:total] = table[inv.reshape(-1)]
+    if chars:  # the character array itself, NUL where there is no time
+        buf = buf[:, :total]
+        buf[~valid] = 0
+        return buf  # type: ignore[return-value]
     buf[:, total] = 10  # newline: the buffer is decoded and split once
     out = buf.tobytes().decode("ascii").split("\n")
     out.pop()

@@ -1,15 +1,14 @@
 """Writing CDR tables: native CSV (lossless) and Asterisk ``cdr_csv`` Master.csv.
 
-Columns are formatted whole (numpy for timestamps, ``tolist`` for numbers, label
-lookups for categories) in slices of rows and handed to ``csv.writer.writerows``;
-no Python object is made per call beyond the field strings csv needs.
+Native CSV keeps everything: timestamps to the microsecond with the UTC offset of the
+table's zone, durations to the microsecond (fixed point, trailing zeros dropped),
+billsec and every other column exactly, and leading ``# key=value`` lines carry the
+zone, the epoch, the label order of open categories (so codes survive a round trip)
+and the table's meta. Its columns are formatted whole into bytes (:mod:`sim.csvtext`), with no
+Python call per field.
 
-Native CSV keeps everything: floats are written by ``repr`` (shortest text that reads
-back to the same double), timestamps to the microsecond with the UTC offset of the
-table's zone, and leading ``# key=value`` lines carry the zone, the epoch, the label
-order of open categories (so codes survive a round trip) and the table's meta.
-
-Asterisk Master.csv keeps what a carrier bills and what a PBX would log: whole-second
+Asterisk Master.csv is written through ``csv.writer`` (its quoting rules, a few
+optional columns). It keeps what a carrier bills and what a PBX would log: whole-second
 local timestamps (start, answer and end are floored), duration = whole seconds
 started from start to end, billsec, disposition, ``dst`` = destination; the call_id
 goes in ``uniqueid`` and dialsim's own columns in ``userfield`` as ``key=value;...``.
@@ -19,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
 from itertools import repeat
 from pathlib import Path
 from typing import IO, Any
@@ -30,6 +28,7 @@ from ..cdr import COLUMNS, CDRTable
 from ..output import atomic_write
 from ._build import OPEN_CATEGORIES
 from ._fields import USERFIELD_KEYS, escape_label
+from ..csvtext import fixed_us, integers, join_rows, labels
 from ._values import NAT, US_PER_S, format_times, get_zone, local_offsets_s
 
 __all__ = ["NATIVE_MAGIC", "write_asterisk", "write_native"]
@@ -84,31 +83,34 @@ def _header_lines(cdrs: CDRTable) -> list[str]:
 
 
 def write_native(cdrs: CDRTable, path: str | Path) -> None:
-    """Write ``cdrs`` as native CSV (see the module docstring), atomically."""
+    """Write ``cdrs`` as native CSV (see the module docstring), atomically.
+
+    Times are written to the microsecond; so are durations (fixed point, trailing
+    zeros dropped). Every column is formatted whole into bytes (:mod:`sim.csvtext`).
+    """
     zone = get_zone(cdrs.tz)
     epoch_us = _epoch_us(cdrs)
-    with atomic_write(path) as fh:
-        fh.write("\n".join(_header_lines(cdrs)) + "\n")
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow([c.name for c in COLUMNS])
+    with atomic_write(path, "wb") as fh:
+        fh.write(("\n".join(_header_lines(cdrs)) + "\n").encode("utf-8"))
+        fh.write((",".join(c.name for c in COLUMNS) + "\n").encode("ascii"))
         for lo in range(0, len(cdrs), _SLICE_ROWS):
             rows = slice(lo, lo + _SLICE_ROWS)
-            cols: list[Sequence[Any]] = []
+            cols: list[np.ndarray] = []
             for c in COLUMNS:
                 a = cdrs[c.name][rows]
                 if c.name in _TIMES:
                     us = _local_us(a, epoch_us)
                     off = (local_offsets_s(us, zone) // 60).astype(np.int16)
-                    cols.append(format_times(us, offset_min=off))
+                    cols.append(format_times(us, offset_min=off, chars=True))  # type: ignore
                 elif c.kind == "float":
-                    cols.append(_floats(a))
+                    cols.append(fixed_us(a))
                 elif c.kind == "cat":
-                    cols.append(_labels(cdrs, c.name, rows))
+                    cols.append(labels(a, cdrs.vocabulary(c.name)))
                 elif c.kind == "bool":
-                    cols.append(a.astype(np.int8).tolist())
+                    cols.append(labels(a.astype(np.int8), ("0", "1")))
                 else:
-                    cols.append(a.tolist())
-            writer.writerows(zip(*cols, strict=True))
+                    cols.append(integers(a))
+            fh.write(join_rows(cols))
 
 
 def _userfields(cdrs: CDRTable, rows: slice) -> list[str]:

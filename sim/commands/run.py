@@ -329,19 +329,18 @@ def summary(result: Any, rating: Any, plan_files: list[Path]) -> dict[str, Any]:
 
 
 def write_agent_log(log: Any, path: Path) -> None:
-    """agents.csv: agent_id, state, start, end, duration_s (seconds from the epoch)."""
-    import numpy as np
+    """agents.csv: agent_id, state, start_s, end_s, duration_s (seconds from the epoch)."""
+    from ..agentlog import AGENT_STATES
+    from ..csvtext import fixed_us, integers, join_rows, labels
 
-    with atomic_write(path) as fh:
-        fh.write("agent_id,state,start_s,end_s,duration_s\n")
-        if len(log):
-            states = log.labels()
-            lines = np.char.add(log.agent_id.astype(str), ",")
-            lines = np.char.add(lines, states.astype(str))
-            for arr in (log.start, log.end, log.end - log.start):
-                lines = np.char.add(np.char.add(lines, ","), np.char.mod("%.3f", arr))
-            fh.write("\n".join(lines.tolist()))
-            fh.write("\n")
+    with atomic_write(path, "wb") as fh:
+        fh.write(b"agent_id,state,start_s,end_s,duration_s\n")
+        step = 1 << 17
+        for lo in range(0, len(log), step):
+            sl = slice(lo, lo + step)
+            start, end = log.start[sl], log.end[sl]
+            fh.write(join_rows([integers(log.agent_id[sl]), labels(log.state[sl], AGENT_STATES),
+                                fixed_us(start), fixed_us(end), fixed_us(end - start)]))
 
 
 def write_timeline(timeline: Mapping[str, Any], path: Path) -> None:
