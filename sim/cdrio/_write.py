@@ -35,7 +35,7 @@ __all__ = ["NATIVE_MAGIC", "write_asterisk", "write_native"]
 
 #: First line of a native file.
 NATIVE_MAGIC = "# dialsim CDR, native CSV: one row per dial attempt"
-_SLICE_ROWS = 1 << 17
+_SLICE_ROWS = 16384
 _MAX_VOCAB_IN_HEADER = 10_000
 _TIMES = ("start", "answer", "connect", "end")
 

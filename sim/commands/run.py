@@ -13,6 +13,7 @@ import math
 import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -214,40 +215,43 @@ def run(args: argparse.Namespace) -> int:
     bar = Progress(f"simulating {scenario.name}", 1.0)
     result = simulate(scenario, seed=args.seed, progress=bar.update)
     bar.close()
-    print(f"{scenario.name}: {scenario.agents.count} agents, {scenario.list.size:,} leads, "
-          f"{scenario.dialer.mode} dialing, seed {args.seed}")
-    print(kpi_table(result.kpis))
-    print()
-    print(dialer_table(result.dialer))
-    print()
-    print(compliance_table(result.compliance))
-
-    rating = rate_run(scenario, result.cdrs, result.agents, plans) if plans else None
-    if rating is not None:
-        from ..billing import format_comparison
-
+    # The big files are written by two threads (numpy formatting releases the GIL)
+    # while the tables below are computed and printed.
+    with output_dir(out, force=args.force) as tmp, ThreadPoolExecutor(2) as pool:
+        writing = start_writes(pool, tmp, result, asterisk=args.asterisk)
+        print(f"{scenario.name}: {scenario.agents.count} agents, {scenario.list.size:,} leads, "
+              f"{scenario.dialer.mode} dialing, seed {args.seed}")
+        print(kpi_table(result.kpis))
         print()
-        print(format_comparison(rating))
+        print(dialer_table(result.dialer))
+        print()
+        print(compliance_table(result.compliance))
 
-    reps = None
-    if args.reps > 1:
-        from ..experiment import replicate
+        rating = rate_run(scenario, result.cdrs, result.agents, plans) if plans else None
+        if rating is not None:
+            from ..billing import format_comparison
 
-        step, done = replication_progress(f"replicating {scenario.name}", args.reps)
-        executor = _executor(args.workers)
-        try:
-            reps = replicate(scenario, args.reps, seed=args.seed, plans=plans,
-                             executor=executor, progress=step)
-        finally:
-            done()
-            if executor is not None:
-                executor.shutdown()
-        print(f"\n{args.reps} replications (seeds {args.seed}..{args.seed + args.reps - 1}), "
-              "mean and 95% confidence interval:")
-        print(reps_table(reps, plans))
+            print()
+            print(format_comparison(rating))
 
-    with output_dir(out, force=args.force) as tmp:
-        files = save_run(tmp, result, rating, plan_files, asterisk=args.asterisk)
+        reps = None
+        if args.reps > 1:
+            from ..experiment import replicate
+
+            step, done = replication_progress(f"replicating {scenario.name}", args.reps)
+            executor = _executor(args.workers)
+            try:
+                reps = replicate(scenario, args.reps, seed=args.seed, plans=plans,
+                                 executor=executor, progress=step)
+            finally:
+                done()
+                if executor is not None:
+                    executor.shutdown()
+            print(f"\n{args.reps} replications (seeds {args.seed}.."
+                  f"{args.seed + args.reps - 1}), mean and 95% confidence interval:")
+            print(reps_table(reps, plans))
+
+        files = finish_run(tmp, result, rating, plan_files, writing)
         if reps is not None:
             write_rows_csv(reps.rows, tmp / "replications.csv")
             write_json(tmp / "replications.json", estimates_dict(reps))
@@ -269,14 +273,28 @@ def save_run(folder: Path, result: Any, rating: Any, plan_files: Sequence[Path],
     can be re-rated and reported on anywhere), costs.csv and charges.csv when rated,
     timeline.csv when the dialer recorded one, Master.csv with ``asterisk``.
     """
+    with ThreadPoolExecutor(2) as pool:
+        writing = start_writes(pool, folder, result, asterisk=asterisk)
+        return finish_run(folder, result, rating, plan_files, writing)
+
+
+def start_writes(pool: Executor, folder: Path, result: Any, *,
+                 asterisk: bool = False) -> list[tuple[str, Future[None]]]:
+    """Start writing the run's large files (CDRs, agent log) on ``pool``."""
     from ..cdrio import write_cdrs
 
-    write_cdrs(result.cdrs, folder / "cdrs.csv")
-    files = ["cdrs.csv", "agents.csv", "summary.json"]
+    jobs = [("cdrs.csv", pool.submit(write_cdrs, result.cdrs, folder / "cdrs.csv")),
+            ("agents.csv", pool.submit(write_agent_log, result.agents, folder / "agents.csv"))]
     if asterisk:
-        write_cdrs(result.cdrs, folder / "Master.csv", format="asterisk")
-        files.append("Master.csv")
-    write_agent_log(result.agents, folder / "agents.csv")
+        jobs.append(("Master.csv", pool.submit(write_cdrs, result.cdrs, folder / "Master.csv",
+                                               format="asterisk")))
+    return jobs
+
+
+def finish_run(folder: Path, result: Any, rating: Any, plan_files: Sequence[Path],
+               writing: Sequence[tuple[str, Future[None]]]) -> list[str]:
+    """Write the rest of a run's files and wait for :func:`start_writes`' jobs."""
+    files = [name for name, _ in writing] + ["summary.json"]
     if rating is not None:
         from ..billing import write_costs
 
@@ -295,6 +313,8 @@ def save_run(folder: Path, result: Any, rating: Any, plan_files: Sequence[Path],
     data = summary(result, rating, list(plan_files))
     data["plans_copies"] = copied
     write_json(folder / "summary.json", data)
+    for _, job in writing:
+        job.result()  # raises what the writer raised
     return files
 
 
