@@ -139,22 +139,24 @@ def overhead(base: Scenario, plans: list[Any], n: int) -> dict[str, Any]:
     with ProcessPoolExecutor(2, mp_context=ctx, initializer=_worker.warm_up) as pool:
         list(pool.map(_worker.run_task, tasks[:2]))  # both workers up, one run each
         startup_s = time.perf_counter() - t0
+    remote, local = [], []
     with ProcessPoolExecutor(1, mp_context=ctx, initializer=_worker.warm_up) as pool:
         pool.submit(_worker.run_task, tasks[0]).result()  # warm: imports done
-        remote = []
-        for t in tasks:  # each point new to the worker: its scenario is built there
-            t1 = time.perf_counter()
-            pool.submit(_worker.run_task, t).result()
-            remote.append(time.perf_counter() - t1)
-    local = []
-    for t in tasks:
-        _worker._points.clear()  # build each point's scenario here too, as a worker does
-        _worker._bases.clear()
-        t1 = time.perf_counter()
-        _worker.run_task(t)
-        local.append(time.perf_counter() - t1)
-    per_point_ms = 1000 * (statistics.median(remote) - statistics.median(local))
+        for i, t in enumerate(tasks):  # each point new on both sides: its scenario is built
+            _worker._points.clear()
+            _worker._bases.clear()
+            for side in ((0, 1) if i % 2 == 0 else (1, 0)):  # alternate: drift cancels
+                t1 = time.perf_counter()
+                if side == 0:
+                    pool.submit(_worker.run_task, t).result()
+                    remote.append(time.perf_counter() - t1)
+                else:
+                    _worker.run_task(t)
+                    local.append(time.perf_counter() - t1)
+    diffs = [r - x for r, x in zip(remote, local, strict=True)]
+    per_point_ms = 1000 * statistics.median(diffs)
     return {"tasks": n, "remote_median_ms": 1000 * statistics.median(remote),
+            "paired_diff_quartiles_ms": [1000 * q for q in statistics.quantiles(diffs, n=4)],
             "local_median_ms": 1000 * statistics.median(local),
             "per_point_ms": per_point_ms, "task_bytes": len(pickle.dumps(tasks[0])),
             "pool_startup_s": startup_s}
