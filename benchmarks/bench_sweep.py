@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 import sim  # noqa: E402
 from sim.costing import load_plan_files  # noqa: E402
 from sim.scenario import Scenario  # noqa: E402
-from sim.sweep import _worker, _worker_raw  # noqa: E402
+from sim.sweeps import _worker, _worker_raw  # noqa: E402
 
 GRID = {"dialer.ratio": [1.0, 1.2, 1.4, 1.6], "agents.count": [20, 25, 30, 35]}
 #: Calibrated on: the grid's quickest and slowest corners average about its mean run.

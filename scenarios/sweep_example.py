@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cheapest point under {plan} within the abandonment limit: point {best} "
           f"({result.design.label(best)})")
 
-    from sim.sweep.plots import sweep_figure
+    from sim.sweeps.plots import sweep_figure
 
     for metric in ("contacts_per_agent_hour", cost):
         fig = sweep_figure(result, metric)  # a heat map: two parameters on a grid

@@ -38,7 +38,7 @@ _LAZY: dict[str, str] = {
     "replicate": "experiment",
     "rounding_analysis": "analysis.rounding",
     "run": "model",
-    "sweep": "sweep",
+    "sweep": "sweeps",
     "write_cdrs": "cdrio",
     "write_report": "report",
 }
@@ -77,5 +77,5 @@ if TYPE_CHECKING:  # pragma: no cover
     from .model import run
     from .report import write_report
     from .scenario import Scenario, load_scenario
-    from .sweep import sweep
+    from .sweeps import sweep
     from .variants import Comparison, compare

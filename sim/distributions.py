@@ -13,11 +13,10 @@ weibull, triangular, empirical, mixture.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-import statistics
 
 import numpy as np
 

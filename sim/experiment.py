@@ -17,13 +17,17 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .analysis.stats import Estimate, mean_ci
 from .billing import Plan
 from .scenario import Scenario
 
-__all__ = ["COST_FIELDS", "Replications", "replicate", "replication_seeds", "run_row"]
+if TYPE_CHECKING:
+    from .model import RunResult
+
+__all__ = ["COST_FIELDS", "Replications", "replicate", "replication_seeds", "row_from_result",
+           "run_row"]
 
 #: Plan summary fields copied into a row as ``<field>:<plan>`` (floats).
 COST_FIELDS: tuple[str, ...] = ("total", "telecom", "fees", "per_dial", "per_contact",
@@ -48,23 +52,29 @@ def _num(x: Any) -> float:
 
 
 def run_row(scenario: Scenario, seed: int, plans: Sequence[Plan] = ()) -> dict[str, Any]:
-    """Run once and flatten the outcome into one row: seed, KPIs, plan costs.
-
-    Plan figures are keyed ``<field>:<plan name>`` (e.g. ``total:cn-60/60``); money is
-    converted to float here, for statistics — exact amounts stay in the rater's output.
-    """
-    from .costing import rate_run
+    """Run once and flatten the outcome into one row: seed, KPIs, plan costs."""
     from .model import run
 
-    result = run(scenario, seed=seed)
-    row: dict[str, Any] = {"seed": seed}
+    return row_from_result(run(scenario, seed=seed), plans)
+
+
+def row_from_result(result: RunResult, plans: Sequence[Plan] = ()) -> dict[str, Any]:
+    """One run as one row: seed, every KPI, numeric dialer statistics as
+    ``dialer.<name>``, and each plan's figures as ``<field>:<plan name>``.
+
+    Money is converted to float here, for statistics — exact amounts stay in the
+    rater's output.
+    """
+    from .costing import rate_run
+
+    row: dict[str, Any] = {"seed": result.seed}
     for k, v in result.kpis.items():
         row[k] = _num(v) if not isinstance(v, int) else v
     for k, v in result.dialer.items():
         if isinstance(v, int | float) and not isinstance(v, bool):
             row[f"dialer.{k}"] = v
     if plans:
-        rating = rate_run(scenario, result.cdrs, result.agents, plans)
+        rating = rate_run(result.scenario, result.cdrs, result.agents, plans)
         for summary in rating.rows():
             name = summary["plan"]
             for field in COST_FIELDS:

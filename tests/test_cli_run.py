@@ -9,8 +9,8 @@ import sys
 import pytest
 from conftest import ROOT, SCENARIOS
 
-from sim.cli import main
 from sim.cdrio import read_cdrs
+from sim.cli import main
 
 SCENARIO_FILES = sorted(SCENARIOS.glob("*.toml"))
 

@@ -19,8 +19,8 @@ from conftest import SCENARIOS
 import sim
 from sim.billing import plans_from_dict
 from sim.cli import main
-from sim.variants import BASE, Comparison, independent_diff
 from sim.errors import ScenarioError
+from sim.variants import BASE, Comparison, independent_diff
 
 PLANS = plans_from_dict({"plan": [
     {"name": "60/60", "currency": "CNY", "price_per_min": "0.12", "increments": "60/60",

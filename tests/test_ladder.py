@@ -71,4 +71,5 @@ def test_gain_over_progressive_at_other_sizes(base, pool, agents, reps, want):
     assert pred.reps_over_cap <= reps // 10
     assert pred.contacts_per_agent_hour.mean >= want * \
         rows["progressive 1:1"].contacts_per_agent_hour.mean
-    assert pred.contacts_per_agent_hour.mean > rows["fixed level at cap"].contacts_per_agent_hour.mean
+    assert pred.contacts_per_agent_hour.mean > \
+        rows["fixed level at cap"].contacts_per_agent_hour.mean

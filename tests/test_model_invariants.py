@@ -83,7 +83,8 @@ def scenarios(draw):
     return sc
 
 
-def check_invariants(scenario: sim.Scenario, cdrs: CDRTable, lead_status: dict) -> None:
+def check_invariants(scenario: sim.Scenario, cdrs: CDRTable, lead_status: dict,
+                     agent_start: np.ndarray) -> None:
     n = len(cdrs)
     lead, att = cdrs["lead_id"], cdrs["attempt"]
     # every attempt has exactly one CDR, attempts numbered 1..k per lead, k <= max
@@ -95,15 +96,16 @@ def check_invariants(scenario: sim.Scenario, cdrs: CDRTable, lead_status: dict) 
         assert len(a) <= scenario.list.max_attempts
         # a lead's attempts never overlap in time and respect the caps
         starts = np.sort(cdrs["start"][lead == ld])
-        for i, t in enumerate(starts):
+        for t in starts:
             assert np.sum((starts > t - 86400 + 1e-6) & (starts <= t)) <= scenario.list.max_per_24h
             assert np.sum((starts > t - 300 + 1e-6) & (starts <= t)) <= scenario.list.max_per_5min
     # an agent never handles two calls at once
     agent = cdrs["agent_id"]
     for ag in np.unique(agent[agent >= 0]):
         m = agent == ag
-        order = np.argsort(cdrs["connect"][m])
-        busy_from = cdrs["connect"][m][order]
+        # an agent works from when it joins (connect, or a robot's hand-over)
+        order = np.argsort(agent_start[m])
+        busy_from = agent_start[m][order]
         busy_to = (cdrs["end"] + cdrs["wrap_s"])[m][order]
         assert np.all(busy_from[1:] >= busy_to[:-1] - 1e-6)
     # no dial outside the calling windows of the lead's local time
@@ -142,7 +144,7 @@ def check_invariants(scenario: sim.Scenario, cdrs: CDRTable, lead_status: dict) 
 @given(scenarios(), st.integers(0, 2**31))
 def test_invariants_hold_on_random_scenarios(scenario, seed):
     r = sim.run(scenario, seed=seed)
-    check_invariants(scenario, r.cdrs, r.lead_status)
+    check_invariants(scenario, r.cdrs, r.lead_status, r.agent_start)
 
 
 def test_same_seed_same_csv_bytes_and_different_seed_differs(tmp_path):

@@ -15,10 +15,8 @@ import sim
 from sim.analysis.stats import mean_ci
 from sim.costing import load_plan_files
 from sim.errors import OutputExistsError, SweepError
-from sim.experiment import COST_FIELDS, run_row
-from sim.sweep import SweepRunError, design, parse_range, parse_values, parse_vary
-from sim.sweep._worker import COST_FIELDS as WORKER_COST_FIELDS
-from sim.sweep._worker import row_from_result
+from sim.experiment import row_from_result, run_row
+from sim.sweeps import SweepRunError, design, parse_range, parse_values, parse_vary
 
 PLANS = SCENARIOS / "plans" / "china.toml"
 
@@ -158,7 +156,6 @@ def test_rows_are_run_rows_with_their_point(serial):
     expected = run_row(noisy().with_overrides(point), 4, plans)
     row = next(r for r in serial.table if r["point"] == 4 and r["replication"] == 1)
     assert {k: row[k] for k in expected} == expected
-    assert WORKER_COST_FIELDS == COST_FIELDS
 
 
 def test_row_from_result_equals_run_row():
@@ -200,7 +197,9 @@ def test_two_workers_give_the_same_table(serial):
 
 
 def test_any_executor_and_a_module_imported_first(serial):
-    import sim.sweep.points  # binds the package to sim.sweep: it must stay callable
+    import sim.sweeps.points  # the package (sim.sweeps) never shadows the function
+
+    assert callable(sim.sweep) and sim.sweep is sim.sweeps.sweep
 
     with ThreadPoolExecutor(3) as pool:
         res = sim.sweep(noisy(), grid=GRID, replications=2, seed=3, executor=pool,
@@ -268,7 +267,7 @@ def test_sweep_from_a_file_with_its_own_plans_and_samples(tmp_path):
 
 
 def test_a_warm_pool_serves_several_sweeps(serial):
-    from sim.sweep import local_pool
+    from sim.sweeps import local_pool
 
     with local_pool(1) as pool:  # one warm worker serves both sweeps
         a = sim.sweep(noisy(), grid=GRID, replications=2, seed=3, executor=pool, plans=[PLANS])
@@ -280,7 +279,7 @@ def test_a_warm_pool_serves_several_sweeps(serial):
 def test_progress_snapshots_and_bar():
     import io
 
-    from sim.sweep import ProgressBar
+    from sim.sweeps import ProgressBar
 
     seen = []
     sim.sweep(noisy(), grid={"agents.count": [1, 2]}, replications=2, workers=1, plans=(),
@@ -300,7 +299,7 @@ def test_workers_import_only_what_a_run_needs():
     import subprocess
     import sys
 
-    code = ("import sys; import sim.sweep._worker as w; w.warm_up(); "
+    code = ("import sys; import sim.sweeps._worker as w; w.warm_up(); "
             "print(sorted(m for m in ('scipy.stats', 'matplotlib', 'pandas') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -117,7 +117,7 @@ def test_example_script_runs_as_a_plain_script(tmp_path):
 
 
 def test_failed_runs_are_listed_and_exit_1(tmp_path, capsys, monkeypatch):
-    import sim.sweep.runner as runner
+    import sim.sweeps.runner as runner
 
     real = runner.run_task
 

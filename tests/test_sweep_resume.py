@@ -17,7 +17,7 @@ from conftest import ROOT, SCENARIOS
 
 import sim
 from sim.errors import OutputExistsError, SweepError
-from sim.sweep.store import SweepStore
+from sim.sweeps.store import SweepStore
 
 GRID = {"agents.count": [1, 2, 3], "dialer.ratio": [1, 1.5, 2]}
 REPS = 2

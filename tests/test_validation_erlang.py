@@ -12,8 +12,7 @@ from _factory import tiny
 
 import sim
 from sim.analysis.compliance import ofcom_rate
-from sim.analysis.erlang import (erlang_a, erlang_b, erlang_c, erlang_c_asa,
-                                 erlang_c_service_level)
+from sim.analysis.erlang import erlang_a, erlang_b, erlang_c, erlang_c_asa, erlang_c_service_level
 from sim.analysis.stats import mean_ci
 
 
@@ -41,7 +40,8 @@ def test_v9_ofcom_formula_exactly():
     assert round(100 * ofcom_rate(29, 9, 7), 2) == 64.44
 
 
-def _poisson(n_agents: int, rate_per_min: float, talk: dict, patience, days: int = 1) -> sim.Scenario:
+def _poisson(n_agents: int, rate_per_min: float, talk: dict, patience,
+             days: int = 1) -> sim.Scenario:
     # Every dial is a live answer after 5 s (p = 1): live answers are Poisson at the
     # dial rate. Handle = talk (wrap 0). No abandon threshold: patience decides.
     return tiny({"dialer.mode": "poisson", "dialer.rate_per_min": rate_per_min,

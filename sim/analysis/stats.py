@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import stdtrit  # not scipy.stats: seconds to import
 
 __all__ = ["Estimate", "mean_ci", "paired_diff"]
 
@@ -61,6 +60,8 @@ def mean_ci(values: Sequence[float] | np.ndarray, level: float = 0.95) -> Estima
     m = float(x.mean())
     if n == 1:
         return Estimate(m, -math.inf, math.inf, 1, level)
+    from scipy.special import stdtrit  # here, not at import: scipy costs ~0.5 s to load
+
     se = float(x.std(ddof=1)) / math.sqrt(n)
     h = float(stdtrit(n - 1, 0.5 + level / 2)) * se
     return Estimate(m, m - h, m + h, n, level)

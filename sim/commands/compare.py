@@ -42,11 +42,11 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..variants import compare
     from ..costing import load_plan_files, rate_run
     from ..errors import ScenarioError
     from ..model import run as simulate
     from ..output import check_writable, output_dir
+    from ..variants import compare
     from .run import _executor, replication_progress, save_run, write_rows_csv
 
     scenario = load_from_args(args)

@@ -138,7 +138,7 @@ def _safe(name: str) -> str:
 def write_plots(res: Any, metrics: list[str], folder: Path) -> list[Path]:
     """One PNG per metric (line with CI band, heat map, or main-effects panels)."""
     from ..output import atomic_write
-    from ..sweep.plots import sweep_figure
+    from ..sweeps.plots import sweep_figure
 
     paths = []
     for m in metrics:
@@ -166,7 +166,7 @@ def _executor(address: str | None) -> tuple[Any, Any]:
 
 
 def _parse(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
-    from ..sweep import parse_range, parse_vary
+    from ..sweeps import parse_range, parse_vary
 
     grid: dict[str, Any] = {}
     for text in args.vary:
@@ -184,7 +184,7 @@ def _parse(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..sweep import ProgressBar, sweep
+    from ..sweeps import ProgressBar, sweep
 
     grid, ranges = _parse(args)  # malformed values fail before the scenario is read
     scenario = load_from_args(args)

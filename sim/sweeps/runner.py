@@ -134,7 +134,7 @@ def local_pool(workers: int | None = None) -> ProcessPoolExecutor:
     Pass it as ``executor=`` to run several sweeps on the same warm workers (in a
     notebook, say) and pay the start-up — spawning and importing the model — once::
 
-        from sim.sweep import local_pool
+        from sim.sweeps import local_pool
 
         with local_pool(2) as pool:
             a = sim.sweep(scenario, grid=g1, executor=pool)

@@ -14,31 +14,20 @@ matplotlib or pandas): a worker's start-up is part of the sweep's cost.
 
 from __future__ import annotations
 
-import math
 import pickle
 import signal
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..billing import Plan
-    from ..model import RunResult
     from ..scenario import Scenario
 
-__all__ = ["COST_FIELDS", "Outcome", "Task", "row_from_result", "run_task", "warm_up"]
-
-#: Plan summary fields copied into a row as ``<field>:<plan>`` — the same list as
-#: ``sim.experiment.COST_FIELDS`` (a test keeps them equal; that module imports
-#: scipy.stats, which would add seconds to every worker's start-up).
-COST_FIELDS: tuple[str, ...] = ("total", "telecom", "fees", "per_dial", "per_contact",
-                                "per_conversion", "billed_min", "overhead_pct", "labour",
-                                "campaign_total", "campaign_per_contact",
-                                "campaign_per_conversion")
+__all__ = ["Outcome", "Task", "run_task", "warm_up"]
 
 #: Validated point scenarios kept per worker (replications of a point run back to back).
 _POINT_CACHE = 8
@@ -117,36 +106,11 @@ def run_task(task: Task) -> Outcome:
         from ..cdrio import write_cdrs
 
         write_cdrs(result.cdrs, task.cdr_path)
+    from ..experiment import row_from_result
+
     row = row_from_result(result, plans)
     return Outcome(point=task.point, replication=task.replication, row=row,
                    run_s=time.perf_counter() - t0)
 
 
-def _num(x: Any) -> float:
-    if x is None:
-        return math.nan
-    return float(x) if isinstance(x, Decimal) else float(x)
 
-
-def row_from_result(result: RunResult, plans: Sequence[Plan] = ()) -> dict[str, Any]:
-    """The row ``sim.experiment.run_row`` gives, from a run already made.
-
-    Seed, KPIs, numeric dialer statistics as ``dialer.<name>``, and each plan's
-    figures as ``<field>:<plan name>`` floats. A test checks it equals ``run_row``.
-    """
-    row: dict[str, Any] = {"seed": result.seed}
-    for k, v in result.kpis.items():
-        row[k] = _num(v) if not isinstance(v, int) else v
-    for k, v in result.dialer.items():
-        if isinstance(v, int | float) and not isinstance(v, bool):
-            row[f"dialer.{k}"] = v
-    if plans:
-        from ..costing import rate_run
-
-        rating = rate_run(result.scenario, result.cdrs, result.agents, plans)
-        for summary in rating.rows():
-            name = summary["plan"]
-            for f in COST_FIELDS:
-                if f in summary:
-                    row[f"{f}:{name}"] = _num(summary[f])
-    return row

@@ -19,16 +19,13 @@ a local process pool, or a Dask cluster::
 With ``out=``, every finished run is saved at once; calling again with the same
 arguments after an interruption computes only what is missing.
 
-``sim.sweep`` is both this package and the function: the package is made callable, so
-``sim.sweep(...)`` works whichever of the two an earlier import left in ``sim``.
+The package is ``sim.sweeps``; ``sim.sweep`` is the function.
 """
 
 from __future__ import annotations
 
 import pickle
-import sys
 import time
-import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
@@ -301,18 +298,3 @@ class _Tracker:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
-
-
-class _CallableModule(types.ModuleType):
-    """This package, callable as :func:`sweep`.
-
-    ``sim.sweep`` names the function (``sim``'s lazy API) and this package; importing
-    ``sim.sweep.<module>`` first makes Python bind the package to ``sim.sweep``.
-    Calling the package calls the function, so both orders work.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> SweepResult:
-        return sweep(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
