@@ -132,9 +132,12 @@ def _executor(workers: int) -> Any:
         raise ScenarioError(f"--workers: must be >= 1 (got {workers})")
     if workers == 1:
         return None
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(max_workers=workers)
+    # a spawn context made here: no process-wide start-method change
+    return ProcessPoolExecutor(max_workers=workers,
+                               mp_context=multiprocessing.get_context("spawn"))
 
 
 def reps_table(reps: Any, plans: Sequence[Any]) -> str:
