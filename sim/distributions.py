@@ -405,6 +405,18 @@ class Mixture(Distribution):
                 out[m] = comp.ppf(np.clip((u[m] - lo) / (hi - lo), 0.0, np.nextafter(1.0, 0)))
         return out
 
+    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        # one uniform picks the component, each component draws in its own fast way
+        u = rng.random(n)
+        edges = np.cumsum(np.asarray(self.weights, dtype=float))
+        which = np.searchsorted(edges / edges[-1], u, side="right")
+        out = np.empty(n)
+        for i, comp in enumerate(self.components):
+            vals = comp.draw(rng, n)
+            m = which == i
+            out[m] = vals[m]
+        return out
+
     def spec(self) -> dict[str, Any]:
         return {"dist": "mixture", "components": [c.spec() for c in self.components],
                 "weights": list(self.weights)}

@@ -151,8 +151,8 @@ class Draws:
         self._last_attempt = self._last_b = -1  # the block the last row came from
         self._last_blk = np.empty((0, 0))
         width = len(layout) if layout else NCOLS
-        self._row_bytes = 8 * width
-        self._unpack = struct.Struct(f"={width}d").unpack_from
+        self.row_bytes = 8 * width
+        self.unpack_row = struct.Struct(f"={width}d").unpack_from
         c = scenario.customers
         self._seg_mult = np.array([s.pickup_multiplier for s in scenario.list.segments])
         self._by_attempt = c.pickup_by_attempt
@@ -180,7 +180,7 @@ class Draws:
         if attempt != self._last_attempt or b != self._last_b:
             self._last_blk = self.block(attempt, b)
             self._last_attempt, self._last_b = attempt, b
-        return self._unpack(self._last_blk, (lead & _MASK) * self._row_bytes)
+        return self.unpack_row(self._last_blk, (lead & _MASK) * self.row_bytes)
 
     def picker(self, attempt: np.ndarray, lead: np.ndarray) -> Callable[[int], np.ndarray]:
         """A function returning one draw column (a constant of this module) for many

@@ -47,6 +47,7 @@ _NAN = math.nan
 _PERSON = cu.KIND_PERSON
 _MACHINE = cu.KIND_MACHINE
 _SHIFT = FATE_SHIFT
+BSHIFT, BMASK = cu.BLOCK.bit_length() - 1, cu.BLOCK - 1
 _F_PERSON = FATE["person"]
 _F_MACHINE_CONNECTED = FATE["machine_connected"]
 _F_ROBOT = FATE["robot"]
@@ -300,19 +301,32 @@ class Campaign:
         pop = calls.pop
         attempts = calls.attempts
         record = calls.record
-        row_of = self.draws.row
+        block_of = self.draws.block
+        unpack = self.draws.unpack_row
+        row_bytes = self.draws.row_bytes
+        cur: list[Any] = [-1, -1, None]  # attempt, block, block array of the last dial
         shift_end = self.shift_end
         gated = self.gated
         preview = self.preview
         flat = self.flat_hours
         hour_mult = self.hour_mult
+        by_hour = self.by_hour
+        # one time zone: the hour multiplier inline (no method call per dial)
+        off0 = float(self.group_offset[0]) if len(self.group_offset) == 1 else None
         channels = self.channels
         occupy = self.occupy_line
         schedule = env.schedule
+        # SimPy's own queue, pushed to directly on the hot path (what env.schedule does,
+        # minus a method call): (time, priority, event id, event)
+        queue = env._queue
+        eid = env._eid
+        push = heapq.heappush
         rec = self.rec
+        lead_buf = rec.lead.buf
         ap_lead, ap_attempt, ap_agent, ap_start, ap_code = (
-            rec.lead.append, rec.attempt.append, rec.agent.append, rec.start.append,
-            rec.code.append)
+            lead_buf.append, rec.attempt.buf.append, rec.agent.buf.append,
+            rec.start.buf.append, rec.code.buf.append)
+        flush_at = rec.lead.FLUSH
         starving = self.starving
         # One event object per agent, re-armed for every call: SimPy clears an event's
         # callbacks when it fires, and scheduling a processed event again is safe.
@@ -330,8 +344,12 @@ class Campaign:
                 self._owned_starve(agent, now)
                 return
             a = attempts[lead] + 1
+            # Draws.row, inlined: one block of draws serves thousands of dials in a row
+            b = lead >> BSHIFT
+            if a != cur[0] or b != cur[1]:
+                cur[:] = (a, b, block_of(a, b))
             (score, a_code, a_out, a_connect, a_end, a_free, u_code, u_out, u_end, u_retry,
-             prev, _, _, _) = row_of(a, lead)
+             prev, _, _, _) = unpack(cur[2], (lead & BMASK) * row_bytes)
             start = now
             if preview:
                 start = now + prev
@@ -348,7 +366,9 @@ class Campaign:
             ap_lead(lead)
             ap_attempt(a)
             ap_start(start)
-            if score < 1.0 if flat else score < hour_mult(lead, start):
+            if score < 1.0 if flat else (
+                    score < by_hour[int((start + off0) % 86_400.0 // 3600.0)] if off0 is not None
+                    else score < hour_mult(lead, start)):
                 ap_code(a_code)
                 ap_agent(agent if a_connect == a_connect else -1)  # connected: not NaN
                 end = start + a_end
@@ -361,8 +381,10 @@ class Campaign:
                 record(lead, a, u_out, end, u_retry)
             if channels:
                 occupy(end)
+            if len(lead_buf) >= flush_at:
+                rec.flush()
             wake.callbacks = callbacks
-            schedule(wake, NORMAL, free - now)
+            push(queue, (free, NORMAL, next(eid), wake))
 
         callbacks.append(ready)
         return ready
@@ -596,11 +618,13 @@ class Campaign:
     def _pooled_record(self, call: Call, agent: int, connect: float, end: float,
                        code: int) -> None:
         rec = self.rec
-        rec.lead.append(call.lead)
-        rec.attempt.append(call.attempt)
-        rec.agent.append(agent)
-        rec.start.append(call.start)
-        rec.connect.append(connect)
-        rec.end.append(end)
-        rec.code.append(code)
+        rec.lead.buf.append(call.lead)
+        rec.attempt.buf.append(call.attempt)
+        rec.agent.buf.append(agent)
+        rec.start.buf.append(call.start)
+        rec.connect.buf.append(connect)
+        rec.end.buf.append(end)
+        rec.code.buf.append(code)
+        if len(rec.lead.buf) >= rec.lead.FLUSH:
+            rec.flush()
         self.calls.record(call.lead, call.attempt, outcome_of(code), end, call.row[cu.U_RETRY])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from array import array
+from typing import Any
 
 import numpy as np
 
@@ -40,17 +41,46 @@ def _lut(size: int, mapping: dict[int, int], default: int) -> np.ndarray:
     return lut
 
 
+class Column:
+    """One recorded column: a Python list the event loop appends to (the cheapest
+    append there is), moved into numpy chunks every so often to bound memory."""
+
+    __slots__ = ("buf", "chunks", "dtype")
+    FLUSH = 1 << 16
+
+    def __init__(self, dtype: type) -> None:
+        self.buf: list[Any] = []
+        self.chunks: list[np.ndarray] = []
+        self.dtype = dtype
+
+    def flush(self) -> None:
+        if self.buf:
+            self.chunks.append(np.fromiter(self.buf, self.dtype, len(self.buf)))
+            self.buf.clear()  # the same list: the loop's bound append stays valid
+
+    def array(self) -> np.ndarray:
+        self.flush()
+        if not self.chunks:
+            return np.zeros(0, dtype=self.dtype)
+        if len(self.chunks) > 1:
+            self.chunks = [np.concatenate(self.chunks)]
+        return self.chunks[0]
+
+    def __len__(self) -> int:
+        return len(self.buf) + sum(map(len, self.chunks))
+
+
 class Recorder:
     """Columnar call log appended to by the event loop."""
 
     def __init__(self) -> None:
-        self.lead = array("q")
-        self.attempt = array("i")
-        self.agent = array("i")
-        self.start = array("d")
-        self.connect = array("d")
-        self.end = array("d")
-        self.code = array("d")  # fate codes, kept as the floats the draws hold them in
+        self.lead = Column(np.int64)
+        self.attempt = Column(np.int32)
+        self.agent = Column(np.int32)
+        self.start = Column(np.float64)
+        self.connect = Column(np.float64)  # pooled dialing only
+        self.end = Column(np.float64)  # pooled dialing only
+        self.code = Column(np.float64)  # fate codes, kept as the floats the draws hold them in
         # preview intervals of agents (preview mode)
         self.p_agent = array("i")
         self.p_start = array("d")
@@ -80,6 +110,12 @@ class Recorder:
     def __len__(self) -> int:
         return len(self.lead)
 
+    def flush(self) -> None:
+        """Move the calls buffered in Python lists into numpy chunks."""
+        for col in (self.lead, self.attempt, self.agent, self.start, self.connect, self.end,
+                    self.code):
+            col.flush()
+
     # -- derivation -----------------------------------------------------------------------
     def cdrs(self, scenario: Scenario, traits_segment: np.ndarray, draws: cu.Draws,
              robot: bool) -> CDRTable:
@@ -92,20 +128,21 @@ class Recorder:
         this is the memory peak of a run.
         """
         n = len(self.lead)
-        order = np.argsort(_np(self.start, np.float64), kind="stable")  # by dial time
+        start = self.start.array()
+        order = np.argsort(start, kind="stable")  # by dial time
         cols: dict[str, np.ndarray] = {"call_id": np.arange(n, dtype=np.int64)}
-        start = cols["start"] = _np(self.start, np.float64)[order]
-        lead = cols["lead_id"] = _np(self.lead, np.int64)[order]
-        attempt = cols["attempt"] = _np(self.attempt, np.int32)[order]
-        agent = cols["agent_id"] = _np(self.agent, np.int32)[order]
-        code = _np(self.code, np.float64)[order].astype(np.int64)
+        start = cols["start"] = start[order]
+        lead = cols["lead_id"] = self.lead.array()[order]
+        attempt = cols["attempt"] = self.attempt.array()[order]
+        agent = cols["agent_id"] = self.agent.array()[order]
+        code = self.code.array()[order].astype(np.int64)
         fate = code % FATE_SHIFT
         answered = np.isin(fate, _ANSWERED_FATES)
         pick = draws.picker(attempt, lead)
         ring, conv, wrap = pick(cu.RING), pick(cu.CONV), pick(cu.WRAP)
         if len(self.end) == n:  # pooled dialing: the loop knew connect and end
-            connect = _np(self.connect, np.float64)[order]
-            end = _np(self.end, np.float64)[order]
+            connect = self.connect.array()[order]
+            end = self.end.array()[order]
         else:  # agent-owned dialing: they follow from the dial time and the draws
             connect = pick(cu.A_CONNECT)
             connect += start
