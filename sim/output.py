@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from .errors import OutputExistsError
 
@@ -29,14 +29,18 @@ def _umask() -> int:
 
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "w", *, newline: str | None = "",
-                 encoding: str | None = "utf-8") -> Iterator[IO]:
+                 encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; rename it onto ``path`` on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        kwargs = {} if "b" in mode else {"newline": newline, "encoding": encoding}
-        with os.fdopen(fd, mode, **kwargs) as fh:
+        fh: IO[Any]
+        if "b" in mode:
+            fh = os.fdopen(fd, mode)
+        else:
+            fh = os.fdopen(fd, mode, newline=newline, encoding=encoding)
+        with fh:
             yield fh
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)

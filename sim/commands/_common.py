@@ -114,7 +114,7 @@ def format_table(rows: Iterable[Sequence[Any]], header: Sequence[str] | None = N
     lines = []
     for j, r in enumerate(rows):
         cells = [(c.ljust(w) if a == "l" else c.rjust(w))
-                 for c, w, a in zip(r + [""] * (n - len(r)), widths, align, strict=True)]
+                 for c, w, a in zip([*r, *[""] * (n - len(r))], widths, align, strict=True)]
         lines.append("  ".join(cells).rstrip())
         if j == 0 and header is not None:
             lines.append("  ".join("-" * w for w in widths))

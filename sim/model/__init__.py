@@ -98,9 +98,9 @@ def run(scenario: Scenario, seed: int = 0, *,
         Called now and then with the share of the campaign's calendar simulated (0–1).
     """
     traits = lead_traits(scenario, seed)
-    pacer = _pacer_factory(scenario)
-    draws = Draws(scenario, seed, traits, layout=OWNED_LAYOUT if pacer is None else None)
-    campaign = Campaign(scenario, traits, draws, pacer)
+    factory = _pacer_factory(scenario)
+    draws = Draws(scenario, seed, traits, layout=OWNED_LAYOUT if factory is None else None)
+    campaign = Campaign(scenario, traits, draws, factory)
     campaign.run(progress)
     cdrs = campaign.rec.cdrs(scenario, traits.segment, draws,
                              robot=scenario.dialer.mode == "robot")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..scenario import DAY_S, Scenario
@@ -53,8 +54,8 @@ class Intervals:
         return sum(e - s for s, e in zip(self.starts, self.ends, strict=True))
 
 
-def _intervals(pairs: list[tuple[float, float]]) -> Intervals:
-    pairs.sort()
+def _intervals(pairs: Sequence[tuple[float, float]]) -> Intervals:
+    pairs = sorted(pairs)
     merged: list[list[float]] = []
     for a, b in pairs:
         if merged and a <= merged[-1][1]:

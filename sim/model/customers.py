@@ -180,7 +180,7 @@ class Draws:
         if attempt != self._last_attempt or b != self._last_b:
             self._last_blk = self.block(attempt, b)
             self._last_attempt, self._last_b = attempt, b
-        return self.unpack_row(self._last_blk, (lead & _MASK) * self.row_bytes)
+        return self.unpack_row(self._last_blk, (lead & _MASK) * self.row_bytes)  # type: ignore
 
     def picker(self, attempt: np.ndarray, lead: np.ndarray) -> Callable[[int], np.ndarray]:
         """A function returning one draw column (a constant of this module) for many

@@ -79,7 +79,7 @@ class Call:
     __slots__ = ("lead", "attempt", "row", "start", "answer", "ready", "deadline", "owner",
                  "kind", "agent", "transfer")
 
-    def __init__(self, lead: int, attempt: int, row: list[float], start: float,
+    def __init__(self, lead: int, attempt: int, row: tuple[float, ...], start: float,
                  owner: int) -> None:
         self.lead = lead
         self.attempt = attempt
@@ -150,7 +150,8 @@ class Campaign:
         self.wake_at = [_INF] * self.n_agents
         self.starving: set[int] = set()
         self.calls.on_new_work = self._new_work if pacer_factory is None else None
-        self.pacer = pacer_factory(self) if pacer_factory is not None else None
+        # Any: the pooled-dialing methods only run when a pacer exists
+        self.pacer: Any = pacer_factory(self) if pacer_factory is not None else None
         self._ready = [self._owned_agent(a) for a in range(self.n_agents)] \
             if self.pacer is None else []
         # statistics the pacers and reports read
@@ -606,7 +607,7 @@ class Campaign:
         """Close expired waiters anywhere in the queue; return how many are still waiting."""
         q = self.queue
         if q and any(c.deadline < now for c in q):
-            keep = deque()
+            keep: deque[Call] = deque()
             for c in q:
                 if c.deadline < now:
                     self._expire(c)

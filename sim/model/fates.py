@@ -8,6 +8,8 @@ vocabularies). Everything a CDR says is decoded from these afterwards in numpy.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["F", "FATES", "FATE_SHIFT", "OUTCOME_OF_FATE", "decode_script", "outcome_of",
@@ -66,7 +68,7 @@ def outcomes_of(codes: np.ndarray) -> np.ndarray:
     return np.where(out >= 0, out, scripted)
 
 
-def script_code(result: np.ndarray, hangup_by: np.ndarray, stage: np.ndarray) -> np.ndarray:
+def script_code(result: Any, hangup_by: Any, stage: Any) -> Any:
     """Pack (result, hangup_by, last stage index or -1) into one number per call."""
     return result + 8 * hangup_by + 64 * (stage + 1)
 
