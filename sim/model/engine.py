@@ -393,8 +393,14 @@ class Campaign:
     # =====================================================================================
     # Pooled dialing: pacers dial lines, any free agent takes any answered person.
     # =====================================================================================
+    def worked_out(self) -> bool:
+        """No lead left to dial and no call in progress: the campaign is over."""
+        return not self.calls.pending and not self.calls.outstanding
+
     def _pooled_login(self, agent: int, shift_end: float) -> Callable[[Any], None]:
         def login(_: Any) -> None:
+            if self.worked_out():
+                return  # nothing left to do: nobody comes in
             now = self.env.now
             self.logged_in[agent] = True
             self.session_start[agent] = now
@@ -515,7 +521,10 @@ class Campaign:
     def _agent_free(self, agent: int) -> None:
         """Agent finished wrap-up (or logged in): take a waiting person, or go idle."""
         now = self.env.now
-        if not self.logged_in[agent]:
+        if not self.logged_in[agent] or (self.worked_out() and not self.queue):
+            # shift over, or the list is worked out: the agent goes home
+            self.logged_in[agent] = False
+            self.state[agent] = 0
             self.rec.session(agent, self.session_start[agent], now)
             return
         q = self.queue
@@ -629,3 +638,6 @@ class Campaign:
         if len(rec.lead.buf) >= rec.lead.FLUSH:
             rec.flush()
         self.calls.record(call.lead, call.attempt, outcome_of(code), end, call.row[cu.U_RETRY])
+        if self.worked_out():
+            for idle in list(self.idle):  # the last call is settled: idle agents go home
+                self._pooled_logout(idle)
