@@ -90,3 +90,17 @@ def test_calling_window_stops_dials_and_next_day_resumes():
     r = sim.run(s, seed=1)
     starts = r.cdrs["start"]
     assert list(starts) == [T0, T0 + 78.0, T0 + 86400.0, T0 + 86400.0 + 78.0]
+
+
+def test_the_garbage_collector_is_restored_after_a_run():
+    import gc
+
+    assert gc.isenabled()
+    sim.run(tiny(list={"size": 2}), seed=1)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        sim.run(tiny(list={"size": 2}), seed=1)
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()

@@ -20,6 +20,7 @@ still ringing.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import math
 from collections import deque
@@ -220,7 +221,16 @@ class Campaign:
                 for s, e in zip(iv.starts, iv.ends, strict=True):
                     self.schedule(s, self._pooled_login(agent, e))
             self.pacer.start()
-        self.env.run()
+        # The loop allocates millions of short-lived tuples and makes no reference
+        # cycles; the cyclic garbage collector only costs time here (~20 % when the
+        # process already holds many objects). Restored whatever happens.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self.env.run()
+        finally:
+            if was_enabled:
+                gc.enable()
         if progress is not None:
             progress(1.0)
         if self.pacer is not None:
