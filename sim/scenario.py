@@ -801,16 +801,11 @@ def quick(scenario: Scenario, *, leads: int = 300, days: int = 1,
     }
     n = agents if agents is not None else min(scenario.agents.count, 10)
     if n != scenario.agents.count:
-        over["agents.count"] = n
-        if scenario.raw.get("agents", {}).get("shifts"):
-            shifts = scenario.raw["agents"]["shifts"]
-            per = [max(1, round(n * sh.get("count", 1) / scenario.agents.count)) for sh in shifts]
-            per[0] += n - sum(per)
-            if per[0] < 1:
-                per = [n] + [0] * (len(per) - 1)
-            for i, c in enumerate(per):
-                over[f"agents.shifts[{i}].count"] = max(c, 1)
-            over["agents.count"] = sum(max(c, 1) for c in per)
+        # shifts keep their shares of the team, at least one agent each
+        for i, sh in enumerate(scenario.agents.shifts):
+            over[f"agents.shifts[{i}].count"] = max(1, round(n * sh.count / scenario.agents.count))
+        over["agents.count"] = sum(over[f"agents.shifts[{i}].count"]
+                                   for i in range(len(scenario.agents.shifts))) or n
     return scenario.with_overrides(over)
 
 

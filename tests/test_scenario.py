@@ -216,3 +216,16 @@ def test_mutated_scenarios_load_or_raise_scenario_error(mutations):
         scenario_from_dict(raw)
     except ScenarioError as exc:
         assert exc.problems and all(": " in line for line in exc.problems)
+
+
+def test_quick_scales_the_list_the_days_and_the_shifts():
+    raw = tiny_dict()
+    raw["list"]["size"] = 5000
+    raw["campaign"]["days"] = 5
+    raw["agents"] = {"count": 40, "wrap": 10,
+                     "shifts": [{"start": "09:00", "end": "13:00", "count": 30},
+                                {"start": "13:00", "end": "17:00", "count": 10}]}
+    q = sim.scenario.quick(scenario_from_dict(raw))
+    assert q.list.size == 300 and q.campaign.days == 1
+    assert [sh.count for sh in q.agents.shifts] == [8, 2] and q.agents.count == 10
+    assert sim.run(q, seed=1).kpis["dials"] > 0
