@@ -254,13 +254,15 @@ def evaluate(cdrs: CDRTable, limits: ComplianceLimits | None = None, *, amd_used
     return out
 
 
-def format_results(results: Sequence[RuleResult]) -> list[list[str]]:
-    """Rows [rule, measure, value, limit, verdict] for a text table."""
+def format_results(results: Sequence[RuleResult | Mapping[str, Any]]) -> list[list[str]]:
+    """Rows [rule, measure, value, limit, verdict] for a text table (results as
+    :class:`RuleResult` or their ``as_dict()``); abandonment rates as percentages."""
     rows = []
-    for r in results:
-        pct = r.limit < 1 and r.rule in ("us", "uk")
-        val = f"{r.value:.2%}" if pct else f"{r.value:g}"
-        lim = f"{r.limit:.0%}" if pct else f"{r.limit:g}"
-        rows.append([r.rule, r.measure, val, lim, "pass" if r.passed else "FAIL"])
+    for res in results:
+        r = res.as_dict() if isinstance(res, RuleResult) else res
+        share = r["rule"] in ("us", "uk")
+        val = f"{r['value']:.2%}" if share else f"{r['value']:g}"
+        lim = f"{r['limit']:.0%}" if share else f"{r['limit']:g}"
+        rows.append([r["rule"], r["measure"], val, lim, "pass" if r["passed"] else "FAIL"])
     return rows
 

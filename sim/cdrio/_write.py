@@ -59,14 +59,6 @@ def _labels(cdrs: CDRTable, name: str, rows: slice, escape: bool = False) -> lis
     return np.asarray(vocab, dtype=object)[cdrs[name][rows]].tolist()
 
 
-def _floats(values: np.ndarray) -> list[Any]:
-    out: list[Any] = values.tolist()
-    if not np.isfinite(values).all():
-        for i in np.flatnonzero(~np.isfinite(values)).tolist():
-            out[i] = ""
-    return out
-
-
 def _header_lines(cdrs: CDRTable) -> list[str]:
     lines = [NATIVE_MAGIC, f"# tz={cdrs.tz}", f"# epoch={cdrs.epoch}"]
     for name in OPEN_CATEGORIES:

@@ -96,15 +96,12 @@ def dialer_table(dialer: Mapping[str, Any]) -> str:
 
 def compliance_table(results: Sequence[Mapping[str, Any]]) -> str:
     """One line per rule: rule, what is measured, value, limit, pass/FAIL."""
+    from ..analysis.compliance import format_results
+
     if not results:
         return "Compliance: no rules checked"
-    rows = []
-    for r in results:
-        share = r["rule"] in ("us", "uk")
-        value = f"{r['value']:.2%}" if share else f"{r['value']:g}"
-        limit = f"{r['limit']:.0%}" if share else f"{r['limit']:g}"
-        rows.append([r["rule"], r["measure"], value, limit, "pass" if r["passed"] else "FAIL"])
-    return format_table(rows, ["rule", "measure", "value", "limit", "verdict"], "llrrl")
+    return format_table(format_results(results), ["rule", "measure", "value", "limit",
+                                                  "verdict"], "llrrl")
 
 
 def replication_progress(label: str, total: int) -> tuple[Callable[[int, int], None],
