@@ -103,13 +103,12 @@ def _us(cdrs: CDRTable, lim: ComplianceLimits, ab: np.ndarray, live: np.ndarray,
                           limit=lim.abandon_cap, passed=True, worst_window=None, calls=0,
                           detail="no live answers")
     t0 = float(t[live].min())
-    k = np.floor((t - t0) / period)
-    worst, worst_k, worst_n = -1.0, 0.0, 0
-    for kk in np.unique(k[live]):
-        m = live & (k == kk)
-        rate = float(ab[m].sum() / m.sum())
-        if rate > worst:
-            worst, worst_k, worst_n = rate, kk, int(m.sum())
+    k = np.floor((t[live] - t0) / period).astype(np.int64)  # period index, from 0
+    n_live = np.bincount(k)
+    n_ab = np.bincount(k, weights=ab[live])
+    rates = np.where(n_live > 0, n_ab / np.maximum(n_live, 1), -1.0)
+    worst_k = int(np.argmax(rates))  # the first of equally bad periods
+    worst, worst_n = float(rates[worst_k]), int(n_live[worst_k])
     start = float(t0 + worst_k * period)
     return RuleResult(
         rule="us", measure="abandoned / live answers per 30 days", value=worst,

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from ..errors import CDRFormatError
+from ..csvtext import glue
 
 __all__ = [
     "Factorizer",
@@ -221,6 +222,15 @@ def _clock_text() -> np.ndarray:
 
 
 @functools.cache
+def _dot_three_digits() -> np.ndarray:
+    """``.000`` .. ``.999`` as (1000, 4) ASCII codes."""
+    out = np.empty((1000, 4), dtype=np.uint8)
+    out[:, 0] = ord(".")
+    out[:, 1:] = _three_digits()
+    return out
+
+
+@functools.cache
 def _three_digits() -> np.ndarray:
     """``000`` .. ``999`` as (1000, 3) ASCII codes."""
     i = np.arange(1000)
@@ -268,9 +278,6 @@ def format_times(us: np.ndarray, *, unit: Literal["us", "s"] = "us", sep: str = 
     u = np.where(valid, us, 0)
     days, rem = np.divmod(u, US_PER_DAY)
     secs, frac = np.divmod(rem, US_PER_S)
-    width = 26 if unit == "us" else 19
-    total = width + (6 if offset_min is not None else 0)
-    buf = np.empty((n, total + 1), dtype=np.uint8)
     # Dates: a CDR file spans few days, so each day's text is made once and gathered.
     d_lo = int(days.min())
     span = np.arange(d_lo, int(days.max()) + 1, dtype=np.int64)
@@ -282,29 +289,39 @@ def format_times(us: np.ndarray, *, unit: Literal["us", "s"] = "us", sep: str = 
     date_text[:, 5:7] = _TWO_DIGITS[month]
     date_text[:, 8:10] = _TWO_DIGITS[day]
     date_text[:, 10] = ord(sep)
-    buf[:, 0:11] = date_text[days - d_lo]
-    buf[:, 11:19] = _clock_text()[secs]
+    # 1-D gathers of whole fixed-width texts (``V`` dtypes), glued side by side once:
+    # several times faster than 2-D fancy indexing and slice assignment
+    pieces = [_rows(date_text, days - d_lo), _rows(_clock_text(), secs)]
     if unit == "us":
-        buf[:, 19] = ord(".")
         hi, lo = np.divmod(frac, 1000)
-        buf[:, 20:23] = _three_digits()[hi]
-        buf[:, 23:26] = _three_digits()[lo]
+        pieces += [_rows(_dot_three_digits(), hi), _rows(_three_digits(), lo)]
     if offset_min is not None:
-        offs, inv = np.unique(offset_min, return_inverse=True)
+        om = np.where(valid, offset_min, offset_min[valid][0] if valid.any() else 0)
+        o_lo = int(om.min())
+        offs = np.arange(o_lo, int(om.max()) + 1)  # a zone has few offsets, minutes apart
         table = np.frombuffer("".join(_offset_text(int(o)) for o in offs.tolist()).encode(),
                               dtype=np.uint8).reshape(len(offs), 6)
-        buf[:, width:total] = table[inv.reshape(-1)]
+        pieces.append(_rows(table, om.astype(np.int64) - o_lo))
     if chars:  # the character array itself, NUL where there is no time
-        buf = buf[:, :total]
-        buf[~valid] = 0
+        buf = glue(pieces)
+        if not valid.all():
+            buf[~valid] = 0
         return buf  # type: ignore[return-value]
-    buf[:, total] = 10  # newline: the buffer is decoded and split once
+    # one newline-separated buffer, decoded and split once
+    buf = glue([*pieces, np.full((n, 1), 10, dtype=np.uint8)])
     out = buf.tobytes().decode("ascii").split("\n")
     out.pop()
     if not valid.all():
         for i in np.flatnonzero(~valid).tolist():
             out[i] = ""
     return out
+
+
+def _rows(table: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``table[index]`` for a 2-D ``uint8`` table, gathered as whole rows."""
+    table = np.ascontiguousarray(table)
+    rows = table.view(f"V{table.shape[1]}").ravel()
+    return rows.take(index).view(np.uint8).reshape(len(index), table.shape[1])
 
 
 def _offset_text(minutes: int) -> str:
