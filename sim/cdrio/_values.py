@@ -27,8 +27,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
-from ..errors import CDRFormatError
 from ..csvtext import glue
+from ..errors import CDRFormatError
 
 __all__ = [
     "Factorizer",
