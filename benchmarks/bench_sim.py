@@ -19,10 +19,12 @@ busy neighbour disturbs least. Prints a table and writes ``benchmarks/results/si
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -39,10 +41,25 @@ import straightforward  # noqa: E402
 import sim  # noqa: E402
 
 
-def _timed(fn: Any) -> tuple[float, float, Any]:
+def _timed(fn: Any) -> tuple[float, float, int]:
+    """Wall and CPU seconds of ``fn()``, and the number of CDRs it returned.
+
+    Each run starts from a clean heap: the previous runs' results are dropped and
+    collected first, so that no model pays for the other's garbage (a full
+    collection walks every live object, e.g. 100,000 CDR dicts).
+    """
+    gc.collect()
     w0, c0 = time.perf_counter(), time.process_time()
     out = fn()
-    return time.perf_counter() - w0, time.process_time() - c0, out
+    w, c = time.perf_counter() - w0, time.process_time() - c0
+    n = len(out.cdrs) if hasattr(out, "cdrs") else len(out)
+    del out
+    return w, c, n
+
+
+# Child processes run as a user's would: with bytecode caches (a sandbox may set
+# PYTHONDONTWRITEBYTECODE, which would recompile every module on every start).
+_CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def _child(cmd: list[str], cwd: Path) -> tuple[float, float]:
@@ -50,7 +67,7 @@ def _child(cmd: list[str], cwd: Path) -> tuple[float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     w0 = time.perf_counter()
     subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+                   stderr=subprocess.DEVNULL, env=_CHILD_ENV)
     wall = time.perf_counter() - w0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -64,18 +81,16 @@ def simulation(repeat: int) -> dict[str, Any]:
                                                    "ours_cpu", "base_wall", "base_cpu")}
     n = n_base = 0
     for _ in range(repeat):
-        w, c, cdrs = _timed(straightforward.simulate)
+        w, c, n_sf = _timed(straightforward.simulate)
         res["sf_wall"].append(w)
         res["sf_cpu"].append(c)
-        w, c, r = _timed(lambda: sim.run(bench, seed=1))
+        w, c, n = _timed(lambda: sim.run(bench, seed=1))
         res["ours_wall"].append(w)
         res["ours_cpu"].append(c)
-        n = len(r.cdrs)
-        assert len(cdrs) == n
-        w, c, r = _timed(lambda: sim.run(base, seed=1))
+        assert n_sf == n
+        w, c, n_base = _timed(lambda: sim.run(base, seed=1))
         res["base_wall"].append(w)
         res["base_cpu"].append(c)
-        n_base = len(r.cdrs)
     med = {k: statistics.median(v) for k, v in res.items()}
     return {
         "attempts": n, "baseline_attempts": n_base, "repeat": repeat, "runs": res,
@@ -94,6 +109,11 @@ def whole_command(repeat: int) -> dict[str, Any]:
                                      "ours_cpu": []}
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
+        # one untimed run of each first: bytecode caches written, files in the page cache
+        _child([sys.executable, str(ROOT / "benchmarks" / "straightforward.py"),
+                str(t / "warm.csv")], ROOT)
+        _child([sys.executable, "-m", "sim", "run", "scenarios/bench_progressive.toml",
+                "--out", str(t / "warm")], ROOT)
         for i in range(repeat):
             w, c = _child([sys.executable, str(ROOT / "benchmarks" / "straightforward.py"),
                            str(t / f"sf{i}.csv")], ROOT)
@@ -125,16 +145,73 @@ def memory() -> dict[str, Any]:
     return {"attempts": attempts, "peak_rss_mib": rss_kib / 1024}
 
 
+# -- instruction counts ------------------------------------------------------------------
+# Wall and CPU time on a shared VM drift by tens of per cent within minutes (the
+# straightforward model alone has run 2.0 s and 3.0 s back to back). Instructions
+# executed, counted by valgrind, do not drift: with ``--instructions`` each figure is
+# also given as a ratio of instruction counts. Simulation alone = (import + set-up +
+# simulate) - (import + set-up), each side in its own process.
+_SF_PRE = f"import sys; sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); import straightforward"
+_OURS_PRE = ("import sim, sim.model; s = sim.load_scenario({path!r})")
+
+
+def _instructions(cmd: list[str]) -> int:
+    out = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no",
+                          "--cachegrind-out-file=/dev/null", *cmd], cwd=ROOT, env=_CHILD_ENV,
+                         capture_output=True, text=True, check=True)
+    for line in out.stderr.splitlines():
+        if "I   refs:" in line or "I refs:" in line:
+            return int(line.split(":")[1].replace(",", "").strip())
+    raise RuntimeError(f"no instruction count in valgrind's output for {cmd}")
+
+
+def instruction_counts() -> dict[str, Any]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    py = sys.executable
+    bench = str(ROOT / "scenarios" / "bench_progressive.toml")
+    base = str(ROOT / "scenarios" / "baseline.toml")
+    with tempfile.TemporaryDirectory() as tmp:
+        jobs = {
+            "sf_pre": [py, "-c", _SF_PRE],
+            "sf_sim": [py, "-c", _SF_PRE + "; straightforward.simulate()"],
+            "ours_pre": [py, "-c", _OURS_PRE.format(path=bench)],
+            "ours_sim": [py, "-c", _OURS_PRE.format(path=bench) + "; sim.run(s, seed=1)"],
+            "base_pre": [py, "-c", _OURS_PRE.format(path=base)],
+            "base_sim": [py, "-c", _OURS_PRE.format(path=base) + "; sim.run(s, seed=1)"],
+            "sf_cmd": [py, str(ROOT / "benchmarks" / "straightforward.py"), f"{tmp}/sf.csv"],
+            "ours_cmd": [py, "-m", "sim", "run", "scenarios/bench_progressive.toml",
+                         "--out", f"{tmp}/run"],
+        }
+        # bytecode caches first, as for the timed commands
+        _child([py, "-m", "sim", "run", "scenarios/bench_progressive.toml", "--out",
+                f"{tmp}/warm"], ROOT)
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            counts = dict(zip(jobs, pool.map(_instructions, jobs.values()), strict=True))
+    sf = counts["sf_sim"] - counts["sf_pre"]
+    ours = counts["ours_sim"] - counts["ours_pre"]
+    return {"counts": counts,
+            "simulation_ratio": sf / ours,
+            "baseline_vs_bench_per_attempt": (counts["base_sim"] - counts["base_pre"]) / ours,
+            "whole_command_ratio": counts["sf_cmd"] / counts["ours_cmd"]}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--skip-memory", action="store_true")
+    p.add_argument("--instructions", action="store_true",
+                   help="also count instructions with valgrind (a few minutes; immune to "
+                        "the machine's speed drifting)")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "sim.json")
     args = p.parse_args(argv)
+    if args.instructions and shutil.which("valgrind") is None:
+        p.error("--instructions needs valgrind (Debian: apt-get install valgrind)")
 
     simres = simulation(args.repeat)
     cmd = whole_command(args.repeat)
     mem = None if args.skip_memory else memory()
+    ins = instruction_counts() if args.instructions else None
     sr = simres
     rows = [
         ("straightforward SimPy, bench_progressive",
@@ -150,6 +227,15 @@ def main(argv: list[str] | None = None) -> int:
     if mem:
         rows.append(("peak RSS, 1,000,000-attempt run", f"{mem['peak_rss_mib']:.0f} MiB",
                      f"{mem['attempts']:,} attempts"))
+    if ins:
+        c = ins["counts"]
+        rows.append(("instructions: simulation, bench_progressive",
+                     f"{(c['ours_sim'] - c['ours_pre']) / 1e9:.2f} G vs "
+                     f"{(c['sf_sim'] - c['sf_pre']) / 1e9:.2f} G",
+                     f"{ins['simulation_ratio']:.2f}x fewer"))
+        rows.append(("instructions: whole command",
+                     f"{c['ours_cmd'] / 1e9:.2f} G vs {c['sf_cmd'] / 1e9:.2f} G",
+                     f"{ins['whole_command_ratio']:.2f}x fewer"))
     w = max(len(r[0]) for r in rows)
     for r in rows:
         print(f"{r[0]:<{w}}  {r[1]:>26}  {r[2]}")
@@ -157,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
-        "simulation": simres, "whole_command": cmd, "memory": mem,
+        "simulation": simres, "whole_command": cmd, "memory": mem, "instructions": ins,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                     "loadavg": load},
     }, indent=2))

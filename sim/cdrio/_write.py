@@ -35,7 +35,7 @@ __all__ = ["NATIVE_MAGIC", "write_asterisk", "write_native"]
 
 #: First line of a native file.
 NATIVE_MAGIC = "# dialsim CDR, native CSV: one row per dial attempt"
-_SLICE_ROWS = 16384
+_SLICE_ROWS = 65536
 _MAX_VOCAB_IN_HEADER = 10_000
 _TIMES = ("start", "answer", "connect", "end")
 
@@ -86,23 +86,27 @@ def write_native(cdrs: CDRTable, path: str | Path) -> None:
         fh.write(("\n".join(_header_lines(cdrs)) + "\n").encode("utf-8"))
         fh.write((",".join(c.name for c in COLUMNS) + "\n").encode("ascii"))
         for lo in range(0, len(cdrs), _SLICE_ROWS):
-            rows = slice(lo, lo + _SLICE_ROWS)
-            cols: list[np.ndarray] = []
-            for c in COLUMNS:
-                a = cdrs[c.name][rows]
-                if c.name in _TIMES:
-                    us = _local_us(a, epoch_us)
-                    off = (local_offsets_s(us, zone) // 60).astype(np.int16)
-                    cols.append(format_times(us, offset_min=off, chars=True))  # type: ignore
-                elif c.kind == "float":
-                    cols.append(fixed_us(a))
-                elif c.kind == "cat":
-                    cols.append(labels(a, cdrs.vocabulary(c.name)))
-                elif c.kind == "bool":
-                    cols.append(labels(a.astype(np.int8), ("0", "1")))
-                else:
-                    cols.append(integers(a))
-            fh.write(join_rows(cols))
+            fh.write(_native_rows(cdrs, slice(lo, lo + _SLICE_ROWS), zone, epoch_us))
+
+
+def _native_rows(cdrs: CDRTable, rows: slice, zone: Any, epoch_us: int) -> bytes:
+    """The CSV lines of ``cdrs[rows]``."""
+    cols: list[np.ndarray] = []
+    for c in COLUMNS:
+        a = cdrs[c.name][rows]
+        if c.name in _TIMES:
+            us = _local_us(a, epoch_us)
+            off = (local_offsets_s(us, zone) // 60).astype(np.int16)
+            cols.append(format_times(us, offset_min=off, chars=True))  # type: ignore
+        elif c.kind == "float":
+            cols.append(fixed_us(a))
+        elif c.kind == "cat":
+            cols.append(labels(a, cdrs.vocabulary(c.name)))
+        elif c.kind == "bool":
+            cols.append(labels(a.astype(np.int8), ("0", "1")))
+        else:
+            cols.append(integers(a))
+    return join_rows(cols)
 
 
 def _userfields(cdrs: CDRTable, rows: slice) -> list[str]:

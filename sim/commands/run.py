@@ -196,7 +196,6 @@ def write_rows_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..costing import load_plan_files, rate_run
     from ..model import run as simulate
 
     scenario = load_from_args(args)
@@ -205,7 +204,11 @@ def run(args: argparse.Namespace) -> int:
 
         raise ScenarioError(f"--reps: must be >= 1 (got {args.reps})")
     plan_files = args.plans or list(scenario.plans)
-    plans = load_plan_files(plan_files) if plan_files else []
+    plans: list[Any] = []
+    if plan_files:  # the rater is imported only when there is something to rate
+        from ..costing import load_plan_files
+
+        plans = load_plan_files(plan_files)
     out = args.out or default_out(scenario)
     if args.out is not None:
         from ..output import check_writable
@@ -227,10 +230,12 @@ def run(args: argparse.Namespace) -> int:
         print()
         print(compliance_table(result.compliance))
 
-        rating = rate_run(scenario, result.cdrs, result.agents, plans) if plans else None
-        if rating is not None:
+        rating = None
+        if plans:
             from ..billing import format_comparison
+            from ..costing import rate_run
 
+            rating = rate_run(scenario, result.cdrs, result.agents, plans)
             print()
             print(format_comparison(rating))
 
