@@ -52,6 +52,8 @@ NCOLS = 20
 #: The columns agent-owned dialing keeps, in the order its loop unpacks them.
 OWNED_LAYOUT: tuple[int, ...] = (SCORE, A_CODE, A_OUT, A_CONNECT, A_END, A_FREE, U_CODE, U_OUT,
                                  U_END, U_RETRY, PREVIEW, RING, CONV, WRAP)
+#: How many of them (the first) the loop reads per dial; the rest serve the CDRs later.
+OWNED_HOT = OWNED_LAYOUT.index(PREVIEW) + 1
 
 KIND_FAILED, KIND_BUSY, KIND_PERSON, KIND_MACHINE, KIND_INVALID = range(5)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import gc
 import heapq
 import math
+import struct
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -313,9 +314,12 @@ class Campaign:
         attempts = calls.attempts
         record = calls.record
         block_of = self.draws.block
-        unpack = self.draws.unpack_row
+        # the row's first OWNED_HOT columns (unpack_from reads no further: no Python
+        # floats made for the columns only the CDRs need)
+        unpack = struct.Struct(f"={cu.OWNED_HOT}d").unpack_from
         row_bytes = self.draws.row_bytes
-        cur: list[Any] = [-1, -1, None]  # attempt, block, block array of the last dial
+        cur_a = cur_b = -1  # attempt and block of the last dial, and its block of draws
+        cur_blk = np.empty(0)
         shift_end = self.shift_end
         gated = self.gated
         preview = self.preview
@@ -345,6 +349,7 @@ class Campaign:
         callbacks: list[Callable[[Any], None]] = []
 
         def ready(_: Any) -> None:
+            nonlocal cur_a, cur_b, cur_blk
             now = env._now
             if starving:
                 starving.discard(agent)
@@ -357,10 +362,10 @@ class Campaign:
             a = attempts[lead] + 1
             # Draws.row, inlined: one block of draws serves thousands of dials in a row
             b = lead >> BSHIFT
-            if a != cur[0] or b != cur[1]:
-                cur[:] = (a, b, block_of(a, b))
+            if a != cur_a or b != cur_b:
+                cur_a, cur_b, cur_blk = a, b, block_of(a, b)
             (score, a_code, a_out, a_connect, a_end, a_free, u_code, u_out, u_end, u_retry,
-             prev, _, _, _) = unpack(cur[2], (lead & BMASK) * row_bytes)
+             prev) = unpack(cur_blk, (lead & BMASK) * row_bytes)
             start = now
             if preview:
                 start = now + prev

@@ -82,6 +82,9 @@ class CallList:
         self._open_from = [math.inf] * self.n_groups
         #: Called with the due time whenever a retry is scheduled (wakes idle dialers).
         self.on_new_work: Callable[[float], None] | None = None
+        self.record = self._recorder()
+        if self.n_groups == 1:
+            self.pop = self._one_group_pop()  # type: ignore[method-assign, assignment]
 
     # -- choosing ---------------------------------------------------------------------
     def _open(self, g: int, now: float) -> bool:
@@ -98,23 +101,9 @@ class CallList:
         """The lead to dial now, or -1 if none may be dialled at ``now``.
 
         Due retries come first (oldest due first), then fresh leads in list order, among
-        the time-zone groups whose calling window is open.
+        the time-zone groups whose calling window is open. (With one group, the common
+        case, the instance's ``pop`` is the shorter :meth:`_one_group_pop` instead.)
         """
-        if self.n_groups == 1:  # the common case, kept short
-            if not (self._open_from[0] <= now < self._open_until[0] or self._open(0, now)):
-                return -1
-            heap = self.retry[0]
-            if heap and heap[0][0] <= now:  # caps were settled when the retry was queued
-                return self._take(heapq.heappop(heap)[2], now)
-            fresh = self.fresh[0]
-            if not fresh:
-                return -1
-            lead = fresh.popleft()
-            if self._track_caps:
-                return self._take(lead, now)
-            self.outstanding += 1
-            self.status[lead] = PENDING
-            return lead
         best_g = -1
         best_due = math.inf
         for g in range(self.n_groups):
@@ -127,6 +116,30 @@ class CallList:
             if self.fresh[g] and self._open(g, now):
                 return self._take(self.fresh[g].popleft(), now)
         return -1
+
+    def _one_group_pop(self) -> Callable[[float], int]:
+        """:meth:`pop` for a list in one time-zone group: the per-dial hot path, with
+        everything it touches bound once (the lists are mutated, never replaced)."""
+        open_from, open_until, is_open = self._open_from, self._open_until, self._open
+        heap, fresh, status = self.retry[0], self.fresh[0], self.status
+        take, heappop, popleft = self._take, heapq.heappop, fresh.popleft
+        track_caps = self._track_caps
+
+        def pop(now: float) -> int:
+            if not (open_from[0] <= now < open_until[0] or is_open(0, now)):
+                return -1
+            if heap and heap[0][0] <= now:  # caps were settled when the retry was queued
+                return take(heappop(heap)[2], now)
+            if not fresh:
+                return -1
+            lead = popleft()
+            if track_caps:
+                return take(lead, now)
+            self.outstanding += 1
+            status[lead] = PENDING
+            return lead
+
+        return pop
 
     def _take(self, lead: int, now: float) -> int:
         self.outstanding += 1
@@ -196,33 +209,40 @@ class CallList:
         if notify and self.on_new_work is not None:
             self.on_new_work(due)
 
-    def record(self, lead: int, attempt: int, outcome: int, end: float, u_retry: float) -> None:
-        """Close or reschedule ``lead`` after attempt ``attempt`` ended at ``end``."""
-        self.outstanding -= 1
-        self.attempts[lead] = attempt
-        if outcome == OUT_INVALID:
-            self.status[lead] = INVALID
-            return
-        if outcome == OUT_CONVERTED:
-            self.status[lead] = CONVERTED
-            return
-        if outcome == OUT_CONTACTED:
-            self.status[lead] = CONTACTED
-            return
-        dist = self._delay[outcome]
-        if attempt >= self.max_attempts or (dist is None and outcome != OUT_ABANDONED):
-            self.status[lead] = CONTACTED if outcome == OUT_CALLBACK else EXHAUSTED
-            return
-        delay = dist.ppf1(u_retry) if dist is not None else 0.0
-        if outcome == OUT_ABANDONED:
-            delay = max(delay, self.lockout_s)
-        self.status[lead] = PENDING
-        due = end + delay
-        if self._track_caps:
-            # No other dial of this lead can come first, so the caps can be settled now
-            # instead of popping the retry and pushing it back when it comes due.
-            due = self._cap_delay(lead, due)
-        self._push(lead, due)
+    def _recorder(self) -> Callable[[int, int, int, float, float], None]:
+        """The list's ``record(lead, attempt, outcome, end, u_retry)``: close or reschedule
+        ``lead`` after attempt ``attempt`` ended at ``end`` (``u_retry``: the uniform
+        draw that sets the retry delay). Runs once per dial: a closure over everything
+        it touches, bound once."""
+        attempts, status, delay_of = self.attempts, self.status, self._delay
+        closing = {OUT_INVALID: INVALID, OUT_CONVERTED: CONVERTED, OUT_CONTACTED: CONTACTED}
+        final = closing.get
+        max_attempts, lockout_s, track_caps = self.max_attempts, self.lockout_s, self._track_caps
+        cap_delay, push = self._cap_delay, self._push
+
+        def record(lead: int, attempt: int, outcome: int, end: float, u_retry: float) -> None:
+            self.outstanding -= 1
+            attempts[lead] = attempt
+            closed = final(outcome)
+            if closed is not None:
+                status[lead] = closed
+                return
+            dist = delay_of[outcome]
+            if attempt >= max_attempts or (dist is None and outcome != OUT_ABANDONED):
+                status[lead] = CONTACTED if outcome == OUT_CALLBACK else EXHAUSTED
+                return
+            delay = dist.ppf1(u_retry) if dist is not None else 0.0
+            if outcome == OUT_ABANDONED and delay < lockout_s:
+                delay = lockout_s
+            status[lead] = PENDING
+            due = end + delay
+            if track_caps:
+                # No other dial of this lead can come first, so the caps can be settled
+                # now instead of popping the retry and pushing it back when it comes due.
+                due = cap_delay(lead, due)
+            push(lead, due)
+
+        return record
 
     def status_counts(self) -> dict[str, int]:
         counts = np.bincount(np.frombuffer(self.status, dtype=np.int8),
