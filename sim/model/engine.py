@@ -319,7 +319,7 @@ class Campaign:
         unpack = struct.Struct(f"={cu.OWNED_HOT}d").unpack_from
         row_bytes = self.draws.row_bytes
         cur_a = cur_b = -1  # attempt and block of the last dial, and its block of draws
-        cur_blk = np.empty(0)
+        cur_blk: Any = np.empty(0)
         shift_end = self.shift_end
         gated = self.gated
         preview = self.preview
