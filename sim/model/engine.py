@@ -149,8 +149,14 @@ class Campaign:
         self.gated = bool(self.channels or self.min_gap)
         self.flat_hours = all(m == 1.0 for m in self.by_hour)
         self.gen = [0] * self.n_agents
-        self.wake_at = [_INF] * self.n_agents
-        self.starving: set[int] = set()
+        # Idle agents with nothing to dial, longest idle first (a dict as ordered set),
+        # and the one timer that hands them work: when a lead may next be dialled, it
+        # wakes the longest idle, who re-arms it after dialling if others still wait.
+        # (Waking every idle agent at that time would cost an event per agent per lead
+        # when the list runs dry.)
+        self.starving: dict[int, None] = {}
+        self._work_at = _INF
+        self._work_gen = 0
         self.calls.on_new_work = self._new_work if pacer_factory is None else None
         # Any: the pooled-dialing methods only run when a pacer exists
         self.pacer: Any = pacer_factory(self) if pacer_factory is not None else None
@@ -251,28 +257,37 @@ class Campaign:
         """Wake agent ``agent`` at ``t``; a later call supersedes an earlier one."""
         self.gen[agent] += 1
         g = self.gen[agent]
-        self.wake_at[agent] = t
 
         def wake(_: Any) -> None:
             if self.gen[agent] == g:
-                self.wake_at[agent] = _INF
                 self._ready[agent](None)
 
         self.at(t, wake)
 
     def _new_work(self, due: float) -> None:
-        """A retry was scheduled: wake one agent that sleeps past ``due`` for lack of leads.
+        """A retry was scheduled: idle agents get it when it comes due."""
+        if self.starving:
+            now = self.env._now
+            self._arm_work(due if due > now else now)
 
-        One is enough for one lead; waking every idle agent for each retry would cost
-        an event per agent per retry when the list runs dry.
-        """
-        if not self.starving:
+    def _arm_work(self, t: float) -> None:
+        """Hand work to the longest idle agent at ``t`` (the earliest time armed wins)."""
+        if t >= self._work_at:
             return
-        for agent in self.starving:
-            if due < self.wake_at[agent]:
-                self.starving.discard(agent)
-                self._wake(agent, max(due, self.env.now))
-                return
+        self._work_at = t
+        self._work_gen += 1
+        g = self._work_gen
+
+        def fire(_: Any) -> None:
+            if self._work_gen != g:
+                return  # superseded by an earlier time
+            self._work_at = _INF
+            if self.starving:
+                agent = next(iter(self.starving))
+                self.gen[agent] += 1  # its wake at the shift's end is superseded
+                self._ready[agent](None)
+
+        self.at(t, fire)
 
     def _owned_gate(self, agent: int, now: float) -> bool:
         """Slow path before a dial: shift over, or trunk / CPS limits. True: go ahead."""
@@ -295,11 +310,16 @@ class Campaign:
     def _owned_starve(self, agent: int, now: float) -> None:
         """No lead may be dialled now: sleep until one may, or go home if none ever will."""
         t = self.calls.next_time(now)
-        if t == _INF and not self.calls.outstanding:
-            self.rec.session(agent, self.session_start[agent], now)
-            return  # the list is worked out
-        self.starving.add(agent)
-        self._wake(agent, min(t, self.shift_end[agent]))
+        if t == _INF and not self.calls.outstanding:  # the list is worked out: all go home
+            for a in (agent, *self.starving):
+                self.gen[a] += 1  # no wake at the shift's end
+                self.rec.session(a, self.session_start[a], now)
+            self.starving.clear()
+            return
+        self.starving[agent] = None
+        self._wake(agent, self.shift_end[agent])  # log off then, unless work comes first
+        if t < _INF:
+            self._arm_work(t)
 
     def _owned_agent(self, agent: int) -> Callable[[Any], None]:
         """The event handler of agent ``agent``: it is free, so dial its next lead.
@@ -352,13 +372,15 @@ class Campaign:
             nonlocal cur_a, cur_b, cur_blk
             now = env._now
             if starving:
-                starving.discard(agent)
+                starving.pop(agent, None)
             if (now >= shift_end[agent] or gated) and not self._owned_gate(agent, now):
                 return
             lead = pop(now)
             if lead < 0:
                 self._owned_starve(agent, now)
                 return
+            if starving:  # others wait for work: the next of them gets the next lead
+                self._arm_work(calls.next_time(now))
             a = attempts[lead] + 1
             # Draws.row, inlined: one block of draws serves thousands of dials in a row
             b = lead >> BSHIFT

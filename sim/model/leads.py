@@ -119,24 +119,26 @@ class CallList:
 
     def _one_group_pop(self) -> Callable[[float], int]:
         """:meth:`pop` for a list in one time-zone group: the per-dial hot path, with
-        everything it touches bound once (the lists are mutated, never replaced)."""
+        everything it touches bound once (the lists are mutated, never replaced) and
+        :meth:`_take` inlined."""
         open_from, open_until, is_open = self._open_from, self._open_until, self._open
         heap, fresh, status = self.retry[0], self.fresh[0], self.status
-        take, heappop, popleft = self._take, heapq.heappop, fresh.popleft
-        track_caps = self._track_caps
+        heappop, popleft = heapq.heappop, fresh.popleft
+        dial_times = self.dials.setdefault if self._track_caps else None
 
         def pop(now: float) -> int:
             if not (open_from[0] <= now < open_until[0] or is_open(0, now)):
                 return -1
             if heap and heap[0][0] <= now:  # caps were settled when the retry was queued
-                return take(heappop(heap)[2], now)
-            if not fresh:
+                lead = heappop(heap)[2]
+            elif fresh:
+                lead = popleft()
+            else:
                 return -1
-            lead = popleft()
-            if track_caps:
-                return take(lead, now)
             self.outstanding += 1
             status[lead] = PENDING
+            if dial_times is not None:
+                dial_times(lead, []).append(now)
             return lead
 
         return pop
