@@ -69,6 +69,21 @@ def test_retry_after_no_answer_waits_for_the_delay():
     assert r.lead_status["exhausted"] == 1
 
 
+def test_idle_agents_take_retries_longest_idle_first_and_go_home_when_worked_out():
+    # One lead, three agents; an answering machine reaches an agent (8 s ring, 5 s
+    # talk, 10 s wrap) and the lead is retried 100 s after each call ends. Each retry
+    # is dialled the moment it is due, by the agent idle longest; once the last
+    # attempt is dialled the idle agents go home, the busy one after its wrap-up.
+    s = tiny({"customers.p_machine": 1.0, "list.max_attempts": 3,
+              "list.retry.machine_s": 100, "agents.count": 3}, list={"size": 1})
+    r = sim.run(s, seed=1)
+    assert [(row[0], row[4]) for row in trace(r)] == [(0.0, 0), (113.0, 1), (226.0, 2)]
+    agent, start, end = r.sessions
+    assert list(agent) == [0, 1, 2]
+    assert list(start - T0) == [0.0, 0.0, 0.0]
+    assert list(end - T0) == [226.0, 226.0, 249.0]
+
+
 def test_power_ratio_two_one_agent_everyone_answers_abandons_half():
     # V8 with p = 1 and k = 2: both lines answer after 8 s, the agent takes one,
     # the other person has zero patience and is abandoned by the dialer.

@@ -299,6 +299,8 @@ class Campaign:
             nxt = shifts.next_open(now)
             if nxt < _INF and (self.calls.pending or self.calls.outstanding):
                 self.schedule(nxt - now, self._owned_login(agent))
+            if self.starving:  # it may have been handed work: another idle agent takes it
+                self._hand_on(now)
             return False
         if self.channels or self.min_gap:
             t = self.line_wait(now)
@@ -310,16 +312,26 @@ class Campaign:
     def _owned_starve(self, agent: int, now: float) -> None:
         """No lead may be dialled now: sleep until one may, or go home if none ever will."""
         t = self.calls.next_time(now)
-        if t == _INF and not self.calls.outstanding:  # the list is worked out: all go home
-            for a in (agent, *self.starving):
-                self.gen[a] += 1  # no wake at the shift's end
-                self.rec.session(a, self.session_start[a], now)
-            self.starving.clear()
+        if t == _INF and not self.calls.outstanding:
+            self.rec.session(agent, self.session_start[agent], now)
+            self._hand_on(now)  # the list is worked out: the idle go home too
             return
         self.starving[agent] = None
         self._wake(agent, self.shift_end[agent])  # log off then, unless work comes first
         if t < _INF:
             self._arm_work(t)
+
+    def _hand_on(self, now: float) -> None:
+        """Idle agents wait for work: arm the timer for the next lead, or send them all
+        home if the list is worked out."""
+        t = self.calls.next_time(now)
+        if t < _INF:
+            self._arm_work(t)
+        elif not self.calls.outstanding:
+            for a in self.starving:
+                self.gen[a] += 1  # no wake at the shift's end
+                self.rec.session(a, self.session_start[a], now)
+            self.starving.clear()
 
     def _owned_agent(self, agent: int) -> Callable[[Any], None]:
         """The event handler of agent ``agent``: it is free, so dial its next lead.
@@ -379,8 +391,6 @@ class Campaign:
             if lead < 0:
                 self._owned_starve(agent, now)
                 return
-            if starving:  # others wait for work: the next of them gets the next lead
-                self._arm_work(calls.next_time(now))
             a = attempts[lead] + 1
             # Draws.row, inlined: one block of draws serves thousands of dials in a row
             b = lead >> BSHIFT
@@ -423,6 +433,8 @@ class Campaign:
                 rec.flush()
             wake.callbacks = callbacks
             push(queue, (free, NORMAL, next(eid), wake))
+            if starving:  # others wait for work: the next lead is for the next of them
+                self._hand_on(now)
 
         callbacks.append(ready)
         return ready
