@@ -253,6 +253,20 @@ def test_outputs_widen_when_long_calls_come_late(monkeypatch: pytest.MonkeyPatch
     assert r.summary("p").telecom == sum(pc.charge(i) for i in range(6))
 
 
+@pytest.mark.parametrize("price", ["0.10", "90000000"])
+def test_one_pass_totals_equal_the_sums_of_the_per_call_outputs(price: str) -> None:
+    """One plan's totals come from one pass over its packed outputs when the sums fit
+    (cheap prices), from two sums otherwise (9e7/min: a call's units near 2**31)."""
+    rng = np.random.default_rng(3)
+    billsec = rng.integers(0, 1400, 70_000).tolist()  # more than one chunk of calls
+    answered = (rng.random(70_000) < 0.7).tolist()
+    r = rate(cdrs(billsec, answered=answered), [xy(price, "6/6", connect_fee="0.05")])
+    pc = r.per_call("p")
+    assert pc.billed_total_s == int(pc.billed_s.astype(np.int64).sum()) > 0
+    assert pc.units_total == int(pc.units.astype(object).sum()) > 0
+    assert r.summary("p").billed_s == pc.billed_total_s
+
+
 def test_many_plans_together_equal_each_alone() -> None:
     """With several plans the pass keeps a histogram for the totals: same as alone."""
     from pathlib import Path

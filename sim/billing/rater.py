@@ -18,6 +18,7 @@ written: 8 bytes per call while charges and billed seconds fit int32.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from decimal import Decimal
 from fractions import Fraction
@@ -92,6 +93,8 @@ class _PlanPass:
         self.by_hist = False  # set by rate() when the pass keeps a histogram
         self.billed_total = self.units_total = 0  # what the histogram does not cover
         self.cap = -1
+        # How many calls of table values may be summed in one uint64 (see _sum_packed)
+        self.packed_sum_max_calls = 0
         empty: np.ndarray = np.zeros(0, dtype=np.int32)
         self.table_b = self.table_u = self.table_p = empty
         # packed outputs: column 0 the charge units, column 1 the billed seconds
@@ -131,6 +134,8 @@ class _PlanPass:
             pair = np.empty((len(grid), 2), dtype=np.int32)
             pair[:, 0], pair[:, 1] = self.table_u, self.table_b
             self.table_p = pair.view(np.int64).reshape(len(grid))
+            lo, hi = int(pair.min(initial=0)), int(pair.max(initial=0))
+            self.packed_sum_max_calls = (1 << 32) // (hi + 1) if lo >= 0 else 0
 
     def rate_chunk(self, s: slice, d: np.ndarray, d_max: int, cdrs: CDRTable) -> None:
         """Rate the calls ``s`` whose billable seconds are ``d`` (at most ``d_max``)."""
@@ -160,9 +165,32 @@ class _PlanPass:
             if self.by_hist:  # the histogram covers the table's lengths only
                 self.billed_total += _sum(b)
                 self.units_total += _sum(u)
-        if not self.by_hist:
+        if self.by_hist:
+            return
+        if self.pair is not None and d_max <= self.cap and len(d) <= self.packed_sum_max_calls:
+            self._sum_packed(s)
+        else:
             self.billed_total += _sum(self.billed[s])
             self.units_total += _sum(self.units[s])
+
+    def _sum_packed(self, s: slice) -> None:
+        """Both totals of the calls ``s`` from one pass over their packed outputs.
+
+        A packed entry is ``units + 2**32 * billed`` as an unsigned 64-bit number
+        (little-endian; the reverse on big-endian machines). When every value is
+        non-negative and the calls are few enough that each column's sum stays below
+        2**32 (:attr:`packed_sum_max_calls`, from the table's largest value), the sum
+        of the entries holds both sums exactly, side by side: one pass instead of two
+        strided ones.
+        """
+        total = int(self.packed[s].view(np.uint64).sum(dtype=np.uint64))
+        low, high = total & 0xFFFF_FFFF, total >> 32
+        if sys.byteorder == "little":
+            self.units_total += low
+            self.billed_total += high
+        else:
+            self.billed_total += low
+            self.units_total += high
 
     def result(self, hist: np.ndarray) -> PlanCalls:
         billed_total, units_total = self.billed_total, self.units_total
