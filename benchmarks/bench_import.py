@@ -33,50 +33,20 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from sim.cdr import CDRTable, empty_columns, open_categories  # noqa: E402
+from synthetic import campaign_cdrs  # noqa: E402
+
+from sim.cdr import CDRTable  # noqa: E402
 from sim.cdrio import read_cdrs, write_cdrs  # noqa: E402
 
 TARGET_ROWS_PER_S = 200_000
 
 
 def synthetic_table(n: int, seed: int = 1) -> CDRTable:
-    """A campaign-like table: 5 days, 45 % answered, lognormal talk, agents, scripts."""
-    rng = np.random.default_rng(seed)
-    cols = empty_columns(n)
-    start = np.sort(rng.integers(0, 5, n) * 86400.0 + rng.uniform(9 * 3600, 21 * 3600, n))
-    u = rng.random(n)
-    disp = np.select([u < 0.05, u < 0.10, u < 0.55], [3, 2, 1], 0)
-    ans = disp == 0
-    ring = np.where(ans, rng.lognormal(np.log(8.0), 0.5, n), np.where(disp == 1, 25.0, 2.0))
-    talk = np.where(ans, rng.lognormal(np.log(40.0), 1.0, n), 0.0)
-    cols["start"][:] = start
-    cols["answer"][:] = np.where(ans, start + ring, np.nan)
-    cols["end"][:] = start + ring + talk
-    cols["ring_s"][:] = ring
-    cols["talk_s"][:] = talk
-    cols["billsec"][:] = np.ceil(talk).astype(np.int64)
-    cols["disposition"][:] = disp
-    conn = ans & (rng.random(n) < 0.8)
-    cols["answered_by"][:] = np.where(conn, 1, np.where(ans, 2, 0))
-    cols["amd"][:] = cols["answered_by"]
-    cols["connect"][:] = np.where(conn, start + ring + 0.5, np.nan)
-    cols["wait_s"][:] = np.where(conn, 0.5, 0.0)
-    cols["wrap_s"][:] = np.where(conn, 10.0, 0.0)
-    cols["agent_id"][:] = np.where(conn, rng.integers(0, 50, n), -1)
-    cols["lead_id"][:] = rng.integers(0, n // 2 + 1, n)
-    cols["attempt"][:] = rng.integers(1, 4, n)
-    cols["hangup_by"][:] = np.where(ans, rng.integers(1, 3, n), 3)
-    cols["result"][:] = np.where(conn, rng.integers(1, 5, n), 0)
-    cols["stage"][:] = np.where(conn, rng.integers(1, 5, n), 0)
-    cols["number_type"][:] = rng.integers(1, 3, n)
-    cols["destination"][:] = rng.integers(1, 41, n)
-    cols["segment"][:] = rng.integers(1, 3, n)
-    prefixes = [f"86{130 + i}" for i in range(40)]
-    cats = open_categories(stage=["greeting", "pitch", "offer", "close"],
-                           number_type=["mobile", "landline"], destination=prefixes,
-                           segment=["warm", "cold"])
-    return CDRTable(cols, cats, "2026-03-02T00:00:00", "Asia/Shanghai", {"bench": True})
+    """A campaign-like table: lognormal talk (median 40 s), 40 China mobile prefixes."""
+    return campaign_cdrs(n, seed, talk_median=40.0, talk_sigma=1.0,
+                         destinations=[f"86{130 + i}" for i in range(40)], tz="Asia/Shanghai")
 
 
 def pbx_like_asterisk(cdrs: CDRTable, path: Path) -> None:

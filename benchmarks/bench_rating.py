@@ -34,9 +34,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from synthetic import campaign_cdrs  # noqa: E402
 
 from sim.billing import CampaignInfo, Plan, load_plans, plans_from_dict, rate  # noqa: E402
-from sim.cdr import CDRTable, empty_columns, open_categories  # noqa: E402
+from sim.cdr import CDRTable  # noqa: E402
 
 TARGET_NS_PER_CALL = 15.0
 TARGET_LIBRARY_S = 2.0
@@ -45,32 +48,9 @@ CAMPAIGN = CampaignInfo(seats=50, channels=120, numbers=10, days=Decimal(5),
 
 
 def synthetic_table(n: int, seed: int = 1) -> CDRTable:
-    """Five days of outbound traffic: 45 % answered, lognormal talk (median 23 s, long
-    tail), agents, contacts, conversions, mobile / landline destinations."""
-    rng = np.random.default_rng(seed)
-    cols = empty_columns(n)
-    start = np.sort(rng.integers(0, 5, n) * 86400.0 + rng.uniform(9 * 3600, 21 * 3600, n))
-    u = rng.random(n)
-    disp = np.select([u < 0.05, u < 0.10, u < 0.55], [3, 2, 1], 0)
-    ans = disp == 0
-    ring = np.where(ans, rng.lognormal(np.log(8.0), 0.5, n), 25.0)
-    talk = np.where(ans, np.minimum(rng.lognormal(np.log(23.0), 1.3, n), 7200.0), 0.0)
-    cols["start"][:] = start
-    cols["answer"][:] = np.where(ans, start + ring, np.nan)
-    cols["end"][:] = start + ring + talk
-    cols["talk_s"][:] = talk
-    cols["billsec"][:] = np.ceil(talk).astype(np.int64)
-    cols["disposition"][:] = disp
-    conn = ans & (rng.random(n) < 0.8)
-    cols["answered_by"][:] = np.where(conn, 1, np.where(ans, 2, 0))
-    cols["connect"][:] = np.where(conn, start + ring + 0.5, np.nan)
-    cols["agent_id"][:] = np.where(conn, rng.integers(0, 50, n), -1)
-    cols["result"][:] = np.where(conn & (rng.random(n) < 0.05), 1, 0)
-    cols["number_type"][:] = rng.integers(1, 3, n)
-    cols["destination"][:] = rng.integers(1, 4, n)
-    cats = open_categories(number_type=["mobile", "landline"],
-                           destination=["07700900", "02079460", "01614960"])
-    return CDRTable(cols, cats, epoch="2026-03-02T00:00:00", tz="Europe/London")
+    """Lognormal talk (median 23 s, long tail, capped at 2 h) to three UK prefixes."""
+    return campaign_cdrs(n, seed, talk_median=23.0, talk_sigma=1.3, talk_cap=7200.0,
+                         destinations=["07700900", "02079460", "01614960"], tz="Europe/London")
 
 
 def one_plan() -> Plan:
