@@ -154,10 +154,11 @@ class Campaign:
         # wakes the longest idle, who re-arms it after dialling if others still wait.
         # (Waking every idle agent at that time would cost an event per agent per lead
         # when the list runs dry.)
-        self.starving: dict[int, None] = {}
+        self.starving = self.calls.waiters
         self._work_at = _INF
         self._work_gen = 0
-        self.calls.on_new_work = self._new_work if pacer_factory is None else None
+        if pacer_factory is None:
+            self.calls.wake_waiters = self._new_work
         # Any: the pooled-dialing methods only run when a pacer exists
         self.pacer: Any = pacer_factory(self) if pacer_factory is not None else None
         self._ready = [self._owned_agent(a) for a in range(self.n_agents)] \
@@ -265,10 +266,9 @@ class Campaign:
         self.at(t, wake)
 
     def _new_work(self, due: float) -> None:
-        """A retry was scheduled: idle agents get it when it comes due."""
-        if self.starving:
-            now = self.env._now
-            self._arm_work(due if due > now else now)
+        """A retry was scheduled while agents wait for work: they get it when it is due."""
+        now = self.env._now
+        self._arm_work(due if due > now else now)
 
     def _arm_work(self, t: float) -> None:
         """Hand work to the longest idle agent at ``t`` (the earliest time armed wins)."""
@@ -350,8 +350,11 @@ class Campaign:
         # floats made for the columns only the CDRs need)
         unpack = struct.Struct(f"={cu.OWNED_HOT}d").unpack_from
         row_bytes = self.draws.row_bytes
-        cur_a = cur_b = -1  # attempt and block of the last dial, and its block of draws
-        cur_blk: Any = np.empty(0)
+        # The block of draws each attempt number dialled last, and its block index:
+        # fresh leads and retries interleave, so one cache per attempt number.
+        n_slots = self.scenario.list.max_attempts + 1
+        cur_b = [-1] * n_slots
+        cur_blk: list[Any] = [None] * n_slots
         shift_end = self.shift_end
         gated = self.gated
         preview = self.preview
@@ -381,7 +384,6 @@ class Campaign:
         callbacks: list[Callable[[Any], None]] = []
 
         def ready(_: Any) -> None:
-            nonlocal cur_a, cur_b, cur_blk
             now = env._now
             if starving:
                 starving.pop(agent, None)
@@ -394,10 +396,11 @@ class Campaign:
             a = attempts[lead] + 1
             # Draws.row, inlined: one block of draws serves thousands of dials in a row
             b = lead >> BSHIFT
-            if a != cur_a or b != cur_b:
-                cur_a, cur_b, cur_blk = a, b, block_of(a, b)
+            if cur_b[a] != b:
+                cur_b[a] = b
+                cur_blk[a] = block_of(a, b)
             (score, a_code, a_out, a_connect, a_end, a_free, u_code, u_out, u_end, u_retry,
-             prev) = unpack(cur_blk, (lead & BMASK) * row_bytes)
+             prev) = unpack(cur_blk[a], (lead & BMASK) * row_bytes)
             start = now
             if preview:
                 start = now + prev
