@@ -122,11 +122,17 @@ class Distribution:
         """``n`` independent draws using ``rng``."""
         return self.ppf(rng.random(n))
 
-    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+    def draw(self, rng: np.random.Generator, n: int, keep: np.ndarray | None = None) -> np.ndarray:
         """``n`` draws that are a monotone function of ``rng``'s numbers (for common
         random numbers): the inverse CDF of uniforms unless a family has a faster
-        monotone transform."""
-        return self.ppf(rng.random(n))
+        monotone transform.
+
+        With ``keep`` (indices into the ``n``), only those draws: the same values as
+        ``draw(rng, n)[keep]`` — ``rng`` still advances by all ``n`` — transformed only
+        where they are needed.
+        """
+        u = rng.random(n)
+        return self.ppf(u if keep is None else u[keep])
 
     def spec(self) -> dict[str, Any]:
         """The inline-table spec that parses back to this distribution."""
@@ -242,9 +248,10 @@ class LogNormal(Distribution):
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.lognormal(self.mu, self.sigma, n) if self.sigma > 0 else np.full(n, self.median)
 
-    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+    def draw(self, rng: np.random.Generator, n: int, keep: np.ndarray | None = None) -> np.ndarray:
         # exp(mu + sigma z) of standard normals: monotone in z, no quantile function
-        return np.exp(self.mu + self.sigma * rng.standard_normal(n))
+        z = rng.standard_normal(n)
+        return np.exp(self.mu + self.sigma * (z if keep is None else z[keep]))
 
     def spec(self) -> dict[str, Any]:
         return {"dist": "lognormal", "median": self.median, "sigma": self.sigma}
@@ -272,10 +279,11 @@ class Gamma(Distribution):
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.gamma(self.shape, self.scale, n)
 
-    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+    def draw(self, rng: np.random.Generator, n: int, keep: np.ndarray | None = None) -> np.ndarray:
         # scale × standard gamma: monotone in the scale (a mean change with the same CV
         # keeps the ranking); avoids scipy's gammaincinv and its import
-        return self.scale * rng.standard_gamma(self.shape, n)
+        g = rng.standard_gamma(self.shape, n)
+        return self.scale * (g if keep is None else g[keep])
 
     def spec(self) -> dict[str, Any]:
         return {"dist": "gamma", "shape": self.shape, "scale": self.scale}
@@ -405,14 +413,16 @@ class Mixture(Distribution):
                 out[m] = comp.ppf(np.clip((u[m] - lo) / (hi - lo), 0.0, np.nextafter(1.0, 0)))
         return out
 
-    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+    def draw(self, rng: np.random.Generator, n: int, keep: np.ndarray | None = None) -> np.ndarray:
         # one uniform picks the component, each component draws in its own fast way
         u = rng.random(n)
+        if keep is not None:
+            u = u[keep]
         edges = np.cumsum(np.asarray(self.weights, dtype=float))
         which = np.searchsorted(edges / edges[-1], u, side="right")
-        out = np.empty(n)
+        out = np.empty(len(u))
         for i, comp in enumerate(self.components):
-            vals = comp.draw(rng, n)
+            vals = comp.draw(rng, n, keep)
             m = which == i
             out[m] = vals[m]
         return out

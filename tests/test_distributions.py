@@ -90,3 +90,16 @@ def test_bad_specs_are_reported_with_their_key(spec, message):
     assert parse_distribution(spec, "x", p) is None
     assert any(message in line for line in p.lines), p.lines
     assert all(line.startswith("t.toml: x") for line in p.lines)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: str(s)[:40])
+def test_drawing_a_subset_gives_those_draws_and_advances_the_stream_as_all(spec):
+    # the customer model plays the script only for leads who can answer: their values
+    # must not depend on which other leads are drawn (common random numbers)
+    d = parse(spec)
+    keep = np.array([0, 3, 4, 9, 17, 18, 19])
+    full_rng, part_rng = np.random.default_rng(11), np.random.default_rng(11)
+    full = d.draw(full_rng, 20)
+    part = d.draw(part_rng, 20, keep)
+    assert np.array_equal(part, full[keep])
+    assert np.array_equal(full_rng.random(3), part_rng.random(3))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -56,6 +57,10 @@ OWNED_LAYOUT: tuple[int, ...] = (SCORE, A_CODE, A_OUT, A_CONNECT, A_END, A_FREE,
 OWNED_HOT = OWNED_LAYOUT.index(PREVIEW) + 1
 
 KIND_FAILED, KIND_BUSY, KIND_PERSON, KIND_MACHINE, KIND_INVALID = range(5)
+# An unanswered attempt's fate and call-list outcome, by kind.
+_U_CODE_OF_KIND = np.array([F["failed"], F["busy"], F["no_answer"], F["no_answer"],
+                            F["invalid"]], dtype=float)
+_U_OUT_OF_KIND = outcomes_of(_U_CODE_OF_KIND).astype(float)
 
 # Purposes of customer draws: part of the stream key, never renumber.
 _P_OUTCOME, _P_PICK, _P_WHO, _P_RING, _P_MRING, _P_SIGNAL, _P_PATIENCE, _P_AMD_LAT, \
@@ -90,29 +95,37 @@ def _u(seed: int, n: int, *key: int) -> np.ndarray:
     return stream(seed, "customers", *key).random(n)
 
 
-def _d(dist: Distribution, seed: int, n: int, *key: int) -> np.ndarray:
+def _d(dist: Distribution, seed: int, n: int, *key: int,
+       keep: np.ndarray | None = None) -> np.ndarray:
     """``n`` values of ``dist`` from the customer stream ``key``.
 
     Each purpose has its own stream, so what one draw consumes never shifts another;
     within a family the values are monotone in the stream's numbers (common random
     numbers across variants that change a distribution's parameters). A constant
-    needs no stream at all.
+    needs no stream at all. ``keep``: only the values at those indices (see
+    ``Distribution.draw``).
     """
     if dist.is_constant:
-        return np.full(n, dist.mean)
-    return dist.draw(stream(seed, "customers", *key), n)
+        return np.full(n if keep is None else len(keep), dist.mean)
+    return dist.draw(stream(seed, "customers", *key), n, keep)
 
 
-def _below(p: float | np.ndarray, seed: int, n: int, *key: int) -> np.ndarray:
-    """Bernoulli(p) per lead from stream ``key``; no stream is drawn where p is all 0 or 1."""
+def _below(p: float | np.ndarray, seed: int, n: int, *key: int,
+           keep: np.ndarray | None = None) -> np.ndarray:
+    """Bernoulli(p) per lead from stream ``key``; no stream is drawn where p is all 0 or 1.
+
+    ``keep``: only for the leads at those indices (``p`` is then theirs).
+    """
+    m = n if keep is None else len(keep)
     if np.isscalar(p) or np.ndim(p) == 0:
         if p <= 0:
-            return np.zeros(n, dtype=bool)
+            return np.zeros(m, dtype=bool)
         if p >= 1:
-            return np.ones(n, dtype=bool)
+            return np.ones(m, dtype=bool)
     elif not np.any(p > 0):
-        return np.zeros(n, dtype=bool)
-    return _u(seed, n, *key) < p
+        return np.zeros(m, dtype=bool)
+    u = _u(seed, n, *key)
+    return (u if keep is None else u[keep]) < p
 
 
 def lead_traits(scenario: Scenario, seed: int) -> LeadTraits:
@@ -165,8 +178,6 @@ class Draws:
         blk = self._blocks.pop(key, None)
         if blk is None:
             blk = self._draw(attempt, b)
-            if self.layout is not None:
-                blk = np.ascontiguousarray(blk[:, self.layout])
             if len(self._blocks) >= self.max_blocks:
                 del self._blocks[next(iter(self._blocks))]  # least recently used
         self._blocks[key] = blk
@@ -224,6 +235,10 @@ class Draws:
         self._last_blk = np.empty((0, 0))
 
     def _draw(self, attempt: int, b: int) -> np.ndarray:
+        """One block of draws: a row per lead, the columns of ``layout`` (all if None).
+
+        Columns are computed as 1-D arrays and written into the row-major block once.
+        """
         sc = self.scenario
         c = sc.customers
         lo = b * BLOCK
@@ -232,7 +247,7 @@ class Draws:
         seed = self.seed
         key = (attempt, b)
         tr = self.traits
-        out = np.empty((n, NCOLS))
+        col: dict[int, Any] = {}  # column -> array of n (or a scalar for the whole block)
 
         # Draws nothing in this run can use are skipped — their streams are separate, so
         # the other draws do not change (e.g. machine ring times when nobody has one).
@@ -241,111 +256,123 @@ class Draws:
         kind = np.where(u < c.p_fail, KIND_FAILED,
                         np.where(u < c.p_fail + c.p_busy, KIND_BUSY,
                                  np.where(who_machine, KIND_MACHINE, KIND_PERSON)))
-        kind = np.where(tr.invalid[lo:hi], KIND_INVALID, kind)
-        out[:, KIND] = kind
-
-        # Picks up iff u_pick < p * multipliers * hour multiplier, i.e. score < hour mult.
-        by_attempt = self._by_attempt[min(attempt, len(self._by_attempt)) - 1]
-        p = c.p_pickup * by_attempt * self._seg_mult[tr.segment[lo:hi]] * tr.reach[lo:hi]
-        u_pick = _u(seed, n, *key, _P_PICK)
-        with np.errstate(divide="ignore", over="ignore"):  # tiny p: never picks up
-            out[:, SCORE] = np.where(p > 0, u_pick / np.where(p > 0, p, 1.0), np.inf)
-
+        kind[tr.invalid[lo:hi]] = KIND_INVALID
+        col[KIND] = kind
         is_machine = kind == KIND_MACHINE
-        signalled = (kind != KIND_PERSON) & ~is_machine
+        person = kind == KIND_PERSON
+
         ring = _d(c.ring, seed, n, *key, _P_RING)
         if is_machine.any():
             ring = np.where(is_machine, _d(c.machine_ring, seed, n, *key, _P_MRING), ring)
+        signalled = ~person & ~is_machine
         if signalled.any():
             u_sig = _u(seed, n, *key, _P_SIGNAL)
             ring = np.where(signalled, np.where(kind == KIND_BUSY, c.busy_time.ppf(u_sig),
                                                 c.fail_time.ppf(u_sig)), ring)
-        out[:, RING] = ring
-        owned = self.layout is not None  # agents dial their own lines: nobody waits
-        out[:, PATIENCE] = np.inf if owned else _d(c.patience, seed, n, *key, _P_PATIENCE)
+        col[RING] = ring
 
-        conv, scode, transfer = self._script(seed, key, n, tr.interest[lo:hi])
+        # Picks up iff u_pick < p * multipliers * hour multiplier, i.e. score < hour mult;
+        # SCORE is inf where the attempt cannot be answered at all (the number fails, is
+        # busy, or would pick up only after the ring timeout).
+        by_attempt = self._by_attempt[min(attempt, len(self._by_attempt)) - 1]
+        p = c.p_pickup * by_attempt * self._seg_mult[tr.segment[lo:hi]] * tr.reach[lo:hi]
+        u_pick = _u(seed, n, *key, _P_PICK)
+        answerable = (person | is_machine) & (ring <= sc.dialer.ring_timeout_s) & (p > 0)
+        with np.errstate(divide="ignore", over="ignore"):  # tiny p: never picks up
+            score = np.where(answerable, u_pick / np.where(answerable, p, 1.0), np.inf)
+        col[SCORE] = score
+        owned = self.layout is not None  # agents dial their own lines: nobody waits
+        col[PATIENCE] = np.inf if owned else _d(c.patience, seed, n, *key, _P_PATIENCE)
+
+        # The script is played only for the people who can answer at some hour: no
+        # other row's conversation is ever read.
+        talks = np.flatnonzero(person & (score < max(c.pickup_by_hour)))
+        conv = np.full(n, np.nan)
+        scode = np.zeros(n)
+        transfer = np.full(n, np.nan)
+        conv[talks], scode[talks], transfer[talks] = self._script(
+            seed, key, n, tr.interest[lo:hi], talks)
         if is_machine.any():
-            conv = np.where(is_machine, _d(c.machine_talk, seed, n, *key, _P_MTALK), conv)
-        out[:, CONV] = conv
-        out[:, SCODE] = np.where(is_machine, script_code(
-            np.zeros(n, np.int64), np.full(n, _HANGUP_AGENT), np.full(n, -1)), scode)
-        out[:, TRANSFER] = transfer
+            machines = np.flatnonzero(is_machine)
+            conv[machines] = _d(c.machine_talk, seed, n, *key, _P_MTALK, keep=machines)
+            scode[machines] = script_code(0, _HANGUP_AGENT, -1)
+        col[CONV], col[SCODE], col[TRANSFER] = conv, scode, transfer
 
         amd = sc.dialer.amd
         if amd.enabled:
-            out[:, AMD_LAT] = _d(amd.latency, seed, n, *key, _P_AMD_LAT)
+            col[AMD_LAT] = _d(amd.latency, seed, n, *key, _P_AMD_LAT)
             u_amd = _u(seed, n, *key, _P_AMD)
-            out[:, AMD_MACHINE] = np.where(is_machine, u_amd < amd.p_detect,
-                                           u_amd < amd.p_false_positive)
+            col[AMD_MACHINE] = np.where(is_machine, u_amd < amd.p_detect,
+                                        u_amd < amd.p_false_positive)
         else:
-            out[:, AMD_LAT] = 0.0
-            out[:, AMD_MACHINE] = 0.0
-        out[:, WRAP] = _d(sc.agents.wrap, seed, n, *key, _P_WRAP)
-        out[:, PREVIEW] = _d(sc.agents.preview, seed, n, *key, _P_PREVIEW) \
+            col[AMD_LAT] = col[AMD_MACHINE] = 0.0
+        col[WRAP] = _d(sc.agents.wrap, seed, n, *key, _P_WRAP)
+        col[PREVIEW] = _d(sc.agents.preview, seed, n, *key, _P_PREVIEW) \
             if sc.dialer.mode == "preview" else 0.0
-        out[:, U_RETRY] = _u(seed, n, *key, _P_RETRY) if sc.list.max_attempts > 1 else 0.5
-        self._owned(out, kind)
+        col[U_RETRY] = _u(seed, n, *key, _P_RETRY) if sc.list.max_attempts > 1 else 0.5
+        self._owned(col, person)
+
+        layout = self.layout if self.layout is not None else range(NCOLS)
+        out = np.empty((n, len(layout)))
+        for j, c_ in enumerate(layout):
+            out[:, j] = col[c_]
         return out
 
-    def _owned(self, out: np.ndarray, kind: np.ndarray) -> None:
-        """Fill the A_/U_ columns: the call's fate if answered / not answered.
-
-        Also folds "can this attempt be answered at all" into SCORE (inf if not: the
-        number fails, is busy, or would pick up only after the ring timeout).
-        """
+    def _owned(self, col: dict[int, Any], person: np.ndarray) -> None:
+        """Fill the A_/U_ columns: the call's fate if answered / not answered."""
         d = self.scenario.dialer
-        ring = out[:, RING]
-        answerable = ((kind == KIND_PERSON) | (kind == KIND_MACHINE)) & (ring <= d.ring_timeout_s)
-        out[:, SCORE] = np.where(answerable, out[:, SCORE], np.inf)
-        person = kind == KIND_PERSON
-        connect = ring + (out[:, AMD_LAT] if d.amd.enabled else 0.0)
-        hung_up = d.amd.enabled & (out[:, AMD_MACHINE] > 0)
-        out[:, A_CONNECT] = np.where(hung_up, np.nan, connect)
-        end = np.where(hung_up, connect, connect + out[:, CONV])
-        out[:, A_END] = end
-        out[:, A_FREE] = np.where(hung_up, end, end + out[:, WRAP])
-        out[:, A_CODE] = np.where(
-            hung_up, np.where(person, F["amd_false_positive"], F["machine_amd"]),
-            np.where(person, F["person"] + FATE_SHIFT * out[:, SCODE], F["machine_connected"]))
-        signal = np.minimum(ring, d.ring_timeout_s)
-        no_answer = (kind == KIND_PERSON) | (kind == KIND_MACHINE)
-        out[:, U_END] = np.where(no_answer, d.ring_timeout_s, signal)
-        out[:, U_CODE] = np.select(
-            [no_answer, kind == KIND_BUSY, kind == KIND_INVALID],
-            [F["no_answer"], F["busy"], F["invalid"]], F["failed"])
-        out[:, A_OUT] = outcomes_of(out[:, A_CODE])
-        out[:, U_OUT] = outcomes_of(out[:, U_CODE])
+        kind, ring = col[KIND], col[RING]
+        connect = ring + col[AMD_LAT] if d.amd.enabled else ring
+        hung_up = col[AMD_MACHINE] > 0 if d.amd.enabled else np.zeros(len(ring), dtype=bool)
+        col[A_CONNECT] = np.where(hung_up, np.nan, connect)
+        end = np.where(hung_up, connect, connect + col[CONV])
+        col[A_END] = end
+        col[A_FREE] = np.where(hung_up, end, end + col[WRAP])
+        a_code = np.where(person, F["person"] + FATE_SHIFT * col[SCODE], F["machine_connected"])
+        if d.amd.enabled:
+            a_code = np.where(hung_up, np.where(person, F["amd_false_positive"],
+                                                F["machine_amd"]), a_code)
+        col[A_CODE] = a_code
+        no_answer = person | (kind == KIND_MACHINE)
+        col[U_END] = np.where(no_answer, d.ring_timeout_s, np.minimum(ring, d.ring_timeout_s))
+        u_code = _U_CODE_OF_KIND[kind]
+        col[U_CODE] = u_code
+        col[A_OUT] = outcomes_of(a_code)
+        col[U_OUT] = _U_OUT_OF_KIND[kind]
 
-    def _script(self, seed: int, key: tuple[int, int], n: int,
-                interest: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Play the script for every lead of a block: conversation length and its end.
+    def _script(self, seed: int, key: tuple[int, int], n: int, interest: np.ndarray,
+                rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Play the script for the leads ``rows`` of a block: conversation length and end.
 
-        Returns the talk time after connection (s), the packed (result, hang-up side,
-        last stage) code, and the time into the call at which a robot would transfer
-        the person (NaN when the call ends before the transfer stage).
+        Returns, for those rows, the talk time after connection (s), the packed
+        (result, hang-up side, last stage) code, and the time into the call at which a
+        robot would transfer the person (NaN when the call ends before the transfer
+        stage). Every stream is drawn for the whole block (``n``), so a lead's values do
+        not depend on which other leads are played.
         """
         script = self.scenario.script
-        t = np.zeros(n)
-        alive = np.ones(n, dtype=bool)
-        result = np.zeros(n, dtype=np.int64)
-        hangup = np.full(n, _HANGUP_AGENT, dtype=np.int64)
-        stage = np.full(n, -1, dtype=np.int64)
-        transfer = np.full(n, np.nan)
+        m = len(rows)
+        interest = interest[rows]
+        t = np.zeros(m)
+        alive = np.ones(m, dtype=bool)
+        result = np.zeros(m, dtype=np.int64)
+        hangup = np.full(m, _HANGUP_AGENT, dtype=np.int64)
+        stage = np.full(m, -1, dtype=np.int64)
+        transfer = np.full(m, np.nan)
         t_stage = self.scenario.dialer.robot_transfer_stage
         with np.errstate(divide="ignore", invalid="ignore"):
             inv_interest = np.where(interest > 0, 1.0 / interest, np.inf)
-        exit_s = _d(script.decline_exit, seed, n, *key, _P_EXIT)
-        callback = _below(script.p_callback, seed, n, *key, _P_CALLBACK)
+        exit_s = _d(script.decline_exit, seed, n, *key, _P_EXIT, keep=rows)
+        callback = _below(script.p_callback, seed, n, *key, _P_CALLBACK, keep=rows)
         for s, st in enumerate(script.stages):
             base = _P_STAGE + 4 * s
             if s == t_stage:
                 transfer = np.where(alive, t, np.nan)
-            dur = _d(st.duration, seed, n, *key, base)
+            dur = _d(st.duration, seed, n, *key, base, keep=rows)
             p_h = np.minimum(st.p_hangup * inv_interest, 1.0) if st.p_hangup > 0 else 0.0
-            hang = alive & _below(p_h, seed, n, *key, base + 1)
+            hang = alive & _below(p_h, seed, n, *key, base + 1, keep=rows)
             if hang.any():
-                frac = _u(seed, n, *key, base + 2)
+                frac = _u(seed, n, *key, base + 2)[rows]
                 t += np.where(hang, frac * dur, np.where(alive, dur, 0.0))
             else:
                 t += np.where(alive, dur, 0.0)
@@ -354,12 +381,12 @@ class Draws:
             stage[alive] = s
             alive &= ~hang
             p_d = np.minimum(st.p_decline * inv_interest, 1.0) if st.p_decline > 0 else 0.0
-            dec = alive & _below(p_d, seed, n, *key, base + 3)
+            dec = alive & _below(p_d, seed, n, *key, base + 3, keep=rows)
             result[dec] = np.where(callback[dec], _R_CALLBACK, _R_DECLINED)
             t += np.where(dec, exit_s, 0.0)
             alive &= ~dec
         p_conv = np.minimum(script.p_convert * interest, 1.0) if script.p_convert > 0 else 0.0
-        conv = alive & _below(p_conv, seed, n, *key, _P_CONVERT)
+        conv = alive & _below(p_conv, seed, n, *key, _P_CONVERT, keep=rows)
         result[conv] = _R_CONVERTED
         lost = alive & ~conv
         result[lost] = np.where(callback[lost], _R_CALLBACK, _R_DECLINED)

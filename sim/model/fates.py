@@ -51,6 +51,14 @@ OUTCOME_OF_RESULT: tuple[int, ...] = (OUT_CONTACTED, OUT_CONVERTED, OUT_CONTACTE
                                       OUT_CONTACTED, OUT_CALLBACK)
 
 
+_FATE_BITS = FATE_SHIFT.bit_length() - 1
+assert FATE_SHIFT == 1 << _FATE_BITS and len(FATES) <= FATE_SHIFT
+_OUTCOME_LUT = np.full(FATE_SHIFT, -1, dtype=np.int64)  # by fate; -1: by the script's result
+for _fate, _out in OUTCOME_OF_FATE.items():
+    _OUTCOME_LUT[_fate] = _out
+_RESULT_LUT = np.asarray(OUTCOME_OF_RESULT)
+
+
 def outcome_of(code: int) -> int:
     """The call-list outcome of a recorded code."""
     out = OUTCOME_OF_FATE.get(code % FATE_SHIFT)
@@ -59,12 +67,9 @@ def outcome_of(code: int) -> int:
 
 def outcomes_of(codes: np.ndarray) -> np.ndarray:
     """:func:`outcome_of` over an array of codes (float or int)."""
-    codes = codes.astype(np.int64)
-    by_fate = np.full(len(FATES), -1, dtype=np.int64)
-    for fate, out in OUTCOME_OF_FATE.items():
-        by_fate[fate] = out
-    out = by_fate[codes % FATE_SHIFT]
-    scripted = np.asarray(OUTCOME_OF_RESULT)[(codes // FATE_SHIFT) % 8]
+    codes = codes.astype(np.int64)  # non-negative: % and // by powers of two as bit operations
+    out = _OUTCOME_LUT[codes & (FATE_SHIFT - 1)]
+    scripted = _RESULT_LUT[(codes >> _FATE_BITS) & 7]
     return np.where(out >= 0, out, scripted)
 
 
