@@ -101,6 +101,18 @@ def test_china_hours_and_frequency():
     assert "max 4 per 5 min" in res["china_frequency"].detail
 
 
+@pytest.mark.parametrize("leads, per_24h, per_5min", [
+    ([1, 2, 3, 4], 1, 1),  # every callee once: no window to search
+    ([1, 2, 1, 3], 2, 1),  # lead 1 again 10 min later
+    ([], 0, 0),
+])
+def test_china_frequency_counts_only_repeated_callees(leads, per_24h, per_5min):
+    rows = [{"start": 36000 + 600 * i, "lead": lead} for i, lead in enumerate(leads)]
+    res = by_rule(evaluate(table(rows), ComplianceLimits(rules=("china",))))
+    assert res["china_frequency"].value == per_24h
+    assert f"max {per_5min} per 5 min" in res["china_frequency"].detail
+
+
 def test_simulated_campaigns_respect_caps_lockout_and_hours():
     s = tiny({"dialer.ratio": 2.5, "customers.p_pickup": 0.6, "list.size": 2000,
               "agents.count": 4, "list.max_attempts": 4, "list.retry.no_answer_s": 400,
