@@ -9,8 +9,11 @@ happens to call. Two scenarios that differ only in dialer or script therefore fa
 the same customers, and a script variant with shorter stages maps the same uniform to
 a shorter duration (inverse CDF), keeping the comparison paired.
 
-Draws are made in numpy in blocks of ``BLOCK`` leads and handed to the event loop as
-one row per call (``row.tolist()``), the cheapest way to get many Python floats.
+Draws are made in numpy in blocks of ``BLOCK`` leads, one row per lead, which the event
+loop reads back per call with ``struct`` (only the columns it needs). Every stream is
+drawn for the whole block, so a lead's values never depend on the others; transforms
+are applied only where they can matter (the script is played for the leads who can
+answer at some hour).
 """
 
 from __future__ import annotations
