@@ -19,7 +19,6 @@ answer at some hour).
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,7 +156,7 @@ class Draws:
     """
 
     def __init__(self, scenario: Scenario, seed: int, traits: LeadTraits,
-                 max_blocks: int = 48, layout: tuple[int, ...] | None = None) -> None:
+                 max_blocks: int = 32, layout: tuple[int, ...] | None = None) -> None:
         self.scenario = scenario
         #: Columns kept per block (None: all NCOLS, in column-constant order).
         self.layout = layout
@@ -198,38 +197,28 @@ class Draws:
             self._last_attempt, self._last_b = attempt, b
         return self.unpack_row(self._last_blk, (lead & _MASK) * self.row_bytes)  # type: ignore
 
-    def picker(self, attempt: np.ndarray, lead: np.ndarray) -> Callable[[int], np.ndarray]:
-        """A function returning one draw column (a constant of this module) for many
-        (attempt, lead) pairs, in their order; the grouping by block is done once."""
+    def columns(self, cols: list[int], attempt: np.ndarray,
+                lead: np.ndarray) -> list[np.ndarray]:
+        """Draw columns ``cols`` (constants of this module) for many (attempt, lead)
+        pairs, in their order. Each block is fetched once for all the columns: a list
+        longer than the block cache would otherwise draw every block again per column.
+        """
         n = len(lead)
+        pos = [self._pos[c] if self._pos is not None else c for c in cols]
+        outs = [np.empty(n) for _ in cols]
         block = lead >> _SHIFT
         key = attempt.astype(np.int64) * (1 << 32) + block
         order = np.argsort(key, kind="stable")
         sk = key[order]
         del key
         bounds = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1], True]) if n else np.zeros(1, int)
-        groups = []
         for i in range(len(bounds) - 1):
             idx = order[bounds[i]:bounds[i + 1]]
-            groups.append((int(attempt[idx[0]]), int(block[idx[0]]), idx, lead[idx] & _MASK))
-        del order, sk, block
-
-        def column(col: int) -> np.ndarray:
-            c = self._pos[col] if self._pos is not None else col
-            out = np.empty(n)
-            for a, b, idx, rows in groups:
-                out[idx] = self.block(a, b)[rows, c]
-            return out
-
-        return column
-
-    def gather(self, columns: list[int], attempt: np.ndarray, lead: np.ndarray) -> np.ndarray:
-        """Columns of the draws of many (attempt, lead) pairs, shape (n, len(columns))."""
-        pick = self.picker(attempt, lead)
-        out = np.empty((len(lead), len(columns)))
-        for j, col in enumerate(columns):
-            out[:, j] = pick(col)
-        return out
+            blk = self.block(int(attempt[idx[0]]), int(block[idx[0]]))
+            part = blk[lead[idx] & _MASK]  # the group's rows, every column
+            for out, c in zip(outs, pos, strict=True):
+                out[idx] = part[:, c]
+        return outs
 
     def release(self) -> None:
         """Drop the cached blocks (they can be drawn again, identically, if needed)."""

@@ -138,16 +138,17 @@ class Recorder:
         code = self.code.array()[order].astype(np.int64)
         fate = code % FATE_SHIFT
         answered = np.isin(fate, _ANSWERED_FATES)
-        pick = draws.picker(attempt, lead)
-        ring, conv, wrap = pick(cu.RING), pick(cu.CONV), pick(cu.WRAP)
         if len(self.end) == n:  # pooled dialing: the loop knew connect and end
+            ring, conv, wrap = draws.columns([cu.RING, cu.CONV, cu.WRAP], attempt, lead)
             connect = self.connect.array()[order]
             end = self.end.array()[order]
         else:  # agent-owned dialing: they follow from the dial time and the draws
-            connect = pick(cu.A_CONNECT)
+            ring, conv, wrap, connect, a_end, u_end = draws.columns(
+                [cu.RING, cu.CONV, cu.WRAP, cu.A_CONNECT, cu.A_END, cu.U_END], attempt, lead)
             connect += start
             connect[agent < 0] = np.nan
-            end = np.where(answered, pick(cu.A_END), pick(cu.U_END))
+            end = np.where(answered, a_end, u_end)
+            del a_end, u_end
             end += start
         draws.release()
         cols["connect"], cols["end"] = connect, end
