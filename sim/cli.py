@@ -9,6 +9,7 @@ an interrupted command exits with 130. Tracebacks are for bugs only.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 from collections.abc import Sequence
@@ -50,6 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``dialsim`` with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    # A command allocates many container objects (modules, tables) and few reference
+    # cycles: a collection every 700 allocations cost ~30 ms per `dialsim run`, nearly
+    # all spent walking objects that live to the end anyway.
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], 10_000), max(thresholds[1], 10), max(thresholds[2], 10))
+    try:
+        return _main(argv)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
