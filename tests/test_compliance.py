@@ -105,6 +105,7 @@ def test_china_hours_and_frequency():
     ([1, 2, 3, 4], 1, 1),  # every callee once: no window to search
     ([1, 2, 1, 3], 2, 1),  # lead 1 again 10 min later
     ([], 0, 0),
+    ([10**12, 5, 10**12], 2, 1),  # sparse ids (an import's): no count array that large
 ])
 def test_china_frequency_counts_only_repeated_callees(leads, per_24h, per_5min):
     rows = [{"start": 36000 + 600 * i, "lead": lead} for i, lead in enumerate(leads)]
