@@ -324,7 +324,7 @@ class CallList:
         max_attempts, track_caps = self.max_attempts, self._track_caps
         plan_of = self._plans()
         push, waiters, heappush = self._push, self.waiters, heapq.heappush
-        recent, m24, m5 = self.dials.get, self.max_24h, self.max_5min
+        cap_delay = self._cap_delay
         one_group = self.n_groups == 1
         heap, lead_at, tie = self.retry[0].heap, self.retry[0].lead_at, self.retry[0].tie
 
@@ -340,17 +340,10 @@ class CallList:
                 return
             status[lead] = PENDING
             due = end + (low + span * u_retry if delay_at is None else delay_at(u_retry))
-            if track_caps and (times := recent(lead)):
+            if track_caps:
                 # No other dial of this lead can come first, so the caps can be settled
-                # now instead of popping the retry and pushing it back when it comes due
-                # (_cap_delay, inlined).
-                n = len(times)
-                t = due
-                if n >= m24 and times[n - m24] > due - _DAY:
-                    t = times[n - m24] + _DAY
-                if n >= m5 and times[n - m5] > due - _FIVE_MIN and times[n - m5] + _FIVE_MIN > t:
-                    t = times[n - m5] + _FIVE_MIN
-                due = t
+                # now instead of popping the retry and pushing it back when it comes due.
+                due = cap_delay(lead, due)
             if one_group:  # _push, inlined
                 heappush(heap, due)
                 if due in lead_at:
