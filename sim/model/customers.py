@@ -327,8 +327,7 @@ class Draws:
         col[A_CODE] = a_code
         no_answer = person | (kind == KIND_MACHINE)
         col[U_END] = np.where(no_answer, d.ring_timeout_s, np.minimum(ring, d.ring_timeout_s))
-        u_code = _U_CODE_OF_KIND[kind]
-        col[U_CODE] = u_code
+        col[U_CODE] = _U_CODE_OF_KIND[kind]
         col[A_OUT] = outcomes_of(a_code)
         col[U_OUT] = _U_OUT_OF_KIND[kind]
 
