@@ -95,9 +95,7 @@ def _native_rows(cdrs: CDRTable, rows: slice, zone: Any, epoch_us: int) -> bytes
     for c in COLUMNS:
         a = cdrs[c.name][rows]
         if c.name in _TIMES:
-            us = _local_us(a, epoch_us)
-            off = (local_offsets_s(us, zone) // 60).astype(np.int16)
-            cols.append(format_times(us, offset_min=off, chars=True))  # type: ignore
+            cols.append(_time_text(a, zone, epoch_us))
         elif c.kind == "float":
             cols.append(fixed_us(a))
         elif c.kind == "cat":
@@ -107,6 +105,24 @@ def _native_rows(cdrs: CDRTable, rows: slice, zone: Any, epoch_us: int) -> bytes
         else:
             cols.append(integers(a))
     return join_rows(cols)
+
+
+def _time_text(t_s: np.ndarray, zone: Any, epoch_us: int) -> np.ndarray:
+    """ISO text of times ``t_s`` (NUL-padded characters; all NUL where NaN).
+
+    Only the times there are get formatted: most calls are never answered, so the
+    answer and connect columns are mostly empty.
+    """
+    valid = ~np.isnan(t_s)
+    some = not valid.all()
+    us = _local_us(t_s[valid] if some else t_s, epoch_us)
+    off = (local_offsets_s(us, zone) // 60).astype(np.int16)
+    text: np.ndarray = format_times(us, offset_min=off, chars=True)  # type: ignore[assignment]
+    if not some:
+        return text
+    out = np.zeros((len(t_s), text.shape[1]), dtype=np.uint8)
+    out[valid] = text
+    return out
 
 
 def _userfields(cdrs: CDRTable, rows: slice) -> list[str]:
