@@ -138,6 +138,10 @@ def check_invariants(scenario: sim.Scenario, cdrs: CDRTable, lead_status: dict,
     dialled = len(np.unique(lead))
     untouched = lead_status["untouched"] + lead_status["dnc"]
     assert dialled + untouched == scenario.list.size
+    # the CDRs tell the call list's story: a lead is closed as converted exactly when
+    # one of its calls converted (agent-owned dialing works the fates out afterwards)
+    converted = cdrs.mask("result", "converted")
+    assert len(np.unique(lead[converted])) == lead_status["converted"]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -9,6 +9,7 @@ import pytest
 from _factory import tiny
 
 import sim
+import sim.model as M
 
 T0 = 9 * 3600.0  # the window opens at 09:00
 
@@ -119,3 +120,26 @@ def test_the_garbage_collector_is_restored_after_a_run():
         assert not gc.isenabled()  # left as the caller had it
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("offsets_h", [[0], [8], [-5, 0, 9]])
+def test_pickup_mult_is_the_loops_hour_test_for_many_dials(offsets_h):
+    """Agent-owned dialing records no fates: Recorder.cdrs works out which calls were
+    picked up with the vectorised pickup_mult, which must equal the loop's hour_mult
+    for every dial, hour boundaries included."""
+    segs = [{"name": f"s{i}", "share": 1, "tz_offset_h": h} for i, h in enumerate(offsets_h)]
+    sc = tiny({"list.size": 200, "customers.pickup_by_hour": {str(h): 0.1 + h / 10
+                                                               for h in range(24)}})
+    raw = dict(sc.raw)
+    raw["list"] = {**raw["list"], "segments": segs}
+    sc = sim.scenario.scenario_from_dict(raw)
+    traits = M.lead_traits(sc, 1)
+    camp = M.Campaign(sc, traits, M.Draws(sc, 1, traits, layout=M.OWNED_LAYOUT), None)
+    rng = np.random.default_rng(5)
+    lead = rng.integers(0, 200, 5000)
+    start = np.concatenate([rng.uniform(0, 5 * 86_400.0, 4000),
+                            3600.0 * rng.integers(0, 120, 1000)])  # exact hour edges
+    start[-1] = np.nextafter(7200.0, 0.0)
+    got = camp.pickup_mult(lead, start)
+    want = [camp.hour_mult(int(ld), float(t)) for ld, t in zip(lead, start, strict=True)]
+    assert got.tolist() == want

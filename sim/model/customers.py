@@ -53,10 +53,10 @@ _MASK = BLOCK - 1
  TRANSFER, A_CONNECT, A_END, A_FREE, A_CODE, U_END, U_CODE, A_OUT, U_OUT) = range(20)
 NCOLS = 20
 #: The columns agent-owned dialing keeps, in the order its loop unpacks them.
-OWNED_LAYOUT: tuple[int, ...] = (SCORE, A_CODE, A_OUT, A_CONNECT, A_END, A_FREE, U_CODE, U_OUT,
-                                 U_END, U_RETRY, PREVIEW, RING, CONV, WRAP)
+OWNED_LAYOUT: tuple[int, ...] = (SCORE, U_RETRY, PREVIEW, A_OUT, A_END, A_FREE, U_OUT, U_END,
+                                 A_CODE, U_CODE, A_CONNECT, RING, CONV, WRAP)
 #: How many of them (the first) the loop reads per dial; the rest serve the CDRs later.
-OWNED_HOT = OWNED_LAYOUT.index(PREVIEW) + 1
+OWNED_HOT = OWNED_LAYOUT.index(U_END) + 1
 
 KIND_FAILED, KIND_BUSY, KIND_PERSON, KIND_MACHINE, KIND_INVALID = range(5)
 # An unanswered attempt's fate and call-list outcome, by kind.

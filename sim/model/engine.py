@@ -173,6 +173,17 @@ class Campaign:
         local = now + self.group_offset[self.group_of[lead]]
         return self.by_hour[int(local % 86_400.0 // 3600.0)]
 
+    def pickup_mult(self, lead: np.ndarray, start: np.ndarray) -> np.ndarray:
+        """:meth:`hour_mult` of many dials at once: a dial at ``start`` is picked up
+        when the lead's score is below it."""
+        if len(self.group_offset) == 1:
+            local = start + float(self.group_offset[0])
+        else:
+            offsets = np.asarray(self.group_offset, dtype=float)
+            local = start + offsets[np.asarray(self.group_of, dtype=np.int64)[lead]]
+        hour = (local % 86_400.0 // 3600.0).astype(np.int64)
+        return np.asarray(self.by_hour, dtype=float)[hour]
+
     def free_lines(self, now: float) -> float:
         """Trunk lines free at ``now`` (inf without a channel limit)."""
         if not self.channels:
@@ -373,9 +384,12 @@ class Campaign:
         push = heapq.heappush
         rec = self.rec
         lead_buf = rec.lead.buf
-        ap_lead, ap_attempt, ap_agent, ap_start, ap_code = (
+        ap_lead, ap_attempt, ap_agent, ap_start = (
             lead_buf.append, rec.attempt.buf.append, rec.agent.buf.append,
-            rec.start.buf.append, rec.code.buf.append)
+            rec.start.buf.append)
+        # whether each call was picked up, and so its fate, is worked out again from the
+        # draws afterwards (Recorder.cdrs): the loop records only who dialled and when
+        rec.pickup_mult = self.pickup_mult
         flush_at = rec.lead.FLUSH
         starving = self.starving
         # One event object per agent, re-armed for every call: SimPy clears an event's
@@ -399,8 +413,8 @@ class Campaign:
             if cur_b[a] != b:
                 cur_b[a] = b
                 cur_blk[a] = block_of(a, b)
-            (score, a_code, a_out, a_connect, a_end, a_free, u_code, u_out, u_end, u_retry,
-             prev) = unpack(cur_blk[a], (lead & BMASK) * row_bytes)
+            score, u_retry, prev, a_out, a_end, a_free, u_out, u_end = unpack(
+                cur_blk[a], (lead & BMASK) * row_bytes)
             start = now
             if preview:
                 start = now + prev
@@ -412,22 +426,19 @@ class Campaign:
                 self.last_dial = start
             elif gated:
                 self.last_dial = start
-            # Only who, what and when are recorded: connect and end times follow from
-            # the draws afterwards (Recorder.cdrs).
+            # Only who dialled what and when is recorded: whether the call was picked up,
+            # its fate and its times follow from the draws afterwards (Recorder.cdrs).
             ap_lead(lead)
             ap_attempt(a)
             ap_start(start)
-            if score < 1.0 if flat else (
+            ap_agent(agent)
+            if score < 1.0 if flat else (  # picked up (the same test as pickup_mult)
                     score < by_hour[int((start + off0) % 86_400.0 // 3600.0)] if off0 is not None
                     else score < hour_mult(lead, start)):
-                ap_code(a_code)
-                ap_agent(agent if a_connect == a_connect else -1)  # connected: not NaN
                 end = start + a_end
                 record(lead, a, a_out, end, u_retry)
                 free = start + a_free
             else:
-                ap_code(u_code)
-                ap_agent(-1)
                 free = end = start + u_end
                 record(lead, a, u_out, end, u_retry)
             if channels:

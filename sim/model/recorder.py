@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from array import array
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -81,6 +82,9 @@ class Recorder:
         self.connect = Column(np.float64)  # pooled dialing only
         self.end = Column(np.float64)  # pooled dialing only
         self.code = Column(np.float64)  # fate codes, kept as the floats the draws hold them in
+        #: Agent-owned dialing records no fate: the engine's ``pickup_mult(lead, start)``,
+        #: with which :meth:`cdrs` works out from the draws which calls were picked up.
+        self.pickup_mult: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
         # preview intervals of agents (preview mode)
         self.p_agent = array("i")
         self.p_start = array("d")
@@ -135,16 +139,24 @@ class Recorder:
         lead = cols["lead_id"] = self.lead.array()[order]
         attempt = cols["attempt"] = self.attempt.array()[order]
         agent = cols["agent_id"] = self.agent.array()[order]
-        code = self.code.array()[order].astype(np.int64)
-        fate = code % FATE_SHIFT
-        answered = np.isin(fate, _ANSWERED_FATES)
-        if len(self.end) == n:  # pooled dialing: the loop knew connect and end
+        if self.pickup_mult is None:  # pooled dialing: the loop knew fate, connect, end
+            code = self.code.array()[order].astype(np.int64)
+            fate = code % FATE_SHIFT
+            answered = np.isin(fate, _ANSWERED_FATES)
             ring, conv, wrap = draws.columns([cu.RING, cu.CONV, cu.WRAP], attempt, lead)
             connect = self.connect.array()[order]
             end = self.end.array()[order]
-        else:  # agent-owned dialing: they follow from the dial time and the draws
-            ring, conv, wrap, connect, a_end, u_end = draws.columns(
-                [cu.RING, cu.CONV, cu.WRAP, cu.A_CONNECT, cu.A_END, cu.U_END], attempt, lead)
+        else:  # agent-owned dialing: all follow from the dial time and the draws
+            score, a_code, u_code, ring, conv, wrap, connect, a_end, u_end = draws.columns(
+                [cu.SCORE, cu.A_CODE, cu.U_CODE, cu.RING, cu.CONV, cu.WRAP, cu.A_CONNECT,
+                 cu.A_END, cu.U_END], attempt, lead)
+            # picked up: the loop's own test, at each dial's hour
+            answered = score < self.pickup_mult(lead, start)
+            del score
+            code = np.where(answered, a_code, u_code).astype(np.int64)
+            del a_code, u_code
+            fate = code % FATE_SHIFT
+            agent[~answered | np.isnan(connect)] = -1  # the agent talks to whoever answers
             connect += start
             connect[agent < 0] = np.nan
             end = np.where(answered, a_end, u_end)
