@@ -13,7 +13,6 @@ weibull, triangular, empirical, mixture.
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -242,6 +241,8 @@ class LogNormal(Distribution):
         return np.exp(self.mu + self.sigma * ndtri(u))
 
     def ppf1(self, u: float) -> float:
+        import statistics  # rarely needed (lognormal retry delays): not at start-up
+
         return math.exp(self.mu + self.sigma * statistics.NormalDist().inv_cdf(
             min(max(u, _TINY), 1.0 - 1e-16)))
 

@@ -8,7 +8,6 @@ the end the collector raises one error listing them all. Unknown keys get a
 
 from __future__ import annotations
 
-import difflib
 import math
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
@@ -51,6 +50,8 @@ def describe(value: Any) -> str:
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest choice, or ``''``."""
+    import difflib  # only when something is misspelt: not at start-up
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

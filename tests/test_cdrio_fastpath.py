@@ -15,7 +15,7 @@ from test_cdrio import realistic_table
 
 import sim.cdrio as cdrio
 from sim.cdr import COLUMNS, CDRTable
-from sim.cdrio import _text, read_cdrs, write_cdrs
+from sim.cdrio import _read, _text, read_cdrs, write_cdrs
 
 DISPOSITIONS = ["ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION", "answered"]
 LABELS = ["", "a", "pitch", "offer; close=1", "b%c", "x" * 12, "9", "0123"]
@@ -33,11 +33,11 @@ def same(a: CDRTable, b: CDRTable) -> None:
 
 
 def read_both(path: Path, monkeypatch: pytest.MonkeyPatch, **kw: object) -> tuple:
-    monkeypatch.setattr(cdrio, "_FAST_PATH", True)
+    monkeypatch.setattr(_read, "_FAST_PATH", True)
     fast = read_cdrs(path, format="asterisk", **kw)  # type: ignore[arg-type]
-    monkeypatch.setattr(cdrio, "_FAST_PATH", False)
+    monkeypatch.setattr(_read, "_FAST_PATH", False)
     slow = read_cdrs(path, format="asterisk", **kw)  # type: ignore[arg-type]
-    monkeypatch.setattr(cdrio, "_FAST_PATH", True)
+    monkeypatch.setattr(_read, "_FAST_PATH", True)
     return fast, slow
 
 
@@ -118,14 +118,14 @@ def test_fast_path_takes_exported_files(tmp_path: Path, monkeypatch: pytest.Monk
     path = tmp_path / "Master.csv"
     write_cdrs(table, path, format="asterisk")
     calls = []
-    real = cdrio.parse_asterisk_bytes
+    real = _read.parse_asterisk_bytes
 
     def spy(data: bytes, first: int, asm: object) -> object:
         result = real(data, first, asm)  # type: ignore[arg-type]
         calls.append(result is not None)
         return result
 
-    monkeypatch.setattr(cdrio, "parse_asterisk_bytes", spy)
+    monkeypatch.setattr(_read, "parse_asterisk_bytes", spy)
     monkeypatch.setattr(_text, "BLOCK_BYTES", 20_000)  # many blocks
     fast, slow = read_both(path, monkeypatch, tz=table.tz)
     assert len(calls) > 10 and all(calls)  # every block went the fast way

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..cdr import ANSWERED_BY, COLUMNS, CDRTable
+from ._fields import OPEN_CATEGORIES
 from ._report import Rejections
 from ._values import NAT, US_PER_DAY, US_PER_S, Factorizer
 
@@ -39,8 +40,6 @@ __all__ = [
     "derive",
 ]
 
-OPEN_CATEGORIES: tuple[str, ...] = tuple(
-    c.name for c in COLUMNS if c.kind == "cat" and c.vocabulary is None)
 _TIMES = ("start", "answer", "connect", "end")
 _DURATIONS = ("ring_s", "talk_s", "wait_s", "wrap_s")
 _INT_DEFAULTS = {"lead_id": -1, "attempt": 0, "agent_id": -1}

@@ -29,7 +29,7 @@ from urllib.parse import quote, unquote
 
 import numpy as np
 
-from ..cdr import AMD, ANSWERED_BY, DISPOSITIONS, HANGUP_BY, RESULTS
+from ..cdr import AMD, ANSWERED_BY, COLUMNS, DISPOSITIONS, HANGUP_BY, RESULTS
 
 __all__ = [
     "ASTERISK_FIELDS",
@@ -39,6 +39,7 @@ __all__ = [
     "FIXED_VOCABULARIES",
     "FREESWITCH_FIELDS",
     "KNOWN_CAUSES",
+    "OPEN_CATEGORIES",
     "USERFIELD_KEYS",
     "cause_dispositions",
     "cause_kind",
@@ -46,6 +47,10 @@ __all__ = [
     "normalise_label",
     "unescape_label",
 ]
+
+#: Categorical columns whose labels come from the data (stage, number type, ...).
+OPEN_CATEGORIES: tuple[str, ...] = tuple(
+    c.name for c in COLUMNS if c.kind == "cat" and c.vocabulary is None)
 
 #: Asterisk cdr_csv Master.csv, in file order: 16 base columns, then uniqueid and
 #: userfield (loguniqueid / loguserfield), then peeraccount, linkedid, sequence

@@ -27,8 +27,7 @@ import numpy as np
 from ..cdr import COLUMNS, CDRTable
 from ..csvtext import fixed_us, integers, join_rows, labels
 from ..output import atomic_write
-from ._build import OPEN_CATEGORIES
-from ._fields import USERFIELD_KEYS, escape_label
+from ._fields import OPEN_CATEGORIES, USERFIELD_KEYS, escape_label
 from ._values import NAT, US_PER_S, format_times, get_zone, local_offsets_s
 
 __all__ = ["NATIVE_MAGIC", "write_asterisk", "write_native"]

@@ -1,0 +1,406 @@
+"""Reading CDR files: format detection, the parsers and the import report
+(:func:`read_cdrs`; the formats are described in :mod:`sim.cdrio`)."""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from ..cdr import COLUMNS
+from ..errors import CDRFormatError
+from ._build import Assembler, RowChecks, derive
+from ._fastast import parse_asterisk_bytes
+from ._fields import DISPOSITION_CODES, OPEN_CATEGORIES, cause_kind, normalise_label, unescape_label
+from ._readers import MAPPABLE, AsteriskConverter, FreeSwitchConverter, HeaderConverter, Raw
+from ._report import CDRImport, ImportReport, Rejections
+from ._text import Block, gc_paused, iter_blocks, read_head
+from ._values import NO_OFFSET, get_zone, parse_times
+
+__all__ = ["PRESETS", "read_cdrs"]
+
+ReadFormat = Literal["auto", "native", "asterisk", "freeswitch", "mapped"]
+_READ_FORMATS = ("auto", "native", "asterisk", "freeswitch", "mapped")
+
+#: Header layouts recognised without a mapping: name -> {our column: header}.
+PRESETS: dict[str, dict[str, str]] = {
+    "Grandstream UCM CDR export": {
+        "start": "Start Time", "answer": "Answer Time", "end": "End Time",
+        "duration": "Call Time", "billsec": "Talk Time", "disposition": "Disposition",
+        "destination": "Callee Number",
+    },
+    "Asterisk CDR table (start/answer/end)": {
+        "start": "start", "answer": "answer", "end": "end", "duration": "duration",
+        "billsec": "billsec", "disposition": "disposition", "destination": "dst",
+    },
+    "Asterisk CDR table dump (PBXware, FreePBX)": {
+        "start": "calldate", "duration": "duration", "billsec": "billsec",
+        "disposition": "disposition", "destination": "dst",
+    },
+}
+_NATIVE_CORE = {"start", "disposition", "billsec"}
+#: Parse regular Asterisk blocks from bytes with numpy (tests switch it off to check
+#: that the csv path gives the same table).
+_FAST_PATH = True
+
+
+# -- detection -------------------------------------------------------------------------
+def _csv_fields(text: str) -> list[str]:
+    try:
+        return next(csv.reader([text]), [])
+    except csv.Error:
+        return []
+
+
+def _is_ts(text: str, empty_ok: bool = False) -> bool:
+    if not text.strip():
+        return empty_ok
+    return not parse_times([text]).bad[0]
+
+
+def _is_int(text: str) -> bool:
+    return text.strip().lstrip("+-").isdigit()
+
+
+def _asterisk_row(f: list[str]) -> bool:
+    return (len(f) >= 16 and _is_ts(f[9]) and _is_ts(f[10], True) and _is_ts(f[11], True)
+            and _is_int(f[12]) and _is_int(f[13])
+            and (normalise_label(f[14]) in DISPOSITION_CODES
+                 or cause_kind(f[14], known_only=True) >= 0))
+
+
+def _freeswitch_row(f: list[str]) -> bool:
+    return (len(f) >= 13 and _is_ts(f[4]) and _is_ts(f[5], True) and _is_ts(f[6], True)
+            and _is_int(f[7]) and _is_int(f[8]) and cause_kind(f[9]) >= 0)
+
+
+def _looks_like_header(f: list[str]) -> bool:
+    filled = [x for x in f if x.strip()]
+    if not filled or any(_is_ts(x) for x in filled):
+        return False
+    wordy = sum(any(c.isalpha() for c in x) and not _is_int(x) for x in filled)
+    return wordy * 2 >= len(filled)
+
+
+def _fold(name: str) -> str:
+    return "".join(name.split()).casefold()
+
+
+def _preset_for(headers: list[str]) -> tuple[str, dict[str, str]] | None:
+    folded = {_fold(h) for h in headers}
+    for name, mapping in PRESETS.items():
+        if all(_fold(h) in folded for h in mapping.values()):
+            return name, mapping
+    return None
+
+
+def _describe(line_no: int, text: str) -> str:
+    fields = _csv_fields(text)
+    shown = text if len(text) <= 100 else text[:100] + "..."
+    return f"line {line_no} has {len(fields)} fields: {shown!r}"
+
+
+def _detect(path: Path, content: list[tuple[int, str]]) -> str:
+    if not content:
+        raise CDRFormatError(f"{path}: empty file: no header and no CDR rows to detect a "
+                             "format from (pass format=... to read it anyway)")
+    first_no, first = content[0]
+    fields = _csv_fields(first)
+    names = {f.strip() for f in fields}
+    if _NATIVE_CORE <= names and (len(names & {c.name for c in COLUMNS}) >= 8
+                                  or names <= set(MAPPABLE)):
+        return "native"
+    if _looks_like_header(fields):
+        if _preset_for(fields) is not None:
+            return "mapped"
+        raise CDRFormatError(
+            f"{path}:{first_no}: a CSV with a header ({', '.join(fields[:12])}"
+            f"{', ...' if len(fields) > 12 else ''}) that matches no known export; "
+            "give a mapping of our columns to its headers, e.g. "
+            "mapping={'start': 'Start Time', 'disposition': 'Status', 'billsec': 'Billsec'} "
+            "(CLI: --map start='Start Time' ...)")
+    rows = [_csv_fields(t) for _, t in content[:20]]
+    scores = {"asterisk": sum(map(_asterisk_row, rows)),
+              "freeswitch": sum(map(_freeswitch_row, rows))}
+    best = max(scores, key=lambda k: scores[k])
+    if scores[best] == 0:
+        raise CDRFormatError(
+            f"{path}: cannot tell the CDR format: {_describe(first_no, first)}. Expected "
+            "one of: native CSV (header call_id,lead_id,...,start,...); Asterisk Master.csv "
+            "(16-21 fields, start time in field 10, disposition in field 15); FreeSWITCH "
+            "cdr_csv example template (15 fields, start_stamp in field 5, hangup_cause in "
+            "field 10); or a CSV with a header and a mapping (--map). Pass format=... to "
+            "force one and see the rejected rows.")
+    return best
+
+
+# -- header CSVs -----------------------------------------------------------------------
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _resolve(path: Path, mapping: Mapping[str, str], headers: list[str],
+             header_line: int) -> dict[str, int]:
+    positions: dict[str, int] = {}
+    problems: list[str] = []
+    exact = {h: i for i, h in reversed(list(enumerate(headers)))}
+    folded = {_fold(h): i for i, h in reversed(list(enumerate(headers)))}
+    for ours, theirs in mapping.items():
+        if ours not in MAPPABLE:
+            problems.append(f"mapping: {ours!r} is not a column we can import"
+                            f"{_suggest(ours, list(MAPPABLE))}; mappable: {', '.join(MAPPABLE)}")
+            continue
+        i = exact.get(theirs, folded.get(_fold(theirs)))
+        if i is None:
+            problems.append(f"mapping: {ours}={theirs!r}: no such column in the header "
+                            f"(line {header_line}){_suggest(theirs, headers)}; columns: "
+                            f"{', '.join(headers)}")
+            continue
+        positions[ours] = i
+    have = set(positions)
+    if not have & {"disposition", "hangup_cause"}:
+        problems.append("mapping: needs 'disposition' (ANSWERED / NO ANSWER / BUSY / FAILED) "
+                        "or 'hangup_cause' to know which calls were answered (billsec "
+                        "cannot tell: an IVR may answer an unanswered call)")
+    if "start" not in have and not {"end", "duration"} <= have:
+        problems.append("mapping: needs 'start' (or 'end' and 'duration')")
+    if not have & {"billsec", "talk_s"} and not {"answer", "end"} <= have:
+        problems.append("mapping: needs 'billsec' or 'talk_s' (or 'answer' and 'end') "
+                        "to know the billed time")
+    if "end" not in have and "duration" not in have:
+        problems.append("mapping: needs 'end' or 'duration' to know when calls ended")
+    if problems:
+        raise CDRFormatError(f"{path}: cannot read it as a mapped CSV:\n  "
+                             + "\n  ".join(problems), problems)
+    return positions
+
+
+def _comment_meta(lines: list[tuple[int, str]]) -> dict[str, str]:
+    """``# key=value`` lines before the header."""
+    meta: dict[str, str] = {}
+    for _, text in lines:
+        body = text.lstrip("#").strip()
+        key, sep, value = body.partition("=")
+        if sep and key.strip() and " " not in key.strip():
+            meta[key.strip()] = value.strip()
+    return meta
+
+
+def _json(text: str | None, what: str, rej: Rejections) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        rej.note(f"'# {what}=' line is not valid JSON: ignored")
+        return None
+
+
+# -- reading ---------------------------------------------------------------------------
+def _fixed_zone(offset_min: int) -> str | None:
+    if offset_min == 0:
+        return "UTC"
+    if offset_min % 60 == 0 and abs(offset_min) <= 14 * 60:
+        return f"Etc/GMT{-offset_min // 60:+d}"  # POSIX sign: Etc/GMT-8 is UTC+08:00
+    return None
+
+
+@dataclass(slots=True)
+class _Setup:
+    """How to read the body of a file, decided from its first lines."""
+
+    converter: Any
+    zone: ZoneInfo
+    first_line: int = 1
+    epoch: str | None = None
+    vocabularies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    transforms: dict[str, Callable[[str], str]] = field(default_factory=dict)
+    mapping: dict[str, str] = field(default_factory=dict)
+
+
+def _clean_label(text: str) -> str:
+    return "" if text.strip() in _MISSING_LABELS else text.strip()
+
+
+def _setup_header(path: Path, fmt: str, mapping: Mapping[str, str] | None,
+                  content: list[tuple[int, str]], file_meta: dict[str, str],
+                  tz: str | None, rej: Rejections, asm: Assembler) -> _Setup:
+    """Native and mapped files: header, column positions, zone, epoch, labels."""
+    if not content:
+        raise CDRFormatError(f"{path}: no header line (expected a CSV header)")
+    header_no, header_text = content[0]
+    headers = [h.strip() for h in _csv_fields(header_text)]
+    if fmt == "native":
+        positions = {h: i for i, h in enumerate(headers) if h in MAPPABLE}
+        if not _NATIVE_CORE <= set(positions):
+            raise CDRFormatError(
+                f"{path}:{header_no}: not a native CDR header: needs at least "
+                f"{', '.join(sorted(_NATIVE_CORE))} (found {', '.join(headers[:12])})")
+        missing = [c.name for c in COLUMNS if c.name not in positions]
+        if missing:
+            rej.note(f"native columns absent, defaults used: {', '.join(missing)}")
+    else:
+        if mapping is None:
+            found = _preset_for(headers)
+            if found is None:
+                raise CDRFormatError(
+                    f"{path}:{header_no}: mapped format needs mapping= (CLI --map "
+                    f"column=header); the header has: {', '.join(headers)}")
+            preset, mapping = found
+            rej.note(f"header recognised as {preset}: mapped "
+                     + ", ".join(f"{k}={v!r}" for k, v in mapping.items()))
+        positions = _resolve(path, mapping, headers, header_no)
+    used = set(positions.values())
+    ignored = [h for i, h in enumerate(headers) if i not in used]
+    if ignored:
+        rej.note(f"{len(ignored)} columns not used, ignored: "
+                 + ", ".join(ignored[:15]) + (", ..." if len(ignored) > 15 else ""))
+
+    zone_name = tz or file_meta.get("tz")
+    if zone_name is None and "start" in positions:
+        # no zone named: a UTC offset written in the first row gives a fixed zone
+        for _, text in content[1:2]:
+            f = _csv_fields(text)
+            if len(f) > positions["start"]:
+                t = parse_times([f[positions["start"]]])
+                if not t.bad[0] and t.offset_min[0] != NO_OFFSET:
+                    zone_name = _fixed_zone(int(t.offset_min[0]))
+                    if zone_name:
+                        rej.note(f"no time zone given: the file's UTC offset "
+                                 f"({int(t.offset_min[0]):+d} min) read as {zone_name}")
+    zone = _zone_or_utc(zone_name, rej)
+    setup = _Setup(HeaderConverter(zone, asm, positions, headers, header_no), zone,
+                   first_line=header_no + 1,
+                   mapping={k: headers[i] for k, i in positions.items()})
+    if fmt == "mapped":
+        setup.transforms = {name: _clean_label for name in OPEN_CATEGORIES}
+        return setup
+    for name in OPEN_CATEGORIES:
+        vocab = _json(file_meta.get(f"categories.{name}"), f"categories.{name}", rej)
+        if isinstance(vocab, list) and all(isinstance(v, str) for v in vocab):
+            setup.vocabularies[name] = tuple(vocab)
+    if "epoch" in file_meta and (tz is None or tz == file_meta.get("tz")):
+        try:
+            setup.epoch = str(np.datetime64(file_meta["epoch"], "s"))
+        except ValueError:
+            rej.note(f"'# epoch=' line not a datetime ({file_meta['epoch']!r}): "
+                     "epoch taken from the first call")
+    return setup
+
+
+def _zone_or_utc(zone_name: str | None, rej: Rejections) -> ZoneInfo:
+    if zone_name is None:
+        rej.note("no time zone in the file or options: wall-clock times kept as written "
+                 "and labelled UTC (pass tz='Area/City' to name the zone)")
+    return get_zone(zone_name or "UTC")
+
+
+def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
+              mapping: Mapping[str, str] | None = None, strict: bool = False,
+              tz: str | None = None) -> CDRImport:
+    """Read a CDR file into a :class:`~sim.cdr.CDRTable` with an import report.
+
+    Parameters
+    ----------
+    path
+        The file.
+    format
+        ``"auto"`` (detected from the first lines), ``"native"``, ``"asterisk"``,
+        ``"freeswitch"`` or ``"mapped"``.
+    mapping
+        Our column name -> header name in the file (implies ``"mapped"``).
+    strict
+        Raise :class:`~sim.errors.CDRFormatError` at the first rejected row.
+    tz
+        IANA zone of the file's wall-clock times (and of the resulting table);
+        default: see the module docstring.
+
+    Returns
+    -------
+    CDRImport
+        ``.cdrs`` the accepted rows, ``.report`` the account of every row.
+
+    Raises
+    ------
+    CDRFormatError
+        The file cannot be read as a whole (missing, empty, undetectable format, header
+        without the needed columns, unknown zone), or a row was rejected under
+        ``strict``. The message names the file, line, column, what was expected and
+        what was found.
+    """
+    path = Path(path)
+    if format not in _READ_FORMATS:
+        raise CDRFormatError(f"format: must be one of {', '.join(_READ_FORMATS)} "
+                             f"(got {format!r})")
+    if mapping is not None:
+        if format not in ("auto", "mapped"):
+            raise CDRFormatError(f"{path}: a mapping reads a header CSV (format 'mapped'), "
+                                 f"not format {format!r}")
+        format = "mapped"
+    if path.is_dir():
+        raise CDRFormatError(f"{path}: is a folder, not a CDR file")
+    rej = Rejections(str(path), strict)
+    comments: list[tuple[int, str]] = []
+    content: list[tuple[int, str]] = []
+    for no, text in read_head(path):
+        if not content and text.startswith("#"):
+            comments.append((no, text))
+        elif text.strip():
+            content.append((no, text))
+    fmt: str = _detect(path, content) if format == "auto" else format
+    file_meta = _comment_meta(comments) if fmt == "native" else {}
+    asm = Assembler()
+    if fmt in ("native", "mapped"):
+        setup = _setup_header(path, fmt, mapping, content, file_meta, tz, rej, asm)
+    else:
+        zone = _zone_or_utc(tz, rej)
+        if fmt == "asterisk":
+            setup = _Setup(AsteriskConverter(zone, asm, rej.tally), zone, transforms={
+                name: unescape_label for name in ("stage", "number_type", "segment")})
+        else:
+            setup = _Setup(FreeSwitchConverter(zone, asm, rej.tally), zone)
+
+    fast = None
+    if fmt == "asterisk" and _FAST_PATH:
+        def fast(data: bytes, first_no: int) -> Any:
+            parsed = parse_asterisk_bytes(data, first_no, asm)
+            return None if parsed is None else (parsed, len(parsed[1]))
+    with gc_paused():  # rows of strings hold no cycles: see gc_paused
+        for block in iter_blocks(path, rej, setup.first_line, fast=fast):
+            if isinstance(block, Block):
+                if not block.rows:
+                    rej.check_strict()
+                    continue
+                checks = RowChecks(block.lines, rej)
+                raw: Raw = setup.converter(block.rows, checks)
+            else:  # parsed by the fast path
+                raw, lines = block
+                checks = RowChecks(lines, rej)
+            del block
+            derive(raw, checks, rej)
+            asm.add(raw, ~checks.bad)
+            rej.check_strict()
+
+    meta: dict[str, Any] = {}
+    if fmt == "native":
+        loaded = _json(file_meta.get("meta"), "meta", rej)
+        if isinstance(loaded, dict):
+            meta.update(loaded)
+    meta.update(source=str(path), source_format=fmt)
+    table = asm.finish(tz=setup.zone.key, epoch=setup.epoch, meta=meta,
+                       vocabularies=setup.vocabularies, transforms=setup.transforms)
+    rejected = rej.sorted()
+    report = ImportReport(str(path), fmt, asm.n + len(rejected), asm.n, rejected,
+                          rej.notes(), tuple(setup.mapping.items()), table.tz, table.epoch)
+    return CDRImport(table, report)
+
+
+_MISSING_LABELS = frozenset({"", "NULL", "null", "Null", "\\N", "None"})
