@@ -78,3 +78,33 @@ def test_readme_starts_with_the_two_commands():
         "python -m pip install -e . && dialsim run scenarios/baseline.toml",
         "python -m pip install -e '.[test]' && python -m pytest",
     ]
+
+
+def test_writer_threads_are_joined_and_their_errors_raised():
+    import threading
+    import time
+
+    from sim.commands.run import Writers
+
+    done: list[str] = []
+
+    def slow(name: str) -> None:
+        time.sleep(0.05)
+        done.append(name)
+
+    def broken() -> None:
+        raise OSError("disk full")
+
+    with Writers() as w:
+        w.submit("a.csv", slow, "a")
+        w.submit("b.csv", broken)
+        assert w.names == ["a.csv", "b.csv"]
+        with pytest.raises(OSError, match="disk full"):
+            w.wait()
+        assert done == ["a"]  # wait() joined every thread before raising
+    # leaving the block joins the threads even when the caller fails first
+    with pytest.raises(RuntimeError), Writers() as w:
+        w.submit("c.csv", slow, "c")
+        raise RuntimeError("the caller failed")
+    assert done == ["a", "c"]
+    assert not [t for t in threading.enumerate() if t.name.startswith("dialsim: writing")]
