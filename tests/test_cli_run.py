@@ -108,3 +108,17 @@ def test_writer_threads_are_joined_and_their_errors_raised():
         raise RuntimeError("the caller failed")
     assert done == ["a", "c"]
     assert not [t for t in threading.enumerate() if t.name.startswith("dialsim: writing")]
+
+
+@pytest.mark.parametrize("given, expected", [(None, "1"), ("3", "3")])
+def test_cli_runs_openblas_single_threaded_unless_told_otherwise(given, expected):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    code = ("import os, sys; from sim.cli import main; main(['validate', sys.argv[1]]); "
+            "print(os.environ.get('OPENBLAS_NUM_THREADS'))")
+    out = subprocess.run([sys.executable, "-c", code, str(SCENARIOS / "baseline.toml")],
+                         env=env, capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip().splitlines()[-1] == expected
