@@ -115,7 +115,7 @@ class Campaign:
         self.env = simpy.Environment()
         self.traits = traits
         self.draws = draws
-        self.calls = CallList(scenario, traits)
+        self.calls = CallList(scenario, traits, owned=pacer_factory is None)
         self.rec = Recorder()
         d = scenario.dialer
         self.ring_timeout = d.ring_timeout_s

@@ -104,10 +104,18 @@ class RetryQueue:
 
 
 class CallList:
-    """The campaign's call list and its retry queues."""
+    """The campaign's call list and its retry queues.
 
-    def __init__(self, scenario: Scenario, traits: LeadTraits) -> None:
+    ``owned``: agents dial their own lines (preview, progressive 1:1), so every lead
+    popped is recorded (or given back by :meth:`confirm`) in the same event. Nothing is
+    then ever outstanding between events and a popped lead's status is set by
+    :meth:`record`, so :meth:`pop` and :meth:`record` skip that bookkeeping (~4 % of
+    the agent-owned loop).
+    """
+
+    def __init__(self, scenario: Scenario, traits: LeadTraits, *, owned: bool = False) -> None:
         lst = scenario.list
+        self.owned = owned
         self.max_attempts = lst.max_attempts
         self.max_24h = lst.max_per_24h
         self.max_5min = lst.max_per_5min
@@ -137,7 +145,7 @@ class CallList:
         #: indexed by lead: cheaper per dial than a dict's setdefault.
         self.dials: list[list[float] | None] = [None] * lst.size
         self._track_caps = self.max_24h < self.max_attempts or self.max_5min < self.max_attempts
-        self.outstanding = 0  # leads dialled whose outcome is not recorded yet
+        self.outstanding = 0  # leads dialled whose outcome is not recorded yet (pooled)
         self._open_until = [-math.inf] * self.n_groups
         self._open_from = [math.inf] * self.n_groups
         #: Called with the due time whenever a retry is scheduled (pooled pacers).
@@ -190,6 +198,7 @@ class CallList:
         heap, lead_at, untie = self.retry[0].heap, self.retry[0].lead_at, self.retry[0].untie
         heappop, take_due, popleft = heapq.heappop, lead_at.pop, fresh.popleft
         dials = self.dials if self._track_caps else None
+        pooled = not self.owned
 
         def pop(now: float) -> int:
             if not (open_from[0] <= now < open_until[0] or is_open(0, now)):
@@ -203,8 +212,9 @@ class CallList:
                 lead = popleft()
             else:
                 return -1
-            self.outstanding += 1
-            status[lead] = PENDING
+            if pooled:
+                self.outstanding += 1
+                status[lead] = PENDING
             if dials is not None:
                 times = dials[lead]
                 if times is None:
@@ -216,8 +226,9 @@ class CallList:
         return pop
 
     def _take(self, lead: int, now: float) -> int:
-        self.outstanding += 1
-        self.status[lead] = PENDING
+        if not self.owned:
+            self.outstanding += 1
+            self.status[lead] = PENDING
         if self._track_caps:
             times = self.dials[lead]
             if times is None:
@@ -242,7 +253,8 @@ class CallList:
             if times is not None:
                 times.append(start)
             return True
-        self.outstanding -= 1
+        if not self.owned:
+            self.outstanding -= 1
         if self.attempts[lead] == 0:
             self.fresh[g].appendleft(lead)
             self.status[lead] = UNTOUCHED
@@ -337,9 +349,11 @@ class CallList:
         cap_delay = self._cap_delay
         one_group = self.n_groups == 1
         heap, lead_at, tie = self.retry[0].heap, self.retry[0].lead_at, self.retry[0].tie
+        pooled = not self.owned
 
         def record(lead: int, attempt: int, outcome: int, end: float, u_retry: float) -> None:
-            self.outstanding -= 1
+            if pooled:
+                self.outstanding -= 1
             attempts[lead] = attempt
             closed, spent, low, span, delay_at = plan_of[outcome]
             if closed >= 0:
