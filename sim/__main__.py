@@ -1,7 +1,5 @@
 """``python -m sim`` is the ``dialsim`` command."""
 
-import sys
+from .cli import console
 
-from .cli import main
-
-sys.exit(main())
+console()

@@ -122,3 +122,15 @@ def test_cli_runs_openblas_single_threaded_unless_told_otherwise(given, expected
     out = subprocess.run([sys.executable, "-c", code, str(SCENARIOS / "baseline.toml")],
                          env=env, capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip().splitlines()[-1] == expected
+
+
+@pytest.mark.parametrize("scenario, code", [("baseline.toml", 0), ("no-such-file.toml", 2)])
+def test_console_exits_with_mains_code_and_the_collector_frozen(scenario, code):
+    """The dialsim program freezes every object out of the collector before exiting,
+    so the interpreter's last collection does not walk everything the command built."""
+    prog = ("import atexit, gc; from sim.cli import console; "
+            "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0)); console()")
+    proc = subprocess.run([sys.executable, "-c", prog, "validate", str(SCENARIOS / scenario)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == code
+    assert proc.stdout.strip().splitlines()[-1] == "frozen True"
