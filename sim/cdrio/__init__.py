@@ -47,10 +47,10 @@ fields beyond the known ones are ignored (the report says so once).
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
+from .._lazy import lazy_attributes
 from ..cdr import CDRTable
 from ._write import write_asterisk, write_native
 
@@ -92,19 +92,7 @@ def write_cdrs(cdrs: CDRTable, path: str | Path, *, format: WriteFormat = "nativ
 # that only writes, such as ``dialsim run``, does not pay its start-up.
 _LAZY = {"read_cdrs": "_read", "PRESETS": "_read", "CDRImport": "_report",
          "ImportReport": "_report", "Rejection": "_report"}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
 
 
 if TYPE_CHECKING:  # pragma: no cover
