@@ -28,6 +28,10 @@ COMMANDS: dict[str, str] = {
     "compare": "compare",
     "report": "report",
     "sweep": "sweep",
+    "fit": "fit",
+    "audit": "audit",
+    "negotiate": "negotiate",
+    "optimize": "optimize",
 }
 
 
