@@ -33,8 +33,10 @@ _LAZY: dict[str, str] = {
     "compare": "variants",
     "cost_curve": "analysis.breakeven",
     "load_plans": "billing",
+    "negotiate": "decide.negotiate",
     "load_scenario": "scenario",
     "rate": "billing",
+    "optimize": "decide.optimize",
     "read_cdrs": "cdrio",
     "replicate": "experiment",
     "rounding_analysis": "analysis.rounding",
@@ -64,6 +66,8 @@ if TYPE_CHECKING:  # pragma: no cover
         SimError,
         SweepError,
     )
+    from .decide.negotiate import negotiate
+    from .decide.optimize import optimize
     from .experiment import replicate
     from .model import run
     from .report import write_report
