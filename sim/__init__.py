@@ -58,6 +58,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .billing import load_plans, rate
     from .cdr import CDRTable
     from .cdrio import read_cdrs, write_cdrs
+    from .decide.negotiate import negotiate
+    from .decide.optimize import optimize
     from .errors import (
         CDRFormatError,
         OutputExistsError,
@@ -66,8 +68,6 @@ if TYPE_CHECKING:  # pragma: no cover
         SimError,
         SweepError,
     )
-    from .decide.negotiate import negotiate
-    from .decide.optimize import optimize
     from .experiment import replicate
     from .model import run
     from .report import write_report
