@@ -234,3 +234,15 @@ def test_simulated_variant_gives_cis_over_replications() -> None:
     ci = six["indifference_ci"]
     assert ci["n"] == 3 and float(ci["low"]) <= float(six["indifference"]) <= float(ci["high"])
     assert out["bundles"] and out["bundles"][0]["plan"] == "cn-bundle-50k"
+
+
+def test_decide_never_imports_the_simulation_engine() -> None:
+    # STYLE.md: decide works on CDRs through the rater; the model only via experiment.
+    import subprocess
+    import sys
+
+    code = ("import sys, sim.decide.negotiate, sim.decide.optimize, "
+            "sim.decide.uncertainty, sim.decide.simulated; print('simpy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
