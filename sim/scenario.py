@@ -60,7 +60,7 @@ LAST_DATE = dt.date(2999, 12, 31)
 
 # Sane ranges of the numeric keys (README "Input limits"); the loader rejects values
 # outside them with the usual located message. A new key takes its bound from here or
-# states its own ``hi=`` beside its getter. Times drawn from distributions are bounded
+# states its own ``cap=`` beside its getter. Times drawn from distributions are bounded
 # in sim.distributions (MAX_DRAW_S).
 MAX_RING_S = 600.0  # dialer.ring_timeout_s: a line rings at most 10 minutes
 MAX_WAIT_S = 3600.0  # abandon thresholds (or inf for "never abandon")
@@ -435,7 +435,7 @@ def _multipliers(s: Section, name: str, n: int | None) -> tuple[float, ...] | No
             if not (isinstance(k, str) and k.isdigit() and int(k) < 24):
                 s.problems.must(f"{key}.{k}", 'an hour "0".."23"', k)
                 continue
-            val = s.check_number(f"{key}.{k}", v, None, lo=0, hi=MAX_MULTIPLIER)
+            val = s.check_number(f"{key}.{k}", v, None, lo=0, cap=MAX_MULTIPLIER)
             if val is not None:
                 out[int(k)] = float(val)
         return tuple(out)
@@ -445,7 +445,7 @@ def _multipliers(s: Section, name: str, n: int | None) -> tuple[float, ...] | No
             what += ' or a table {"9" = 1.2, ...}'
         s.problems.must(key, what, raw)
         return None
-    vals = [s.check_number(f"{key}[{i}]", v, None, lo=0, hi=MAX_MULTIPLIER)
+    vals = [s.check_number(f"{key}[{i}]", v, None, lo=0, cap=MAX_MULTIPLIER)
             for i, v in enumerate(raw)]
     return None if any(v is None for v in vals) else tuple(float(v) for v in vals)
 
@@ -533,7 +533,7 @@ def _segments(s: Section) -> tuple[SegmentSpec, ...] | None:
         prefix = seg.string("prefix", "", check=lambda p: None if re.fullmatch(r"[0-9]{0,15}", p)
                             else "ASCII digits only (at most 15), like \"138\"")
         tz_h = seg.number("tz_offset_h", 0, lo=-24, hi=24)
-        mult = seg.number("pickup_multiplier", 1.0, lo=0, hi=MAX_MULTIPLIER)
+        mult = seg.number("pickup_multiplier", 1.0, lo=0, cap=MAX_MULTIPLIER)
         p_inv = seg.probability("p_invalid", 0.0)
         seg.finish()
         if isinstance(name, str) and isinstance(share, int | float):
@@ -567,9 +567,9 @@ def _retry(s: Section) -> RetrySpec:
 def _list(s: Section) -> ListSpec | None:
     size = s.integer("size", MISSING, lo=1, hi=50_000_000)
     max_attempts = s.integer("max_attempts", 3, lo=1, hi=100)
-    max_24 = s.integer("max_per_24h", 5, lo=1, hi=1000)
-    max_5 = s.integer("max_per_5min", 3, lo=1, hi=1000)
-    lockout_h = s.number("lockout_after_abandon_h", 72, lo=0, hi=MAX_HOURS)
+    max_24 = s.integer("max_per_24h", 5, lo=1, cap=1000)
+    max_5 = s.integer("max_per_5min", 3, lo=1, cap=1000)
+    lockout_h = s.number("lockout_after_abandon_h", 72, lo=0, cap=MAX_HOURS)
     p_dnc = s.probability("p_dnc", 0.0)
     segments = _segments(s)
     retry = _retry(s.sub("retry"))
@@ -622,7 +622,7 @@ def _agents(s: Section, windows: tuple[tuple[int, int], ...] | None) -> AgentSpe
     for sh in items:
         a = _clock(sh, sh.path("start"), sh.raw_get("start"))
         b = _clock(sh, sh.path("end"), sh.raw_get("end"))
-        n = sh.integer("count", count if isinstance(count, int) else 1, lo=1, hi=MAX_AGENTS)
+        n = sh.integer("count", count if isinstance(count, int) else 1, lo=1, cap=MAX_AGENTS)
         sh.finish()
         if a is not None and b is not None:
             if b <= a:
@@ -654,15 +654,15 @@ def _amd(s: Section) -> AMDSpec:
 def _dialer(s: Section) -> DialerSpec:
     mode = s.string("mode", "progressive", choices=MODES)
     ratio = s.number("ratio", 1.0, lo=1, hi=20)
-    ring_timeout = s.number("ring_timeout_s", 25, lo=0, lo_open=True, hi=MAX_RING_S)
-    threshold = s.number("abandon_threshold_s", 2, lo=0, hi=MAX_WAIT_S, allow_inf=True)
-    channels = s.integer("channels", 0, lo=0, hi=MAX_CHANNELS)
-    cps = s.number("calls_per_second", 0, lo=0, hi=MAX_CPS)
-    rate = s.number("rate_per_min", 0, lo=0, hi=MAX_RATE_PER_MIN)
+    ring_timeout = s.number("ring_timeout_s", 25, lo=0, lo_open=True, cap=MAX_RING_S)
+    threshold = s.number("abandon_threshold_s", 2, lo=0, cap=MAX_WAIT_S, allow_inf=True)
+    channels = s.integer("channels", 0, lo=0, cap=MAX_CHANNELS)
+    cps = s.number("calls_per_second", 0, lo=0, cap=MAX_CPS)
+    rate = s.number("rate_per_min", 0, lo=0, cap=MAX_RATE_PER_MIN)
     target = s.probability("target_abandon", 0.03)
-    max_level = s.number("max_level", 3.0, lo=1, hi=MAX_LEVEL)
+    max_level = s.number("max_level", 3.0, lo=1, cap=MAX_LEVEL)
     offset = s.number("adapt_offset", 0.0, lo=-MAX_LEVEL, hi=MAX_LEVEL)
-    transfer = s.integer("robot_transfer_stage", -1, lo=-1, hi=MAX_STAGES)
+    transfer = s.integer("robot_transfer_stage", -1, lo=-1, cap=MAX_STAGES)
     amd = _amd(s.sub("amd"))
     s.finish()
     if mode == "poisson" and not rate:
@@ -715,14 +715,14 @@ def _compliance(s: Section) -> ComplianceSpec:
             else:
                 rules.append(r)
     cap = s.probability("abandon_cap", 0.03)
-    threshold = s.number("threshold_s", 2.0, lo=0, hi=MAX_WAIT_S)
+    threshold = s.number("threshold_s", 2.0, lo=0, cap=MAX_WAIT_S)
     hours = _intervals(s, "calling_hours", [["08:00", "21:00"]]) if s.has("calling_hours") \
         else ((8 * 3600, 21 * 3600),)
     if s.has("calling_hours") and hours is not None and len(hours) != 1:
         s.problems.must(s.path("calling_hours"), 'one pair [["08:00", "21:00"]]', hours)
-    per_day = s.integer("max_per_24h", 5, lo=1, hi=1000)
-    per_5 = s.integer("max_per_5min", 3, lo=1, hi=1000)
-    lockout = s.number("lockout_h", 72, lo=0, hi=MAX_HOURS)
+    per_day = s.integer("max_per_24h", 5, lo=1, cap=1000)
+    per_5 = s.integer("max_per_5min", 3, lo=1, cap=1000)
+    lockout = s.number("lockout_h", 72, lo=0, cap=MAX_HOURS)
     s.finish()
     h = hours[0] if hours else (8 * 3600, 21 * 3600)
     return ComplianceSpec(rules=tuple(rules), abandon_cap=float(cap),
@@ -782,7 +782,7 @@ def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>",
             if not path.is_file():
                 problems.must(f"billing.plans[{i}]", "an existing plan file", p)
             plans.append(path)
-    numbers = billing.integer("numbers", 1, lo=0, hi=MAX_NUMBERS)
+    numbers = billing.integer("numbers", 1, lo=0, cap=MAX_NUMBERS)
     billing.finish()
     compliance = _compliance(top.sub("compliance"))
     variants = _variants(top)

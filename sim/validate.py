@@ -225,17 +225,24 @@ class Section:
         hi_open: bool = False,
         integer: bool = False,
         allow_inf: bool = False,
+        cap: float | None = None,
     ) -> Any:
-        """A number (int or float) within bounds; ``integer`` demands a whole number."""
+        """A number (int or float) within bounds; ``integer`` demands a whole number.
+
+        ``lo``/``hi`` are the key's domain (``p`` in [0, 1]); ``cap`` is its sane upper
+        limit (README "Input limits"), reported on its own — "must be a number <= 600
+        (a sane upper limit; got 1e12)" — so a new key states it in one word.
+        """
         value = self._get(name, default)
         if value is default:
             return value
         return self.check_number(self.path(name), value, default, lo=lo, hi=hi, lo_open=lo_open,
-                                 hi_open=hi_open, integer=integer, allow_inf=allow_inf)
+                                 hi_open=hi_open, integer=integer, allow_inf=allow_inf, cap=cap)
 
     def check_number(self, key: str, value: Any, default: Any, *, lo: float | None = None,
                      hi: float | None = None, lo_open: bool = False, hi_open: bool = False,
-                     integer: bool = False, allow_inf: bool = False) -> Any:
+                     integer: bool = False, allow_inf: bool = False,
+                     cap: float | None = None) -> Any:
         what = "an integer" if integer else "a number"
         if isinstance(value, str) and allow_inf and value.strip().lower() in ("inf", "infinity"):
             value = math.inf
@@ -244,6 +251,9 @@ class Section:
             return default
         if isinstance(value, int) and not -INT_LIMIT < value < INT_LIMIT:
             note = "" if lo is not None and hi is not None else " (integers must be below 2^63)"
+            if cap is not None and hi is None and value > 0:
+                sep = " and" if lo is not None else ""
+                note = f"{sep} <= {_num(cap)} (a sane upper limit)"
             self.problems.must(key, what + _bounds(lo, hi, lo_open, hi_open) + note, value)
             return default
         if integer and not isinstance(value, int):
@@ -263,11 +273,15 @@ class Section:
         if bad:
             self.problems.must(key, what + _bounds(lo, hi, lo_open, hi_open), value)
             return default
+        if cap is not None and value > cap and not (allow_inf and value == math.inf):
+            self.problems.add(key, f"must be {what} <= {_num(cap)} (a sane upper limit; "
+                                   f"got {describe(value)})")
+            return default
         return value
 
     def integer(self, name: str, default: Any = MISSING, *, lo: int | None = None,
-                hi: int | None = None) -> Any:
-        return self.number(name, default, lo=lo, hi=hi, integer=True)
+                hi: int | None = None, cap: int | None = None) -> Any:
+        return self.number(name, default, lo=lo, hi=hi, integer=True, cap=cap)
 
     def probability(self, name: str, default: Any = MISSING) -> Any:
         return self.number(name, default, lo=0.0, hi=1.0)
