@@ -751,8 +751,13 @@ def _variants(top: Section) -> tuple[VariantSpec, ...]:
 
 def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>",
                        overrides: Mapping[str, Any] | None = None,
-                       base_dir: Path | None = None) -> Scenario:
-    """Validate a raw scenario dict (after ``overrides``) into a :class:`Scenario`."""
+                       base_dir: Path | None = None,
+                       _validate_variants: bool = True) -> Scenario:
+    """Validate a raw scenario dict (after ``overrides``) into a :class:`Scenario`.
+
+    Each ``[[variant]]`` is validated as the scenario it makes (its overrides applied),
+    so a bad override fails here naming the variant and the key, not later in ``compare``.
+    """
     if overrides:
         raw = apply_overrides(raw, overrides, source)
     check_depth(raw, source, ScenarioError)
@@ -792,11 +797,19 @@ def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>",
     if problems or None in (campaign, lst, customers, agents, script):
         problems.fail()
     assert campaign and lst and customers and agents and script  # for the type checker
-    for v in variants:  # a variant must itself be a valid scenario
-        try:
-            apply_overrides(raw, v.overrides, source)
-        except ScenarioError as exc:
-            problems.lines.extend(f"variant {v.name!r}: {line}" for line in exc.problems)
+    if variants and _validate_variants:
+        # a variant must itself be a valid scenario: validated whole, its errors named
+        # "file: variant 'x': key: ..." (without its siblings, which it cannot change)
+        plain = {k: v for k, v in raw.items() if k != "variant"}
+        prefix = f"{source}: "
+        for v in variants:
+            try:
+                scenario_from_dict(plain, source=source, overrides=v.overrides,
+                                   base_dir=base_dir, _validate_variants=False)
+            except ScenarioError as exc:
+                for line in exc.problems or (str(exc),):
+                    rest = line[len(prefix):] if line.startswith(prefix) else line
+                    problems.add(f"variant {v.name!r}", rest)
     problems.raise_if_any()
     return Scenario(name=name, description=description, source=source, currency=currency,
                     campaign=campaign, list=lst, customers=customers, agents=agents,
