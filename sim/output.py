@@ -22,7 +22,29 @@ from typing import IO, Any
 from .errors import OutputError, OutputExistsError
 
 __all__ = ["atomic_write", "atomic_write_text", "check_writable", "output_dir",
-           "probe_writable", "remove_stale_staging"]
+           "probe_writable", "remove_stale_staging", "safe_cell"]
+
+#: First characters that make a spreadsheet read a cell as a formula (or a DDE call).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def safe_cell(value: Any) -> Any:
+    """A cell for a human-facing CSV (costs, charges, comparisons, sweep tables).
+
+    Text starting like a formula (``=``, ``+``, ``-``, ``@``, a tab or line break, or
+    their full-width forms) gets a leading apostrophe, so a plan or variant named
+    ``=HYPERLINK(...)`` shows as text in a spreadsheet instead of running. Numbers,
+    and text that reads as a number (``-3.5``), are left alone. Native CDR files are
+    *not* passed through this: they stay lossless for re-import.
+    """
+    if not isinstance(value, str) or not value.startswith(FORMULA_START):
+        return value
+    try:
+        float(value)
+    except ValueError:
+        return "'" + value
+    return value
+
 
 
 def _umask() -> int:
