@@ -783,7 +783,11 @@ def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>",
         root = base_dir if base_dir is not None else (
             Path(source).parent if source != "<dict>" else Path.cwd())
         for i, p in enumerate(plans_raw):
-            path = (root / p) if not Path(p).is_absolute() else Path(p)
+            path = _confined_plan(root, p)
+            if path is None:
+                problems.must(f"billing.plans[{i}]", "a plan file inside the scenario's "
+                              f"folder {root} (give others with --plans)", p)
+                continue
             if not path.is_file():
                 problems.must(f"billing.plans[{i}]", "an existing plan file", p)
             plans.append(path)
@@ -816,6 +820,20 @@ def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>",
                     dialer=dialer, script=script, plans=tuple(plans), numbers=numbers,
                     variants=variants,
                     compliance=compliance, raw=raw)
+
+
+def _confined_plan(root: Path, name: str) -> Path | None:
+    """``root / name`` if it lies inside ``root`` (no absolute path, no ``..`` out of it,
+    no symlink pointing elsewhere), else None: a scenario file from someone else must
+    not make a run read, and copy into its folder, any file on the machine."""
+    if not name or "\0" in name or Path(name).is_absolute():
+        return None
+    path = root / name
+    try:
+        inside = path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError, ValueError):
+        return None
+    return path if inside else None
 
 
 def _check_shifts(agents: AgentSpec, campaign: CampaignSpec, problems: Problems) -> None:
