@@ -480,6 +480,8 @@ def _mean_sd(s: Section, kind: str) -> tuple[float, float] | None:
     m = s.number("mean", None, lo=0, lo_open=True)
     if s.has("cv"):
         cv = s.number("cv", None, lo=0)
+        if not s.has("mean"):
+            s.problems.add(s.key, f"{kind} with cv needs mean")
         return None if m is None or cv is None else (float(m), float(m) * cv)
     sd = s.number("sd", None, lo=0)
     if m is None or sd is None:

@@ -153,6 +153,8 @@ class Problems:
             self.fail()
 
     def fail(self) -> NoReturn:
+        if not self.lines:  # a section came back empty without saying why: still say where
+            self.add("", "is not valid (no detail recorded)")
         n = len(self.lines)
         head = f"{n} problem{'s' if n > 1 else ''} found:\n" if n > 1 else ""
         raise self.error(head + "\n".join(self.lines), self.lines)
