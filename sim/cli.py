@@ -15,6 +15,7 @@ import gc
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from . import __version__
@@ -93,7 +94,13 @@ def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            if not args.debug:
+                # numpy's "invalid value" / "mean of empty slice" on degenerate inputs
+                # (no contacts, no answers) are not the user's business: the figures are
+                # NaN ("undefined") by design. --debug shows them.
+                warnings.simplefilter("ignore", RuntimeWarning)
+            return int(args.func(args) or 0)
     except SimError as exc:
         print(f"dialsim {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -142,3 +142,32 @@ def test_unexpected_exception_is_one_line_and_debug_shows_it(monkeypatch, capsys
     assert BASELINE in line and "--debug" in line
     with pytest.raises(ValueError, match="something internal"):
         main(["--debug", "validate", BASELINE])
+
+
+def test_numpy_runtime_warnings_do_not_reach_stderr(monkeypatch, capsys):
+    import warnings
+
+    import numpy as np
+
+    import sim.cli as cli
+
+    def noisy(args):
+        np.mean(np.array([]))  # RuntimeWarning: Mean of empty slice
+        warnings.warn("invalid value encountered", RuntimeWarning, stacklevel=1)
+        return 0
+
+    real = cli.build_parser
+
+    def patched():
+        parser = real()
+        for action in parser._subparsers._group_actions:  # noqa: SLF001
+            action.choices["validate"].set_defaults(func=noisy)
+        return parser
+
+    monkeypatch.setattr(cli, "build_parser", patched)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # as the test suite: a leaked warning would raise
+        assert main(["validate", BASELINE]) == 0
+        assert capsys.readouterr().err == ""
+        with pytest.raises(RuntimeWarning):
+            main(["--debug", "validate", BASELINE])
