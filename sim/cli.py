@@ -3,7 +3,9 @@
 Each sub-command lives in its own module under :mod:`sim.commands` and exposes
 ``add_parser(subparsers)`` and ``run(args) -> int``. Every input error (a
 :class:`~sim.errors.SimError`) is printed as one clear message and exits with code 2;
-an interrupted command exits with 130. Tracebacks are for bugs only.
+an interrupted command exits with 130. An operating-system error (a full or read-only
+disk) is one line and exit code 1; so is any unexpected exception (a bug), naming the
+command and its input: ``dialsim --debug COMMAND ...`` shows its traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import gc
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from . import __version__
@@ -42,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
         "every billing plan.",
     )
     parser.add_argument("--version", action="version", version=f"dialsim {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an unexpected error (for bug reports)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMANDS.values():
         try:
@@ -89,7 +94,13 @@ def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            if not args.debug:
+                # numpy's "invalid value" / "mean of empty slice" on degenerate inputs
+                # (no contacts, no answers) are not the user's business: the figures are
+                # NaN ("undefined") by design. --debug shows them.
+                warnings.simplefilter("ignore", RuntimeWarning)
+            return int(args.func(args) or 0)
     except SimError as exc:
         print(f"dialsim {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -98,6 +109,42 @@ def _main(argv: Sequence[str] | None) -> int:
         return 130
     except BrokenPipeError:  # `dialsim ... | head`
         return 0
+    except OSError as exc:  # a full or read-only disk, a vanished folder: not a bug
+        if getattr(args, "debug", False):
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"dialsim {args.command}: error: {where}{exc.strerror or exc}"
+              f"{_input_note(args)}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: one line, the traceback only with --debug
+        if getattr(args, "debug", False):
+            raise
+        print(f"dialsim {args.command}: internal error ({type(exc).__name__}: "
+              f"{_one_line(exc)})"
+              f"{_input_note(args)}; run again with --debug for the traceback",
+              file=sys.stderr)
+        return 1
+
+
+#: Positional inputs of the sub-commands, named in the one-line report of an error.
+_INPUTS = ("scenario", "cdrfile", "run_dir", "files")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else ""
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+def _input_note(args: argparse.Namespace) -> str:
+    found = []
+    for name in _INPUTS:
+        value = getattr(args, name, None)
+        if isinstance(value, list | tuple):
+            found.extend(str(v) for v in value)
+        elif value is not None:
+            found.append(str(value))
+    return f" while processing {', '.join(found)}" if found else ""
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,6 +23,8 @@ from .validate import Problems, Section, describe, did_you_mean
 
 __all__ = [
     "DISTRIBUTIONS",
+    "MAX_DRAW_S",
+    "MAX_TAIL_S",
     "Constant",
     "Distribution",
     "Empirical",
@@ -33,11 +35,21 @@ __all__ = [
     "Triangular",
     "Uniform",
     "Weibull",
+    "check_draws",
     "ndtri",
     "parse_distribution",
 ]
 
 _TINY = np.finfo(float).tiny
+
+#: A distribution is accepted only if what it would draw is sane: finite and >= 0 at
+#: every probed quantile, a finite mean, 99.9 % of draws at most MAX_DRAW_S (about
+#: 116 days, in seconds for times) and the one-in-a-billion draw at most MAX_TAIL_S
+#: (about 32 years). Beyond that a campaign's timeline or a retry calendar explodes.
+MAX_DRAW_S = 1e7
+MAX_TAIL_S = 1e9
+_PROBES = np.array([0.0, 1e-9, 0.001, 0.25, 0.5, 0.75, 0.999])
+_FAR = 1.0 - 1e-9
 
 # Wichura's AS 241 (PPND16): the standard normal quantile to about 1e-16, in numpy.
 # It stands in for scipy.special.ndtri because importing scipy.special costs ~0.45 s
@@ -468,6 +480,8 @@ def _mean_sd(s: Section, kind: str) -> tuple[float, float] | None:
     m = s.number("mean", None, lo=0, lo_open=True)
     if s.has("cv"):
         cv = s.number("cv", None, lo=0)
+        if not s.has("mean"):
+            s.problems.add(s.key, f"{kind} with cv needs mean")
         return None if m is None or cv is None else (float(m), float(m) * cv)
     sd = s.number("sd", None, lo=0)
     if m is None or sd is None:
@@ -610,8 +624,11 @@ def parse_distribution(raw: Any, key: str, problems: Problems) -> Distribution |
         problems.must(key, "a number or a {dist = ...} table", raw)
         return None
     if isinstance(raw, int | float):
-        if not math.isfinite(raw) or raw < 0:
+        if not (raw >= 0 and (isinstance(raw, int) or math.isfinite(raw))):
             problems.must(key, "a finite number >= 0", raw)
+            return None
+        if raw > MAX_DRAW_S:  # compared as given: a 400-digit int has no float
+            problems.must(key, f"a number <= {MAX_DRAW_S:g}", raw)
             return None
         return Constant(float(raw))
     if not isinstance(raw, Mapping):
@@ -630,6 +647,60 @@ def parse_distribution(raw: Any, key: str, problems: Problems) -> Distribution |
     s = Section(raw, key, problems)
     s.raw_get("dist")
     before = len(problems.lines)
-    dist = parser(s)
+    try:
+        dist = parser(s)
+    except (OverflowError, ZeroDivisionError, ValueError):  # e.g. (sd / mean) ** 2 = 1e600
+        problems.add(key, f"{name} parameters out of range: their arithmetic overflows")
+        dist = None
     s.finish()
+    if dist is not None and len(problems.lines) == before:
+        check_draws(dist, key, problems)
     return dist if len(problems.lines) == before else None
+
+
+def check_draws(dist: Distribution, key: str, problems: Problems, *,
+                hi: float = MAX_DRAW_S, tail: float = MAX_TAIL_S) -> bool:
+    """Validate ``dist`` by what it would sample; record a problem at ``key`` if not sane.
+
+    Probes the quantile function (``ppf``) at 0, 1e-9, 0.1 %, quartiles and 99.9 %,
+    the one-in-a-billion tail, the mean, and a batch of 256 draws from the sampler the
+    engine uses (``draw``, seeded): all must be finite and >= 0, the 99.9 % quantile at
+    most ``hi`` and the far tail at most ``tail``. Families whose quantile function
+    needs scipy (gamma) are probed through their draws instead, so loading a scenario
+    never imports scipy. Returns True when sane.
+    """
+    name = dist.name
+    try:
+        with np.errstate(all="ignore"):
+            if isinstance(dist, Gamma):
+                draws = dist.draw(np.random.default_rng(0), 4096)
+                q = np.quantile(draws, [0.0, 0.5, 0.999]) if np.isfinite(draws).all() \
+                    else np.array([np.nan])
+                far = float(draws.max()) if np.isfinite(draws).all() else math.nan
+                # the gamma tail beyond the sample: mean + 30 sd bounds it (Chebyshev-like)
+                far = max(far, dist.mean + 30 * dist.sd)
+            else:
+                q = dist.ppf(_PROBES)
+                far = float(dist.ppf(np.array([_FAR]))[0])
+                draws = dist.draw(np.random.default_rng(0), 256)
+            mean = float(dist.mean)
+    except (OverflowError, ValueError, ZeroDivisionError, FloatingPointError):
+        problems.add(key, f"{name} parameters out of range: its quantiles or mean overflow")
+        return False
+    if not (np.isfinite(q).all() and np.isfinite(draws).all() and math.isfinite(mean)
+            and math.isfinite(far)):
+        problems.add(key, f"{name} parameters out of range: it would draw values that are "
+                          "not finite numbers (inf or NaN)")
+        return False
+    if (q < 0).any() or (draws < 0).any():
+        problems.add(key, f"{name} parameters out of range: it would draw negative values")
+        return False
+    if float(q[-1]) > hi:
+        problems.add(key, f"must be a distribution whose 99.9th percentile is <= {hi:g} "
+                          f"(got {float(q[-1]):.4g})")
+        return False
+    if far > tail:
+        problems.add(key, f"must be a distribution whose one-in-a-billion draw is <= "
+                          f"{tail:g} (got {far:.4g})")
+        return False
+    return True

@@ -8,7 +8,8 @@ prints its message and exits with code 2, never a traceback::
     ├── PlanError         a billing-plan file is malformed
     ├── CDRFormatError    a CDR file cannot be read (or a row is rejected under --strict)
     ├── SweepError        a sweep grid / range is malformed
-    └── OutputExistsError an output folder exists and --force was not given
+    └── OutputError       an output location cannot be written (read-only, not a folder)
+        └── OutputExistsError an output folder exists and --force was not given
 
 Errors that collect several problems keep them in ``problems`` (one line each, in the
 form ``file: dotted.key: must be X (got Y)``) so all of them are reported at once.
@@ -20,6 +21,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "CDRFormatError",
+    "OutputError",
     "OutputExistsError",
     "PlanError",
     "ScenarioError",
@@ -54,5 +56,9 @@ class SweepError(SimError):
     """A sweep's grid, ranges or options are malformed."""
 
 
-class OutputExistsError(SimError):
+class OutputError(SimError):
+    """An output location cannot be written: read-only, not a folder, no permission."""
+
+
+class OutputExistsError(OutputError):
     """The output folder already exists and overwriting was not allowed."""

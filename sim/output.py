@@ -3,22 +3,48 @@
 Files are written to a temporary name in the same folder and renamed into place (an
 atomic step on POSIX). A run's output folder is built as a hidden staging folder and
 renamed to its final name when complete; an existing folder is replaced only with
-``force=True``.
+``force=True``. A staging folder left by a killed run (its process is gone) is removed
+by the next run that writes beside it. :func:`check_writable` finds a read-only or
+unwritable destination before any work is done.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import OutputExistsError
+from .errors import OutputError, OutputExistsError
 
-__all__ = ["atomic_write", "atomic_write_text", "check_writable", "output_dir"]
+__all__ = ["atomic_write", "atomic_write_text", "check_writable", "output_dir",
+           "probe_writable", "remove_stale_staging", "safe_cell"]
+
+#: First characters that make a spreadsheet read a cell as a formula (or a DDE call).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def safe_cell(value: Any) -> Any:
+    """A cell for a human-facing CSV (costs, charges, comparisons, sweep tables).
+
+    Text starting like a formula (``=``, ``+``, ``-``, ``@``, a tab or line break, or
+    their full-width forms) gets a leading apostrophe, so a plan or variant named
+    ``=HYPERLINK(...)`` shows as text in a spreadsheet instead of running. Numbers,
+    and text that reads as a number (``-3.5``), are left alone. Native CDR files are
+    *not* passed through this: they stay lossless for re-import.
+    """
+    if not isinstance(value, str) or not value.startswith(FORMULA_START):
+        return value
+    try:
+        float(value)
+    except ValueError:
+        return "'" + value
+    return value
+
 
 
 def _umask() -> int:
@@ -44,9 +70,11 @@ def atomic_write(path: str | Path, mode: str = "w", *, newline: str | None = "",
             yield fh
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = str(path)  # "No space left on device" names the file it hit
         raise
 
 
@@ -57,7 +85,12 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 def check_writable(out: str | Path, force: bool) -> Path:
-    """Raise :class:`OutputExistsError` if ``out`` exists and ``force`` is false."""
+    """Check that the output folder ``out`` can be written, before any work is done.
+
+    Raises :class:`OutputExistsError` if ``out`` exists and ``force`` is false, and
+    :class:`OutputError` if it is not a folder or the folder it would be made in cannot
+    be written (read-only disk, no permission): a test file is created and removed there.
+    """
     out = Path(out)
     if out.exists() and not force:
         raise OutputExistsError(
@@ -66,7 +99,58 @@ def check_writable(out: str | Path, force: bool) -> Path:
         )
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"{out}: exists and is not a folder")
+    probe_writable(out.parent, out)
     return out
+
+
+def probe_writable(folder: Path, out: Path) -> None:
+    """Raise :class:`OutputError` unless a file can be created in ``folder`` (or in the
+    nearest existing folder above it, where the missing ones would be made)."""
+    here = folder.absolute()
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    if not here.is_dir():
+        raise OutputError(f"{out}: cannot write there: {here} is not a folder")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".dialsim-probe.", dir=here)
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot write there: {here}: "
+                          f"{exc.strerror or exc}") from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+
+
+#: After ``.<name>.``: a staging folder (pid, mkdtemp's 8 random characters) or an old one.
+_STAGING = re.compile(r"([0-9]+)\.[A-Za-z0-9_]{8}\.partial|old-([0-9]+)")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_staging(out: Path) -> list[Path]:
+    """Remove staging folders of ``out`` left by runs whose process no longer exists.
+
+    A staging folder is named ``.<name>.<pid>.<random>.partial`` (``.old-<pid>`` for a
+    replaced folder on its way out); one whose pid is not running is a killed run's
+    remains. Returns what was removed.
+    """
+    removed = []
+    pattern = f".{out.name}.*"
+    with contextlib.suppress(OSError):
+        for p in out.parent.glob(pattern):
+            m = _STAGING.fullmatch(p.name[len(out.name) + 2:])
+            if m and not _alive(int(m[1] or m[2])) and p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+                removed.append(p)
+    return removed
 
 
 @contextlib.contextmanager
@@ -78,7 +162,9 @@ def output_dir(out: str | Path, *, force: bool = False) -> Iterator[Path]:
     """
     out = check_writable(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    remove_stale_staging(out)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".partial",
+                                    dir=out.parent))
     os.chmod(staging, 0o777 & ~_umask())
     try:
         yield staging

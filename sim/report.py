@@ -183,13 +183,13 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, left: int = 
            best: Callable[[int], bool] | None = None, raw: bool = False,
            wrap: Sequence[int] = ()) -> str:
     """An HTML table; the first ``left`` columns left-aligned, columns ``wrap`` wrapped;
-    cells escaped unless ``raw``."""
-    def cell(tag: str, i: int, v: Any) -> str:
+    cells escaped unless ``raw``; header cells (variant and plan names) always escaped."""
+    def cell(tag: str, i: int, v: Any, raw: bool = raw) -> str:
         cls = ' class="w"' if tag == "td" and i in wrap else ' class="l"' if i < left else ""
         return f"<{tag}{cls}>{v if raw else _e(v)}</{tag}>"
 
     out = ["<div class=\"scroll\"><table>",
-           "<tr>" + "".join(cell("th", i, h) for i, h in enumerate(header)) + "</tr>"]
+           "<tr>" + "".join(cell("th", i, h, False) for i, h in enumerate(header)) + "</tr>"]
     for j, r in enumerate(rows):
         cls = ' class="best"' if best is not None and best(j) else ""
         out.append(f"<tr{cls}>" + "".join(cell("td", i, v) for i, v in enumerate(r)) + "</tr>")

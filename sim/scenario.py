@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import math
 import re
 import tomllib
 import zoneinfo
@@ -23,7 +24,7 @@ from typing import Any
 
 from .distributions import Constant, Distribution, parse_distribution
 from .errors import ScenarioError
-from .validate import MISSING, Problems, Section, did_you_mean, read_toml
+from .validate import MAX_DEPTH, MISSING, Problems, Section, check_depth, did_you_mean, read_toml
 
 __all__ = [
     "AMDSpec",
@@ -52,6 +53,27 @@ __all__ = [
 MODES: tuple[str, ...] = ("preview", "progressive", "poisson", "adaptive", "predictive", "robot")
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_S = 86_400
+#: The calendar a campaign may fall in (dates far out overflow date arithmetic and
+#: epoch timestamps in the CDRs).
+FIRST_DATE = dt.date(1970, 1, 2)
+LAST_DATE = dt.date(2999, 12, 31)
+
+# Sane ranges of the numeric keys (README "Input limits"); the loader rejects values
+# outside them with the usual located message. A new key takes its bound from here or
+# states its own ``cap=`` beside its getter. Times drawn from distributions are bounded
+# in sim.distributions (MAX_DRAW_S).
+MAX_RING_S = 600.0  # dialer.ring_timeout_s: a line rings at most 10 minutes
+MAX_WAIT_S = 3600.0  # abandon thresholds (or inf for "never abandon")
+MAX_HOURS = 8760.0  # lockouts: a year
+MAX_MULTIPLIER = 1000.0  # pick-up multipliers
+MAX_AGENTS = 100_000
+MAX_CHANNELS = 1_000_000
+MAX_CPS = 10_000.0  # dialer.calls_per_second
+MAX_RATE_PER_MIN = 100_000.0  # dialer.rate_per_min
+MAX_LEVEL = 100.0  # dialer.max_level, |dialer.adapt_offset|
+MAX_STAGES = 1000
+MAX_NUMBERS = 1_000_000  # billing.numbers (caller ids)
+MAX_HOURLY_COST = Decimal(1_000_000)  # agents.hourly_cost per agent-hour
 
 _frozen = {"frozen": True, "slots": True, "kw_only": True}
 
@@ -292,12 +314,20 @@ def parse_override(text: str) -> tuple[str, Any]:
         parsed = tomllib.loads(f"v = {value}")["v"]
     except tomllib.TOMLDecodeError:
         parsed = value
+    except RecursionError:
+        raise ScenarioError(f"--set {key}: value nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError:
+        raise ScenarioError(f"--set {key}: an integer has more than 4300 digits "
+                            "(integers must be below 2^63)") from None
+    check_depth(parsed, f"--set {key}", ScenarioError)
     return key, parsed
 
 
 def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any],
                     source: str = "") -> dict[str, Any]:
     """A deep copy of ``raw`` with each ``dotted.key: value`` set (``a.b[0].c`` indexes)."""
+    check_depth(raw, source or "<dict>", ScenarioError)
+    check_depth(dict(overrides), f"{source or '<dict>'}: overrides", ScenarioError)
     out = copy.deepcopy(dict(raw))
     problems = Problems(source, ScenarioError)
     for key, value in overrides.items():
@@ -345,7 +375,7 @@ def _clock(s: Section, key: str, value: Any, allow_24: bool = True) -> int | Non
     if isinstance(value, dt.time):
         return value.hour * 3600 + value.minute * 60 + value.second
     if isinstance(value, str):
-        m = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", value.strip())
+        m = re.fullmatch(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?", value.strip())
         if m:
             h, mi, se = int(m[1]), int(m[2]), int(m[3] or 0)
             if (h < 24 or (allow_24 and h == 24 and mi == 0 and se == 0)) and mi < 60 and se < 60:
@@ -405,7 +435,7 @@ def _multipliers(s: Section, name: str, n: int | None) -> tuple[float, ...] | No
             if not (isinstance(k, str) and k.isdigit() and int(k) < 24):
                 s.problems.must(f"{key}.{k}", 'an hour "0".."23"', k)
                 continue
-            val = s.check_number(f"{key}.{k}", v, None, lo=0)
+            val = s.check_number(f"{key}.{k}", v, None, lo=0, cap=MAX_MULTIPLIER)
             if val is not None:
                 out[int(k)] = float(val)
         return tuple(out)
@@ -415,7 +445,8 @@ def _multipliers(s: Section, name: str, n: int | None) -> tuple[float, ...] | No
             what += ' or a table {"9" = 1.2, ...}'
         s.problems.must(key, what, raw)
         return None
-    vals = [s.check_number(f"{key}[{i}]", v, None, lo=0) for i, v in enumerate(raw)]
+    vals = [s.check_number(f"{key}[{i}]", v, None, lo=0, cap=MAX_MULTIPLIER)
+            for i, v in enumerate(raw)]
     return None if any(v is None for v in vals) else tuple(float(v) for v in vals)
 
 
@@ -436,6 +467,10 @@ def _campaign(s: Section) -> CampaignSpec | None:
         except ValueError:
             s.problems.must(s.path("start"), "a date like 2026-03-02", start_raw)
     days = s.integer("days", 1, lo=1, hi=3660)
+    if start is not None and not FIRST_DATE <= start <= LAST_DATE - dt.timedelta(days=days):
+        s.problems.must(s.path("start"), f"a date from {FIRST_DATE} to {LAST_DATE} "
+                        f"minus campaign.days ({days})", str(start))
+        start = None
 
     def _tz(name: str) -> str | None:
         try:
@@ -493,19 +528,26 @@ def _segments(s: Section) -> tuple[SegmentSpec, ...] | None:
             if name in names:
                 seg.problems.must(seg.path("name"), "unique among segments", name)
             names.add(name)
-        share = seg.number("share", MISSING, lo=0, lo_open=True)
+        share = seg.number("share", MISSING, lo=0, lo_open=True, hi=1)
         number_type = seg.string("number_type", "mobile")
-        prefix = seg.string("prefix", "", check=lambda p: None if p.isdigit() or p == ""
-                            else "digits only, like \"138\"")
+        prefix = seg.string("prefix", "", check=lambda p: None if re.fullmatch(r"[0-9]{0,15}", p)
+                            else "ASCII digits only (at most 15), like \"138\"")
         tz_h = seg.number("tz_offset_h", 0, lo=-24, hi=24)
-        mult = seg.number("pickup_multiplier", 1.0, lo=0)
+        mult = seg.number("pickup_multiplier", 1.0, lo=0, cap=MAX_MULTIPLIER)
         p_inv = seg.probability("p_invalid", 0.0)
         seg.finish()
         if isinstance(name, str) and isinstance(share, int | float):
             out.append(SegmentSpec(name=name, share=float(share), number_type=number_type,
                                    prefix=prefix, tz_offset_s=round(float(tz_h) * 3600),
                                    pickup_multiplier=float(mult), p_invalid=float(p_inv)))
-    return tuple(out) if len(out) == len(items) else None
+    if len(out) != len(items):
+        return None
+    total = math.fsum(seg.share for seg in out)
+    if abs(total - 1) > 1e-6:  # never normalised silently: 0.8 + 0.3 is a typo, not a weight
+        s.problems.must(s.path("segments"), "shares that add up to 1",
+                        f"{' + '.join(f'{seg.share:g}' for seg in out)} = {total:g}")
+        return None
+    return tuple(out)
 
 
 def _retry(s: Section) -> RetrySpec:
@@ -525,9 +567,9 @@ def _retry(s: Section) -> RetrySpec:
 def _list(s: Section) -> ListSpec | None:
     size = s.integer("size", MISSING, lo=1, hi=50_000_000)
     max_attempts = s.integer("max_attempts", 3, lo=1, hi=100)
-    max_24 = s.integer("max_per_24h", 5, lo=1)
-    max_5 = s.integer("max_per_5min", 3, lo=1)
-    lockout_h = s.number("lockout_after_abandon_h", 72, lo=0)
+    max_24 = s.integer("max_per_24h", 5, lo=1, cap=1000)
+    max_5 = s.integer("max_per_5min", 3, lo=1, cap=1000)
+    lockout_h = s.number("lockout_after_abandon_h", 72, lo=0, cap=MAX_HOURS)
     p_dnc = s.probability("p_dnc", 0.0)
     segments = _segments(s)
     retry = _retry(s.sub("retry"))
@@ -571,16 +613,16 @@ def _customers(s: Section) -> CustomerSpec | None:
 
 
 def _agents(s: Section, windows: tuple[tuple[int, int], ...] | None) -> AgentSpec | None:
-    count = s.integer("count", MISSING, lo=1, hi=100_000)
+    count = s.integer("count", MISSING, lo=1, hi=MAX_AGENTS)
     wrap = _dist(s, "wrap", 15)
     preview = _dist(s, "preview", {"dist": "uniform", "low": 5, "high": 15})
-    cost = s.decimal("hourly_cost", Decimal(0))
+    cost = s.decimal("hourly_cost", Decimal(0), hi=MAX_HOURLY_COST)
     shifts: list[ShiftSpec] = []
     items = s.items("shifts")
     for sh in items:
         a = _clock(sh, sh.path("start"), sh.raw_get("start"))
         b = _clock(sh, sh.path("end"), sh.raw_get("end"))
-        n = sh.integer("count", count if isinstance(count, int) else 1, lo=1)
+        n = sh.integer("count", count if isinstance(count, int) else 1, lo=1, cap=MAX_AGENTS)
         sh.finish()
         if a is not None and b is not None:
             if b <= a:
@@ -612,15 +654,15 @@ def _amd(s: Section) -> AMDSpec:
 def _dialer(s: Section) -> DialerSpec:
     mode = s.string("mode", "progressive", choices=MODES)
     ratio = s.number("ratio", 1.0, lo=1, hi=20)
-    ring_timeout = s.number("ring_timeout_s", 25, lo=0, lo_open=True)
-    threshold = s.number("abandon_threshold_s", 2, lo=0, allow_inf=True)
-    channels = s.integer("channels", 0, lo=0)
-    cps = s.number("calls_per_second", 0, lo=0)
-    rate = s.number("rate_per_min", 0, lo=0)
+    ring_timeout = s.number("ring_timeout_s", 25, lo=0, lo_open=True, cap=MAX_RING_S)
+    threshold = s.number("abandon_threshold_s", 2, lo=0, cap=MAX_WAIT_S, allow_inf=True)
+    channels = s.integer("channels", 0, lo=0, cap=MAX_CHANNELS)
+    cps = s.number("calls_per_second", 0, lo=0, cap=MAX_CPS)
+    rate = s.number("rate_per_min", 0, lo=0, cap=MAX_RATE_PER_MIN)
     target = s.probability("target_abandon", 0.03)
-    max_level = s.number("max_level", 3.0, lo=1)
-    offset = s.number("adapt_offset", 0.0)
-    transfer = s.integer("robot_transfer_stage", -1, lo=-1)
+    max_level = s.number("max_level", 3.0, lo=1, cap=MAX_LEVEL)
+    offset = s.number("adapt_offset", 0.0, lo=-MAX_LEVEL, hi=MAX_LEVEL)
+    transfer = s.integer("robot_transfer_stage", -1, lo=-1, cap=MAX_STAGES)
     amd = _amd(s.sub("amd"))
     s.finish()
     if mode == "poisson" and not rate:
@@ -673,14 +715,14 @@ def _compliance(s: Section) -> ComplianceSpec:
             else:
                 rules.append(r)
     cap = s.probability("abandon_cap", 0.03)
-    threshold = s.number("threshold_s", 2.0, lo=0)
+    threshold = s.number("threshold_s", 2.0, lo=0, cap=MAX_WAIT_S)
     hours = _intervals(s, "calling_hours", [["08:00", "21:00"]]) if s.has("calling_hours") \
         else ((8 * 3600, 21 * 3600),)
     if s.has("calling_hours") and hours is not None and len(hours) != 1:
         s.problems.must(s.path("calling_hours"), 'one pair [["08:00", "21:00"]]', hours)
-    per_day = s.integer("max_per_24h", 5, lo=1)
-    per_5 = s.integer("max_per_5min", 3, lo=1)
-    lockout = s.number("lockout_h", 72, lo=0)
+    per_day = s.integer("max_per_24h", 5, lo=1, cap=1000)
+    per_5 = s.integer("max_per_5min", 3, lo=1, cap=1000)
+    lockout = s.number("lockout_h", 72, lo=0, cap=MAX_HOURS)
     s.finish()
     h = hours[0] if hours else (8 * 3600, 21 * 3600)
     return ComplianceSpec(rules=tuple(rules), abandon_cap=float(cap),
@@ -709,10 +751,16 @@ def _variants(top: Section) -> tuple[VariantSpec, ...]:
 
 def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>",
                        overrides: Mapping[str, Any] | None = None,
-                       base_dir: Path | None = None) -> Scenario:
-    """Validate a raw scenario dict (after ``overrides``) into a :class:`Scenario`."""
+                       base_dir: Path | None = None,
+                       _validate_variants: bool = True) -> Scenario:
+    """Validate a raw scenario dict (after ``overrides``) into a :class:`Scenario`.
+
+    Each ``[[variant]]`` is validated as the scenario it makes (its overrides applied),
+    so a bad override fails here naming the variant and the key, not later in ``compare``.
+    """
     if overrides:
         raw = apply_overrides(raw, overrides, source)
+    check_depth(raw, source, ScenarioError)
     raw = copy.deepcopy(dict(raw))
     problems = Problems(source, ScenarioError)
     top = Section(raw, "", problems)
@@ -735,11 +783,15 @@ def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>",
         root = base_dir if base_dir is not None else (
             Path(source).parent if source != "<dict>" else Path.cwd())
         for i, p in enumerate(plans_raw):
-            path = (root / p) if not Path(p).is_absolute() else Path(p)
+            path = _confined_plan(root, p)
+            if path is None:
+                problems.must(f"billing.plans[{i}]", "a plan file inside the scenario's "
+                              f"folder {root} (give others with --plans)", p)
+                continue
             if not path.is_file():
                 problems.must(f"billing.plans[{i}]", "an existing plan file", p)
             plans.append(path)
-    numbers = billing.integer("numbers", 1, lo=0)
+    numbers = billing.integer("numbers", 1, lo=0, cap=MAX_NUMBERS)
     billing.finish()
     compliance = _compliance(top.sub("compliance"))
     variants = _variants(top)
@@ -749,17 +801,39 @@ def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>",
     if problems or None in (campaign, lst, customers, agents, script):
         problems.fail()
     assert campaign and lst and customers and agents and script  # for the type checker
-    for v in variants:  # a variant must itself be a valid scenario
-        try:
-            apply_overrides(raw, v.overrides, source)
-        except ScenarioError as exc:
-            problems.lines.extend(f"variant {v.name!r}: {line}" for line in exc.problems)
+    if variants and _validate_variants:
+        # a variant must itself be a valid scenario: validated whole, its errors named
+        # "file: variant 'x': key: ..." (without its siblings, which it cannot change)
+        plain = {k: v for k, v in raw.items() if k != "variant"}
+        prefix = f"{source}: "
+        for v in variants:
+            try:
+                scenario_from_dict(plain, source=source, overrides=v.overrides,
+                                   base_dir=base_dir, _validate_variants=False)
+            except ScenarioError as exc:
+                for line in exc.problems or (str(exc),):
+                    rest = line[len(prefix):] if line.startswith(prefix) else line
+                    problems.add(f"variant {v.name!r}", rest)
     problems.raise_if_any()
     return Scenario(name=name, description=description, source=source, currency=currency,
                     campaign=campaign, list=lst, customers=customers, agents=agents,
                     dialer=dialer, script=script, plans=tuple(plans), numbers=numbers,
                     variants=variants,
                     compliance=compliance, raw=raw)
+
+
+def _confined_plan(root: Path, name: str) -> Path | None:
+    """``root / name`` if it lies inside ``root`` (no absolute path, no ``..`` out of it,
+    no symlink pointing elsewhere), else None: a scenario file from someone else must
+    not make a run read, and copy into its folder, any file on the machine."""
+    if not name or "\0" in name or Path(name).is_absolute():
+        return None
+    path = root / name
+    try:
+        inside = path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError, ValueError):
+        return None
+    return path if inside else None
 
 
 def _check_shifts(agents: AgentSpec, campaign: CampaignSpec, problems: Problems) -> None:

@@ -22,7 +22,13 @@ __all__ = [
     "Problems",
     "Section",
     "describe",
+    "DECIMAL_MAX",
+    "DECIMAL_PLACES",
+    "INT_LIMIT",
+    "MAX_DEPTH",
+    "check_depth",
     "did_you_mean",
+    "loads_toml",
     "read_toml",
 ]
 
@@ -35,10 +41,23 @@ class _Missing:
 MISSING: Any = _Missing()
 
 
+#: Deepest nesting of tables and lists accepted in an input file (a scenario needs 5).
+MAX_DEPTH = 32
+#: Integers in input files must lie strictly between -2^63 and 2^63 (int64 arrays).
+INT_LIMIT = 2**63
+#: Largest decimal amount accepted (a price, fee, cap or cost), and finest step.
+DECIMAL_MAX = Decimal("1e12")
+DECIMAL_PLACES = 12
+
+
 def describe(value: Any) -> str:
     """Short description of a value for an error message: ``'abc'`` or ``-3``."""
     if isinstance(value, str):
-        return repr(value)
+        return repr(value) if len(value) <= 80 else repr(value[:60]) + f"... ({len(value)} chars)"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**18:
+        digits = len(str(abs(value))) if value.bit_length() < 14_000 else None
+        size = f"{digits} digits" if digits else f"{value.bit_length()} bits"
+        return f"an integer of {size}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Mapping):
@@ -68,10 +87,47 @@ def read_toml(path: Path, error: type[SimError]) -> dict[str, Any]:
         raise error(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise error(f"{path}: cannot read ({exc.strerror})") from None
+    return loads_toml(text, str(path), error)
+
+
+def loads_toml(text: str, where: str, error: type[SimError]) -> dict[str, Any]:
+    """Parse TOML ``text``; every failure becomes ``error`` naming ``where``.
+
+    Besides syntax errors this catches what tomllib lets escape: nesting deeper than
+    :data:`MAX_DEPTH` (tomllib recurses, so 1,000 levels end in RecursionError) and
+    integers of more than 4,300 digits (Python refuses to convert them).
+    """
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise error(f"{path}: invalid TOML: {exc}") from None
+        raise error(f"{where}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise error(f"{where}: tables or lists nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError:  # int("1" * 5000): the integer string conversion limit
+        raise error(f"{where}: an integer has more than 4300 digits "
+                    f"(integers must be below 2^63)") from None
+    check_depth(data, where, error)
+    return data
+
+
+def check_depth(value: Any, where: str, error: type[SimError], limit: int = MAX_DEPTH) -> None:
+    """Raise ``error`` if tables/lists in ``value`` nest deeper than ``limit`` levels.
+
+    Iterative, so it never recurses itself; it runs before anything (``copy.deepcopy``,
+    the validators) that would recurse into a hostile nesting.
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping):
+            children: Iterable[Any] = node.values()
+        elif isinstance(node, list | tuple):
+            children = node
+        else:
+            continue
+        if depth >= limit:
+            raise error(f"{where}: tables or lists nested deeper than {limit} levels")
+        stack.extend((c, depth + 1) for c in children)
 
 
 class Problems:
@@ -97,6 +153,8 @@ class Problems:
             self.fail()
 
     def fail(self) -> NoReturn:
+        if not self.lines:  # a section came back empty without saying why: still say where
+            self.add("", "is not valid (no detail recorded)")
         n = len(self.lines)
         head = f"{n} problem{'s' if n > 1 else ''} found:\n" if n > 1 else ""
         raise self.error(head + "\n".join(self.lines), self.lines)
@@ -169,22 +227,36 @@ class Section:
         hi_open: bool = False,
         integer: bool = False,
         allow_inf: bool = False,
+        cap: float | None = None,
     ) -> Any:
-        """A number (int or float) within bounds; ``integer`` demands a whole number."""
+        """A number (int or float) within bounds; ``integer`` demands a whole number.
+
+        ``lo``/``hi`` are the key's domain (``p`` in [0, 1]); ``cap`` is its sane upper
+        limit (README "Input limits"), reported on its own — "must be a number <= 600
+        (a sane upper limit; got 1e12)" — so a new key states it in one word.
+        """
         value = self._get(name, default)
         if value is default:
             return value
         return self.check_number(self.path(name), value, default, lo=lo, hi=hi, lo_open=lo_open,
-                                 hi_open=hi_open, integer=integer, allow_inf=allow_inf)
+                                 hi_open=hi_open, integer=integer, allow_inf=allow_inf, cap=cap)
 
     def check_number(self, key: str, value: Any, default: Any, *, lo: float | None = None,
                      hi: float | None = None, lo_open: bool = False, hi_open: bool = False,
-                     integer: bool = False, allow_inf: bool = False) -> Any:
+                     integer: bool = False, allow_inf: bool = False,
+                     cap: float | None = None) -> Any:
         what = "an integer" if integer else "a number"
         if isinstance(value, str) and allow_inf and value.strip().lower() in ("inf", "infinity"):
             value = math.inf
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.problems.must(key, what + _bounds(lo, hi, lo_open, hi_open), value)
+            return default
+        if isinstance(value, int) and not -INT_LIMIT < value < INT_LIMIT:
+            note = "" if lo is not None and hi is not None else " (integers must be below 2^63)"
+            if cap is not None and hi is None and value > 0:
+                sep = " and" if lo is not None else ""
+                note = f"{sep} <= {_num(cap)} (a sane upper limit)"
+            self.problems.must(key, what + _bounds(lo, hi, lo_open, hi_open) + note, value)
             return default
         if integer and not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
@@ -203,11 +275,15 @@ class Section:
         if bad:
             self.problems.must(key, what + _bounds(lo, hi, lo_open, hi_open), value)
             return default
+        if cap is not None and value > cap and not (allow_inf and value == math.inf):
+            self.problems.add(key, f"must be {what} <= {_num(cap)} (a sane upper limit; "
+                                   f"got {describe(value)})")
+            return default
         return value
 
     def integer(self, name: str, default: Any = MISSING, *, lo: int | None = None,
-                hi: int | None = None) -> Any:
-        return self.number(name, default, lo=lo, hi=hi, integer=True)
+                hi: int | None = None, cap: int | None = None) -> Any:
+        return self.number(name, default, lo=lo, hi=hi, integer=True, cap=cap)
 
     def probability(self, name: str, default: Any = MISSING) -> Any:
         return self.number(name, default, lo=0.0, hi=1.0)
@@ -243,18 +319,26 @@ class Section:
                 return default
         return value
 
-    def decimal(self, name: str, default: Any = MISSING, *, lo: Decimal | None = Decimal(0)) -> Any:
-        """An exact amount: a decimal string (``"0.08"``) or a TOML number read exactly."""
+    def decimal(self, name: str, default: Any = MISSING, *, lo: Decimal | None = Decimal(0),
+                hi: Decimal | None = DECIMAL_MAX) -> Any:
+        """An exact amount: a decimal string (``"0.08"``) or a TOML number read exactly.
+
+        Within [``lo``, ``hi``] (default 0 to 10^12) with at most
+        :data:`DECIMAL_PLACES` decimal places, so exact sums and products of amounts
+        stay within the rater's decimal context.
+        """
         value = self._get(name, default)
         if value is default:
             return value
-        return self.check_decimal(self.path(name), value, default, lo=lo)
+        return self.check_decimal(self.path(name), value, default, lo=lo, hi=hi)
 
     def check_decimal(self, key: str, value: Any, default: Any,
-                      lo: Decimal | None = Decimal(0)) -> Any:
+                      lo: Decimal | None = Decimal(0), hi: Decimal | None = DECIMAL_MAX) -> Any:
         what = "a decimal amount (a string like \"0.08\" or a number)"
         if lo is not None:
             what += f" >= {lo}"
+        if hi is not None:
+            what += f" and <= {hi:,f}" if lo is not None else f" <= {hi:,f}"
         if isinstance(value, bool):
             self.problems.must(key, what, value)
             return default
@@ -262,15 +346,22 @@ class Section:
             if isinstance(value, float):
                 # TOML floats are written in decimal; repr() recovers the written digits.
                 d = Decimal(repr(value))
+            elif isinstance(value, str) and not value.isascii():
+                raise InvalidOperation  # Decimal reads "١٢" as 12: ASCII digits only
             elif isinstance(value, int | str):
                 d = Decimal(str(value).strip())
             else:
                 raise InvalidOperation
-        except InvalidOperation:
+        except (InvalidOperation, ValueError):
             self.problems.must(key, what, value)
             return default
-        if not d.is_finite() or (lo is not None and d < lo):
+        if not d.is_finite() or (lo is not None and d < lo) or (hi is not None and d > hi):
             self.problems.must(key, what, value)
+            return default
+        step = Decimal(1).scaleb(-DECIMAL_PLACES)
+        if d.as_tuple().exponent < -DECIMAL_PLACES and d != d.quantize(step):  # type: ignore[operator]
+            self.problems.must(key, f"an amount with at most {DECIMAL_PLACES} decimal places",
+                               value)
             return default
         return d
 

@@ -76,8 +76,8 @@ def scenarios(draw):
     if segments is not None:
         raw = dict(sc.raw)
         raw["list"] = {**raw["list"], "segments": [
-            {"name": "a", "share": 1, "tz_offset_h": segments[0], "p_invalid": 0.2},
-            {"name": "b", "share": 1, "tz_offset_h": segments[1], "number_type": "landline",
+            {"name": "a", "share": 0.5, "tz_offset_h": segments[0], "p_invalid": 0.2},
+            {"name": "b", "share": 0.5, "tz_offset_h": segments[1], "number_type": "landline",
              "prefix": "021"}]}
         sc = sim.scenario.scenario_from_dict(raw)
     return sc

@@ -127,7 +127,8 @@ def test_pickup_mult_is_the_loops_hour_test_for_many_dials(offsets_h):
     """Agent-owned dialing records no fates: Recorder.cdrs works out which calls were
     picked up with the vectorised pickup_mult, which must equal the loop's hour_mult
     for every dial, hour boundaries included."""
-    segs = [{"name": f"s{i}", "share": 1, "tz_offset_h": h} for i, h in enumerate(offsets_h)]
+    segs = [{"name": f"s{i}", "share": 1 / len(offsets_h), "tz_offset_h": h}
+            for i, h in enumerate(offsets_h)]
     sc = tiny({"list.size": 200, "customers.pickup_by_hour": {str(h): 0.1 + h / 10
                                                                for h in range(24)}})
     raw = dict(sc.raw)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.output import atomic_write
+from sim.output import atomic_write, safe_cell
 
 from .results import PlanCalls, PlanSummary, Rating
 from .tariff import round_div
@@ -105,7 +105,7 @@ def _n(count: int | Decimal, noun: str) -> str:
 
 
 def _cell(value: Any) -> str:
-    return "" if value is None else str(value)
+    return "" if value is None else safe_cell(str(value))  # names: no spreadsheet formulas
 
 
 def _fmt(value: Decimal | None) -> str:
@@ -182,14 +182,15 @@ def write_costs(rating: Rating, folder: str | Path) -> tuple[Path, Path]:
     with atomic_write(costs) as fh:
         w = csv.writer(fh, lineterminator="\n")
         if rows:
-            w.writerow(rows[0].keys())
+            w.writerow([safe_cell(k) for k in rows[0]])
             w.writerows([_cell(v) for v in r.values()] for r in rows)
     charges = folder / "charges.csv"
     per: list[PlanCalls] = list(rating.calls.values())
     with atomic_write(charges, "wb") as fh:
         head = io.StringIO()
         csv.writer(head, lineterminator="\n").writerow(
-            ["call_id", *(f"{p.plan.name}:{k}" for p in per for k in ("billed_s", "charge"))])
+            ["call_id", *(safe_cell(f"{p.plan.name}:{k}") for p in per
+                          for k in ("billed_s", "charge"))])
         fh.write(head.getvalue().encode("utf-8"))
         # Text is built as ASCII matrices, a block of rows at a time: no Python string
         # per value, so millions of rows x plans take seconds, not minutes.

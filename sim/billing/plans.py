@@ -255,15 +255,22 @@ def shorthand_steps(price_per_min: Decimal, x_s: int, y_s: int) -> tuple[Step, .
     return (first, Step(from_s=x_s, price=price_per_min, unit_s=60, increment_s=y_s))
 
 
-_INCREMENTS = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
-_CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
+# Sane ranges of plan numbers (README "Input limits"). Amounts (prices, fees, caps) are
+# bounded by sim.validate: 0 to 10^12 with at most 12 decimal places. Integers beyond
+# these would only ever come from a typo, and 2^63 wraps the rater's int64 arithmetic.
+MAX_INCREMENT_S = 86_400  # increment_s, unit_s, no_charge_under_s: at most a day
+MAX_CALL_S = 10**9  # from_s, included_s: about 32 years of talk
+MAX_COUNT = 10**9  # bundle minutes, channel tier thresholds
+
+_INCREMENTS = re.compile(r"\s*([0-9]{1,6})\s*/\s*([0-9]{1,6})\s*")  # ASCII digits
+_CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
-_PREFIX = re.compile(r"\+?\d+")
+_PREFIX = re.compile(r"\+?[0-9]{1,15}")
 
 
 def _parse_increments(text: str) -> tuple[int, int] | None:
     m = _INCREMENTS.fullmatch(text)
-    if not m or int(m[1]) < 1 or int(m[2]) < 1:
+    if not m or not all(1 <= int(g) <= MAX_INCREMENT_S for g in (m[1], m[2])):
         return None
     return int(m[1]), int(m[2])
 
@@ -293,10 +300,10 @@ def _steps(sec: Section, name: str, *, bundle: bool) -> tuple[Step, ...]:
         return ()
     steps: list[Step] = []
     for i, st in enumerate(items):
-        from_s = st.integer("from_s", MISSING if i else 0, lo=0)
+        from_s = st.integer("from_s", MISSING if i else 0, lo=0, cap=MAX_CALL_S)
         price = st.decimal("price")
-        unit_s = st.integer("unit_s", 60, lo=1)
-        inc_s = st.integer("increment_s", MISSING, lo=1)
+        unit_s = st.integer("unit_s", 60, lo=1, cap=MAX_INCREMENT_S)
+        inc_s = st.integer("increment_s", MISSING, lo=1, cap=MAX_INCREMENT_S)
         st.finish()
         if i == 0 and from_s not in (0, MISSING):
             st.problems.must(st.path("from_s"), "0 for the first step", from_s)
@@ -418,7 +425,7 @@ def _channel_tiers(sec: Section) -> tuple[ChannelTier, ...]:
     tiers: list[ChannelTier] = []
     for i, r in enumerate(raw):
         t = Section(r, f"{key}[{i}]", sec.problems)
-        n = t.integer("from_channels", lo=1)
+        n = t.integer("from_channels", lo=1, cap=MAX_COUNT)
         price = t.decimal("price")
         t.finish()
         if i == 0 and n not in (1, MISSING):
@@ -437,7 +444,7 @@ def _bundle(sec: Section) -> Bundle | None:
     if not sec.has("bundle"):
         return None
     b = sec.sub("bundle")
-    minutes = b.integer("minutes", lo=1)
+    minutes = b.integer("minutes", lo=1, cap=MAX_COUNT)
     price = b.decimal("price")
     over = b.decimal("overage_per_min")
     b.finish()
@@ -461,8 +468,8 @@ def _plan(p: Section) -> Plan | None:
     plan_kw: dict[str, Any] = dict(
         connect_fee=p.decimal("connect_fee", Decimal(0)),
         per_attempt_fee=p.decimal("per_attempt_fee", Decimal(0)),
-        no_charge_under_s=p.integer("no_charge_under_s", 0, lo=0),
-        included_s=p.integer("included_s", 0, lo=0),
+        no_charge_under_s=p.integer("no_charge_under_s", 0, lo=0, cap=MAX_INCREMENT_S),
+        included_s=p.integer("included_s", 0, lo=0, cap=MAX_CALL_S),
         legs=p.integer("legs", 1, lo=1, hi=10),
         rounding=_rounding(p),
         bands=_bands(p),

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..output import atomic_write, output_dir
+from ..output import atomic_write, output_dir, safe_cell
 from ._common import (
     Progress,
     add_scenario_args,
@@ -189,10 +189,11 @@ def write_rows_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
         keys.update(dict.fromkeys(r))
     with atomic_write(path) as fh:
         w = csv.writer(fh, lineterminator="\n")
-        w.writerow(keys)
-        for r in rows:
+        w.writerow([safe_cell(k) for k in keys])
+        for r in rows:  # names (variants, plans) never start a spreadsheet formula
             w.writerow(["" if r.get(k) is None else
-                        (repr(r[k]) if isinstance(r[k], float) else r[k]) for k in keys])
+                        (repr(r[k]) if isinstance(r[k], float) else safe_cell(r[k]))
+                        for k in keys])
 
 
 def run(args: argparse.Namespace) -> int:

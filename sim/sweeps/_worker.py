@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..billing import Plan
     from ..scenario import Scenario
 
-__all__ = ["Outcome", "Task", "run_task", "warm_up"]
+__all__ = ["Outcome", "Task", "run_task", "warm_up", "watch_parent"]
 
 #: Validated point scenarios kept per worker (replications of a point run back to back).
 _POINT_CACHE = 8
@@ -65,14 +65,45 @@ _bases: dict[str, tuple[dict[str, Any], str, tuple[Plan, ...]]] = {}
 _points: OrderedDict[tuple[str, int], Scenario] = OrderedDict()
 
 
+#: How often a pool worker checks that the process that started it is still alive (s).
+PARENT_CHECK_S = 0.5
+
+
 def warm_up() -> None:
-    """Process-pool initializer: import the model and rater once; leave Ctrl-C to the parent.
+    """Process-pool initializer: import the model and rater once; leave Ctrl-C to the parent;
+    exit when the parent dies.
 
     The parent stops the pool on Ctrl-C; a worker that also received the terminal's
-    SIGINT would otherwise die mid-task with a traceback of its own.
+    SIGINT would otherwise die mid-task with a traceback of its own. A parent killed
+    outright (SIGKILL, out of memory) cannot stop anything: each worker watches it
+    (:func:`watch_parent`) and exits within :data:`PARENT_CHECK_S`, even mid-run; the
+    multiprocessing resource tracker then sees its last client go and exits too.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    watch_parent()
     from .. import costing, model  # noqa: F401  (imported for their start-up cost)
+
+
+def watch_parent(interval_s: float = PARENT_CHECK_S) -> threading.Thread:
+    """Start a daemon thread that ends this process as soon as its parent is gone.
+
+    The parent is gone when this process is re-parented (``os.getppid()`` changes, to
+    1 or a sub-reaper). ``os._exit`` skips clean-up on purpose: nobody is left to
+    receive this worker's results, and its stdout may be a pipe someone waits on.
+    """
+    import os
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval_s)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    thread = threading.Thread(target=watch, name="dialsim-parent-watch", daemon=True)
+    thread.start()
+    return thread
 
 
 def _scenario(task: Task) -> tuple[Scenario, tuple[Plan, ...]]:

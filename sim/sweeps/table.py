@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..output import atomic_write
+from ..output import atomic_write, safe_cell
 from .points import Design
 from .runner import RunFailure
 
@@ -44,7 +44,7 @@ def _cell(value: Any) -> Any:
     """A CSV cell: numbers as they are (floats by repr), tables as JSON."""
     if isinstance(value, Mapping | list | tuple):
         return json.dumps(value, sort_keys=True)
-    return value
+    return safe_cell(value)  # text from the grid (variant names): no spreadsheet formulas
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -88,7 +88,7 @@ class Table:
         """CSV text with a header; written atomically to ``path`` when given."""
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(self.columns)
+        w.writerow([safe_cell(c) for c in self.columns])
         w.writerows([_cell(v) for v in r] for r in self.rows)
         text = buf.getvalue()
         if path is not None:
