@@ -24,6 +24,7 @@ Keys of a ``[[plan]]`` table (amounts in ``currency``; ``*`` = required)::
     [[plan.destinations]] prefix | number_type, price_per_min [+ increments] | steps
     seat_per_month, number_per_month, channel_per_month = amount | [{from_channels, price}]
     bundle = {minutes, price, overage_per_min}   (time prices must then be 0 or absent)
+    [[plan.traffic_terms]] portfolio surcharges (see :mod:`sim.billing.terms`)
 
 Amounts are :class:`~decimal.Decimal` read exactly from decimal strings or TOML
 numbers. :func:`load_plans` reports every problem of a file at once, in the form
@@ -42,6 +43,8 @@ from typing import Any, Literal
 
 from sim.errors import PlanError
 from sim.validate import MISSING, Problems, Section, read_toml
+
+from .terms import TrafficTerm, parse_traffic_terms
 
 __all__ = [
     "DAYS",
@@ -185,6 +188,9 @@ class Plan:
         Rent per agent seat, per concurrent channel (all-units tiers), per number.
     bundle
         Minute package consumed before money, or None.
+    traffic_terms
+        Portfolio terms on the traffic's shape (short-call share, ASR, ...), each a
+        fee, an uplift or a suspension per window (:mod:`sim.billing.terms`).
     """
 
     name: str
@@ -207,6 +213,7 @@ class Plan:
     channel_tiers: tuple[ChannelTier, ...] = ()
     number_per_month: Decimal = Decimal(0)
     bundle: Bundle | None = None
+    traffic_terms: tuple[TrafficTerm, ...] = ()
 
     @property
     def tariff_text(self) -> str:
@@ -470,6 +477,7 @@ def _plan(p: Section) -> Plan | None:
         seat_per_month=p.decimal("seat_per_month", Decimal(0)),
         channel_tiers=_channel_tiers(p),
         number_per_month=p.decimal("number_per_month", Decimal(0)),
+        traffic_terms=parse_traffic_terms(p),
     )
     p.finish()
     if len(p.problems.lines) > problems_before or not steps:
