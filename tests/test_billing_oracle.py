@@ -46,15 +46,15 @@ def _band_at(plan: Plan, at: datetime) -> int | None:
             start = datetime.combine(day, dtime()) + timedelta(seconds=b.start_s)
             if day.weekday() in b.days and start <= at:
                 occurrences.append((start, k))
-    starts = {st for st, _ in occurrences}
+    starts = {t for t, _ in occurrences}
     live = []
-    for st, k in occurrences:
+    for t, k in occurrences:
         b = plan.bands[k]
         if b.end_s is not None:
-            if at < st + timedelta(seconds=(b.end_s - b.start_s) % 86400 or 86400):
-                live.append((st, k))
-        elif not any(st < other <= at for other in starts):
-            live.append((st, k))
+            if at < t + timedelta(seconds=(b.end_s - b.start_s) % 86400 or 86400):
+                live.append((t, k))
+        elif not any(t < other <= at for other in starts):
+            live.append((t, k))
     return max(live)[1] if live else None
 
 
