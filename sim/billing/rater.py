@@ -33,6 +33,7 @@ from .fees import CampaignInfo, money, plan_fees
 from .plans import Plan
 from .results import PlanCalls, PlanSummary, Rating, exact_sum
 from .tariff import compile_plan, tariff_map, week_offset_s
+from .terms import evaluate_terms
 
 __all__ = ["CHUNK", "HIST_MIN_PLANS", "TABLE_MAX_S", "rate"]
 
@@ -295,15 +296,19 @@ def rate(cdrs: CDRTable, plans: Iterable[Plan], *,
     summaries: dict[str, PlanSummary] = {}
     shared: dict[str, Any] = dict(calls=n, answered=answered, contacts=contacts,
                                   conversions=conversions, talk_s=talk_s)
+    windows: dict[tuple[str, str], Any] = {}  # window keys per (window, zone), shared
     for pp in passes:
         pc = pp.result(hist)
         calls[pc.plan.name] = pc
-        summaries[pc.plan.name] = _summary(pc, campaign, shared)
+        traffic = evaluate_terms(pc.plan.traffic_terms, cdrs, pc.units, pc.den,
+                                 lambda x, plan=pc.plan: money(x, plan), windows)
+        summaries[pc.plan.name] = _summary(pc, campaign, shared, traffic)
     return Rating(call_id=cdrs["call_id"], campaign=campaign, calls=calls,
                   summaries=summaries)
 
 
-def _summary(pc: PlanCalls, campaign: CampaignInfo, shared: dict[str, Any]) -> PlanSummary:
+def _summary(pc: PlanCalls, campaign: CampaignInfo, shared: dict[str, Any],
+             traffic: tuple[Any, ...] = ()) -> PlanSummary:
     plan = pc.plan
     if plan.rounding.per == "call":
         telecom = Decimal(pc.units_total).scaleb(-plan.rounding.decimals)
@@ -312,4 +317,4 @@ def _summary(pc: PlanCalls, campaign: CampaignInfo, shared: dict[str, Any]) -> P
     return PlanSummary(plan=plan.name, currency=plan.currency,
                        decimals=plan.rounding.decimals, billed_s=pc.billed_total_s,
                        telecom=telecom, fees=plan_fees(plan, campaign, pc.billed_total_s),
-                       labour=campaign.labour, **shared)
+                       labour=campaign.labour, traffic=traffic, **shared)

@@ -18,6 +18,7 @@ import numpy as np
 from .fees import CampaignInfo, PlanFees
 from .plans import Plan
 from .tariff import rounded, units_to_decimal
+from .terms import TermResult
 
 __all__ = ["PlanCalls", "PlanSummary", "Rating", "exact_sum"]
 
@@ -96,6 +97,12 @@ class PlanSummary:
     telecom: Decimal
     fees: PlanFees
     labour: Decimal
+    traffic: tuple[TermResult, ...] = ()
+
+    @property
+    def traffic_fees(self) -> Decimal:
+        """What the plan's traffic terms add (currency)."""
+        return sum((t.cost for t in self.traffic), Decimal(0))
 
     @property
     def talk_min(self) -> float:
@@ -116,8 +123,8 @@ class PlanSummary:
 
     @property
     def total(self) -> Decimal:
-        """Telecom charges plus prorated plan-level fees."""
-        return self.telecom + self.fees.total
+        """Telecom charges, traffic-term fees and prorated plan-level fees."""
+        return self.telecom + self.traffic_fees + self.fees.total
 
     @property
     def campaign_total(self) -> Decimal:
@@ -143,7 +150,8 @@ class PlanSummary:
             "conversions": self.conversions, "talk_min": round(self.talk_min, 4),
             "billed_min": round(self.billed_min, 4), "overhead_min": round(self.overhead_min, 4),
             "overhead_pct": None if pct is None else round(pct, 2),
-            "telecom": self.telecom, "seat_fees": f.seats, "channel_fees": f.channels,
+            "telecom": self.telecom, "traffic_fees": self.traffic_fees,
+            "seat_fees": f.seats, "channel_fees": f.channels,
             "number_fees": f.numbers, "bundle_fee": f.bundle, "overage": f.overage,
             "bundle_min": f.bundle_min, "bundle_used_min": f.bundle_used_min,
             "overage_min": f.overage_min, "fees": f.total, "total": self.total,
@@ -183,6 +191,11 @@ class Rating:
     def rows(self) -> list[dict[str, Any]]:
         """One flat dict per plan, in plan order."""
         return [s.row() for s in self.summaries.values()]
+
+    def traffic(self) -> dict[str, list[dict[str, Any]]]:
+        """Per plan with traffic terms: each term's line, windows, fired and cost."""
+        return {name: [t.to_dict() for t in s.traffic]
+                for name, s in self.summaries.items() if s.traffic}
 
     def totals(self) -> dict[str, Decimal]:
         """Total cost per plan name, e.g. for a sweep table's columns."""
