@@ -153,8 +153,9 @@ class Audit:
         return next(c for c in self.causes if c.cause == name)
 
     def disputed(self) -> np.ndarray:
-        """Carrier rows whose charge differs from the contract's (index array)."""
-        return np.flatnonzero(self.row_cause != 0)
+        """Carrier rows whose charge differs from the contract's (index array; a row
+        that is not one of our calls: any charge)."""
+        return np.flatnonzero(self.their_units != self.contract_units)
 
     def to_dict(self) -> dict[str, Any]:
         m = self.matching
