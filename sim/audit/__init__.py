@@ -14,6 +14,10 @@ Nothing here imports the simulation engine.
 
 from __future__ import annotations
 
+import sys
+import types
+from typing import Any
+
 from .core import CAUSES, METHOD, Audit, Cause, Side, audit, load_contract, parse_charges
 from .errors import AuditError
 from .infer import InferredTariff, PriceChange, infer_tariff, infer_with_change
@@ -40,3 +44,14 @@ __all__ = [
     "number_keys",
     "parse_charges",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """``sim.audit`` is both this package and the function :func:`audit`: importing the
+    package makes it the attribute ``sim.audit``, so the package calls the function."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Audit:
+        return audit(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
