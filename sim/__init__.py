@@ -29,6 +29,7 @@ _LAZY: dict[str, str] = {
     "ScenarioError": "errors",
     "SimError": "errors",
     "SweepError": "errors",
+    "audit": "audit",
     "breakeven_map": "analysis.breakeven",
     "compare": "variants",
     "cost_curve": "analysis.breakeven",
@@ -55,6 +56,7 @@ __getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
 if TYPE_CHECKING:  # pragma: no cover
     from .analysis.breakeven import CallMix, breakeven_map, cost_curve
     from .analysis.rounding import rounding_analysis
+    from .audit import audit
     from .billing import load_plans, rate
     from .cdr import CDRTable
     from .cdrio import read_cdrs, write_cdrs

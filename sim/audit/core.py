@@ -1,0 +1,481 @@
+"""The audit: match the carrier's rows to ours, re-rate, infer their tariff, attribute.
+
+The money difference is the carrier's total minus what the contract says our matched
+calls cost. It is split into causes *sequentially*, in a fixed order: each cause's
+amount is the change in the total when that cause is corrected after every cause
+before it, so the amounts add up to the difference exactly (integer sub-units)::
+
+    their total
+    - not_ours            remove the billed rows that match none of our calls
+    - duplicate           remove the second billing of a call
+    - unanswered_billed   a call we logged as not answered: charge it as the contract does
+    - duration            their tariff at their billed seconds -> at our billed seconds
+    - increment           their prices at their increment model -> at the contract's
+    - rate                their prices (price per minute, fees, minimum) -> the contract's
+    - other               what the inferred tariff does not reproduce of their charges
+    = the contract's total on our matched calls
+
+Where the carrier's file has no charge column, their rows are priced by the contract
+at their billed seconds: only the first four causes can then be non-zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.billing import Plan, load_plans, rate
+from sim.billing.tariff import compile_plan, units_to_decimal
+from sim.cdr import CDRTable
+
+from .errors import AuditError
+from .infer import InferredTariff, infer_with_change
+from .match import DUPLICATE, NOT_OURS, Matching, match_calls
+from .numbers import infer_country, number_keys
+
+__all__ = ["CAUSES", "METHOD", "Audit", "Cause", "Side", "audit", "load_contract",
+           "parse_charges"]
+
+#: The causes in the order they are corrected.
+CAUSES: tuple[str, ...] = ("not_ours", "duplicate", "unanswered_billed", "duration",
+                           "increment", "rate", "other")
+
+METHOD = ("sequential: each cause's amount is the change in the total when that cause is "
+          "corrected after every cause before it, in the order " + ", ".join(CAUSES)
+          + "; so the amounts sum to the difference exactly. duration = their tariff at "
+          "their billed seconds minus at ours; increment = their prices at their increment "
+          "model minus at the contract's; rate = that minus the contract's charge; other = "
+          "what the inferred tariff does not reproduce of their charges")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Side:
+    """One side of the audit: a CDR table and what the table itself cannot hold.
+
+    Parameters
+    ----------
+    cdrs
+        The calls.
+    lines
+        Source line of each row (None: row number + 1).
+    charges
+        The charge of each row in units of ``10**-charge_decimals`` (int64; carrier side).
+    charge_decimals
+        Decimal places of ``charges``.
+    currency
+        Currency of the charges, when the file says.
+    source
+        File name, for messages.
+    """
+
+    cdrs: CDRTable
+    lines: np.ndarray | None = None
+    charges: np.ndarray | None = None
+    charge_decimals: int = 0
+    currency: str | None = None
+    source: str = ""
+
+    @property
+    def line(self) -> np.ndarray:
+        if self.lines is not None:
+            return self.lines
+        if "source_line" in self.cdrs.columns:
+            return np.asarray(self.cdrs["source_line"], dtype=np.int64)
+        return np.arange(1, len(self.cdrs) + 1, dtype=np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """One cause of the difference: calls it touches and its exact amount."""
+
+    cause: str
+    calls: int
+    amount: Decimal
+    since: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"cause": self.cause, "calls": self.calls,
+                               "amount": str(self.amount)}
+        if self.since is not None:
+            out["since"] = self.since
+        return out
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Audit:
+    """The outcome of :func:`audit` (money in the contract's currency, exact)."""
+
+    plan: Plan
+    matching: Matching
+    ours: Side
+    theirs: Side
+    their_total: Decimal
+    contract_total: Decimal
+    causes: tuple[Cause, ...]
+    inferred: InferredTariff | None
+    den: int
+    their_units: np.ndarray
+    contract_units: np.ndarray
+    row_cause: np.ndarray
+    country: str | None
+    has_charges: bool
+    only_ours_answered: int
+    method: str = METHOD
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def difference(self) -> Decimal:
+        return self.their_total - self.contract_total
+
+    @property
+    def matched(self) -> int:
+        return len(self.matching.their_row)
+
+    @property
+    def only_ours(self) -> int:
+        return int(np.count_nonzero(~self.matching.our_matched))
+
+    @property
+    def only_theirs(self) -> int:
+        return int(np.count_nonzero(self.matching.status == NOT_OURS))
+
+    @property
+    def duplicates(self) -> int:
+        return int(np.count_nonzero(self.matching.status == DUPLICATE))
+
+    def cause(self, name: str) -> Cause:
+        return next(c for c in self.causes if c.cause == name)
+
+    def disputed(self) -> np.ndarray:
+        """Carrier rows whose charge differs from the contract's (index array; a row
+        that is not one of our calls: any charge)."""
+        return np.flatnonzero(self.their_units != self.contract_units)
+
+    def to_dict(self) -> dict[str, Any]:
+        m = self.matching
+        return {
+            "matched": self.matched, "only_ours": self.only_ours,
+            "only_ours_answered": self.only_ours_answered,
+            "only_theirs": self.only_theirs, "duplicates": self.duplicates,
+            "currency": self.plan.currency, "contract_plan": self.plan.name,
+            "contract_tariff": self.plan.tariff_text,
+            "their_total": str(self.their_total), "contract_total": str(self.contract_total),
+            "difference": str(self.difference),
+            "causes": [c.to_dict() for c in self.causes],
+            "method": self.method,
+            "inferred": None if self.inferred is None else self.inferred.to_dict(),
+            "charges_from": "their charge column" if self.has_charges else
+                            "the contract at their billed seconds (no charge column)",
+            "clock": {"shift_h": m.shift_h, "offset_s": m.offset_s,
+                      "tolerance_s": m.tolerance_s, "estimated_from_pairs": m.estimated_from},
+            "country_code": self.country,
+            "disputes": int(len(self.disputed())),
+            "ours": {"source": self.ours.source, "rows": len(self.ours.cdrs)},
+            "theirs": {"source": self.theirs.source, "rows": len(self.theirs.cdrs)},
+            "notes": list(self.notes),
+        }
+
+
+# -- inputs ---------------------------------------------------------------------------
+
+def load_contract(spec: str | Path | Plan) -> Plan:
+    """A plan from ``FILE`` (its only plan) or ``FILE:NAME``."""
+    if isinstance(spec, Plan):
+        return spec
+    text = str(spec)
+    path, name = text, None
+    if not Path(text).exists() and ":" in text:
+        path, _, name = text.rpartition(":")
+    plans = load_plans(path)
+    if name is None:
+        if len(plans) != 1:
+            raise AuditError(f"{path}: holds {len(plans)} plans ({', '.join(p.name for p in plans)}"
+                             f"); name the contract's plan as {path}:NAME")
+        return plans[0]
+    for p in plans:
+        if p.name == name:
+            return p
+    raise AuditError(f"{path}: no plan named {name!r} (plans: "
+                     f"{', '.join(p.name for p in plans)})")
+
+
+def parse_charges(texts: Sequence[Any], *, source: str = "charges",
+                  lines: Sequence[int] | None = None,
+                  currency: str | None = None) -> tuple[np.ndarray, int, str | None]:
+    """Charges written as decimals (``0.12``, ``"0.12 CNY"``, ``CNY 0.12``) to int units.
+
+    Returns
+    -------
+    units, decimals, currency
+        int64 units of ``10**-decimals``; the currency code written beside them (if any).
+
+    Raises
+    ------
+    AuditError
+        A charge that is not a decimal number, or two different currency codes.
+    """
+    values: list[Decimal] = []
+    seen = currency
+    for i, raw in enumerate(texts):
+        text = str(raw).strip() if raw is not None else ""
+        code = None
+        parts = text.split()
+        if len(parts) == 2:
+            code = parts[1] if parts[1].isalpha() else parts[0] if parts[0].isalpha() else None
+            text = parts[0] if code == parts[1] else parts[1]
+        try:
+            value = Decimal(text.replace(",", "")) if text else Decimal("NaN")
+        except InvalidOperation:
+            value = Decimal("NaN")
+        where = f"{source}:{lines[i]}" if lines is not None else f"{source}: row {i + 1}"
+        if not value.is_finite():
+            raise AuditError(f"{where}: charge: must be a decimal amount like 0.12 "
+                             f"(got {str(raw)!r})")
+        if code is not None:
+            code = code.upper()
+            if seen is not None and code != seen:
+                raise AuditError(f"{where}: charge: currency {code} differs from {seen}")
+            seen = code
+        values.append(value)
+    places = max([max(0, -int(v.as_tuple().exponent)) for v in values] or [0])  # type: ignore[arg-type]
+    scale = Decimal(10) ** places
+    units = np.array([int(v * scale) for v in values], dtype=np.int64)
+    return units, places, seen
+
+
+def _side(x: Side | CDRTable, what: str) -> Side:
+    if isinstance(x, Side):
+        return x
+    if isinstance(x, CDRTable):
+        return Side(x, source=str(x.meta.get("source", what)))
+    raise TypeError(f"{what}: expected a CDRTable or Side (got {type(x).__name__})")
+
+
+def _labels(cdrs: CDRTable) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Per row code and vocabulary of the dialled number."""
+    if "number" in cdrs.columns:  # the dialled number, when the table keeps it
+        vocab = cdrs.vocabulary("number")
+        if len(vocab) > 1:
+            return cdrs["number"], vocab
+    return cdrs["destination"], cdrs.vocabulary("destination")
+
+
+def _epoch_s(epoch: str) -> float:
+    return float(np.datetime64(epoch, "s").astype(np.int64))
+
+
+def _iso(t_s: float) -> str:
+    return str(np.datetime64(int(round(t_s)), "s")).replace("T", " ")
+
+
+def _to_den(units: np.ndarray, den: int, target: int) -> np.ndarray:
+    out = np.asarray(units)
+    if out.dtype != object:
+        out = out.astype(np.int64)
+    return out * (target // den) if target != den else out
+
+
+def _shifted(side: CDRTable, clock_s: float, epoch: str) -> CDRTable:
+    """``side`` with its times moved onto our clock and epoch."""
+    delta = _epoch_s(side.epoch) - _epoch_s(epoch) - clock_s
+    cols = dict(side.columns)
+    for name in ("start", "answer", "connect", "end"):
+        cols[name] = side[name] + delta
+    return CDRTable(cols, side.categories, epoch, side.tz, dict(side.meta))
+
+
+def _mixed(ours: CDRTable, rows: np.ndarray, theirs: CDRTable,
+           their_rows: np.ndarray) -> CDRTable:
+    """Our matched calls (times, destination) with their billed seconds and outcome."""
+    sel = ours.select(rows)
+    cols = dict(sel.columns)
+    cols["billsec"] = theirs["billsec"][their_rows].astype(np.int64)
+    cols["disposition"] = theirs["disposition"][their_rows]
+    return CDRTable(cols, sel.categories, sel.epoch, sel.tz, dict(sel.meta))
+
+
+def _plan_units(plans: Sequence[Plan], which: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Charge units (plan ``out_den``) of talk times ``d``, row ``i`` under
+    ``plans[which[i]]`` (plans without bands or destinations)."""
+    out = np.zeros(len(d), dtype=np.int64)
+    for k, p in enumerate(plans):
+        sel = np.flatnonzero(which == k)
+        if len(sel):
+            _, u = compile_plan(p).rate_calls(d[sel].astype(np.int64))
+            out[sel] = np.asarray(u, dtype=np.int64)
+    return out
+
+
+def _contract_xy(plan: Plan) -> tuple[int, int] | None:
+    if plan.increments is None:
+        return None
+    x, _, y = plan.increments.partition("/")
+    return int(x), int(y)
+
+
+def _nonzero(a: np.ndarray) -> int:
+    return int(np.count_nonzero(a))
+
+
+def _total(a: np.ndarray) -> int:
+    return int(a.sum(dtype=np.int64)) if a.dtype != object else int(sum(a.tolist()))
+
+
+# -- the audit ------------------------------------------------------------------------
+
+def audit(ours: Side | CDRTable, theirs: Side | CDRTable, plan: Plan | str | Path, *,
+          charges: Sequence[Any] | None = None, tolerance_s: float = 2.0,
+          country: str | None = None, clock: tuple[int, float] | None = None) -> Audit:
+    """Audit the carrier's CDRs against ours under the contract ``plan``.
+
+    Parameters
+    ----------
+    ours, theirs
+        Our CDRs and the carrier's (:class:`Side` to carry line numbers and charges).
+    plan
+        The contract's plan, or ``FILE[:NAME]``.
+    charges
+        The carrier's charge per row (decimal strings or Decimals), if not in ``theirs``.
+    tolerance_s
+        Largest start difference of a pair after the clock correction, s.
+    country
+        Country code to strip from numbers (default: inferred from the numbers).
+    clock
+        ``(shift_h, offset_s)`` of their clock against ours (default: estimated).
+
+    Returns
+    -------
+    Audit
+
+    Raises
+    ------
+    AuditError
+        No overlap in time or numbers, currencies differ, a charge is unreadable.
+    """
+    contract = load_contract(plan)
+    o, t = _side(ours, "ours"), _side(theirs, "theirs")
+    notes: list[str] = []
+    if charges is not None:
+        units, places, cur = parse_charges(charges, source=t.source or "charges")
+        if len(units) != len(t.cdrs):
+            raise AuditError(f"charges: {len(units)} values for {len(t.cdrs)} carrier rows")
+        t = Side(t.cdrs, t.lines, units, places, cur or t.currency, t.source)
+    if t.currency is not None and t.currency != contract.currency:
+        raise AuditError(f"{t.source or 'theirs'}: charges are in {t.currency} but the "
+                         f"contract plan {contract.name!r} is in {contract.currency}: "
+                         "audit against a plan in the bill's currency")
+    oc, ov = _labels(o.cdrs)
+    tc, tv = _labels(t.cdrs)
+    if country is None:
+        country = infer_country([*ov, *tv])
+        if country:
+            notes.append(f"country code {country} inferred from the numbers and stripped")
+    our_keys = number_keys(ov, country)[oc]
+    their_keys = number_keys(tv, country)[tc]
+    our_t = o.cdrs["start"] + _epoch_s(o.cdrs.epoch)
+    their_t = t.cdrs["start"] + _epoch_s(t.cdrs.epoch)
+    m = match_calls(our_keys, our_t, their_keys, their_t, tolerance_s=tolerance_s, clock=clock)
+    if len(m.their_row) == 0:
+        raise AuditError(
+            f"no carrier row matches one of our calls (clock correction {m.shift_h:+d} h "
+            f"{m.offset_s:+.3f} s, tolerance {tolerance_s} s): ours run "
+            f"{_iso(float(np.nanmin(our_t)))} .. {_iso(float(np.nanmax(our_t)))}, theirs "
+            f"{_iso(float(np.nanmin(their_t)))} .. {_iso(float(np.nanmax(their_t)))}")
+
+    # what the contract says each of our calls costs
+    pc = rate(o.cdrs, [contract]).per_call(contract.name)
+    k_den = pc.den
+    ti, oi = m.their_row, m.our_row
+    # what they charged per row
+    if t.charges is not None:
+        if len(t.charges) != len(t.cdrs):
+            raise AuditError(f"{t.source}: {len(t.charges)} charges for {len(t.cdrs)} rows")
+        c_den = 10 ** t.charge_decimals
+        their_raw = np.asarray(t.charges, dtype=np.int64)
+    else:
+        c_den = k_den
+        their_raw = np.zeros(len(t.cdrs), dtype=np.int64)
+        moved = _shifted(t.cdrs, m.clock_s, o.cdrs.epoch)
+        their_raw[:] = np.asarray(rate(moved, [contract]).per_call(contract.name).units,
+                                  dtype=np.int64)
+        mixed = rate(_mixed(o.cdrs, oi, t.cdrs, ti), [contract]).per_call(contract.name)
+        their_raw[ti] = np.asarray(mixed.units, dtype=np.int64)
+        notes.append("no charge column: their rows priced by the contract at their billed "
+                     "seconds")
+    den = math.lcm(k_den, c_den)
+    their_u = _to_den(their_raw, c_den, den)
+    k_all = _to_den(np.asarray(pc.units), k_den, den)
+    k = k_all[oi]
+    c = their_u[ti]
+
+    # the carrier's tariff, from its own rows
+    their_answered = t.cdrs["disposition"] == 0
+    d_their = np.where(their_answered, t.cdrs["billsec"], 0).astype(np.int64)
+    our_answered = o.cdrs["disposition"][oi] == 0
+    d_o = np.where(our_answered, o.cdrs["billsec"][oi], 0).astype(np.int64)
+    d_t = d_their[ti]
+    inferred: InferredTariff | None = None
+    if t.charges is not None:
+        inferred = infer_with_change(d_their, their_raw, t.charge_decimals, their_t, label=_iso)
+        plans = inferred.plans(contract.currency)
+        which = np.zeros(len(ti), dtype=np.int64)
+        for j, ch in enumerate(inferred.changes, 1):
+            which[their_t[ti] >= ch.at_s] = j
+        xy = _contract_xy(contract)
+        hybrid = plans if xy is None else [inferred.plan(
+            contract.currency, price_per_min=p.price_per_min, increments=xy) for p in plans]
+        if xy is None:
+            notes.append("the contract has no X/Y increments: increment and price "
+                         "differences are both counted as rate")
+        s1 = _to_den(_plan_units(plans, which, d_t), c_den, den)
+        s2 = _to_den(_plan_units(plans, which, d_o), c_den, den)
+        s3 = _to_den(_plan_units(hybrid, which, d_o), c_den, den)
+    else:
+        s1 = c.copy()
+        s2 = s3 = k.copy()
+    unans = ~our_answered
+    per_row = {
+        "unanswered_billed": np.where(unans, c - k, 0),
+        "duration": np.where(unans, 0, s1 - s2),
+        "increment": np.where(unans, 0, s2 - s3),
+        "rate": np.where(unans, 0, s3 - k),
+        "other": np.where(unans, 0, c - s1),
+    }
+    status = m.status
+    their_total = _total(their_u)
+    contract_total = _total(k)
+    amounts = {"not_ours": _total(their_u[status == NOT_OURS]),
+               "duplicate": _total(their_u[status == DUPLICATE])}
+    calls = {"not_ours": _nonzero(status == NOT_OURS), "duplicate": _nonzero(status == DUPLICATE)}
+    for name, v in per_row.items():
+        amounts[name] = _total(v)
+        calls[name] = _nonzero(v)
+    assert sum(amounts.values()) == their_total - contract_total, "attribution must be exact"
+    since = inferred.changes[0].at if inferred is not None and inferred.changes else None
+    causes = tuple(Cause(name, calls[name], units_to_decimal(amounts[name], den),
+                         since if name == "rate" else None) for name in CAUSES)
+    # per carrier row: a bit per cause (in CAUSES order) that changes its charge
+    row_cause = np.zeros(len(t.cdrs), dtype=np.int16)
+    row_cause[status == NOT_OURS] = 1
+    row_cause[status == DUPLICATE] = 2
+    bits = np.zeros(len(ti), dtype=np.int16)
+    for j, name in enumerate(CAUSES[2:], 2):
+        bits |= np.where(per_row[name] != 0, 1 << j, 0).astype(np.int16)
+    row_cause[ti] = bits
+    contract_per_their = np.zeros(len(t.cdrs), dtype=np.int64)
+    contract_per_their[ti] = k
+    answered_all = o.cdrs["disposition"] == 0
+    return Audit(plan=contract, matching=m, ours=o, theirs=t,
+                 their_total=units_to_decimal(their_total, den),
+                 contract_total=units_to_decimal(contract_total, den),
+                 causes=causes, inferred=inferred, den=den, their_units=their_u,
+                 contract_units=contract_per_their, row_cause=row_cause, country=country,
+                 has_charges=t.charges is not None,
+                 only_ours_answered=_nonzero(answered_all & ~m.our_matched),
+                 notes=tuple(notes))

@@ -1,0 +1,379 @@
+"""Reading both sides of an audit from files, and writing its results.
+
+The CDRs come through :func:`sim.read_cdrs` (every format and mapping it knows). The
+carrier's ``charge`` (and an optional ``currency``) column is not a CDR column: it is
+read here from the same file and joined to the accepted rows by their line numbers
+(rows read = accepted + rejected, so the accepted lines are the record lines less the
+rejected ones; a table that keeps ``source_line`` gives them directly).
+
+Outputs, in a folder: ``audit.json`` (the summary, money as decimal strings),
+``disputes.csv`` (one row per carrier row whose charge differs from the contract's,
+ready to send; cells that a spreadsheet would run as a formula are neutralised) and
+``audit.html`` (the report page's style).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import inspect
+import re
+import string
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.cdrio import ImportReport, read_cdrs
+
+from .core import CAUSES, Audit, Side, parse_charges
+from .errors import AuditError
+
+__all__ = ["DISPUTE_COLUMNS", "audit_html", "neutralise", "read_side", "summary_text",
+           "write_audit", "write_disputes"]
+
+DISPUTE_COLUMNS: tuple[str, ...] = (
+    "their_line", "our_line", "destination", "start", "our_billsec", "their_billsec",
+    "contract_charge", "their_charge", "difference", "cause")
+_EXTRA = ("charge", "currency")
+_SAFE_SIGNED = re.compile(r"[+-][\d ]*")
+
+
+def _fold(name: str) -> str:
+    return "".join(name.split()).casefold()
+
+
+def _record_lines(path: Path, header: bool) -> tuple[list[int], list[str], list[str]]:
+    """1-based line numbers and texts of the records (after the header, if any), and
+    the header's fields."""
+    lines: list[int] = []
+    texts: list[str] = []
+    head: list[str] = []
+    seen_header = not header
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        for no, text in enumerate(fh, 1):
+            body = text.rstrip("\r\n")
+            if not body.strip():
+                continue
+            if not seen_header:
+                if body.startswith("#"):
+                    continue
+                head = [h.strip() for h in next(csv.reader([body]), [])]
+                seen_header = True
+                continue
+            lines.append(no)
+            texts.append(body)
+    return lines, texts, head
+
+
+def _column(head: list[str], name: str, given: str | None, path: Path) -> int | None:
+    folded = {_fold(h): i for i, h in reversed(list(enumerate(head)))}
+    if given is None:
+        return folded.get(name)
+    i = folded.get(_fold(given))
+    if i is None:
+        raise AuditError(f"{path}: --map {name}={given!r}: no such column in the header "
+                         f"(columns: {', '.join(head)})")
+    return i
+
+
+def read_side(path: str | Path, *, format: str = "auto",
+              mapping: Mapping[str, str] | None = None, where: Sequence[str] = (),
+              tz: str | None = None, strict: bool = False,
+              charges: bool = True) -> tuple[Side, ImportReport]:
+    """Read one side of an audit: its CDRs, line numbers and (``charges``) charge column.
+
+    Parameters
+    ----------
+    path
+        The CDR file.
+    format, tz, strict
+        As for :func:`sim.read_cdrs`.
+    mapping
+        Our column -> their header; may also map ``charge`` and ``currency``.
+    where
+        ``COLUMN=VALUE`` / ``COLUMN!=VALUE`` filters (needs a reader that has them).
+    charges
+        Look for a ``charge`` column (mapped, or a header named ``charge``).
+
+    Raises
+    ------
+    AuditError
+        A mapped charge column is missing, a charge is not a decimal, currencies differ.
+    """
+    path = Path(path)
+    mapping = dict(mapping or {})
+    extra = {k: mapping.pop(k) for k in _EXTRA if k in mapping}
+    kwargs: dict[str, Any] = {}
+    if where:
+        if "where" not in inspect.signature(read_cdrs).parameters:
+            raise AuditError(f"{path}: --where filters need the CDR reader's where= option, "
+                             "which this installation does not have yet")
+        kwargs["where"] = list(where)
+    imported = read_cdrs(path, format=format, mapping=mapping or None,  # type: ignore[arg-type]
+                         strict=strict, tz=tz, **kwargs)
+    cdrs, report = imported.cdrs, imported.report
+    header = report.format in ("native", "mapped")
+    lines: np.ndarray | None = None
+    need_cells = charges and header
+    if "source_line" in cdrs.columns and not need_cells:
+        return Side(cdrs, np.asarray(cdrs["source_line"], dtype=np.int64),
+                    source=str(path)), report
+    rec_lines, texts, head = _record_lines(path, header)
+    rejected = {r.line for r in report.rejected}
+    if "source_line" in cdrs.columns:
+        lines = np.asarray(cdrs["source_line"], dtype=np.int64)
+        keep_pos = np.searchsorted(np.asarray(rec_lines), lines)
+    else:
+        keep_pos = np.array([i for i, ln in enumerate(rec_lines) if ln not in rejected],
+                            dtype=np.int64)
+        if len(keep_pos) != len(cdrs):
+            raise AuditError(f"{path}: cannot line up the rows read ({len(cdrs)} accepted) "
+                             f"with the file's {len(rec_lines)} records and "
+                             f"{len(rejected)} rejections")
+        lines = np.asarray(rec_lines, dtype=np.int64)[keep_pos] if len(keep_pos) else \
+            np.zeros(0, dtype=np.int64)
+    if not need_cells:
+        if "charge" in extra:
+            raise AuditError(f"{path}: --map charge=...: a charge column needs a CSV with a "
+                             f"header (this file is {report.format})")
+        return Side(cdrs, lines, source=str(path)), report
+    ci = _column(head, "charge", extra.get("charge"), path)
+    ki = _column(head, "currency", extra.get("currency"), path)
+    if ci is None:
+        return Side(cdrs, lines, source=str(path)), report
+    cells = [texts[i] for i in keep_pos.tolist()]
+    rows = list(csv.reader(cells))
+    charge_text = [r[ci] if ci < len(r) else "" for r in rows]
+    currency: str | None = None
+    if ki is not None:
+        for r, ln in zip(rows, lines.tolist(), strict=True):
+            code = (r[ki] if ki < len(r) else "").strip().upper()
+            if not code:
+                continue
+            if currency is None:
+                currency = code
+            elif code != currency:
+                raise AuditError(f"{path}:{ln}: {head[ki]}: currency {code} differs from "
+                                 f"{currency} on earlier rows: one bill, one currency")
+    units, places, written = parse_charges(charge_text, source=str(path),
+                                           lines=lines.tolist(), currency=currency)
+    return Side(cdrs, lines, units, places, written or currency, str(path)), report
+
+
+# -- writing ---------------------------------------------------------------------------
+
+def neutralise(cell: str) -> str:
+    """A CSV cell a spreadsheet will not run as a formula: text starting with ``=``,
+    ``@``, a tab or CR, or a sign followed by anything but digits, gets a leading
+    apostrophe. Plain numbers such as ``+8613800000000`` or ``-0.12`` stay as they are."""
+    if not cell:
+        return cell
+    if cell[0] in "=@\t\r" or (cell[0] in "+-" and not _SAFE_SIGNED.fullmatch(
+            cell.replace(".", "", 1))):
+        return "'" + cell
+    return cell
+
+
+def _money(units: np.ndarray, den: int) -> np.ndarray:
+    """Decimal strings of ``units / den`` (object array)."""
+    from sim.billing.tariff import units_to_decimal
+
+    places = len(str(den)) - 1
+    if 10**places != den:
+        return np.array([str(units_to_decimal(int(u), den)) for u in units.tolist()],
+                        dtype=object)
+    u = np.asarray(units, dtype=np.int64)
+    whole = (np.abs(u) // den).astype(str)
+    sign = np.where(u < 0, "-", "")
+    if places == 0:
+        return np.char.add(sign, whole).astype(object)
+    frac = np.char.zfill((np.abs(u) % den).astype(str), places)
+    return np.char.add(np.char.add(np.char.add(sign, whole), "."), frac).astype(object)
+
+
+def _cause_names(bits: np.ndarray) -> np.ndarray:
+    names = np.full(len(bits), "", dtype=object)
+    for j, name in enumerate(CAUSES):
+        has = (bits >> j) & 1 == 1
+        names[has] = np.where(names[has] == "", name, names[has] + "+" + name)
+    return names
+
+
+def write_disputes(result: Audit, path: str | Path) -> int:
+    """Write ``disputes.csv``; returns the number of rows."""
+    from sim.output import atomic_write
+
+    rows = result.disputed()
+    t, o, m = result.theirs, result.ours, result.matching
+    our_of = np.full(len(t.cdrs), -1, dtype=np.int64)
+    our_of[m.their_row] = m.our_row
+    our_rows = our_of[rows]
+    has = our_rows >= 0
+    our_line = np.where(has, o.line[np.maximum(our_rows, 0)] if len(o.cdrs) else 0, 0)
+    dest = t.cdrs.labels("destination")[rows] if "number" not in t.cdrs.columns else \
+        t.cdrs.labels("number")[rows]
+    start_s = t.cdrs["start"][rows] + float(np.datetime64(t.cdrs.epoch, "s").astype(np.int64))
+    finite = np.isfinite(start_s)
+    starts = np.full(len(rows), "", dtype=object)
+    if finite.any():
+        us = np.rint(start_s[finite] * 1e6).astype(np.int64).astype("datetime64[us]")
+        starts[finite] = np.datetime_as_string(us, unit="s")
+    our_bill = np.where(has, o.cdrs["billsec"][np.maximum(our_rows, 0)] if len(o.cdrs) else 0,
+                        0)
+    their_c = result.their_units[rows]
+    contract = np.where(has, result.contract_units[rows], 0)
+    money_t = _money(their_c, result.den)
+    money_k = _money(contract, result.den)
+    money_d = _money(their_c - contract, result.den)
+    causes = _cause_names(result.row_cause[rows])
+    their_line = t.line[rows]
+    their_bill = t.cdrs["billsec"][rows]
+    with atomic_write(path) as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(DISPUTE_COLUMNS)
+        for i in range(len(rows)):
+            w.writerow([int(their_line[i]), int(our_line[i]) if has[i] else "",
+                        neutralise(str(dest[i])), starts[i],
+                        int(our_bill[i]) if has[i] else "", int(their_bill[i]),
+                        money_k[i] if has[i] else "", money_t[i], money_d[i], causes[i]])
+    return len(rows)
+
+
+def summary_text(result: Audit) -> str:
+    """The stdout summary: categories, totals, causes, their tariff beside the contract's."""
+    from sim.commands._common import format_table
+
+    cur = result.plan.currency
+    m = result.matching
+    lines = [
+        f"contract: {result.plan.name} ({result.plan.tariff_text}, {cur})",
+        f"clock: theirs = ours {m.shift_h:+d} h {m.offset_s:+.3f} s (estimated from "
+        f"{m.estimated_from:,} candidate pairs), tolerance {m.tolerance_s:g} s"
+        + (f", country code {result.country} stripped" if result.country else ""),
+        "",
+        format_table([
+            ["matched", f"{result.matched:,}"],
+            ["only ours (not billed)", f"{result.only_ours:,} ({result.only_ours_answered:,} "
+                                        "answered)"],
+            ["only theirs (not ours)", f"{result.only_theirs:,}"],
+            ["duplicates on their side", f"{result.duplicates:,}"]], ["calls", "count"]),
+        "",
+        f"their total     {result.their_total} {cur}",
+        f"contract total  {result.contract_total} {cur} (our matched calls)",
+        f"difference      {result.difference} {cur}",
+        "",
+        format_table([[c.cause + (f" (from {c.since})" if c.since else ""), f"{c.calls:,}",
+                       str(c.amount)] for c in result.causes],
+                     ["cause", "calls", f"amount {cur}"]),
+        f"sum of causes = difference exactly ({result.method.split(':')[0]})",
+    ]
+    inf = result.inferred
+    if inf is not None:
+        lines += ["", f"their tariff (inferred): {inf.text()}; reproduces "
+                  f"{inf.rows_exact:,} of {inf.rows:,} rows exactly ({inf.share_exact:.1%})",
+                  f"contract tariff:         {result.plan.tariff_text}, connect "
+                  f"{result.plan.connect_fee}, min {result.plan.min_cost}"]
+    else:
+        lines += ["", "their file has no charge column: their rows priced by the contract"]
+    lines += [f"disputed calls: {len(result.disputed()):,}"]
+    lines += [f"note: {n}" for n in result.notes]
+    return "\n".join(lines)
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    out = ['<div class="scroll"><table>', "<tr>" + "".join(
+        f'<th{" class=" + chr(34) + "l" + chr(34) if i == 0 else ""}>{_e(h)}</th>'
+        for i, h in enumerate(header)) + "</tr>"]
+    for r in rows:
+        out.append("<tr>" + "".join(f'<td{" class=" + chr(34) + "l" + chr(34) if i == 0 else ""}'
+                                    f">{_e(v)}</td>" for i, v in enumerate(r)) + "</tr>")
+    out.append("</table></div>")
+    return "\n".join(out)
+
+
+#: Disputed calls shown in the HTML page (all of them are in disputes.csv).
+HTML_DISPUTES = 50
+
+
+def audit_section(data: Mapping[str, Any]) -> str:
+    """The audit as an HTML section body, from :meth:`Audit.to_dict` (for a report)."""
+    cur = data["currency"]
+    parts = [
+        _table(["calls", "count"], [["matched", f"{data['matched']:,}"],
+                                    ["only ours (not billed)", f"{data['only_ours']:,}"],
+                                    ["only theirs (not ours)", f"{data['only_theirs']:,}"],
+                                    ["duplicates on their side", f"{data['duplicates']:,}"]]),
+        _table(["total", cur], [["their total", data["their_total"]],
+                                ["contract total (our matched calls)", data["contract_total"]],
+                                ["difference", data["difference"]]]),
+        "<h3>Causes of the difference</h3>",
+        _table(["cause", "calls", f"amount {cur}"],
+               [[c["cause"] + (f" (from {c['since']})" if c.get("since") else ""),
+                 f"{c['calls']:,}", c["amount"]] for c in data["causes"]]),
+        f'<p class="note">{_e(data["method"])}</p>',
+    ]
+    inf = data.get("inferred")
+    if inf:
+        parts += ["<h3>Their tariff beside the contract's</h3>", _table(
+            ["", "increments", "price/min", "connect fee", "min charge", "rows exact"],
+            [["inferred from their charges", inf["increments"] or "–", inf["price_per_min"]
+              + "".join(f"; {c['price_per_min']} from {c['from']}" for c in inf["changes"]),
+              inf["connect_fee"], inf["min_cost"], f"{inf['rows_exact']:.1%}"],
+             ["contract", data["contract_tariff"], "", "", "", ""]])]
+    return "\n".join(parts)
+
+
+def audit_html(result: Audit) -> str:
+    """A standalone page in the style of ``dialsim report``."""
+    from sim import __version__
+
+    data = result.to_dict()
+    rows = result.disputed()[:HTML_DISPUTES]
+    cur = data["currency"]
+    dispute_rows = []
+    our_of = np.full(len(result.theirs.cdrs), -1, dtype=np.int64)
+    our_of[result.matching.their_row] = result.matching.our_row
+    names = _cause_names(result.row_cause[rows])
+    for k, i in enumerate(rows.tolist()):
+        j = int(our_of[i])
+        diff = int(result.their_units[i]) - (int(result.contract_units[i]) if j >= 0 else 0)
+        dispute_rows.append([int(result.theirs.line[i]),
+                             int(result.ours.line[j]) if j >= 0 else "",
+                             result.theirs.cdrs.labels("destination")[i],
+                             int(result.theirs.cdrs["billsec"][i]),
+                             int(result.ours.cdrs["billsec"][j]) if j >= 0 else "",
+                             str(_money(np.array([diff]), result.den)[0]), names[k]])
+    body = audit_section(data)
+    if dispute_rows:
+        body += (f"\n<h3>First {len(dispute_rows)} disputed calls (all "
+                 f"{data['disputes']:,} in disputes.csv)</h3>\n" + _table(
+                     ["their line", "our line", "destination", "their billsec",
+                      "our billsec", f"difference {cur}", "cause"], dispute_rows))
+    template = resources.files("sim").joinpath("report_template.html").read_text("utf-8")
+    section = f'<section id="audit">\n<h2>Audit of the carrier\'s bill</h2>\n{body}\n</section>'
+    return string.Template(template).substitute(
+        version=_e(__version__), title=_e("dialsim audit"),
+        subtitle=_e(f"{data['theirs']['source']} against {data['ours']['source']} under "
+                    f"{data['contract_plan']}"),
+        footer=f"dialsim {_e(__version__)} · audit", body=section,
+        nav='<a href="#audit">Audit</a>')
+
+
+def write_audit(result: Audit, folder: str | Path) -> dict[str, Any]:
+    """Write audit.json, disputes.csv and audit.html into ``folder``; return the dict."""
+    from sim.commands._common import write_json
+    from sim.output import atomic_write_text
+
+    folder = Path(folder)
+    data = result.to_dict()
+    write_json(folder / "audit.json", data)
+    write_disputes(result, folder / "disputes.csv")
+    atomic_write_text(folder / "audit.html", audit_html(result))
+    return data
