@@ -517,6 +517,8 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
                 if setup.id_field is not None:
                     raw["source_id"] = np.array(
                         column(block.rows, setup.id_field, 0), dtype=object)
+                elif fmt != "native":  # the file has no call id of its own
+                    raw["source_id"] = np.full(len(block.rows), "", dtype=object)
             else:  # parsed by the fast path: dialsim's own rows, all outbound
                 raw, lines = block
                 rows = None
