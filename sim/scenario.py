@@ -775,6 +775,9 @@ def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>",
     top.finish()
     if agents and campaign:
         _check_shifts(agents, campaign, problems)
+    if script and script.talk is not None and dialer.robot_transfer_stage >= 0:
+        problems.must("dialer.robot_transfer_stage", "-1 with script.talk (a talk-time law "
+                      "has no stages to hand over at)", dialer.robot_transfer_stage)
     if problems or None in (campaign, lst, customers, agents, script):
         problems.fail()
     assert campaign and lst and customers and agents and script  # for the type checker

@@ -189,3 +189,11 @@ def test_ratio_mode_counts_busy_agents_in_its_goal():
     r = sim.run(s, seed=1)
     assert r.kpis["abandoned"] > 0 and r.kpis["contacts"] > 0
     assert r.pacer["level"] == 2.0
+
+
+def test_talk_law_has_no_stage_to_hand_over_at():
+    raw = tiny_dict()
+    raw["script"] = {"talk": 30}
+    with pytest.raises(ScenarioError, match=r"dialer\.robot_transfer_stage"):
+        scenario_from_dict(raw, overrides={"dialer.mode": "robot", "dialer.channels": 2,
+                                           "dialer.robot_transfer_stage": 0})
