@@ -12,6 +12,11 @@ labels: fixed vocabularies (disposition, answered_by, amd, hangup_by, result) ar
 same in every table; open ones (stage, number_type, destination, segment) carry their
 labels with the table.
 
+``billsec`` is talk time in whole seconds, what a carrier bills from: rounded up
+(``ceil``) by default, as carriers bill. A simulated campaign may follow a PBX that
+truncates (``customers.billsec = "floor"``) or rounds half up (``"round"``), so that
+its CDRs twin such an export; unanswered calls have 0 whatever the convention.
+
 Reading and writing files lives in :mod:`sim.cdrio`; this module has no I/O.
 """
 
@@ -73,7 +78,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("talk_s", "float", "float64", "answer to hang-up, s (0 unanswered)"),
     Column("wait_s", "float", "float64", "answer to connect, or to hang-up if never"),
     Column("wrap_s", "float", "float64", "after-call work of the agent, s"),
-    Column("billsec", "int", "int64", "ceil(talk_s) for answered calls, else 0"),
+    Column("billsec", "int", "int64",
+           "whole seconds of talk_s for answered calls (ceil unless customers.billsec "
+           "says floor or round), else 0"),
     Column("disposition", "cat", "int8", "carrier outcome", DISPOSITIONS),
     Column("answered_by", "cat", "int8", "who picked up", ANSWERED_BY),
     Column("amd", "cat", "int8", "answering-machine detector verdict", AMD),

@@ -89,7 +89,7 @@ def ladder(base: Scenario, sizes: Sequence[int], *, reps: int = 20, seed: int = 
         # a list long enough that no strategy runs out of leads (≤ ~900 dials an agent)
         sc = base.with_overrides({"agents.count": n,
                                   "list.size": max(base.list.size, 1200 * n)})
-        handle = sc.script.stages[0].duration.mean + sc.agents.wrap.mean
+        handle = sc.script.mean_talk + sc.agents.wrap.mean
         p_live = sc.customers.p_pickup
         capacity_per_min = n * 60.0 / handle / max(p_live, 1e-9)  # dials/min at 100 %
         for name in strategies:

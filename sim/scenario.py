@@ -49,7 +49,10 @@ __all__ = [
 ]
 
 #: Dialer pacing modes (see DESIGN §4).
-MODES: tuple[str, ...] = ("preview", "progressive", "poisson", "adaptive", "predictive", "robot")
+MODES: tuple[str, ...] = ("preview", "progressive", "poisson", "adaptive", "predictive", "robot",
+                          "ratio")
+#: How billsec is made from talk time (``customers.billsec``).
+BILLSEC: tuple[str, ...] = ("ceil", "floor", "round")
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_S = 86_400
 
@@ -145,6 +148,9 @@ class CustomerSpec:
     busy_time: Distribution
     patience: Distribution
     machine_talk: Distribution
+    #: How ``billsec`` is made from talk time: "ceil" (carriers), "floor" (PBX exports
+    #: that truncate) or "round" (half up).
+    billsec: str = "ceil"
 
 
 @dataclass(**_frozen)
@@ -189,6 +195,11 @@ class DialerSpec:
     adapt_offset: float
     robot_transfer_stage: int
     amd: AMDSpec
+    #: How long an unanswered line is let ring before the dialer (or agent) hangs up,
+    #: capped by ``ring_timeout_s``; None: always the timeout.
+    give_up: Distribution | None = None
+    #: Predictive pacing aims at ``target_abandon × (1 − abandon_margin)``.
+    abandon_margin: float = 0.2
 
 
 @dataclass(**_frozen)
@@ -221,6 +232,15 @@ class ScriptSpec:
     p_convert: float
     p_callback: float
     decline_exit: Distribution
+    #: Talk time of connected calls given directly (no stages): None when staged.
+    talk: Distribution | None = None
+
+    @property
+    def mean_talk(self) -> float:
+        """Mean conversation length (s): the talk law's, else the stage durations' sum."""
+        if self.talk is not None:
+            return self.talk.mean
+        return sum(st.duration.mean for st in self.stages)
 
 
 @dataclass(**_frozen)
@@ -562,12 +582,13 @@ def _customers(s: Section) -> CustomerSpec | None:
         "patience": _dist(s, "patience", {"dist": "exponential", "mean": 4}),
         "machine_talk": _dist(s, "machine_talk", {"dist": "uniform", "low": 3, "high": 8}),
     }
+    billsec = s.string("billsec", "ceil", choices=BILLSEC)
     s.finish()
     if by_attempt is None or by_hour is None or any(v is None for v in dists.values()):
         return None
     return CustomerSpec(p_fail=float(p_fail), p_busy=float(p_busy), p_pickup=float(p_pickup),
                         p_machine=float(p_machine), pickup_by_attempt=by_attempt,
-                        pickup_by_hour=by_hour, **dists)
+                        pickup_by_hour=by_hour, billsec=billsec, **dists)
 
 
 def _agents(s: Section, windows: tuple[tuple[int, int], ...] | None) -> AgentSpec | None:
@@ -621,6 +642,8 @@ def _dialer(s: Section) -> DialerSpec:
     max_level = s.number("max_level", 3.0, lo=1)
     offset = s.number("adapt_offset", 0.0)
     transfer = s.integer("robot_transfer_stage", -1, lo=-1)
+    give_up = _dist(s, "give_up", None)
+    margin = s.number("abandon_margin", 0.2, lo=0, hi=1, hi_open=True)
     amd = _amd(s.sub("amd"))
     s.finish()
     if mode == "poisson" and not rate:
@@ -632,15 +655,21 @@ def _dialer(s: Section) -> DialerSpec:
                       abandon_threshold_s=float(threshold), channels=channels,
                       calls_per_second=float(cps), rate_per_min=float(rate),
                       target_abandon=float(target), max_level=float(max_level),
-                      adapt_offset=float(offset), robot_transfer_stage=transfer, amd=amd)
+                      adapt_offset=float(offset), robot_transfer_stage=transfer, amd=amd,
+                      give_up=give_up, abandon_margin=float(margin))
 
 
 def _script(s: Section) -> ScriptSpec | None:
     name = s.string("name", "script")
     stages: list[StageSpec] = []
     items = s.items("stages")
-    if not items:
-        s.problems.add(s.path("stages"), "needs at least one [[script.stages]] entry")
+    talk = _dist(s, "talk", None)
+    if talk is not None and items:
+        s.problems.add(s.path("talk"), "and script.stages are mutually exclusive: give the "
+                                       "talk-time law or the stages, not both")
+    elif not items and talk is None and not s.has("talk"):
+        s.problems.add(s.path("stages"), "needs at least one [[script.stages]] entry "
+                                         "(or a talk-time law script.talk)")
     for st in items:
         st_name = st.string("name", f"stage{len(stages) + 1}")
         dur = _dist(st, "duration", MISSING)
@@ -654,10 +683,10 @@ def _script(s: Section) -> ScriptSpec | None:
     p_callback = s.probability("p_callback", 0.0)
     exit_ = _dist(s, "decline_exit", 8)
     s.finish()
-    if len(stages) != len(items) or not stages or exit_ is None:
+    if len(stages) != len(items) or not (stages or talk) or exit_ is None:
         return None
     return ScriptSpec(name=name, stages=tuple(stages), p_convert=float(p_convert),
-                      p_callback=float(p_callback), decline_exit=exit_)
+                      p_callback=float(p_callback), decline_exit=exit_, talk=talk)
 
 
 def _compliance(s: Section) -> ComplianceSpec:
@@ -746,6 +775,9 @@ def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>",
     top.finish()
     if agents and campaign:
         _check_shifts(agents, campaign, problems)
+    if script and script.talk is not None and dialer.robot_transfer_stage >= 0:
+        problems.must("dialer.robot_transfer_stage", "-1 with script.talk (a talk-time law "
+                      "has no stages to hand over at)", dialer.robot_transfer_stage)
     if problems or None in (campaign, lst, customers, agents, script):
         problems.fail()
     assert campaign and lst and customers and agents and script  # for the type checker

@@ -40,7 +40,8 @@ def scenarios(draw):
         "agents.count": draw(st.integers(1, 4)),
         "agents.wrap": draw(times),
         "dialer.mode": draw(st.sampled_from(["preview", "progressive", "progressive",
-                                             "poisson", "adaptive", "predictive", "robot"])),
+                                             "poisson", "adaptive", "predictive", "robot",
+                                             "ratio"])),
         "dialer.rate_per_min": draw(st.sampled_from([0.0, 2.0, 20.0])),
         "dialer.robot_transfer_stage": draw(st.sampled_from([-1, 0, 1])),
         "dialer.ratio": draw(st.sampled_from([1.0, 1.0, 1.5, 2.0, 3.0])),
@@ -52,10 +53,17 @@ def scenarios(draw):
         "script.stages[0].p_hangup": draw(probs),
         "script.stages[0].p_decline": draw(probs),
         "script.p_convert": draw(probs),
+        "customers.billsec": draw(st.sampled_from(["ceil", "ceil", "floor", "round"])),
         "campaign.days": draw(st.integers(1, 3)),
         "campaign.windows": draw(st.sampled_from([[["09:00", "09:20"]],
                                                    [["09:00", "09:10"], ["10:00", "10:15"]]])),
     }
+    if draw(st.booleans()):
+        over["dialer.give_up"] = draw(times)
+    if draw(st.booleans()):  # a hold queue: people wait as long as their patience
+        over["dialer.abandon_threshold_s"] = "inf"
+        over["customers.patience"] = draw(st.sampled_from([1e9, {"dist": "exponential",
+                                                                   "mean": 600}]))
     if over["dialer.mode"] == "preview":
         over["dialer.ratio"] = 1.0
     if over["dialer.mode"] == "poisson" and not over["dialer.rate_per_min"]:
@@ -67,6 +75,11 @@ def scenarios(draw):
     two_stages = over.pop("script.stages[1]", False) is None
     segments = draw(st.sampled_from([None, [0, 0], [0, 1]]))
     sc = tiny(over)
+    if not two_stages and over["dialer.robot_transfer_stage"] < 0 and draw(st.booleans()):
+        raw = dict(sc.raw)  # the talk-time law instead of the stages
+        raw["script"] = {k: v for k, v in raw["script"].items() if k != "stages"}
+        raw["script"]["talk"] = draw(times)
+        sc = sim.scenario.scenario_from_dict(raw)
     if two_stages:
         raw = dict(sc.raw)
         raw["script"] = {**raw["script"], "stages": [
@@ -81,6 +94,43 @@ def scenarios(draw):
              "prefix": "021"}]}
         sc = sim.scenario.scenario_from_dict(raw)
     return sc
+
+
+def _support_max(dist) -> float:
+    """The largest value ``dist`` can draw (its inverse CDF just below 1)."""
+    return float(dist.ppf(np.array([np.nextafter(1.0, 0.0)]))[0])
+
+
+def check_window_close(scenario: sim.Scenario, cdrs: CDRTable, sessions) -> None:
+    """A person answered and never connected waits (and is billed) at most
+    min(patience, abandon threshold, until the last agent who could take them left);
+    a connected call's conversation never exceeds the script's longest play."""
+    ans = cdrs.answered
+    amd_hung_up = cdrs.labels("amd") == "machine"
+    never = ans & np.isnan(cdrs["connect"]) & ~amd_hung_up & (cdrs.labels("answered_by")
+                                                               == "person")
+    wait, answer = cdrs["wait_s"][never], cdrs["answer"][never]
+    assert np.allclose(wait, cdrs["talk_s"][never]) and np.all(
+        cdrs["billsec"][never] <= np.ceil(wait + 1e-9))
+    assert np.all(wait <= scenario.dialer.abandon_threshold_s + 1e-6)
+    if scenario.customers.patience.is_constant:
+        assert np.all(wait <= scenario.customers.patience.mean + 1e-6)
+    _, s_start, s_end = sessions
+    for w, t in zip(wait, answer, strict=True):
+        open_at = (s_start <= t + 1e-9) & (s_end >= t - 1e-9)
+        last_off = s_end[open_at].max() if open_at.any() else t
+        assert w <= last_off - t + 1e-6
+    sc = scenario.script
+    if sc.talk is not None:
+        longest = _support_max(sc.talk)
+    else:
+        longest = sum(_support_max(st.duration) for st in sc.stages) + _support_max(
+            sc.decline_exit)
+    if scenario.dialer.mode != "robot":
+        person = cdrs.labels("answered_by") == "person"
+        conn = ~np.isnan(cdrs["connect"]) & person
+        conv = (cdrs["talk_s"] - cdrs["wait_s"])[conn]
+        assert np.all(conv <= longest * (1 + 1e-9) + 1e-6)
 
 
 def check_invariants(scenario: sim.Scenario, cdrs: CDRTable, lead_status: dict,
@@ -116,8 +166,12 @@ def check_invariants(scenario: sim.Scenario, cdrs: CDRTable, lead_status: dict,
     for a, b in scenario.campaign.windows:
         inside |= (local >= a) & (local < b)
     assert inside.all()
-    # billsec = ceil(talk_s); abandoned ⇒ a person answered and was never connected
-    assert np.array_equal(cdrs["billsec"], np.ceil(cdrs["talk_s"]).astype(np.int64))
+    # billsec = ceil(talk_s) (or floor / round half up); abandoned ⇒ a person answered
+    # and was never connected
+    talk = cdrs["talk_s"]
+    whole = {"ceil": np.ceil(talk), "floor": np.floor(talk),
+             "round": np.floor(talk + 0.5)}[scenario.customers.billsec]
+    assert np.array_equal(cdrs["billsec"], whole.astype(np.int64))
     ab = cdrs["abandoned"]
     assert np.all(cdrs.labels("answered_by")[ab] == "person")
     assert np.all(np.isnan(cdrs["connect"][ab]))
@@ -149,6 +203,7 @@ def check_invariants(scenario: sim.Scenario, cdrs: CDRTable, lead_status: dict,
 def test_invariants_hold_on_random_scenarios(scenario, seed):
     r = sim.run(scenario, seed=seed)
     check_invariants(scenario, r.cdrs, r.lead_status, r.agent_start)
+    check_window_close(scenario, r.cdrs, r.sessions)
 
 
 def test_same_seed_same_csv_bytes_and_different_seed_differs(tmp_path):
@@ -165,3 +220,43 @@ def test_same_seed_same_csv_bytes_and_different_seed_differs(tmp_path):
         paths.append(p.read_bytes())
     assert paths[0] == paths[1]
     assert paths[0] != paths[2]
+
+
+def test_callers_waiting_at_the_close_are_served_then_hung_up_on():
+    # one agent at power ratio 3 on a 2-minute window, hold queue (no threshold, patience
+    # 10^9 s): three people answer at 8 s; the agent talks 60 + wraps 10 s per call, so
+    # the third is taken at 148 s, after the close, by the agent still on — not left
+    # waiting for 10^9 s. Lines answered once every agent has gone are hung up at once.
+    s = tiny({"list.size": 50, "dialer.ratio": 3.0, "customers.patience": 1e9,
+              "dialer.abandon_threshold_s": "inf", "campaign.windows": [["09:00", "09:02"]]})
+    r = sim.run(s, seed=1)
+    c = r.cdrs
+    assert len(c) == 3 and np.all(~np.isnan(c["connect"]))
+    np.testing.assert_allclose(np.sort(c["wait_s"]), [0, 70, 140])
+    assert r.sessions[2].max() == 9 * 3600 + 218  # logged off after the last call's wrap-up
+    check_window_close(s, c, r.sessions)
+    s2 = s.with_overrides({"campaign.windows": [["09:00", "09:05"]], "agents.count": 2,
+                           "dialer.ratio": 2.0})
+    r2 = sim.run(s2, seed=1)
+    late = r2.cdrs.answered & np.isnan(r2.cdrs["connect"])
+    assert late.sum() == 4  # dialled at 296 s, answered at 304 s, when nobody is left
+    assert np.all(r2.cdrs["wait_s"][late] == 0)
+    assert np.all(r2.cdrs.labels("hangup_by")[late] == "dialer")
+    check_window_close(s2, r2.cdrs, r2.sessions)
+
+
+def test_robot_hand_overs_nobody_can_take_end_when_the_last_agent_leaves():
+    # the robot talks 100 s before handing over to the one agent, whose shift (the
+    # 1-minute window) is over by then: the people on hold (patience 10^9 s) are hung
+    # up on at the hand-over, billed for the robot's 100 s, not for 10^9 s
+    s = tiny({"list.size": 10, "dialer.mode": "robot", "dialer.channels": 2,
+              "dialer.robot_transfer_stage": 1, "customers.patience": 1e9,
+              "campaign.windows": [["09:00", "09:01"]]},
+             script={"stages": [{"name": "greeting", "duration": 100},
+                                {"name": "talk", "duration": 120}]})
+    r = sim.run(s, seed=2)
+    c = r.cdrs
+    assert len(c) == 2 and np.all(c.labels("hangup_by") == "dialer")
+    np.testing.assert_allclose(c["end"] - c["answer"], 100.0)
+    assert np.all(c["billsec"] == 100) and np.all(c["agent_id"] == -1)
+    assert r.sessions[2].max() == 9 * 3600 + 60

@@ -67,7 +67,7 @@ _U_OUT_OF_KIND = outcomes_of(_U_CODE_OF_KIND).astype(float)
 # Purposes of customer draws: part of the stream key, never renumber.
 _P_OUTCOME, _P_PICK, _P_WHO, _P_RING, _P_MRING, _P_SIGNAL, _P_PATIENCE, _P_AMD_LAT, \
     _P_AMD, _P_WRAP, _P_PREVIEW, _P_RETRY, _P_CONVERT, _P_CALLBACK, _P_EXIT, \
-    _P_MTALK = range(16)
+    _P_MTALK, _P_GIVE_UP, _P_TALK = range(18)
 _P_STAGE = 100  # + 4 * stage + (0 duration, 1 hang-up, 2 hang-up point, 3 decline)
 
 # Lead-trait purposes.
@@ -269,7 +269,12 @@ class Draws:
         by_attempt = self._by_attempt[min(attempt, len(self._by_attempt)) - 1]
         p = c.p_pickup * by_attempt * self._seg_mult[tr.segment[lo:hi]] * tr.reach[lo:hi]
         u_pick = _u(seed, n, *key, _P_PICK)
-        answerable = (person | is_machine) & (ring <= sc.dialer.ring_timeout_s) & (p > 0)
+        # How long the line is let ring: the timeout, or the give-up law capped by it
+        # (a stream of its own, keyed like every customer draw: paired across dialers).
+        d = sc.dialer
+        give_up = d.ring_timeout_s if d.give_up is None else np.minimum(
+            _d(d.give_up, seed, n, *key, _P_GIVE_UP), d.ring_timeout_s)
+        answerable = (person | is_machine) & (ring <= give_up) & (p > 0)
         with np.errstate(divide="ignore", over="ignore"):  # tiny p: never picks up
             score = np.where(answerable, u_pick / np.where(answerable, p, 1.0), np.inf)
         col[SCORE] = score
@@ -302,7 +307,7 @@ class Draws:
         col[PREVIEW] = _d(sc.agents.preview, seed, n, *key, _P_PREVIEW) \
             if sc.dialer.mode == "preview" else 0.0
         col[U_RETRY] = _u(seed, n, *key, _P_RETRY) if sc.list.max_attempts > 1 else 0.5
-        self._owned(col, person)
+        self._owned(col, person, give_up)
 
         layout = self.layout if self.layout is not None else range(NCOLS)
         out = np.empty((n, len(layout)))
@@ -310,8 +315,11 @@ class Draws:
             out[:, j] = col[c_]
         return out
 
-    def _owned(self, col: dict[int, Any], person: np.ndarray) -> None:
-        """Fill the A_/U_ columns: the call's fate if answered / not answered."""
+    def _owned(self, col: dict[int, Any], person: np.ndarray, give_up: Any) -> None:
+        """Fill the A_/U_ columns: the call's fate if answered / not answered.
+
+        ``give_up``: how long each line is let ring unanswered (s; scalar or per row).
+        """
         d = self.scenario.dialer
         kind, ring = col[KIND], col[RING]
         connect = ring + col[AMD_LAT] if d.amd.enabled else ring
@@ -326,7 +334,7 @@ class Draws:
                                                 F["machine_amd"]), a_code)
         col[A_CODE] = a_code
         no_answer = person | (kind == KIND_MACHINE)
-        col[U_END] = np.where(no_answer, d.ring_timeout_s, np.minimum(ring, d.ring_timeout_s))
+        col[U_END] = np.where(no_answer, give_up, np.minimum(ring, d.ring_timeout_s))
         col[U_CODE] = _U_CODE_OF_KIND[kind]
         col[A_OUT] = outcomes_of(a_code)
         col[U_OUT] = _U_OUT_OF_KIND[kind]
@@ -342,6 +350,8 @@ class Draws:
         not depend on which other leads are played.
         """
         script = self.scenario.script
+        if script.talk is not None:
+            return self._talk_law(seed, key, n, interest[rows], rows)
         m = len(rows)
         interest = interest[rows]
         t = np.zeros(m)
@@ -383,3 +393,23 @@ class Draws:
         result[lost] = np.where(callback[lost], _R_CALLBACK, _R_DECLINED)
         t += np.where(lost, exit_s, 0.0)
         return t, script_code(result, hangup, stage), transfer
+
+    def _talk_law(self, seed: int, key: tuple[int, int], n: int, interest: np.ndarray,
+                  rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`_script` when the script gives the talk-time law, not stages.
+
+        The talk time is the law's inverse CDF at the lead's own uniform (stream
+        ``_P_TALK``), so two variants of the law map each customer to the same
+        quantile (paired). The call ends with the agent: converted with probability
+        ``p_convert`` × interest, else declined (or a callback).
+        """
+        script = self.scenario.script
+        assert script.talk is not None
+        talk = script.talk.ppf(_u(seed, n, *key, _P_TALK)[rows])
+        callback = _below(script.p_callback, seed, n, *key, _P_CALLBACK, keep=rows)
+        p_conv = np.minimum(script.p_convert * interest, 1.0) if script.p_convert > 0 else 0.0
+        conv = _below(p_conv, seed, n, *key, _P_CONVERT, keep=rows)
+        result = np.where(conv, _R_CONVERTED, np.where(callback, _R_CALLBACK, _R_DECLINED))
+        code = script_code(result, np.full(len(rows), _HANGUP_AGENT, dtype=np.int64),
+                           np.full(len(rows), -1, dtype=np.int64))
+        return talk, code, np.full(len(rows), np.nan)

@@ -57,6 +57,7 @@ _F_ROBOT_TRANSFER = FATE["robot_transfer"]
 _F_ROBOT_LOST = FATE["robot_transfer_lost"]
 _R_HUNG_UP = encode("result", "hung_up")
 _H_CUSTOMER = encode("hangup_by", "customer")
+_H_DIALER = encode("hangup_by", "dialer")
 _OUTCOME_OF_FATE = OUTCOME_OF_FATE
 _OUTCOME_OF_RESULT = OUTCOME_OF_RESULT
 
@@ -138,6 +139,10 @@ class Campaign:
         self.idle: deque[int] = deque()  # free, logged-in agents, longest idle first
         self.is_idle = [False] * self.n_agents
         self.logged_in = [False] * self.n_agents
+        # pooled: agents with a session open — logged in, or finishing a call after
+        # their shift (they still take the people answered while they were on)
+        self.present = [False] * self.n_agents
+        self.n_present = 0
         self.session_start = [0.0] * self.n_agents
         self.queue: deque[Call] = deque()  # answered, waiting for an agent
         self.talking = 0
@@ -466,6 +471,9 @@ class Campaign:
                 return  # nothing left to do: nobody comes in
             now = self.env.now
             self.logged_in[agent] = True
+            if not self.present[agent]:
+                self.present[agent] = True
+                self.n_present += 1
             self.session_start[agent] = now
             self.schedule(shift_end - now, lambda _: self._pooled_logout(agent))
             self._agent_free(agent)
@@ -477,10 +485,42 @@ class Campaign:
         if self.is_idle[agent]:
             self.is_idle[agent] = False
             self.idle.remove(agent)
-            self.state[agent] = 0
-            self.rec.session(agent, self.session_start[agent], self.env.now)
+            self._go_home(agent, self.env.now)
         if self.pacer is not None:
             self.pacer.on_agents_changed()
+
+    def _go_home(self, agent: int, now: float) -> None:
+        """Close agent ``agent``'s session; the last one to go hangs up on those waiting."""
+        self.state[agent] = 0
+        self.rec.session(agent, self.session_start[agent], now)
+        if self.present[agent]:
+            self.present[agent] = False
+            self.n_present -= 1
+            if not self.n_present and self.queue:
+                self._drop_queue(now)
+
+    def _drop_queue(self, now: float) -> None:
+        """Nobody is left who could take the people waiting: the dialer hangs up on them
+        now (those whose deadline already passed are closed at it)."""
+        q, self.queue = self.queue, deque()
+        for call in q:
+            if call.deadline < now:
+                self._expire(call)
+            else:
+                self._hang_up(call, now)
+
+    def _hang_up(self, call: Call, now: float) -> None:
+        """The dialer ends a call answered (or handed over) when no agent is left."""
+        if call.transfer >= 0:  # a robot's hand-over nobody can take any more
+            code = _F_ROBOT_LOST + FATE_SHIFT * int(script_code(
+                _R_HUNG_UP, _H_DIALER, self.scenario.dialer.robot_transfer_stage))
+            self._pooled_record(call, -1, call.ready, now, code)
+        elif call.kind == 1:
+            self.abandons += 1
+            self._pooled_record(call, -1, _NAN, now, FATE["abandoned_dialer"])
+        else:
+            self._pooled_record(call, -1, _NAN, now, FATE["machine_dropped"])
+        self.occupy_line(now)
 
     def dial(self, owner: int = -1) -> Call | None:
         """Dial the next lead now (for ``owner`` in power mode); None if no lead may be dialled."""
@@ -530,6 +570,8 @@ class Campaign:
             return
         if self.idle:
             self._connect(call, self._take_idle(call.owner), now)
+        elif not self.n_present:  # every agent has gone: nobody will ever take it
+            self._hang_up(call, now)
         else:
             patience = row[cu.PATIENCE] if person else _INF
             call.deadline = now + min(patience, self.threshold)
@@ -585,11 +627,23 @@ class Campaign:
         """Agent finished wrap-up (or logged in): take a waiting person, or go idle."""
         now = self.env.now
         if not self.logged_in[agent] or (self.worked_out() and not self.queue):
-            # shift over, or the list is worked out: the agent goes home
+            # shift over, or the list is worked out: the agent takes whoever is still
+            # waiting (answered while it was on), else goes home
+            if self.queue and self._take_waiting(agent, now):
+                return
             self.logged_in[agent] = False
-            self.state[agent] = 0
-            self.rec.session(agent, self.session_start[agent], now)
+            self._go_home(agent, now)
             return
+        if self._take_waiting(agent, now):
+            return
+        self.is_idle[agent] = True
+        self.idle.append(agent)
+        self.state[agent] = 1
+        self.since[agent] = now
+        self.pacer.on_agent_idle(agent)
+
+    def _take_waiting(self, agent: int, now: float) -> bool:
+        """Agent ``agent`` takes the first person still waiting, if any (True)."""
         q = self.queue
         while q:
             call = q.popleft()
@@ -598,13 +652,9 @@ class Campaign:
                     self._robot_handover(call, agent, now)
                 else:
                     self._connect(call, agent, now)
-                return
+                return True
             self._expire(call)
-        self.is_idle[agent] = True
-        self.idle.append(agent)
-        self.state[agent] = 1
-        self.since[agent] = now
-        self.pacer.on_agent_idle(agent)
+        return False
 
     def _expire(self, call: Call) -> None:
         """Close a waiting call whose deadline passed before an agent came."""
@@ -653,6 +703,8 @@ class Campaign:
             self.held -= 1
             if self.idle:
                 self._robot_handover(call, self._take_idle(-1), t)
+            elif not self.n_present:
+                self._hang_up(call, t)
             else:
                 call.deadline = t + row[cu.PATIENCE]
                 self.queue.append(call)

@@ -6,6 +6,8 @@
 * ``adaptive`` — a dial-level controller in the style of VICIdial's ADAPT_AVERAGE:
   the level L (lines per agent) moves every 15 s with (ready agents − waiting
   people) and is halved when drops run over the cap.
+* ``ratio`` — VICIdial's RATIO dial method: a fixed dial level L; every 2.5 s it keeps
+  about L × agents (logged in, not in wrap-up) − calls in progress lines in flight.
 * ``predictive`` — dialsim's own policy (:class:`PredictivePacer`): it estimates,
   from what a real dialer sees, when agents will free up and when lines in flight
   will produce live answers, and rings another line only while that line's chance of
@@ -32,7 +34,8 @@ from .dialers import Pacer
 if TYPE_CHECKING:
     from .engine import Call, Campaign
 
-__all__ = ["AdaptivePacer", "PoissonPacer", "PredictivePacer", "RobotPacer", "factory"]
+__all__ = ["AdaptivePacer", "PoissonPacer", "PredictivePacer", "RatioPacer", "RobotPacer",
+           "factory"]
 
 _INF = math.inf
 
@@ -41,7 +44,7 @@ def factory(scenario: Scenario) -> Callable[[Campaign], Pacer]:
     mode = scenario.dialer.mode
     pacers: dict[str, Callable[[Campaign], Pacer]] = {
         "poisson": PoissonPacer, "adaptive": AdaptivePacer, "predictive": PredictivePacer,
-        "robot": RobotPacer,
+        "robot": RobotPacer, "ratio": RatioPacer,
     }
     return pacers[mode]
 
@@ -243,6 +246,37 @@ class AdaptivePacer(Pacer):
                 "final_level": self.level}
 
 
+class RatioPacer(Pacer):
+    """VICIdial's RATIO dial method: a fixed dial level ``dialer.ratio`` = L.
+
+    Every 2.5 s: goal = round(L × agents logged in and not in wrap-up); dial goal −
+    (lines ringing + people waiting + calls talking). Unlike power dialing (lines per
+    *idle* agent), the level counts every active agent, busy ones included.
+    """
+
+    PERIOD_S = 2.5
+
+    def __init__(self, campaign: Campaign) -> None:
+        super().__init__(campaign)
+        self.level = campaign.scenario.dialer.ratio
+
+    def start(self) -> None:
+        first = min((iv.first for iv in self.c.shifts), default=_INF)
+        if first < _INF:
+            _Ticker(self, self.PERIOD_S, self._dial_round).start(first)
+
+    def _dial_round(self) -> None:
+        c = self.c
+        waiting = c.purge_queue(c.env._now)
+        goal = round(self.level * (len(c.idle) + c.talking))
+        for _ in range(goal - (c.ringing + waiting + c.talking)):
+            if self.dial() is None:
+                break
+
+    def stats(self) -> dict[str, Any]:
+        return {"level": self.level}
+
+
 # -- predictive --------------------------------------------------------------------------------
 
 class _Histogram:
@@ -318,7 +352,8 @@ class PredictivePacer(Pacer):
         super().__init__(campaign)
         d = campaign.scenario.dialer
         self.target = d.target_abandon
-        self.setpoint = 0.8 * d.target_abandon  # margin for the randomness of a day
+        # aim under the cap by a margin for the randomness of a day
+        self.setpoint = (1.0 - d.abandon_margin) * d.target_abandon
         self.threshold = min(d.abandon_threshold_s, 30.0)
         horizon = d.ring_timeout_s + 30.0
         self.delay = _Histogram(0.25, horizon)  # dial → ready for an agent, live answers

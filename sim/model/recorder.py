@@ -35,6 +35,18 @@ _SCRIPT_FATES = [F[n] for n in ("person", "robot", "robot_transfer", "robot_tran
 _HANDED_OVER = [F["robot_transfer"], F["robot_transfer_lost"]]
 
 
+def billsec_of(talk: np.ndarray, method: str = "ceil") -> np.ndarray:
+    """Whole billable seconds of talk times ``talk`` (s): ``method`` "ceil" (as carriers
+    bill), "floor" (PBX exports that truncate) or "round" (half up). 0 stays 0."""
+    if method == "floor":
+        out = np.floor(talk)
+    elif method == "round":
+        out = np.floor(talk + 0.5)
+    else:
+        out = np.ceil(talk)
+    return out.astype(np.int64)
+
+
 def _lut(size: int, mapping: dict[int, int], default: int) -> np.ndarray:
     lut = np.full(size, default, dtype=np.int64)
     for k, v in mapping.items():
@@ -185,7 +197,7 @@ class Recorder:
         cols["wait_s"] = np.where(answered, np.where(connected, connect, end) - answer, 0.0)
         wrap[~(connected & (agent >= 0) & (fate != F["robot"]))] = 0.0
         cols["wrap_s"] = wrap
-        cols["billsec"] = np.ceil(talk).astype(np.int64)
+        cols["billsec"] = billsec_of(talk, scenario.customers.billsec)
         result, hangup, stage = decode_script(code // FATE_SHIFT)
         del code
 
