@@ -80,6 +80,22 @@ def _ascii(whole: np.ndarray, frac: np.ndarray | None = None, places: int = 0) -
     return np.concatenate([out, tail], axis=1)
 
 
+def _text_cells(values: np.ndarray) -> np.ndarray:
+    """CSV cells of arbitrary values (quoted where needed) as an ASCII-or-UTF-8 byte
+    matrix padded with zeros, like :func:`_ascii` (an empty value becomes ``""``)."""
+    out_text = []
+    for v in values.tolist():
+        t = str(v)
+        if not t or any(c in t for c in ',"\r\n') or t != t.strip():
+            t = '"' + t.replace('"', '""') + '"'
+        out_text.append(t.encode("utf-8"))
+    width = max((len(t) for t in out_text), default=1)
+    out = np.zeros((len(out_text), max(width, 1)), dtype=np.uint8)
+    for i, t in enumerate(out_text):
+        out[i, :len(t)] = np.frombuffer(t, dtype=np.uint8)
+    return out
+
+
 def _csv_bytes(fields: list[np.ndarray]) -> bytes:
     """Rows of comma-separated fields (ASCII matrices from :func:`_ascii`) as CSV bytes."""
     n = len(fields[0])
@@ -169,8 +185,10 @@ def format_comparison(rating: Rating) -> str:
 def write_costs(rating: Rating, folder: str | Path) -> tuple[Path, Path]:
     """Write ``costs.csv`` (one row per plan) and ``charges.csv`` (one row per call).
 
-    ``charges.csv`` holds ``call_id`` and, per plan, ``<plan>:billed_s`` and
-    ``<plan>:charge`` (decimal strings). Both files are written atomically.
+    ``charges.csv`` holds ``call_id``, for an imported export ``source_line`` and
+    ``source_id`` (its file line and its own call id: the row joins back to the
+    export), and, per plan, ``<plan>:billed_s`` and ``<plan>:charge`` (decimal strings).
+    Both files are written atomically.
 
     Returns
     -------
@@ -186,16 +204,21 @@ def write_costs(rating: Rating, folder: str | Path) -> tuple[Path, Path]:
             w.writerows([_cell(v) for v in r.values()] for r in rows)
     charges = folder / "charges.csv"
     per: list[PlanCalls] = list(rating.calls.values())
+    source = rating.source_line is not None and rating.source_id is not None
     with atomic_write(charges, "wb") as fh:
         head = io.StringIO()
         csv.writer(head, lineterminator="\n").writerow(
-            ["call_id", *(f"{p.plan.name}:{k}" for p in per for k in ("billed_s", "charge"))])
+            ["call_id", *(["source_line", "source_id"] if source else []),
+             *(f"{p.plan.name}:{k}" for p in per for k in ("billed_s", "charge"))])
         fh.write(head.getvalue().encode("utf-8"))
         # Text is built as ASCII matrices, a block of rows at a time: no Python string
         # per value, so millions of rows x plans take seconds, not minutes.
         for i in range(0, len(rating.call_id), _ROWS_PER_BLOCK):
             s = slice(i, i + _ROWS_PER_BLOCK)
             fields = [_ascii(rating.call_id[s])]
+            if source:
+                assert rating.source_line is not None and rating.source_id is not None
+                fields += [_ascii(rating.source_line[s]), _text_cells(rating.source_id[s])]
             for p in per:
                 fields += [_ascii(p.billed_s[s]), _ascii(*_split(p.units[s], p.den))]
             fh.write(_csv_bytes(fields))

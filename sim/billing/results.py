@@ -164,6 +164,10 @@ class Rating:
     campaign: CampaignInfo
     calls: Mapping[str, PlanCalls]
     summaries: Mapping[str, PlanSummary]
+    #: For an imported export: each row's 1-based file line and the export's own call
+    #: id (``charges.csv`` carries them so it joins back to the export); else None.
+    source_line: np.ndarray | None = None
+    source_id: np.ndarray | None = None
 
     @property
     def plans(self) -> tuple[Plan, ...]:

@@ -255,6 +255,7 @@ class Recorder:
         cols["destination"] = dest_code[seg].astype(np.int32)
         cols["segment"] = seg_code[seg].astype(np.int16)
         epoch = dt.datetime.combine(scenario.campaign.start, dt.time()).isoformat()
+        cols["direction"] = np.zeros(n, dtype=np.int8)  # dialsim dials out: all outbound
         cols = {c.name: cols[c.name] for c in COLUMNS}  # schema order
         return CDRTable(cols, cats, epoch=epoch, tz=scenario.campaign.timezone,
                         meta={"scenario": scenario.name})
