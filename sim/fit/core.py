@@ -269,10 +269,12 @@ def fit(cdrs: CDRTable, *, lead_column: str | None = None, ring_timeout_s: float
     sources["customers.pickup_by_attempt"] = ests["customers.pickup_by_attempt"]
     sources["customers.pickup_by_hour"] = ests["customers.pickup_by_hour"]
     script, pend_script = _script(tf, ests, talk, sources)
+    if "script.p_callback" in ests:
+        script["p_callback"] = ests["script.p_callback"].value
     pending.update(pend_script)
     max_att = int(ests["list.max_attempts"].value)
     retry: dict[str, Any] = {}
-    for out_name in ("busy", "no_answer", "failed", "machine"):
+    for out_name in ("busy", "no_answer", "failed", "machine", "callback"):
         key = f"list.retry.{out_name}_s"
         if key in ests:
             retry[f"{out_name}_s"] = ests[key].value
@@ -309,6 +311,10 @@ def fit(cdrs: CDRTable, *, lead_column: str | None = None, ring_timeout_s: float
     }
     if not by_hour:
         del raw["customers"]["pickup_by_hour"]
+    if give_up is not None and "dialer.give_up" not in pending:
+        raw["dialer"]["give_up"] = give_up.value
+    if "customers.billsec" not in pending:
+        raw["customers"]["billsec"] = rule
     sources["customers.reachability"] = not_identified(
         "customers.reachability", 1.0, "per-lead heterogeneity is in pickup_by_attempt")
     sources["customers.interest"] = not_identified("customers.interest", 1.0,

@@ -31,6 +31,7 @@ __all__ = ["ListFit", "fit_agents", "fit_calendar", "fit_list", "peak_concurrenc
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _MACHINE = encode("answered_by", "machine")
+_CONVERTED = encode("result", "converted")
 _POINTS = 40  # an empirical delay law keeps at most this many quantiles
 
 
@@ -86,8 +87,10 @@ def fit_list(d: Dials, horizon_s: float) -> ListFit:
     export_end = float(np.nanmax(d.end))
     last = ~same_next
     retryable = d.attempt < max_att
-    for name in ("busy", "no_answer", "failed", "machine"):
-        sel = outcome == name
+    people = (d.disposition == ANSWERED) & (d.answered_by != _MACHINE) \
+        & (d.result != _CONVERTED)
+    for name in ("busy", "no_answer", "failed", "machine", "callback"):
+        sel = people if name == "callback" else outcome == name
         ev = sel & same_next
         cens = sel & last & retryable
         n_ev, n_c = int(ev.sum()), int(cens.sum())
@@ -109,17 +112,23 @@ def fit_list(d: Dials, horizon_s: float) -> ListFit:
         vals = [_r(float(v)) for v in values]
         weights = [1.0] * len(vals)
         note = ""
-        if s_last > 0.005:
+        med = float(np.median(lf.delays[name]))
+        method = (f"Kaplan-Meier of retry delays ({n_ev:,} retried, {n_c:,} censored at the "
+                  f"export's end); median {med:.0f} s")
+        if name == "callback":
+            # an answered person called again: the script's "call me later" (p_callback)
+            p_cb = 1 - s_last
+            lf.estimates["script.p_callback"] = Estimate(
+                name="script.p_callback", value=_r(p_cb), n=n_ev + n_c,
+                method="Kaplan-Meier share of answered (not converted) leads dialled again")
+        elif s_last > 0.005:
             # the share never retried within the export: a delay beyond the campaign
             vals.append(_r(horizon_s + 86_400))
             weights.append(_r(s_last / max(1 - s_last, 1e-9) * len(values)))
             note = f"{s_last:.1%} not retried within the export (written as a delay beyond it)"
-        med = float(np.median(lf.delays[name]))
         lf.estimates[key] = Estimate(
             name=key, value={"dist": "empirical", "values": vals, "weights": weights},
-            n=n_ev + n_c, method=f"Kaplan-Meier of retry delays ({n_ev:,} retried, "
-                                 f"{n_c:,} censored at the export's end); median {med:.0f} s",
-            note=note)
+            n=n_ev + n_c, method=method, note=note)
     return lf
 
 
@@ -195,9 +204,11 @@ def fit_agents(d: Dials, agents: int | None) -> dict[str, Any]:
     elif len(ids):
         n_agents, how, ident = int(len(np.unique(ids))), "distinct agent ids", True
     else:
-        n_agents = max(peak_talk, 1)
-        how = "peak number of answered calls in progress at once (no agent ids)"
-        ident = peak_talk > 0
+        # no agent ids: agents dialling their own lines, as many as lines ever in use
+        n_agents = max(peak_dial, 1)
+        how = (f"peak number of calls in progress at once (no agent ids; peak answered "
+               f"calls {peak_talk})")
+        ident = peak_dial > 0
     out["agents.count"] = Estimate(name="agents.count", value=int(n_agents), n=d.n,
                                    method=how, identified=ident,
                                    note="" if ident else "no answered call: agents unknown")

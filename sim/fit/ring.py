@@ -43,6 +43,9 @@ from ._mle import (
 from .data import Dials
 from .estimate import Estimate, wilson
 
+#: Dials an attempt number needs for a multiplier of its own.
+MIN_GROUP = 30
+
 __all__ = ["RingFit", "censored_fit", "fit_ring", "kaplan_meier", "naive_fit"]
 
 
@@ -226,7 +229,11 @@ def _multipliers(d: Dials, rf: RingFit) -> None:
     """Pick-up multipliers by attempt and by hour (alternating maximisation, LR tests)."""
     assert rf.best is not None
     elig = d.answered | d.no_answer
-    att = np.minimum(d.attempt[elig], 20)
+    att = d.attempt[elig].astype(np.int64)
+    # attempts with few dials share the multiplier of the last well-observed one
+    counts = np.bincount(att)
+    well = [a for a in range(1, len(counts)) if counts[a] >= MIN_GROUP]
+    att = np.minimum(att, max(well) if well else 1)
     hour = d.hour[elig]
     is_ans = d.answered[elig]
     fvals = np.ones(int(elig.sum()))

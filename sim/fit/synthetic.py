@@ -103,8 +103,8 @@ def draw_export(*, leads: int, seed: int = 1, p_fail: float = 0.03, p_busy: floa
     cols["answer"][:] = answer
     cols["end"][:] = end
     cols["ring_s"][:] = np.where(ans, answer - start, end - start)
-    talk = np.where(ans, end - answer, 0.0)
-    cols["talk_s"][:] = talk
+    talk_s = np.where(ans, end - answer, 0.0)
+    cols["talk_s"][:] = talk_s
     cols["billsec"][:] = np.where(ans, np.ceil(np.where(ans, cat["end"] - cat["answer"], 0)),
                                   0).astype(np.int64)
     cols["disposition"][:] = cat["disp"]

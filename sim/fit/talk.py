@@ -172,7 +172,7 @@ def fit_talk(b: Bins, values: np.ndarray, *, max_k: int = 3) -> TalkFit:
             continue
     best = min(tf.fits.values(), key=lambda f: f.res.aic)
     _, _, w = best.law()
-    while best.k > 1 and w.min() < 0.01:  # a component of no weight adds nothing
+    while best.k > 1 and w.min() < 0.03:  # a component of almost no weight adds nothing
         best = tf.fits[best.k - 1]
         _, _, w = best.law()
     tf.best = best
