@@ -23,6 +23,7 @@ _LAZY: dict[str, str] = {
     "CDRTable": "cdr",
     "CallMix": "analysis.breakeven",
     "Comparison": "variants",
+    "Fit": "fit",
     "OutputExistsError": "errors",
     "PlanError": "errors",
     "Scenario": "scenario",
@@ -33,6 +34,7 @@ _LAZY: dict[str, str] = {
     "breakeven_map": "analysis.breakeven",
     "compare": "variants",
     "cost_curve": "analysis.breakeven",
+    "fit": "fit",
     "load_plans": "billing",
     "negotiate": "decide.negotiate",
     "load_scenario": "scenario",
@@ -71,6 +73,7 @@ if TYPE_CHECKING:  # pragma: no cover
         SweepError,
     )
     from .experiment import replicate
+    from .fit import Fit, fit
     from .model import run
     from .report import write_report
     from .scenario import Scenario, load_scenario

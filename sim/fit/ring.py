@@ -1,0 +1,391 @@
+"""Who picks up, and after how long: the censored fit of ``p_pickup`` and the ring law.
+
+A no-answer call does not say the person would never have answered — only that they
+had not after the line rang ``c`` seconds (the ring timeout, or less when the agent
+hung up first). Taking the answered share as ``p_pickup`` and the answered ring times
+as the ring law (the naive fit) therefore underestimates both exactly where a ring
+timeout is decided. The likelihood here takes the censoring into account: a dial is
+
+- answered after ``r`` s with density ``p f(r)``,
+- not answered after ringing ``c`` s with probability ``1 - p F(c)``,
+
+with ``F`` a lognormal or a two-component lognormal mixture (chosen by AIC). Given the
+fitted ``F``, pick-up multipliers by attempt and by hour of day are fitted by
+alternating one-dimensional maximisations of the same likelihood, and written only
+where a likelihood-ratio test finds them different (p < 0.05).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import optimize, stats
+
+from ._mle import (
+    Bins,
+    MLEResult,
+    bin_loglik,
+    bin_loglik_grad,
+    bins_exact,
+    delta_ci,
+    expit,
+    logit,
+    lognormal_mixture_cdf,
+    lognormal_mixture_ppf,
+    maximise,
+    mixture_params,
+    mixture_terms,
+    pack_grad,
+)
+from .data import Dials
+from .estimate import Estimate, wilson
+
+#: Dials an attempt number needs for a multiplier of its own.
+MIN_GROUP = 30
+
+__all__ = ["RingFit", "censored_fit", "fit_ring", "kaplan_meier", "naive_fit"]
+
+
+def kaplan_meier(times: np.ndarray, event: np.ndarray,
+                 weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Kaplan-Meier survival: distinct event times (s) and S(t) just after each.
+
+    ``event`` False marks a right-censored time (the call stopped ringing unanswered).
+    """
+    t = np.asarray(times, dtype=float)
+    e = np.asarray(event, dtype=bool)
+    w = np.ones(len(t)) if weights is None else np.asarray(weights, dtype=float)
+    if len(t) == 0:
+        return np.zeros(0), np.zeros(0)
+    u, inv = np.unique(t, return_inverse=True)
+    d = np.bincount(inv, weights=w * e, minlength=len(u))
+    tot = np.bincount(inv, weights=w, minlength=len(u))
+    at_risk = tot[::-1].cumsum()[::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(at_risk > 0, 1 - d / at_risk, 1.0)
+    s = np.cumprod(factor)
+    keep = d > 0
+    return u[keep], s[keep]
+
+
+def _censored(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Censoring times grouped (0.1 % on the log scale) with their counts."""
+    if len(c) == 0:
+        return np.zeros(0), np.zeros(0)
+    k, w = np.unique(np.round(np.log(np.maximum(c, 1e-3)) / 0.001).astype(np.int64),
+                     return_counts=True)
+    return np.exp(k * 0.001), w.astype(float)
+
+
+@dataclass(frozen=True, slots=True)
+class LawFit:
+    """One censored fit: components k, the optimum, and its p / law."""
+
+    k: int
+    res: MLEResult
+
+    @property
+    def p(self) -> float:
+        return expit(self.res.theta[0])
+
+    def law(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return mixture_params(self.res.theta[1:], self.k)
+
+
+def censored_fit(ans: Bins, cens_t: np.ndarray, cens_w: np.ndarray, k: int,
+                 p0: float) -> LawFit:
+    """Maximum-likelihood ``p`` and a ``k``-component lognormal ring law, censoring included."""
+    def nll(theta: np.ndarray) -> float:
+        p = expit(theta[0])
+        mu, sigma, w = mixture_params(theta[1:], k)
+        ll = float((ans.w * (math.log(max(p, 1e-300)) + bin_loglik(ans, mu, sigma, w))).sum())
+        if len(cens_t):
+            s = 1 - p * lognormal_mixture_cdf(cens_t, mu, sigma, w)
+            ll += float((cens_w * np.log(np.maximum(s, 1e-300))).sum())
+        return -ll if math.isfinite(ll) else 1e300
+
+    log_ct = np.log(cens_t) if len(cens_t) else np.zeros(0)
+
+    def nll_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        p = expit(theta[0])
+        ll, g_law = bin_loglik_grad(ans, theta[1:], k)
+        n_ans = float(ans.w.sum())
+        ll += n_ans * math.log(max(p, 1e-300))
+        grad = np.empty(len(theta))
+        grad[0] = n_ans * (1 - p)
+        grad[1:] = g_law
+        if len(cens_t):
+            mu, sigma, w = mixture_params(theta[1:], k)
+            f, _, d_mu, d_ls, d_a = mixture_terms(log_ct, mu, sigma, w)
+            s = np.maximum(1 - p * f, 1e-300)
+            ll += float((cens_w * np.log(s)).sum())
+            c = cens_w / s
+            grad[0] += float((c * -f * p * (1 - p)).sum())
+            grad[1:] += (c * -p) @ pack_grad(d_mu, d_ls, d_a)
+        if not math.isfinite(ll):
+            return 1e300, np.zeros(len(theta))
+        return -ll, -grad
+
+    lm = np.log(np.maximum(ans.mid(), 1e-3))
+    wts = ans.w / ans.w.sum()
+    m = float((lm * wts).sum())
+    sd = max(float(np.sqrt(((lm - m) ** 2 * wts).sum())), 0.05)
+    starts: list[np.ndarray] = []
+    for pp in (min(0.97, p0 * 1.3), min(0.99, p0 * 2.5)):
+        if k == 1:
+            starts.append(np.array([logit(pp), m + 0.3 * sd, math.log(sd * 1.2)]))
+        else:
+            q = np.cumsum(wts)
+            lo = float(lm[np.searchsorted(q, 0.25)])
+            hi = float(lm[min(np.searchsorted(q, 0.8), len(lm) - 1)])
+            starts.append(np.array([logit(pp), lo, math.log(sd / 2), hi + 0.2,
+                                    math.log(sd / 2), 0.0]))
+    return LawFit(k=k, res=maximise(nll, starts, nll_grad))
+
+
+def law_dict(mu: np.ndarray, sigma: np.ndarray, w: np.ndarray) -> dict[str, Any]:
+    """The scenario's distribution table of a lognormal mixture."""
+    comps = [{"dist": "lognormal", "median": _r(math.exp(m)), "sigma": _r(s)}
+             for m, s in zip(mu, sigma, strict=True)]
+    if len(comps) == 1:
+        return comps[0]
+    order = np.argsort(mu)
+    return {"dist": "mixture", "weights": [_r(float(w[i])) for i in order],
+            "components": [comps[i] for i in order]}
+
+
+def _r(x: float) -> float:
+    return float(f"{x:.4g}")
+
+
+@dataclass(slots=True)
+class RingFit:
+    """Everything the ring/pick-up fit found (estimates go into the scenario)."""
+
+    estimates: dict[str, Estimate] = field(default_factory=dict)
+    fits: dict[int, LawFit] = field(default_factory=dict)
+    best: LawFit | None = None
+    km_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    km_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    by_attempt: list[float] = field(default_factory=list)
+    by_hour: dict[int, float] = field(default_factory=dict)
+    hour_counts: dict[int, int] = field(default_factory=dict)
+    attempt_counts: list[int] = field(default_factory=list)
+
+    def survival(self, t: np.ndarray) -> np.ndarray:
+        """Fitted P(not picked up by t) over everyone rung: ``1 - p F(t)``."""
+        if self.best is None:
+            return np.full(len(t), np.nan)
+        return 1 - self.best.p * lognormal_mixture_cdf(t, *self.best.law())
+
+
+def naive_fit(d: Dials) -> dict[str, Estimate]:
+    """The fit that ignores censoring: answered share and uncensored ring times."""
+    na, an = int(d.no_answer.sum()), int(d.answered.sum())
+    p, lo, hi = wilson(an, an + na)
+    out = {"naive.p_pickup": Estimate(name="naive.p_pickup", value=p, low=lo, high=hi,
+                                      n=an + na, method="answered / (answered + no answer)",
+                                      note="ignores censoring: biased low")}
+    r = d.ring_s[d.answered]
+    r = r[np.isfinite(r) & (r > 0)]
+    if len(r) >= 2:
+        lr = np.log(r)
+        m, se = float(lr.mean()), float(lr.std(ddof=1)) / math.sqrt(len(lr))
+        out["naive.ring_median_s"] = Estimate(
+            name="naive.ring_median_s", value=math.exp(m), low=math.exp(m - 1.96 * se),
+            high=math.exp(m + 1.96 * se), n=len(r),
+            method="lognormal fitted to answered ring times", note="ignores censoring")
+    return out
+
+
+def _group_q(a: float, f_na: np.ndarray, wt: np.ndarray) -> tuple[float, float]:
+    """MLE of a group's pick-up scale q: ``a`` answers and no-answers with ``F`` values."""
+    if a <= 0:
+        return 0.0, math.nan
+    top = 1.0 / max(float(f_na.max()) if len(f_na) else 1e-9, 1e-9)
+    upper = min(top * (1 - 1e-9), 50.0)
+
+    def score(q: float) -> float:
+        return a / q - float((wt * f_na / (1 - q * f_na)).sum())
+
+    if score(upper) > 0:
+        q = upper
+    else:
+        q = optimize.brentq(score, 1e-9, upper, xtol=1e-10)
+    info = a / q ** 2 + float((wt * f_na ** 2 / (1 - q * f_na) ** 2).sum())
+    return q, 1 / math.sqrt(info) if info > 0 else math.nan
+
+
+def _group_ll(q: float, a: float, f_na: np.ndarray, wt: np.ndarray) -> float:
+    if q <= 0:
+        return 0.0 if a == 0 else -math.inf
+    return a * math.log(q) + float((wt * np.log(np.maximum(1 - q * f_na, 1e-300))).sum())
+
+
+def _multipliers(d: Dials, rf: RingFit) -> None:
+    """Pick-up multipliers by attempt and by hour (alternating maximisation, LR tests)."""
+    assert rf.best is not None
+    elig = d.answered | d.no_answer
+    att = d.attempt[elig].astype(np.int64)
+    # attempts with few dials share the multiplier of the last well-observed one
+    counts = np.bincount(att)
+    well = [a for a in range(1, len(counts)) if counts[a] >= MIN_GROUP]
+    att = np.minimum(att, max(well) if well else 1)
+    hour = d.hour[elig]
+    is_ans = d.answered[elig]
+    fvals = np.ones(int(elig.sum()))
+    mu, sigma, w = rf.best.law()
+    c = np.minimum(np.where(np.isfinite(d.dur_s) & (d.dur_s > 0), d.dur_s, d.ring_timeout_s),
+                   d.ring_timeout_s)[elig]
+    fvals = np.where(is_ans, 1.0, lognormal_mixture_cdf(c, mu, sigma, w))
+    n_att = int(att.max()) if len(att) else 1
+    qa = np.full(n_att + 1, rf.best.p)
+    se_a = np.full(n_att + 1, math.nan)
+    mh = np.ones(24)
+    na_all = ~is_ans
+    for _ in range(6):
+        for g in range(1, n_att + 1):
+            sel = att == g
+            na = sel & na_all
+            qa[g], se_a[g] = _group_q(float((sel & is_ans).sum()), fvals[na] * mh[hour[na]],
+                                      np.ones(int(na.sum())))
+        for h in np.unique(hour):
+            sel = hour == h
+            na = sel & na_all
+            mh[h], _ = _group_q(float((sel & is_ans).sum()), fvals[na] * qa[att[na]],
+                                np.ones(int(na.sum())))
+        # scale: the hours average 1 over the dials, the attempts carry the level
+        mean_h = float(np.mean(mh[hour])) if len(hour) else 1.0
+        if mean_h > 0:
+            mh /= mean_h
+            qa *= mean_h
+            se_a *= mean_h
+
+    def total_ll(qv: np.ndarray, mv: np.ndarray) -> float:
+        p = np.clip(qv[att] * mv[hour], 1e-12, None)
+        return float(np.log(p[is_ans]).sum()
+                     + np.log(np.maximum(1 - p[na_all] * fvals[na_all], 1e-300)).sum())
+
+    full = total_ll(qa, mh)
+    hours_seen = sorted(set(hour.tolist()))
+    rf.hour_counts = {h: int((hour == h).sum()) for h in hours_seen}
+    rf.attempt_counts = [int((att == g).sum()) for g in range(1, n_att + 1)]
+    p_att = float(stats.chi2.sf(2 * (full - total_ll(np.full_like(qa, rf.best.p), mh)),
+                                max(n_att - 1, 1)))
+    p_hour = float(stats.chi2.sf(2 * (full - total_ll(qa, np.ones(24))),
+                                 max(len(hours_seen) - 1, 1)))
+    use_att = n_att > 1 and p_att < 0.05
+    use_hour = len(hours_seen) > 1 and p_hour < 0.05
+    n = int(len(att))
+    if use_att:
+        rf.by_attempt = [_r(float(q / qa[1])) for q in qa[1:]]
+        rf.estimates["customers.pickup_by_attempt"] = Estimate(
+            name="customers.pickup_by_attempt", value=rf.by_attempt, n=n,
+            method=f"censored MLE by attempt, LR test p={p_att:.2g}",
+            note="relative to attempt 1; dials " + ", ".join(map(str, rf.attempt_counts)))
+    else:
+        single = n_att <= 1
+        rf.estimates["customers.pickup_by_attempt"] = Estimate(
+            name="customers.pickup_by_attempt", value=[1.0], n=n,
+            method=" (a single attempt per lead)" if single else
+            f"no difference by attempt (LR test p={p_att:.2g})",
+            identified=not single,
+            note="every lead was dialled once: retries cannot be told" if single else "")
+    if use_hour:
+        rf.by_hour = {h: _r(float(mh[h])) for h in hours_seen}
+        rf.estimates["customers.pickup_by_hour"] = Estimate(
+            name="customers.pickup_by_hour", value={str(h): v for h, v in rf.by_hour.items()},
+            n=n, method=f"censored MLE by hour of day, LR test p={p_hour:.2g}",
+            note="mean 1 over the dials")
+    else:
+        rf.estimates["customers.pickup_by_hour"] = Estimate(
+            name="customers.pickup_by_hour", value={}, n=n,
+            method=f"no difference by hour (LR test p={p_hour:.2g})" if len(hours_seen) > 1
+            else "one hour dialled")
+    if use_att:
+        q1, se = float(qa[1]), float(se_a[1])
+        rf.estimates["customers.p_pickup.scenario"] = Estimate(
+            name="customers.p_pickup.scenario", value=min(q1, 1.0), low=max(q1 - 1.96 * se, 0),
+            high=min(q1 + 1.96 * se, 1.0), n=rf.attempt_counts[0],
+            method="attempt-1 level of the multiplier fit (ring law fixed)")
+    elif use_hour:
+        rf.estimates["customers.p_pickup.scenario"] = Estimate(
+            name="customers.p_pickup.scenario", value=min(float(qa[1]), 1.0), n=n,
+            method="level of the by-hour fit (ring law fixed)")
+
+
+def fit_ring(d: Dials) -> RingFit:
+    """Censored fit of p_pickup and the ring law (lognormal vs 2-mixture by AIC), KM curve,
+    naive fit for comparison, multipliers by attempt and hour."""
+    rf = RingFit()
+    rf.estimates.update(naive_fit(d))
+    an = d.answered
+    n_ans, n_na = int(an.sum()), int(d.no_answer.sum())
+    cens = d.censor_s()
+    ring = d.ring_s[an]
+    ok = np.isfinite(ring)
+    times = np.concatenate([ring[ok], cens])
+    event = np.concatenate([np.ones(int(ok.sum()), dtype=bool), np.zeros(len(cens), dtype=bool)])
+    rf.km_t, rf.km_s = kaplan_meier(times, event)
+    rf.estimates["dialer.ring_timeout_s"] = Estimate(
+        name="dialer.ring_timeout_s", value=_r(d.ring_timeout_s), n=n_na, method=d.timeout_source,
+        identified=math.isfinite(d.ring_timeout_s),
+        note="" if math.isfinite(d.ring_timeout_s) else "no ringing call in the export")
+    if n_ans == 0:
+        rf.estimates["customers.p_pickup"] = Estimate(
+            name="customers.p_pickup", value=0.0, n=n_na, identified=False,
+            note="no call was answered: the pick-up probability and ring law cannot be fitted")
+        return rf
+    if int(ok.sum()) < 10 or not np.any(ring[ok] > 0):
+        rf.estimates["customers.p_pickup"] = Estimate(
+            name="customers.p_pickup", value=n_ans / max(n_ans + n_na, 1), n=n_ans + n_na,
+            identified=False, note="too few answer times for a censored fit (need 10): the "
+                                   "answered share is written, biased low")
+        return rf
+    ans_bins = d.ring_bins(ok) if d.whole_seconds else bins_exact(ring[ok])
+    ct, cw = _censored(cens)
+    p0 = n_ans / (n_ans + n_na)
+    for k in (1, 2):
+        if k == 2 and n_ans < 50:
+            continue
+        try:
+            rf.fits[k] = censored_fit(ans_bins, ct, cw, k, p0)
+        except ValueError:
+            continue
+    if not rf.fits:
+        return rf
+    best = min(rf.fits.values(), key=lambda f: f.res.aic)
+    if best.k == 2:  # a degenerate mixture (a component of almost no weight) is no better
+        _, _, w = best.law()
+        if w.min() < 0.02:
+            best = rf.fits[1]
+    rf.best = best
+    aics = ", ".join(f"{'lognormal' if k == 1 else '2-lognormal mixture'} AIC "
+                     f"{f.res.aic:.1f}" for k, f in sorted(rf.fits.items()))
+    p, plo, phi = delta_ci(best.res, lambda th: th[0], expit)
+    n = n_ans + n_na
+    rf.estimates["customers.p_pickup"] = Estimate(
+        name="customers.p_pickup", value=p, low=plo, high=phi, n=n,
+        method="censored MLE (no-answer calls right-censored at their ring time)")
+    k = best.k
+
+    def log_median(th: np.ndarray) -> float:
+        return math.log(lognormal_mixture_ppf(0.5, *mixture_params(th[1:], k)))
+
+    med, mlo, mhi = delta_ci(best.res, log_median, math.exp)
+    rf.estimates["ring.median_s"] = Estimate(
+        name="ring.median_s", value=med, low=mlo, high=mhi, n=n_ans,
+        method="median of the censored ring law")
+    mu, sigma, w = best.law()
+    rf.estimates["customers.ring"] = Estimate(
+        name="customers.ring", value=law_dict(mu, sigma, w), n=n_ans,
+        method=f"censored MLE, chosen by AIC ({aics})")
+    if k == 1:
+        s, slo, shi = delta_ci(best.res, lambda th: th[2], math.exp)
+        rf.estimates["ring.sigma"] = Estimate(name="ring.sigma", value=s, low=slo, high=shi,
+                                              n=n_ans, method="censored MLE")
+    _multipliers(d, rf)
+    return rf

@@ -1,0 +1,210 @@
+"""Talk time: a short "no interest / wrong person / machine greeting" component and
+lognormal conversations, and the script that plays them.
+
+Outbound talk times are not one lognormal: many calls end within seconds. The law is
+fitted as a mixture of 1 to 3 lognormal components by maximum likelihood on binned
+talk times (whole-second billsec as intervals under the export's rounding rule), the
+number of components chosen by AIC. It is mapped to a script the model plays:
+
+- an ``opening`` stage lasting the short component, after which a share ``w_short`` of
+  people decline (the call then ends: ``decline_exit`` 0),
+- a ``conversation`` stage whose length, added to the opening, has the mean and
+  variance of the conversation components (a lognormal, or a mixture of them),
+
+so "end uninterested calls faster" (a shorter opening) and conversation lengths are
+still levers of the fitted scenario. With one component there are no short calls: the
+opening is instant and the conversation is the whole law.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._mle import (
+    Bins,
+    MLEResult,
+    bin_loglik,
+    bin_loglik_grad,
+    delta_ci,
+    lognormal_mixture_cdf,
+    lognormal_mixture_ppf,
+    maximise,
+    mixture_params,
+)
+from .estimate import Estimate
+
+__all__ = ["TalkFit", "fit_mixture", "fit_talk", "script_of"]
+
+#: A component whose median is below this many seconds is a "short call" component.
+SHORT_MAX_S = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class Mixture:
+    k: int
+    res: MLEResult
+
+    def law(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        mu, sigma, w = mixture_params(self.res.theta, self.k)
+        order = np.argsort(mu)
+        return mu[order], sigma[order], w[order]
+
+
+def fit_mixture(b: Bins, k: int) -> Mixture:
+    """A ``k``-component lognormal mixture fitted to the bins by direct MLE."""
+    def nll(theta: np.ndarray) -> float:
+        mu, sigma, w = mixture_params(theta, k)
+        ll = float((b.w * bin_loglik(b, mu, sigma, w)).sum())
+        return -ll if math.isfinite(ll) else 1e300
+
+    def nll_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        ll, g = bin_loglik_grad(b, theta, k)
+        if not math.isfinite(ll):
+            return 1e300, np.zeros(len(theta))
+        return -ll, -g
+
+    lm = np.log(np.maximum(b.mid(), 0.5))
+    wts = b.w / b.w.sum()
+    q = np.cumsum(wts)
+
+    def quant(p: float) -> float:
+        return float(lm[min(np.searchsorted(q, p), len(lm) - 1)])
+
+    m = float((lm * wts).sum())
+    sd = max(float(np.sqrt(((lm - m) ** 2 * wts).sum())), 0.05)
+    starts: list[np.ndarray] = []
+    if k == 1:
+        starts.append(np.array([m, math.log(sd)]))
+    elif k == 2:
+        for lo_q, hi_q in ((0.1, 0.7), (0.2, 0.8), (0.05, 0.5)):
+            starts.append(np.array([quant(lo_q), math.log(max(sd / 3, 0.05)), quant(hi_q),
+                                    math.log(max(sd / 2, 0.05)), 0.0]))
+    else:
+        starts.append(np.array([quant(0.1), math.log(max(sd / 4, 0.05)), quant(0.5),
+                                math.log(max(sd / 3, 0.05)), quant(0.85),
+                                math.log(max(sd / 3, 0.05)), 0.0, 0.0]))
+        starts.append(np.array([quant(0.05), math.log(0.3), quant(0.35), math.log(0.5),
+                                quant(0.75), math.log(0.6), -0.5, 0.0]))
+    return Mixture(k=k, res=maximise(nll, starts, nll_grad))
+
+
+def _lognormal_mean_var(mu: float, sigma: float) -> tuple[float, float]:
+    m = math.exp(mu + sigma ** 2 / 2)
+    return m, (math.exp(sigma ** 2) - 1) * m * m
+
+
+def _r(x: float) -> float:
+    return float(f"{x:.4g}")
+
+
+def _ln(mu: float, sigma: float) -> dict[str, Any]:
+    return {"dist": "lognormal", "median": _r(math.exp(mu)), "sigma": _r(sigma)}
+
+
+def law_table(mu: np.ndarray, sigma: np.ndarray, w: np.ndarray) -> dict[str, Any]:
+    """The distribution table of a lognormal mixture (one component: a lognormal)."""
+    if len(mu) == 1:
+        return _ln(float(mu[0]), float(sigma[0]))
+    return {"dist": "mixture", "weights": [_r(float(x)) for x in w],
+            "components": [_ln(float(m), float(s)) for m, s in zip(mu, sigma, strict=True)]}
+
+
+def script_of(mu: np.ndarray, sigma: np.ndarray, w: np.ndarray,
+              p_convert: float) -> dict[str, Any]:
+    """A ``[script]`` table whose talk times follow the mixture (see the module docstring)."""
+    short = [i for i in range(len(mu)) if math.exp(mu[i]) < SHORT_MAX_S]
+    if len(mu) == 1 or not short:
+        return {"name": "fitted", "p_convert": _r(p_convert), "decline_exit": 0,
+                "stages": [{"name": "opening", "duration": 0},
+                           {"name": "conversation", "duration": law_table(mu, sigma, w)}]}
+    s = short[0]
+    rest = [i for i in range(len(mu)) if i != s]
+    w_short = float(w[s])
+    m_s, v_s = _lognormal_mean_var(float(mu[s]), float(sigma[s]))
+    comps = []
+    for i in rest:
+        m, v = _lognormal_mean_var(float(mu[i]), float(sigma[i]))
+        # every conversation also passes the opening: conversation = long - opening in
+        # mean and variance (independent sum), kept valid
+        m2 = max(m - m_s, 0.25 * m)
+        v2 = max(v - v_s, 0.05 * v)
+        comps.append({"dist": "lognormal", "mean": _r(m2), "sd": _r(math.sqrt(v2))})
+    w_rest = w[rest] / w[rest].sum()
+    conv: dict[str, Any] = comps[0] if len(comps) == 1 else {
+        "dist": "mixture", "weights": [_r(float(x)) for x in w_rest], "components": comps}
+    return {"name": "fitted", "p_convert": _r(p_convert), "decline_exit": 0,
+            "stages": [{"name": "opening", "duration": _ln(float(mu[s]), float(sigma[s])),
+                        "p_decline": _r(w_short)},
+                       {"name": "conversation", "duration": conv}]}
+
+
+@dataclass(slots=True)
+class TalkFit:
+    estimates: dict[str, Estimate] = field(default_factory=dict)
+    fits: dict[int, Mixture] = field(default_factory=dict)
+    best: Mixture | None = None
+    values: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def cdf(self, t: np.ndarray) -> np.ndarray:
+        if self.best is None:
+            return np.full(len(t), np.nan)
+        return lognormal_mixture_cdf(t, *self.best.law())
+
+
+def fit_talk(b: Bins, values: np.ndarray, *, max_k: int = 3) -> TalkFit:
+    """Fit 1..``max_k`` components (as many as the data allow), keep the best AIC."""
+    tf = TalkFit(values=values)
+    n = b.n
+    if n < 10:
+        tf.estimates["talk"] = Estimate(name="talk", value=None, n=n, identified=False,
+                                        note=f"too few answered calls ({n}) for a talk law")
+        return tf
+    for k in range(1, max_k + 1):
+        if n < 40 * k:
+            break
+        try:
+            tf.fits[k] = fit_mixture(b, k)
+        except ValueError:
+            continue
+    best = min(tf.fits.values(), key=lambda f: f.res.aic)
+    _, _, w = best.law()
+    while best.k > 1 and w.min() < 0.03:  # a component of almost no weight adds nothing
+        best = tf.fits[best.k - 1]
+        _, _, w = best.law()
+    tf.best = best
+    mu, sigma, w = best.law()
+    aics = ", ".join(f"{k} component{'s' if k > 1 else ''} AIC {f.res.aic:.1f}"
+                     for k, f in sorted(tf.fits.items()))
+    tf.estimates["talk.law"] = Estimate(name="talk.law", value=law_table(mu, sigma, w), n=n,
+                                        method=f"lognormal mixture MLE, by AIC ({aics})")
+    k = best.k
+
+    def sorted_params(th: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        m_, s_, w_ = mixture_params(th, k)
+        o = np.argsort(m_)
+        return m_[o], s_[o], w_[o]
+
+    def log_median(th: np.ndarray) -> float:
+        return math.log(lognormal_mixture_ppf(0.5, *sorted_params(th)))
+
+    med, lo, hi = delta_ci(best.res, log_median, math.exp)
+    tf.estimates["talk.median_s"] = Estimate(name="talk.median_s", value=med, low=lo, high=hi,
+                                             n=n, method="median of the fitted mixture")
+    if k > 1 and math.exp(mu[0]) < SHORT_MAX_S:
+        def logit_w(th: np.ndarray) -> float:
+            ww = sorted_params(th)[2][0]
+            return math.log(ww / (1 - ww))
+
+        ws, wlo, whi = delta_ci(best.res, logit_w, lambda v: 1 / (1 + math.exp(-v)))
+        tf.estimates["talk.short_share"] = Estimate(
+            name="talk.short_share", value=ws, low=wlo, high=whi, n=n,
+            method="weight of the short component")
+        sm, slo, shi = delta_ci(best.res, lambda th: sorted_params(th)[0][0], math.exp)
+        tf.estimates["talk.short_median_s"] = Estimate(
+            name="talk.short_median_s", value=sm, low=slo, high=shi, n=n,
+            method="median of the short component")
+    return tf
