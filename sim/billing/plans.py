@@ -59,7 +59,7 @@ __all__ = [
 
 #: Weekday names of band ``days``, Monday first (datetime.weekday order).
 DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-DAY_S = 86_400
+DAY_S = 86_400  # also in tariff.py, which must not import this module back
 WEEK_S = 7 * DAY_S
 
 RoundingMethod = Literal["up", "half_up", "down"]
@@ -210,11 +210,11 @@ class Plan:
 
     @property
     def tariff_text(self) -> str:
-        """Short description of the call tariff, e.g. ``0.12/min 60/60``."""
-        if self.increments is not None and self.price_per_min is not None:
-            return f"{self.price_per_min}/min {self.increments}"
-        return " | ".join(f"{s.from_s}s+: {s.price}/{s.unit_s}s by {s.increment_s}s"
-                          for s in self.steps)
+        """The plan's terms in one line, e.g. ``0.10/min 1/1 + 0.05 connect`` or
+        ``0.20 per connected call > 3 s`` (see :mod:`sim.billing.describe`)."""
+        from .describe import describe_tariff
+
+        return describe_tariff(self)
 
     def charge(self, talk_s: float, *, answered: bool = True,
                answer: float | datetime | None = None, epoch: str = "1970-01-01T00:00:00",

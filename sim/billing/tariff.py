@@ -28,11 +28,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from .plans import DAY_S, WEEK_S, Band, Plan, Step
+if TYPE_CHECKING:  # plans.py imports this module (Plan.charge): no run-time import back
+    from .plans import Band, Plan, Step
+
+#: Seconds in a day and in a week (the same as :data:`sim.billing.plans.DAY_S`).
+DAY_S = 86_400
+WEEK_S = 7 * DAY_S
 
 __all__ = [
     "CompiledPlan",

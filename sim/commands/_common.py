@@ -6,12 +6,12 @@ import argparse
 import json
 import math
 import re
-import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import ScenarioError
+from ..fmt import format_table
 from ..output import atomic_write_text
 from ..scenario import Scenario, load_scenario, parse_override, quick
 
@@ -98,50 +98,3 @@ def _clean(obj: Any) -> Any:
 
 def write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(_clean(data), indent=2, default=json_default) + "\n")
-
-
-def format_table(rows: Iterable[Sequence[Any]], header: Sequence[str] | None = None,
-                 align: str | None = None) -> str:
-    """A plain text table; ``align`` is one of 'l'/'r' per column (default: l then r)."""
-    rows = [[str(c) for c in r] for r in rows]
-    if header is not None:
-        rows = [list(header), *rows]
-    if not rows:
-        return ""
-    n = max(len(r) for r in rows)
-    widths = [max(len(r[i]) if i < len(r) else 0 for r in rows) for i in range(n)]
-    align = align or ("l" + "r" * (n - 1))
-    lines = []
-    for j, r in enumerate(rows):
-        cells = [(c.ljust(w) if a == "l" else c.rjust(w))
-                 for c, w, a in zip([*r, *[""] * (n - len(r))], widths, align, strict=True)]
-        lines.append("  ".join(cells).rstrip())
-        if j == 0 and header is not None:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-class Progress:
-    """A one-line progress bar on stderr (only when stderr is a terminal, or forced)."""
-
-    def __init__(self, label: str, total: float, *, enabled: bool | None = None) -> None:
-        self.label = label
-        self.total = total
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self._last = -1
-
-    def update(self, done: float, extra: str = "") -> None:
-        if not self.enabled or self.total <= 0:
-            return
-        pct = int(100 * min(done / self.total, 1.0))
-        if pct == self._last and not extra:
-            return
-        self._last = pct
-        bar = "#" * (pct // 4) + "-" * (25 - pct // 4)
-        sys.stderr.write(f"\r{self.label} [{bar}] {pct:3d}% {extra}")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled and self._last >= 0:
-            sys.stderr.write("\n")
-            sys.stderr.flush()

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..fmt import ci, money
 from ..output import atomic_write, output_dir
+from ..progress import ProgressBar
 from ._common import (
-    Progress,
     add_scenario_args,
     default_out,
     format_table,
@@ -110,16 +111,8 @@ def replication_progress(label: str, total: int) -> tuple[Callable[[int, int], N
 
     A bar on a terminal; otherwise about ten plain lines, so logs show progress too.
     """
-    if sys.stderr.isatty():
-        bar = Progress(label, float(total))
-        return (lambda done, _n: bar.update(done, f"{done}/{total}")), bar.close
-    every = max(1, math.ceil(total / 10))
-
-    def line(done: int, n: int) -> None:
-        if done % every == 0 or done == n:
-            print(f"{label}: {done}/{n} runs done", file=sys.stderr, flush=True)
-
-    return line, lambda: None
+    bar = ProgressBar(label, float(total), lines=10, unit="runs")
+    return (lambda done, _n: bar.update(done, f"{done}/{total}")), bar.close
 
 
 def _executor(workers: int) -> Any:
@@ -153,9 +146,11 @@ def reps_table(reps: Any, plans: Sequence[Any]) -> str:
             key = f"{field}:{plan.name}"
             if key in reps.metrics:
                 e = reps.estimate(key)
+                text = ci(e.mean, e.half_width if e.n > 1 else None, plan.currency)
+                places = len(text.split(" ")[0].partition(".")[2])
                 rows.append([f"{plan.name} {field.replace('_', ' ')} ({plan.currency})",
-                             _fmt_est(e, "{:,.4g}"), _fmt_num(e.low, "{:,.4g}"),
-                             _fmt_num(e.high, "{:,.4g}")])
+                             text, money(e.low, plan.currency, places=places, missing="n/a"),
+                             money(e.high, plan.currency, places=places, missing="n/a")])
     return format_table(rows, ["figure", "mean ± 95% CI", "low", "high"])
 
 
@@ -215,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
 
         check_writable(out, args.force)  # fail before simulating, not after
 
-    bar = Progress(f"simulating {scenario.name}", 1.0)
+    bar = ProgressBar(f"simulating {scenario.name}", 1.0)
     result = simulate(scenario, seed=args.seed, progress=bar.update)
     bar.close()
     # The big files are written by threads (numpy formatting releases the GIL) while

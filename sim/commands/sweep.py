@@ -97,20 +97,40 @@ def _overall(res: Any, metric: str) -> float:
     return sum(vals) / len(vals) if vals else math.nan
 
 
-def _fmt(mean: float, low: float, high: float) -> str:
-    if not math.isfinite(mean):
-        return "n/a"
-    if not (math.isfinite(low) and math.isfinite(high)) or high == low:
-        return f"{mean:.4g}"
-    return f"{mean:.4g} ± {(high - low) / 2:.2g}"
+def share_metrics() -> set[str]:
+    """KPIs that are shares (0-1 in files and JSON, % in human tables)."""
+    from ..analysis.kpis import KPI_LABELS
+
+    return {k for k, (_label, fmt) in KPI_LABELS.items() if fmt.endswith("%}")}
+
+
+def _column(cells: list[dict[str, Any] | None], metric: str, shares: set[str]) -> list[str]:
+    """One metric's ``mean ± half`` cells down the points, with the same places."""
+    from ..fmt import ci_column
+
+    share = metric in shares
+    scale = 100.0 if share else 1.0
+    means, halves = [], []
+    for a in cells:
+        mean = a["mean"] if a is not None else math.nan
+        lo, hi = (a["low"], a["high"]) if a is not None else (math.nan, math.nan)
+        means.append(mean * scale)
+        halves.append((hi - lo) / 2 * scale if math.isfinite(lo) and math.isfinite(hi)
+                      and hi != lo else None)
+    out = ci_column(means, halves, is_money=":" in metric)
+    out = [c if c == "n/a" else c.replace(" ± ", "% ± ") + "%" if share and "±" in c
+           else c + "%" if share else c for c in out]
+    return ["failed" if a is None else c for a, c in zip(cells, out, strict=True)]
 
 
 def _cell(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    from ..fmt import plain
+
+    return plain(value) if isinstance(value, float) else str(value)
 
 
 def summary_rows(res: Any, metrics: list[str]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the stdout table: one row per point."""
+    """Header and rows of the stdout table: one row per point (shares in %)."""
     agg = {(r["point"], r["metric"]): r for r in res.aggregate(metrics)}
     cheapest: dict[int, tuple[float, str]] = {}  # point -> (cost per contact, plan)
     cost = [m for m in res.metrics if m.startswith("campaign_per_contact:")]
@@ -119,12 +139,13 @@ def summary_rows(res: Any, metrics: list[str]) -> tuple[list[str], list[list[str
             cheapest[r["point"]] = min(cheapest.get(r["point"], (math.inf, "")),
                                        (r["mean"], r["metric"].split(":", 1)[1]))
     header = ["point", *res.params, *metrics] + (["cheapest plan"] if cost else [])
+    shares = share_metrics()
+    n = len(res.design.points)
+    columns = {m: _column([agg.get((p, m)) for p in range(n)], m, shares) for m in metrics}
     rows = []
     for p, values in enumerate(res.design.points):
         row = [str(p), *(_cell(values[k]) for k in res.params)]
-        for m in metrics:
-            a = agg.get((p, m))
-            row.append(_fmt(a["mean"], a["low"], a["high"]) if a else "failed")
+        row += [columns[m][p] for m in metrics]
         if cost:
             row.append(cheapest[p][1] if p in cheapest else "n/a")
         rows.append(row)
