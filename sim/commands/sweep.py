@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SweepError
-from ._common import add_scenario_args, default_out, format_table, load_from_args
+from ._common import Console, add_scenario_args, default_out, format_table, load_from_args
 
 __all__ = ["add_parser", "default_metrics", "run", "summary_rows"]
 
@@ -152,6 +152,24 @@ def summary_rows(res: Any, metrics: list[str]) -> tuple[list[str], list[list[str
     return header, rows
 
 
+def sweep_summary(res: Any, metrics: list[str], out: Path | str,
+                  files: list[str]) -> dict[str, Any]:
+    """What ``--json`` prints: the design, and per point its parameters and each metric's
+    mean and CI (shares as 0-1, money in the plan's currency, as in aggregate.csv)."""
+    agg: dict[int, dict[str, Any]] = {}
+    for r in res.aggregate(metrics):
+        agg.setdefault(r["point"], {})[r["metric"]] = {
+            "mean": r["mean"], "low": r["low"], "high": r["high"]}
+    return {
+        "out": str(out), "files": files, "kind": res.design.kind, "seeds": list(res.seeds),
+        "params": list(res.params), "metrics": metrics,
+        "points": [{"point": p, "values": dict(values), "metrics": agg.get(p, {})}
+                   for p, values in enumerate(res.design.points)],
+        "computed": res.computed, "reused": res.reused,
+        "failures": [str(f) for f in res.failures],
+    }
+
+
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name).strip("_")
 
@@ -207,10 +225,11 @@ def _parse(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
 def run(args: argparse.Namespace) -> int:
     from ..sweeps import ProgressBar, sweep
 
+    con = Console(args)
     grid, ranges = _parse(args)  # malformed values fail before the scenario is read
     scenario = load_from_args(args)
     out = args.out or default_out(scenario, root="sweeps")
-    bar = ProgressBar(f"sweep {scenario.name}")
+    bar = ProgressBar(f"sweep {scenario.name}", enabled=False if con.quiet else None)
     client, executor = _executor(args.dask)
     t0 = time.perf_counter()
     try:
@@ -236,21 +255,22 @@ def run(args: argparse.Namespace) -> int:
 
         raise SweepError("; ".join(f"--metric {m}: no such column"
                                    + did_you_mean(m, list(res.metrics)) for m in unknown))
-    print(f"{scenario.name}: {len(res.design)} points × {len(res.seeds)} replications "
-          f"({res.design.kind}), seeds {res.seeds[0]}..{res.seeds[-1]}")
+    con.table(f"{scenario.name}: {len(res.design)} points × {len(res.seeds)} replications "
+              f"({res.design.kind}), seeds {res.seeds[0]}..{res.seeds[-1]}")
     header, rows = summary_rows(res, metrics)
     shown = rows[:MAX_PRINTED]
-    print(format_table(shown, header, align="r" * len(header)))
+    con.table(format_table(shown, header, align="r" * len(header)))
     if len(rows) > MAX_PRINTED:
-        print(f"... and {len(rows) - MAX_PRINTED} more points (see aggregate.csv)")
+        con.table(f"... and {len(rows) - MAX_PRINTED} more points (see aggregate.csv)")
     written = ["sweep.csv", "aggregate.csv"]
     if not args.no_plots and len(res.table):
         plots = write_plots(res, metrics, Path(out) / "plots")
         written.append(f"plots/ ({len(plots)} PNG)")
-    print(f"\nwrote {out}/ ({', '.join(written)})")
+    con.note(f"wrote {out}/ ({', '.join(written)})")
     workers = "Dask" if args.dask else f"{args.workers or 'all'} workers"
-    print(f"{res.computed} runs in {time.perf_counter() - t0:.1f} s on {workers}"
-          + (f", {res.reused} resumed from {out}/" if res.reused else ""), file=sys.stderr)
+    con.note(f"{res.computed} runs in {time.perf_counter() - t0:.1f} s on {workers}"
+             + (f", {res.reused} resumed from {out}/" if res.reused else ""))
+    con.emit(sweep_summary(res, metrics, out, written))
     if res.failures:
         print(f"dialsim sweep: {len(res.failures)} runs failed (the others are saved; "
               "run the same command again to retry them):", file=sys.stderr)
