@@ -898,20 +898,44 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) 
     return scenario_from_dict(raw, source=str(path), overrides=overrides, base_dir=path.parent)
 
 
-def quick(scenario: Scenario, *, leads: int = 300, days: int = 1,
+#: Most leads a ``quick`` copy gets (its run stays well under a second or two).
+QUICK_MAX_LEADS = 5_000
+
+
+def quick(scenario: Scenario, *, leads: int | None = None, days: int = 1,
           agents: int | None = None) -> Scenario:
-    """A scaled-down copy for smoke tests and notebooks: fewer leads, days and agents."""
+    """A scaled-down copy for smoke tests and notebooks: fewer days and agents, and a list
+    cut in proportion, so that the KPIs keep their meaning.
+
+    The copy keeps the first calling day (``days``), at most 10 agents (or ``agents``;
+    shifts keep their shares of the team) and the dialer's ``channels`` and
+    ``rate_per_min`` scaled with the team. The list keeps its leads per agent and
+    calling day — ``list.size × agents' / agents × calling days' / calling days``, at
+    most :data:`QUICK_MAX_LEADS` — unless ``leads`` gives its size.
+    """
+    n_days = min(scenario.campaign.days, max(days, _first_calling_span(scenario)))
+    all_days = scenario.campaign.calling_days()
+    kept_days = len([d for d in all_days if d < n_days]) or 1
+    n = agents if agents is not None else min(scenario.agents.count, 10)
+    if leads is None:
+        per = scenario.list.size / (max(scenario.agents.count, 1) * max(len(all_days), 1))
+        leads = min(QUICK_MAX_LEADS, max(50, round(per * n * kept_days)))
     over: dict[str, Any] = {
         "list.size": min(scenario.list.size, leads),
-        "campaign.days": min(scenario.campaign.days, max(days, _first_calling_span(scenario))),
+        "campaign.days": n_days,
     }
-    n = agents if agents is not None else min(scenario.agents.count, 10)
     if n != scenario.agents.count:
         # shifts keep their shares of the team, at least one agent each
         for i, sh in enumerate(scenario.agents.shifts):
             over[f"agents.shifts[{i}].count"] = max(1, round(n * sh.count / scenario.agents.count))
         over["agents.count"] = sum(over[f"agents.shifts[{i}].count"]
                                    for i in range(len(scenario.agents.shifts))) or n
+        share = over["agents.count"] / scenario.agents.count
+        d = scenario.dialer
+        if d.channels:
+            over["dialer.channels"] = max(1, round(d.channels * share))
+        if d.rate_per_min:
+            over["dialer.rate_per_min"] = d.rate_per_min * share
     return scenario.with_overrides(over)
 
 

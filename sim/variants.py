@@ -208,18 +208,37 @@ class Comparison:
         return format_rows([r.to_dict() for r in self.rows()], self.currency, fmt)
 
 
-def _cell(mean: float | None, low: float | None, high: float | None, fmt: str) -> str:
-    if mean is None or not math.isfinite(mean):
-        return "n/a"
+def _half(low: float | None, high: float | None) -> float | None:
     if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
-        return fmt.format(mean)
-    return f"{fmt.format(mean)} ± {fmt.format((high - low) / 2)}"
+        return None
+    return (high - low) / 2
+
+
+def _cells(rows: Sequence[Mapping[str, Any]], key: str, currency: str | None,
+           is_money: bool, share: bool) -> list[str]:
+    """One figure's ``mean ± half`` cells over the variants, with the same places."""
+    from .fmt import ci_column
+
+    scale = 100.0 if share else 1.0
+    means = [None if r[key] is None else r[key] * scale for r in rows]
+    halves = [None if r[key] is None else _half(r[f"{key}_low"], r[f"{key}_high"])
+              for r in rows]
+    halves = [None if h is None else h * scale for h in halves]
+    cells = ci_column(means, halves, currency, is_money=is_money, sign=key == "diff")
+    if share:
+        cells = [c if c == "n/a" else c.replace(" ± ", " % ± ") + " %" if "±" in c else c + " %"
+                 for c in cells]
+    return cells
 
 
 def format_rows(rows: Sequence[Mapping[str, Any]], currency: Mapping[str, str],
                 fmt: str = "{:.4g}") -> str:
-    """Text tables of comparison rows (as in ``compare.json``), one block per plan."""
-    from .commands._common import format_table
+    """Text tables of comparison rows (as in ``compare.json``), one block per plan.
+
+    Money with the plan currency's places (:mod:`sim.fmt`), the same down each figure;
+    half-widths to two significant digits; ``fmt`` is no longer used (kept for callers).
+    """
+    from .fmt import format_table
 
     blocks: dict[str, list[Mapping[str, Any]]] = {}
     for r in rows:
@@ -227,16 +246,24 @@ def format_rows(rows: Sequence[Mapping[str, Any]], currency: Mapping[str, str],
     out = []
     for plan, group in blocks.items():
         title = ("all plans" if not plan else f"plan {plan} ({currency.get(plan, '')})")
-        table = []
+        cur = currency.get(plan) if plan else None
+        by_metric: dict[str, list[Mapping[str, Any]]] = {}
         for r in group:
-            f = "{:.2%}" if r["metric"] == "abandonment_rate" else fmt
-            diff = "" if r["diff"] is None else _cell(r["diff"], r["diff_low"], r["diff_high"], f)
-            if r["diff"] is not None and r["diff_low"] is not None and r["diff_high"] is not None:
+            by_metric.setdefault(r["metric"], []).append(r)
+        table = []
+        for metric, mrows in by_metric.items():
+            share = metric == "abandonment_rate"
+            is_money = bool(plan) and not share
+            means = _cells([{**r, "mean_low": r["low"], "mean_high": r["high"]} for r in mrows],
+                           "mean", cur, is_money, share)
+            diffs = _cells(mrows, "diff", cur, is_money, share)
+            for r, m, d in zip(mrows, means, diffs, strict=True):
+                diff = "" if r["diff"] is None else d
                 lo, hi = r["diff_low"], r["diff_high"]
-                if math.isfinite(lo) and math.isfinite(hi) and (lo > 0 or hi < 0):
+                if (r["diff"] is not None and lo is not None and hi is not None
+                        and math.isfinite(lo) and math.isfinite(hi) and (lo > 0 or hi < 0)):
                     diff += " *"  # the interval excludes 0: a real difference
-            table.append([METRIC_LABELS.get(r["metric"], r["metric"]), r["variant"],
-                          _cell(r["mean"], r["low"], r["high"], f), diff])
+                table.append([METRIC_LABELS.get(metric, metric), r["variant"], m, diff])
         out.append(f"{title}\n" + format_table(
             table, ["figure", "variant", "mean ± 95% CI", "vs base (paired) ± CI"], "llrr"))
     return "\n\n".join(out)

@@ -9,6 +9,7 @@ import sys
 import pytest
 from conftest import ROOT, SCENARIOS
 
+import sim.scenario
 from sim.cdrio import read_cdrs
 from sim.cli import main
 
@@ -25,7 +26,7 @@ def test_every_scenario_runs_in_quick_mode(path, tmp_path, capsys):
         assert (out / name).is_file()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["seed"] == 1 and summary["kpis"]["dials"] > 0
-    assert summary["scenario"]["values"]["list"]["size"] <= 300
+    assert summary["scenario"]["values"]["list"]["size"] <= sim.scenario.QUICK_MAX_LEADS
     imported = read_cdrs(out / "cdrs.csv")
     assert len(imported.cdrs) == summary["kpis"]["dials"]
     if summary.get("costs"):

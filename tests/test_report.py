@@ -61,7 +61,7 @@ def self_contained(page: str) -> None:
 def test_report_for_every_scenario(path, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["run", str(path), "--quick", "--out", str(out), "--report"]) == 0
-    assert "report.html" in capsys.readouterr().out
+    assert "report.html" in capsys.readouterr().err
     page = (out / "report.html").read_text(encoding="utf-8")
     assert sections_of(page) == list(SECTIONS)
     for heading in SECTIONS.values():

@@ -226,6 +226,8 @@ def test_quick_scales_the_list_the_days_and_the_shifts():
                      "shifts": [{"start": "09:00", "end": "13:00", "count": 30},
                                 {"start": "13:00", "end": "17:00", "count": 10}]}
     q = sim.scenario.quick(scenario_from_dict(raw))
-    assert q.list.size == 300 and q.campaign.days == 1
+    # 5000 leads for 40 agents over 5 days is 25 per agent-day: 10 agents, 1 day -> 250
+    assert q.list.size == 250 and q.campaign.days == 1
     assert [sh.count for sh in q.agents.shifts] == [8, 2] and q.agents.count == 10
+    assert sim.scenario.quick(scenario_from_dict(raw), leads=300).list.size == 300
     assert sim.run(q, seed=1).kpis["dials"] > 0

@@ -294,7 +294,8 @@ def test_progress_snapshots_and_bar():
         bar(p)
     bar.close()
     last = buf.getvalue().split("\r")[-1]
-    assert "[#########################] 2/2 points  4/4 runs" in last and "0:00 left" in last
+    assert "[#########################] 100%" in last and "0:00 left" in last
+    assert "2/2 points  4/4 runs" in last
 
 
 def test_workers_import_only_what_a_run_needs():

@@ -238,13 +238,9 @@ class RoundingAnalysis:
 
 def _text_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Columns padded to their widest cell: the first two left-aligned, the rest right."""
-    table = [list(head), *[list(r) for r in rows]]
-    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w)
-                       for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
-             for r in table]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    from ..fmt import format_table
+
+    return format_table(rows, head, "ll")
 
 
 def _pct(x: float) -> str:

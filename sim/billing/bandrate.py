@@ -25,11 +25,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .plans import WEEK_S, Plan, Step, band_segments
+from .week import WEEK_S, band_segments
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .plans import Plan, Step
 
 __all__ = ["BandTariffs", "band_rates", "compile_band_tariffs"]
 

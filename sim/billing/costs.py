@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sim.fmt import format_table, money, money_column
 from sim.output import atomic_write, safe_cell
 
+from .describe import bills_time
 from .results import PlanCalls, PlanSummary, Rating
 from .tariff import round_div
 
@@ -124,22 +125,12 @@ def _cell(value: Any) -> str:
     return "" if value is None else safe_cell(str(value))  # names: no spreadsheet formulas
 
 
-def _fmt(value: Decimal | None) -> str:
-    return "-" if value is None else f"{value:,}"
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]], left: int = 2) -> list[str]:
-    rows = [list(header), *map(list, rows)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    return ["  ".join(c.ljust(w) if i < left else c.rjust(w)
-                      for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
-            for r in rows]
-
-
 def format_comparison(rating: Rating) -> str:
     """The plans side by side, cheapest first, with the gap from the cheapest to the next.
 
-    Plans in different currencies are compared within their currency only.
+    Totals show the currency's minor unit, unit costs the same places down each column
+    (:mod:`sim.fmt`); plans that bill no time show no billed minutes or overhead. Plans
+    in different currencies are compared within their currency only.
     """
     ranked = rating.ranked()
     if not ranked:
@@ -161,26 +152,36 @@ def format_comparison(rating: Rating) -> str:
     for currency, group in by_currency.items():
         header = ["plan", "tariff", "billed min", "overhead", f"telecom {currency}",
                   "fees", "total", "per dial", "per contact", "per conversion"]
+        cols: list[list[str]] = [
+            money_column([s.telecom for s in group], currency),
+            money_column([s.fees.total for s in group], currency),
+            money_column([s.total for s in group], currency),
+            money_column([s.per_dial() for s in group], currency, unit=True),
+            money_column([s.per_contact() for s in group], currency, unit=True),
+            money_column([s.per_conversion() for s in group], currency, unit=True),
+        ]
         if labour:
             header.append("with labour")
+            cols.append(money_column([s.campaign_total for s in group], currency))
+        for col in cols[4:6]:  # contacts and conversions unknown for a foreign export
+            for i, s in enumerate(group):
+                if not s.outcomes_known:
+                    col[i] = "n/a".rjust(len(col[i]))
         rows = []
-        for s in group:
-            pct = s.overhead_pct
-            row = [s.plan, plans[s.plan].tariff_text, f"{s.billed_min:,.1f}",
-                   "-" if pct is None else f"{pct:+.1f}%", _fmt(s.telecom), _fmt(s.fees.total),
-                   _fmt(s.total), _fmt(s.per_dial()),
-                   _fmt(s.per_contact()) if s.outcomes_known else "n/a",
-                   _fmt(s.per_conversion()) if s.outcomes_known else "n/a"]
-            if labour:
-                row.append(_fmt(s.campaign_total))
-            rows.append(row)
-        lines += ["", *_table(header, rows)]
+        for i, s in enumerate(group):
+            timed = bills_time(plans[s.plan])
+            pct = s.overhead_pct if timed else None
+            rows.append([s.plan, plans[s.plan].tariff_text,
+                         f"{s.billed_min:,.1f}" if timed else "-",
+                         "-" if pct is None else f"{pct:+.1f}%", *(col[i] for col in cols)])
+        lines += ["", format_table(rows, header, "ll")]
         best = group[0]
-        line = f"cheapest: {best.plan} at {currency} {best.total:,}"
+        line = f"cheapest: {best.plan} at {money(best.total, currency, code=True)}"
         if len(group) > 1:
             gap = group[1].total - best.total
             rel = f" (+{100 * gap / best.total:.1f} %)" if best.total else ""
-            line += f"; runner-up {group[1].plan} costs {currency} {gap:,} more{rel}"
+            line += (f"; runner-up {group[1].plan} costs {money(gap, currency, code=True)} "
+                     f"more{rel}")
         lines.append(line)
     return "\n".join(lines)
 

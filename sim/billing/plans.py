@@ -47,6 +47,7 @@ from sim.errors import PlanError
 from sim.validate import MISSING, Problems, Section, read_toml
 
 from .terms import TrafficTerm, parse_traffic_terms
+from .week import DAY_S, WEEK_S, band_segments
 
 __all__ = [
     "DAYS",
@@ -65,8 +66,6 @@ __all__ = [
 
 #: Weekday names of band ``days``, Monday first (datetime.weekday order).
 DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-DAY_S = 86_400
-WEEK_S = 7 * DAY_S
 
 RoundingMethod = Literal["up", "half_up", "down"]
 
@@ -123,42 +122,6 @@ class Band:
             else:  # Sunday night into Monday morning
                 out += [(lo, WEEK_S), (0, hi - WEEK_S)]
         return sorted(out)
-
-
-def band_segments(bands: tuple[Band, ...] | list[Band]) -> list[tuple[int, int, int]]:
-    """The week cut into ``(lo, hi, band index)`` pieces where a band is in force.
-
-    A band with an ``end`` covers ``[start, end)``; one without runs from its start to
-    the next start of any band (cyclically over the week). Where bands overlap the one
-    that started latest is in force. Uncovered time is left out; adjacent pieces of one
-    band are merged.
-    """
-    starts = sorted({d * DAY_S + b.start_s for b in bands for d in b.days})
-    covers: list[tuple[int, int, int, int]] = []  # lo, hi, start (for "latest"), band
-    for k, b in enumerate(bands):
-        for d in b.days:
-            lo = d * DAY_S + b.start_s
-            if b.end_s is not None:
-                hi = lo + ((b.end_s - b.start_s) % DAY_S or DAY_S)
-            else:
-                later = [x for x in starts if x > lo]
-                hi = later[0] if later else starts[0] + WEEK_S
-            for shift in (0, -WEEK_S):  # the part wrapped past Sunday midnight
-                a, z = max(lo + shift, 0), min(hi + shift, WEEK_S)
-                if a < z:
-                    covers.append((a, z, lo + shift, k))
-    cuts = sorted({0, WEEK_S, *(c[0] for c in covers), *(c[1] for c in covers)})
-    out: list[tuple[int, int, int]] = []
-    for a, z in zip(cuts, cuts[1:], strict=False):
-        live = [(st, k) for lo, hi, st, k in covers if lo <= a and z <= hi]
-        if not live:
-            continue
-        k = max(live)[1]
-        if out and out[-1][1] == a and out[-1][2] == k:
-            out[-1] = (out[-1][0], z, k)
-        else:
-            out.append((a, z, k))
-    return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -271,11 +234,11 @@ class Plan:
 
     @property
     def tariff_text(self) -> str:
-        """Short description of the call tariff, e.g. ``0.12/min 60/60``."""
-        if self.increments is not None and self.price_per_min is not None:
-            return f"{self.price_per_min}/min {self.increments}"
-        return " | ".join(f"{s.from_s}s+: {s.price}/{s.unit_s}s by {s.increment_s}s"
-                          for s in self.steps)
+        """The plan's terms in one line, e.g. ``0.10/min 1/1 + 0.05 connect`` or
+        ``0.20 per connected call > 3 s`` (see :mod:`sim.billing.describe`)."""
+        from .describe import describe_tariff
+
+        return describe_tariff(self)
 
     def charge(self, talk_s: float, *, answered: bool = True,
                answer: float | datetime | None = None, epoch: str = "1970-01-01T00:00:00",

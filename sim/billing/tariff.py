@@ -28,12 +28,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from .bandrate import BandTariffs, band_rates, compile_band_tariffs
-from .plans import DAY_S, WEEK_S, Band, Plan, Step, band_segments
+from .week import DAY_S, WEEK_S, band_segments
+
+if TYPE_CHECKING:  # plans.py imports this module (Plan.charge): no run-time import back
+    from .plans import Band, Plan, Step
 
 __all__ = [
     "CompiledPlan",

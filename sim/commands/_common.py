@@ -7,34 +7,94 @@ import json
 import math
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import ScenarioError
+from ..fmt import format_table
 from ..output import atomic_write_text
 from ..scenario import Scenario, load_scenario, parse_override, quick
 
 __all__ = [
+    "Console",
+    "add_output_args",
     "add_scenario_args",
+    "check_out",
     "default_out",
     "format_table",
     "json_default",
     "load_from_args",
+    "seed_arg",
     "write_json",
 ]
 
 
+def seed_arg(text: str) -> int:
+    """``--seed``: an integer >= 0 (numpy's seeds are unsigned)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0 (got {text!r})") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0 (got {value})")
+    return value
+
+
 def add_scenario_args(p: argparse.ArgumentParser, *, seed: bool = True) -> None:
-    """SCENARIO, ``--set`` overrides, ``--quick`` and (optionally) ``--seed``."""
+    """SCENARIO, ``--set`` overrides, ``--quick``, (optionally) ``--seed``, and the output
+    conventions ``--json`` and ``-q/--quiet`` (:func:`add_output_args`)."""
     p.add_argument("scenario", metavar="SCENARIO", help="scenario file (TOML)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a scenario value, e.g. --set dialer.ratio=1.5 "
                         "(value read as TOML; repeatable)")
     p.add_argument("--quick", action="store_true",
-                   help="scaled-down run (few leads, one day, ≤ 10 agents) for a smoke test")
+                   help="scaled-down run (list, agents and trunks scaled together, one day) "
+                        "for a smoke test")
     if seed:
-        p.add_argument("--seed", type=int, default=1, help="root random seed (default 1)")
+        p.add_argument("--seed", type=seed_arg, default=1,
+                       help="root random seed, an integer >= 0 (default 1)")
+    add_output_args(p)
+
+
+def add_output_args(p: argparse.ArgumentParser) -> None:
+    """``--json`` (the summary as JSON on stdout, nothing else there) and ``-q``."""
+    p.add_argument("--json", action="store_true",
+                   help="print the summary as JSON on stdout instead of the tables "
+                        "(notes and progress go to stderr)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar and no notes on stderr (errors still shown)")
+
+
+class Console:
+    """Where a command writes: results on stdout (tables, or JSON with ``--json``),
+    notes and progress on stderr (none with ``-q``)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.json = bool(getattr(args, "json", False))
+        self.quiet = bool(getattr(args, "quiet", False))
+
+    def table(self, text: str = "") -> None:
+        """A human result (suppressed with ``--json``)."""
+        if not self.json:
+            print(text)
+
+    def note(self, text: str) -> None:
+        """A diagnostic or note, on stderr (suppressed with ``-q``)."""
+        if not self.quiet:
+            print(text, file=sys.stderr)
+
+    def emit(self, data: Any) -> None:
+        """The machine-readable summary, on stdout with ``--json``."""
+        if self.json:
+            sys.stdout.write(json.dumps(_clean(data), indent=2, default=json_default) + "\n")
+
+
+def check_out(out: Path | None) -> None:
+    """Refuse ``--out -``: every command writes a folder, not a stream."""
+    if out is not None and str(out) == "-":
+        raise ScenarioError("--out -: dialsim writes a folder of files, not a stream; "
+                            "give a folder name (use --json for the summary on stdout)")
 
 
 def overrides_from(items: Sequence[str]) -> dict[str, Any]:
@@ -42,8 +102,36 @@ def overrides_from(items: Sequence[str]) -> dict[str, Any]:
 
 
 def load_from_args(args: argparse.Namespace) -> Scenario:
-    scenario = load_scenario(args.scenario, overrides=overrides_from(args.overrides))
+    """The scenario of ``args`` with its ``--set`` overrides (and ``--quick``).
+
+    A problem caused by an override is reported as the ``--set`` that caused it, not as
+    a problem of the file.
+    """
+    check_out(getattr(args, "out", None))
+    overrides = overrides_from(args.overrides)
+    try:
+        scenario = load_scenario(args.scenario, overrides=overrides)
+    except ScenarioError as exc:
+        if not overrides:
+            raise
+        load_scenario(args.scenario)  # the file alone is broken: report that
+        raise _blame_set(exc, args.scenario, args.overrides) from None
     return quick(scenario) if getattr(args, "quick", False) else scenario
+
+
+def _blame_set(exc: ScenarioError, source: str | Path, items: Sequence[str]) -> ScenarioError:
+    """``exc`` with each ``<file>: key: msg`` line told as ``--set KEY=VALUE: key: msg``."""
+    keys = [(text.partition("=")[0].strip(), text) for text in items]
+    lines = list(exc.problems) or str(exc).splitlines()
+    out = []
+    for line in lines:
+        rest = line
+        for prefix in (f"{source}: ", f"{Path(source)}: "):
+            rest = rest.removeprefix(prefix)
+        match = [t for k, t in keys if rest.startswith(k) or k.startswith(rest.split(":")[0])]
+        who = f"--set {match[0]}" if match else f"--set ({', '.join(items)})"
+        out.append(f"{who}: {rest}")
+    return ScenarioError("\n".join(out), out)
 
 
 def default_out(scenario: Scenario, root: str | Path = "runs") -> Path:
@@ -98,50 +186,3 @@ def _clean(obj: Any) -> Any:
 
 def write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(_clean(data), indent=2, default=json_default) + "\n")
-
-
-def format_table(rows: Iterable[Sequence[Any]], header: Sequence[str] | None = None,
-                 align: str | None = None) -> str:
-    """A plain text table; ``align`` is one of 'l'/'r' per column (default: l then r)."""
-    rows = [[str(c) for c in r] for r in rows]
-    if header is not None:
-        rows = [list(header), *rows]
-    if not rows:
-        return ""
-    n = max(len(r) for r in rows)
-    widths = [max(len(r[i]) if i < len(r) else 0 for r in rows) for i in range(n)]
-    align = align or ("l" + "r" * (n - 1))
-    lines = []
-    for j, r in enumerate(rows):
-        cells = [(c.ljust(w) if a == "l" else c.rjust(w))
-                 for c, w, a in zip([*r, *[""] * (n - len(r))], widths, align, strict=True)]
-        lines.append("  ".join(cells).rstrip())
-        if j == 0 and header is not None:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-class Progress:
-    """A one-line progress bar on stderr (only when stderr is a terminal, or forced)."""
-
-    def __init__(self, label: str, total: float, *, enabled: bool | None = None) -> None:
-        self.label = label
-        self.total = total
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self._last = -1
-
-    def update(self, done: float, extra: str = "") -> None:
-        if not self.enabled or self.total <= 0:
-            return
-        pct = int(100 * min(done / self.total, 1.0))
-        if pct == self._last and not extra:
-            return
-        self._last = pct
-        bar = "#" * (pct // 4) + "-" * (25 - pct // 4)
-        sys.stderr.write(f"\r{self.label} [{bar}] {pct:3d}% {extra}")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled and self._last >= 0:
-            sys.stderr.write("\n")
-            sys.stderr.flush()

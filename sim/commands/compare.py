@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._common import add_scenario_args, default_out, load_from_args, write_json
+from ._common import Console, add_scenario_args, default_out, load_from_args, write_json
 
 __all__ = ["add_parser", "run"]
 
@@ -47,23 +47,31 @@ def run(args: argparse.Namespace) -> int:
     from ..model import run as simulate
     from ..output import check_writable, output_dir
     from ..variants import compare
-    from .run import _executor, replication_progress, save_run, write_rows_csv
+    from .run import _executor, replication_progress, run_notes, save_run, write_rows_csv
 
+    con = Console(args)
     scenario = load_from_args(args)
     if args.reps < 2:
         raise ScenarioError(f"--reps: must be >= 2 for confidence intervals (got {args.reps})")
     if not scenario.variants:
         raise ScenarioError(f"{scenario.source}: variant: the scenario declares no "
                             "[[variant]] entries to compare")
-    for name in args.variants or ():
-        scenario.variant(name)  # an unknown name fails before anything runs
+    known = [v.name for v in scenario.variants]
+    unknown = [name for name in args.variants or () if name not in known]
+    if unknown:  # fails before anything runs
+        from ..validate import did_you_mean
+
+        raise ScenarioError("; ".join(f"--variant: no variant named {name!r}"
+                                      + did_you_mean(name, known) for name in unknown)
+                            + f" (the scenario's variants: {', '.join(known)})")
     plan_files = args.plans or list(scenario.plans)
     plans = load_plan_files(plan_files) if plan_files else []
     out = args.out or default_out(scenario)
     check_writable(out, args.force)
 
     n = len(args.variants or scenario.variants) + 1
-    step, done = replication_progress(f"comparing {scenario.name}", n * args.reps)
+    step, done = replication_progress(f"comparing {scenario.name}", n * args.reps,
+                                      quiet=con.quiet)
     executor = _executor(args.workers)
     try:
         comp = compare(scenario, args.reps, seed=args.seed, plans=plans,
@@ -72,11 +80,11 @@ def run(args: argparse.Namespace) -> int:
         done()
         if executor is not None:
             executor.shutdown()
-    print(f"{scenario.name}: base and {len(comp.variants)} variant(s), {args.reps} "
-          f"replications each on seeds {args.seed}..{args.seed + args.reps - 1} "
-          "(the same customers for all)")
-    print("mean ± 95% CI; paired difference to base ± 95% CI (* = excludes 0)\n")
-    print(comp.format())
+    con.table(f"{scenario.name}: base and {len(comp.variants)} variant(s), {args.reps} "
+              f"replications each on seeds {args.seed}..{args.seed + args.reps - 1} "
+              "(the same customers for all)")
+    con.table("mean ± 95% CI; paired difference to base ± 95% CI (* = excludes 0)\n")
+    con.table(comp.format())
 
     base = simulate(scenario, seed=args.seed)  # replication 0, kept in full for the report
     rating = rate_run(scenario, base.cdrs, base.agents, plans) if plans else None
@@ -90,5 +98,8 @@ def run(args: argparse.Namespace) -> int:
 
             write_report(tmp)
             files.append("report.html")
-    print(f"\nwrote {out}/ ({', '.join(files)})")
+    for note in run_notes(base):
+        con.note(note)
+    con.note(f"wrote {out}/ ({', '.join(files)})")
+    con.emit({**comp.to_dict(), "out": str(out), "files": files})
     return 0

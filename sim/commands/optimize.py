@@ -51,7 +51,6 @@ def add_parser(subparsers: Any) -> None:
                    help="folder that makes the search resumable; optimum.json and "
                         "candidates.csv are written there")
     p.add_argument("--force", action="store_true", help="replace --out if it holds another")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
 
 

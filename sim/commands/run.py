@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..fmt import ci, money
 from ..output import atomic_write, output_dir, safe_cell
+from ..progress import ProgressBar
 from ._common import (
-    Progress,
+    Console,
     add_scenario_args,
     default_out,
     format_table,
@@ -105,22 +107,16 @@ def compliance_table(results: Sequence[Mapping[str, Any]]) -> str:
                                                   "verdict"], "llrrl")
 
 
-def replication_progress(label: str, total: int) -> tuple[Callable[[int, int], None],
-                                                            Callable[[], None]]:
+def replication_progress(label: str, total: int, *, quiet: bool = False,
+                         ) -> tuple[Callable[[int, int], None], Callable[[], None]]:
     """A ``progress(done, total)`` callback on stderr, and the function that ends it.
 
-    A bar on a terminal; otherwise about ten plain lines, so logs show progress too.
+    A bar on a terminal; otherwise about ten plain lines, so logs show progress too;
+    nothing when ``quiet``.
     """
-    if sys.stderr.isatty():
-        bar = Progress(label, float(total))
-        return (lambda done, _n: bar.update(done, f"{done}/{total}")), bar.close
-    every = max(1, math.ceil(total / 10))
-
-    def line(done: int, n: int) -> None:
-        if done % every == 0 or done == n:
-            print(f"{label}: {done}/{n} runs done", file=sys.stderr, flush=True)
-
-    return line, lambda: None
+    bar = ProgressBar(label, float(total), lines=0 if quiet else 10, unit="runs",
+                      enabled=False if quiet else None)
+    return (lambda done, _n: bar.update(done, f"{done}/{total}")), bar.close
 
 
 def _executor(workers: int) -> Any:
@@ -154,9 +150,11 @@ def reps_table(reps: Any, plans: Sequence[Any]) -> str:
             key = f"{field}:{plan.name}"
             if key in reps.metrics:
                 e = reps.estimate(key)
+                text = ci(e.mean, e.half_width if e.n > 1 else None, plan.currency)
+                places = len(text.split(" ")[0].partition(".")[2])
                 rows.append([f"{plan.name} {field.replace('_', ' ')} ({plan.currency})",
-                             _fmt_est(e, "{:,.4g}"), _fmt_num(e.low, "{:,.4g}"),
-                             _fmt_num(e.high, "{:,.4g}")])
+                             text, money(e.low, plan.currency, places=places, missing="n/a"),
+                             money(e.high, plan.currency, places=places, missing="n/a")])
     return format_table(rows, ["figure", "mean ± 95% CI", "low", "high"])
 
 
@@ -200,6 +198,7 @@ def write_rows_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..model import run as simulate
 
+    con = Console(args)
     scenario = load_from_args(args)
     if args.reps < 1:
         from ..errors import ScenarioError
@@ -217,20 +216,22 @@ def run(args: argparse.Namespace) -> int:
 
         check_writable(out, args.force)  # fail before simulating, not after
 
-    bar = Progress(f"simulating {scenario.name}", 1.0)
+    bar = ProgressBar(f"simulating {scenario.name}", 1.0,
+                      enabled=False if con.quiet else None)
     result = simulate(scenario, seed=args.seed, progress=bar.update)
     bar.close()
     # The big files are written by threads (numpy formatting releases the GIL) while
     # the tables below are computed and printed.
     with output_dir(out, force=args.force) as tmp, Writers() as writing:
         start_writes(writing, tmp, result, asterisk=args.asterisk)
-        print(f"{scenario.name}: {scenario.agents.count} agents, {scenario.list.size:,} leads, "
-              f"{scenario.dialer.mode} dialing, seed {args.seed}")
-        print(kpi_table(result.kpis))
-        print()
-        print(dialer_table(result.dialer))
-        print()
-        print(compliance_table(result.compliance))
+        con.table(f"{scenario.name}: {scenario.agents.count} agents, "
+                  f"{scenario.list.size:,} leads, {scenario.dialer.mode} dialing, "
+                  f"seed {args.seed}")
+        con.table(kpi_table(result.kpis))
+        con.table()
+        con.table(dialer_table(result.dialer))
+        con.table()
+        con.table(compliance_table(result.compliance))
 
         rating = None
         if plans:
@@ -238,14 +239,15 @@ def run(args: argparse.Namespace) -> int:
             from ..costing import rate_run
 
             rating = rate_run(scenario, result.cdrs, result.agents, plans)
-            print()
-            print(format_comparison(rating))
+            con.table()
+            con.table(format_comparison(rating))
 
         reps = None
         if args.reps > 1:
             from ..experiment import replicate
 
-            step, done = replication_progress(f"replicating {scenario.name}", args.reps)
+            step, done = replication_progress(f"replicating {scenario.name}", args.reps,
+                                              quiet=con.quiet)
             executor = _executor(args.workers)
             try:
                 reps = replicate(scenario, args.reps, seed=args.seed, plans=plans,
@@ -254,9 +256,9 @@ def run(args: argparse.Namespace) -> int:
                 done()
                 if executor is not None:
                     executor.shutdown()
-            print(f"\n{args.reps} replications (seeds {args.seed}.."
-                  f"{args.seed + args.reps - 1}), mean and 95% confidence interval:")
-            print(reps_table(reps, plans))
+            con.table(f"\n{args.reps} replications (seeds {args.seed}.."
+                      f"{args.seed + args.reps - 1}), mean and 95% confidence interval:")
+            con.table(reps_table(reps, plans))
 
         files = finish_run(tmp, result, rating, plan_files, writing)
         if reps is not None:
@@ -268,8 +270,44 @@ def run(args: argparse.Namespace) -> int:
 
             write_report(tmp)
             files.append("report.html")
-    print(f"\nwrote {out}/ ({', '.join(files)})")
+    for note in run_notes(result):
+        con.note(note)
+    con.note(f"wrote {out}/ ({', '.join(files)})")
+    if con.json:
+        data = summary(result, rating, list(plan_files))
+        data["out"] = str(out)
+        data["files"] = files
+        if reps is not None:
+            data["replications"] = estimates_dict(reps)
+        con.emit(data)
     return 0
+
+
+def list_exhausted_s(result: Any, *, slack_s: float = 1800.0) -> float | None:
+    """When the call list ran out (s from the epoch: the last call's end), if every lead
+    was dialled and the agents' shifts went on more than ``slack_s`` after it; else None."""
+    import numpy as np
+
+    from ..model.calendar import shift_intervals
+
+    if result.lead_status.get("untouched", 1) != 0 or not len(result.cdrs):
+        return None
+    horizon = max((iv.last for iv in shift_intervals(result.scenario)), default=0.0)
+    last = float(np.max(result.cdrs.columns["end"]))
+    return last if horizon - last > slack_s else None
+
+
+def run_notes(result: Any) -> list[str]:
+    """Warnings about a run worth a line on stderr (e.g. the list ran out early)."""
+    notes = []
+    t = list_exhausted_s(result)
+    if t is not None:
+        day, rest = divmod(int(t), 86_400)
+        notes.append(f"warning: the call list ran out at {rest // 3600:02d}:{rest % 3600 // 60:02d}"
+                     f" on day {day + 1}, before the campaign's last shift ended: agents sat "
+                     "idle, so per-hour KPIs and occupancy are diluted (use a larger "
+                     "list.size, fewer agents or fewer days)")
+    return notes
 
 
 def save_run(folder: Path, result: Any, rating: Any, plan_files: Sequence[Path], *,

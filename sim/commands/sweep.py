@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SweepError
-from ._common import add_scenario_args, default_out, format_table, load_from_args
+from ._common import Console, add_scenario_args, default_out, format_table, load_from_args
 
 __all__ = ["add_parser", "default_metrics", "run", "summary_rows"]
 
@@ -97,20 +97,40 @@ def _overall(res: Any, metric: str) -> float:
     return sum(vals) / len(vals) if vals else math.nan
 
 
-def _fmt(mean: float, low: float, high: float) -> str:
-    if not math.isfinite(mean):
-        return "n/a"
-    if not (math.isfinite(low) and math.isfinite(high)) or high == low:
-        return f"{mean:.4g}"
-    return f"{mean:.4g} ± {(high - low) / 2:.2g}"
+def share_metrics() -> set[str]:
+    """KPIs that are shares (0-1 in files and JSON, % in human tables)."""
+    from ..analysis.kpis import KPI_LABELS
+
+    return {k for k, (_label, fmt) in KPI_LABELS.items() if fmt.endswith("%}")}
+
+
+def _column(cells: list[dict[str, Any] | None], metric: str, shares: set[str]) -> list[str]:
+    """One metric's ``mean ± half`` cells down the points, with the same places."""
+    from ..fmt import ci_column
+
+    share = metric in shares
+    scale = 100.0 if share else 1.0
+    means, halves = [], []
+    for a in cells:
+        mean = a["mean"] if a is not None else math.nan
+        lo, hi = (a["low"], a["high"]) if a is not None else (math.nan, math.nan)
+        means.append(mean * scale)
+        halves.append((hi - lo) / 2 * scale if math.isfinite(lo) and math.isfinite(hi)
+                      and hi != lo else None)
+    out = ci_column(means, halves, is_money=":" in metric)
+    out = [c if c == "n/a" else c.replace(" ± ", "% ± ") + "%" if share and "±" in c
+           else c + "%" if share else c for c in out]
+    return ["failed" if a is None else c for a, c in zip(cells, out, strict=True)]
 
 
 def _cell(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    from ..fmt import plain
+
+    return plain(value) if isinstance(value, float) else str(value)
 
 
 def summary_rows(res: Any, metrics: list[str]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the stdout table: one row per point."""
+    """Header and rows of the stdout table: one row per point (shares in %)."""
     agg = {(r["point"], r["metric"]): r for r in res.aggregate(metrics)}
     cheapest: dict[int, tuple[float, str]] = {}  # point -> (cost per contact, plan)
     cost = [m for m in res.metrics if m.startswith("campaign_per_contact:")]
@@ -119,16 +139,35 @@ def summary_rows(res: Any, metrics: list[str]) -> tuple[list[str], list[list[str
             cheapest[r["point"]] = min(cheapest.get(r["point"], (math.inf, "")),
                                        (r["mean"], r["metric"].split(":", 1)[1]))
     header = ["point", *res.params, *metrics] + (["cheapest plan"] if cost else [])
+    shares = share_metrics()
+    n = len(res.design.points)
+    columns = {m: _column([agg.get((p, m)) for p in range(n)], m, shares) for m in metrics}
     rows = []
     for p, values in enumerate(res.design.points):
         row = [str(p), *(_cell(values[k]) for k in res.params)]
-        for m in metrics:
-            a = agg.get((p, m))
-            row.append(_fmt(a["mean"], a["low"], a["high"]) if a else "failed")
+        row += [columns[m][p] for m in metrics]
         if cost:
             row.append(cheapest[p][1] if p in cheapest else "n/a")
         rows.append(row)
     return header, rows
+
+
+def sweep_summary(res: Any, metrics: list[str], out: Path | str,
+                  files: list[str]) -> dict[str, Any]:
+    """What ``--json`` prints: the design, and per point its parameters and each metric's
+    mean and CI (shares as 0-1, money in the plan's currency, as in aggregate.csv)."""
+    agg: dict[int, dict[str, Any]] = {}
+    for r in res.aggregate(metrics):
+        agg.setdefault(r["point"], {})[r["metric"]] = {
+            "mean": r["mean"], "low": r["low"], "high": r["high"]}
+    return {
+        "out": str(out), "files": files, "kind": res.design.kind, "seeds": list(res.seeds),
+        "params": list(res.params), "metrics": metrics,
+        "points": [{"point": p, "values": dict(values), "metrics": agg.get(p, {})}
+                   for p, values in enumerate(res.design.points)],
+        "computed": res.computed, "reused": res.reused,
+        "failures": [str(f) for f in res.failures],
+    }
 
 
 def _safe(name: str) -> str:
@@ -186,10 +225,11 @@ def _parse(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
 def run(args: argparse.Namespace) -> int:
     from ..sweeps import ProgressBar, sweep
 
+    con = Console(args)
     grid, ranges = _parse(args)  # malformed values fail before the scenario is read
     scenario = load_from_args(args)
     out = args.out or default_out(scenario, root="sweeps")
-    bar = ProgressBar(f"sweep {scenario.name}")
+    bar = ProgressBar(f"sweep {scenario.name}", enabled=False if con.quiet else None)
     client, executor = _executor(args.dask)
     t0 = time.perf_counter()
     try:
@@ -215,21 +255,22 @@ def run(args: argparse.Namespace) -> int:
 
         raise SweepError("; ".join(f"--metric {m}: no such column"
                                    + did_you_mean(m, list(res.metrics)) for m in unknown))
-    print(f"{scenario.name}: {len(res.design)} points × {len(res.seeds)} replications "
-          f"({res.design.kind}), seeds {res.seeds[0]}..{res.seeds[-1]}")
+    con.table(f"{scenario.name}: {len(res.design)} points × {len(res.seeds)} replications "
+              f"({res.design.kind}), seeds {res.seeds[0]}..{res.seeds[-1]}")
     header, rows = summary_rows(res, metrics)
     shown = rows[:MAX_PRINTED]
-    print(format_table(shown, header, align="r" * len(header)))
+    con.table(format_table(shown, header, align="r" * len(header)))
     if len(rows) > MAX_PRINTED:
-        print(f"... and {len(rows) - MAX_PRINTED} more points (see aggregate.csv)")
+        con.table(f"... and {len(rows) - MAX_PRINTED} more points (see aggregate.csv)")
     written = ["sweep.csv", "aggregate.csv"]
     if not args.no_plots and len(res.table):
         plots = write_plots(res, metrics, Path(out) / "plots")
         written.append(f"plots/ ({len(plots)} PNG)")
-    print(f"\nwrote {out}/ ({', '.join(written)})")
+    con.note(f"wrote {out}/ ({', '.join(written)})")
     workers = "Dask" if args.dask else f"{args.workers or 'all'} workers"
-    print(f"{res.computed} runs in {time.perf_counter() - t0:.1f} s on {workers}"
-          + (f", {res.reused} resumed from {out}/" if res.reused else ""), file=sys.stderr)
+    con.note(f"{res.computed} runs in {time.perf_counter() - t0:.1f} s on {workers}"
+             + (f", {res.reused} resumed from {out}/" if res.reused else ""))
+    con.emit(sweep_summary(res, metrics, out, written))
     if res.failures:
         print(f"dialsim sweep: {len(res.failures)} runs failed (the others are saved; "
               "run the same command again to retry them):", file=sys.stderr)

@@ -6,10 +6,10 @@ resumed folder take no time and would make the estimate absurdly optimistic.
 
 from __future__ import annotations
 
-import sys
-import time
 from dataclasses import dataclass
 from typing import TextIO
+
+from ..progress import ProgressBar as Bar
 
 __all__ = ["ProgressBar", "SweepProgress"]
 
@@ -62,7 +62,8 @@ def _clock(seconds: float | None) -> str:
 
 
 class ProgressBar:
-    """``sweep [#####-----] 6/16 points  24/64 runs  3.1 runs/s  0:13 left`` on a stream.
+    """``sweep [#####-----]  37%  6/16 points  24/64 runs  3.1 runs/s  0:13 left`` on a
+    stream: a :class:`sim.progress.ProgressBar` fed with :class:`SweepProgress` snapshots.
 
     Drawn only when the stream is a terminal unless ``enabled`` says otherwise; redrawn
     at most every ``interval_s`` seconds (and at the end).
@@ -70,37 +71,23 @@ class ProgressBar:
 
     def __init__(self, label: str = "sweep", *, stream: TextIO | None = None,
                  enabled: bool | None = None, interval_s: float = 0.2) -> None:
-        self.label = label
-        self.stream = stream if stream is not None else sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
-        self.interval_s = interval_s
-        self._last = 0.0
-        self._drawn = False
+        self._bar = Bar(label, 1.0, stream=stream, enabled=enabled, interval_s=interval_s)
+
+    @property
+    def enabled(self) -> bool:
+        return self._bar.enabled
 
     def __call__(self, p: SweepProgress) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if p.runs_done < p.runs_total and now - self._last < self.interval_s:
-            return
-        self._last = now
-        share = p.runs_done / p.runs_total if p.runs_total else 1.0
-        filled = int(25 * share)
-        bar = "#" * filled + "-" * (25 - filled)
         extra = []
         if p.reused:
             extra.append(f"{p.reused} resumed")
         if p.failed:
             extra.append(f"{p.failed} failed")
-        text = (f"\r{self.label} [{bar}] {p.points_done}/{p.points_total} points  "
-                f"{p.runs_done}/{p.runs_total} runs  {p.rate_per_s:.2f} runs/s  "
-                f"{_clock(p.left_s)} left" + (f"  ({', '.join(extra)})" if extra else ""))
-        self.stream.write(text + "\x1b[K")
-        self.stream.flush()
-        self._drawn = True
+        self._bar.total = max(p.runs_total, 1)
+        self._bar.update(p.runs_done,
+                         f"{p.points_done}/{p.points_total} points  "
+                         f"{p.runs_done}/{p.runs_total} runs  {p.rate_per_s:.2f} runs/s  "
+                         f"{_clock(p.left_s)} left" + (f"  ({', '.join(extra)})" if extra else ""))
 
     def close(self) -> None:
-        if self.enabled and self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._drawn = False
+        self._bar.close()
