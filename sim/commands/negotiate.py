@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 from sim.errors import SimError
 
-from ._common import format_table, overrides_from
+from ._common import Console, add_output_args, format_table, overrides_from
 
 __all__ = ["add_parser", "run"]
 
@@ -65,7 +64,7 @@ def add_parser(subparsers: Any) -> None:
                    help="an uncertain scenario input, sampled uniformly; repeatable")
     s.add_argument("--samples", type=int, default=20, metavar="N",
                    help="samples of the uncertain inputs (default 20)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_output_args(p)
     p.set_defaults(func=run)
 
 
@@ -85,7 +84,7 @@ def _mapping(items: list[str]) -> dict[str, str] | None:
     return out or None
 
 
-def _read_source(args: argparse.Namespace) -> tuple[Any, Any]:
+def _read_source(args: argparse.Namespace, con: Console) -> tuple[Any, Any]:
     """CDRs and campaign facts of a CDR file or a run folder."""
     from sim.billing import CampaignInfo
     from sim.cdrio import read_cdrs
@@ -113,8 +112,9 @@ def _read_source(args: argparse.Namespace) -> tuple[Any, Any]:
         raise SimError(f"{src}: no such file or folder")
     imported = read_cdrs(src, format=args.format, mapping=_mapping(args.map), tz=args.tz)
     rep = imported.report
-    print(f"{src}: {rep.rows_read:,} rows read = {rep.accepted:,} accepted + "
-          f"{len(rep.rejected):,} rejected", file=sys.stderr)
+    con.note(rep.summary() if hasattr(rep, "summary") else
+             f"{src}: {rep.rows_read:,} rows read = {rep.accepted:,} accepted + "
+             f"{len(rep.rejected):,} rejected")
     cdrs = imported.cdrs
     if len(cdrs) == 0:
         raise SimError(f"{src}: no calls to price")
@@ -146,12 +146,13 @@ def _check(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     _check(args)
+    con = Console(args)
     plans = _plans(args.plans)
     if args.scenario is not None:
-        return _run_simulated(args, plans)
+        return _run_simulated(args, plans, con)
     from sim.decide.negotiate import Demand, monthly_minutes, negotiate, size_bundle
 
-    cdrs, campaign = _read_source(args)
+    cdrs, campaign = _read_source(args, con)
     result = negotiate(cdrs, plans, args.current, templates=args.template, free=args.free,
                        campaign=campaign, places=args.places)
     bundles = []
@@ -164,50 +165,55 @@ def run(args: argparse.Namespace) -> int:
             bundles.append(size_bundle(plan.bundle, demand, plan=plan.name))
     data = result.to_dict()
     data["bundles"] = [b.to_dict() for b in bundles]
-    if args.json:
-        print(json.dumps(data, indent=2))
-        return 0
-    print(_format(result.current, result.currency, str(result.current_total),
-                  [p.to_dict() for p in result.plans]))
+    con.emit(data)
+    con.table(_format(result.current, result.currency, str(result.current_total),
+                      [p.to_dict() for p in result.plans]))
     for line in result.skipped:
-        print(f"  skipped {line}")
+        con.note(f"  skipped {line}")
     if bundles:
-        print()
-        print(_format_bundles([b.to_dict() for b in bundles], f"±{args.volume:g} % volume"))
+        con.table()
+        con.table(_format_bundles([b.to_dict() for b in bundles], result.currency,
+                                  f"±{args.volume:g} % volume"))
     return 0
 
 
 def _format(current: str, currency: str, total: str, rows: list[dict[str, Any]],
             ci: dict[str, Any] | None = None) -> str:
-    head = [f"Current plan {current}: {total} {currency} on these calls.",
+    from sim.fmt import money, money_column
+
+    head = [f"Current plan {current}: {money(Decimal(total), currency, code=True)} on "
+            "these calls.",
             "Indifference price: the largest price at which the offer costs no more.", ""]
+    savings = money_column([None if r["saving_at_listed"] is None else
+                            Decimal(r["saving_at_listed"]) for r in rows], currency)
     table = []
-    for r in rows:
+    for r, saving in zip(rows, savings, strict=True):
         ind = r["indifference"] if r["indifference"] is not None else "-"
         if ci and r["plan"] in ci and ci[r["plan"]] is not None:
             c = ci[r["plan"]]
             ind = f"{ind} ({c['low']} to {c['high']})"
-        saving = r["saving_at_listed"] if r["saving_at_listed"] is not None else "-"
         table.append([r["plan"], r["free"], r["listed"] or "-", ind, saving, r["note"]])
     return "\n".join(head) + format_table(
         table, ["plan", "free price", "listed", "indifference", "saving at listed", "note"],
         "llrrrl")
 
 
-def _format_bundles(rows: list[dict[str, Any]], basis: str) -> str:
-    table = [[r["plan"], f"{r['current_minutes']:,}", r["current_expected_cost"],
-              f"{r['best_minutes']:,}", r["best_expected_cost"],
+def _format_bundles(rows: list[dict[str, Any]], currency: str, basis: str) -> str:
+    from sim.fmt import money
+
+    table = [[r["plan"], f"{r['current_minutes']:,}",
+              money(Decimal(r["current_expected_cost"]), currency),
+              f"{r['best_minutes']:,}", money(Decimal(r["best_expected_cost"]), currency),
               f"{r['critical_fractile']:.3f}"] for r in rows]
     return (f"Bundle sizing (per month, {basis}; unused minutes expire):\n"
             + format_table(table, ["plan", "bundle min", "expected cost", "best min",
                                    "expected cost", "fractile"], "lrrrrr"))
 
 
-def _run_simulated(args: argparse.Namespace, plans: tuple[Any, ...]) -> int:
+def _run_simulated(args: argparse.Namespace, plans: tuple[Any, ...], con: Console) -> int:
     from sim.decide.simulated import negotiate_simulated
+    from sim.progress import ProgressBar
     from sim.scenario import load_scenario, quick
-
-    from ._common import Progress
 
     scenario = load_scenario(args.scenario, overrides=overrides_from(args.overrides))
     if args.quick:
@@ -215,7 +221,8 @@ def _run_simulated(args: argparse.Namespace, plans: tuple[Any, ...]) -> int:
     if args.variant:
         scenario = scenario.variant(args.variant)
     ranges = _ranges(args.uncertain)
-    bar = Progress("negotiate", 1)
+    bar = ProgressBar("negotiate", 1, enabled=False if con.quiet else None, lines=10,
+                      unit="runs")
 
     def progress(done: int, total: int) -> None:
         bar.total = total
@@ -228,28 +235,27 @@ def _run_simulated(args: argparse.Namespace, plans: tuple[Any, ...]) -> int:
                                   samples=args.samples, progress=progress)
     finally:
         bar.close()
-    if args.json:
-        print(json.dumps(out, indent=2))
-        return 0
-    print(f"{scenario.name}{' after ' + args.variant if args.variant else ''}: "
-          f"{args.reps} replications (seeds {args.seed}..{args.seed + args.reps - 1})")
-    print(_format(out["current"], out["currency"], out["current_total"], out["plans"],
-                  {p["plan"]: p.get("indifference_ci") for p in out["plans"]}))
+    con.emit(out)
+    con.table(f"{scenario.name}{' after ' + args.variant if args.variant else ''}: "
+              f"{args.reps} replications (seeds {args.seed}..{args.seed + args.reps - 1})")
+    con.table(_format(out["current"], out["currency"], out["current_total"], out["plans"],
+                      {p["plan"]: p.get("indifference_ci") for p in out["plans"]}))
     if out["bundles"]:
-        print()
-        print(_format_bundles(out["bundles"], "demand over the replications"))
+        con.table()
+        con.table(_format_bundles(out["bundles"], out["currency"],
+                                  "demand over the replications"))
     if out.get("how_sure"):
         hs = out["how_sure"]
-        print()
-        print(f"How sure ({hs['draws']} draws: {args.samples} samples of "
-              f"{', '.join(ranges)} × {args.reps} seeds):")
+        con.table()
+        con.table(f"How sure ({hs['draws']} draws: {args.samples} samples of "
+                  f"{', '.join(ranges)} × {args.reps} seeds):")
         table = [[r["plan"], f"{r['p_cheapest']:.2f} ({r['p_cheapest_low']:.2f}-"
                   f"{r['p_cheapest_high']:.2f})",
                   f"{r['p_cheaper_than_current']:.2f}" if "p_cheaper_than_current" in r
                   else "-", r["expected_regret"]] for r in hs["plans"]]
-        print(format_table(table, ["plan", "P(cheapest)", "P(< current)", "expected regret"],
-                           "lrrr"))
-        print(f"least expected regret: {hs['best']}")
+        con.table(format_table(table, ["plan", "P(cheapest)", "P(< current)",
+                                       "expected regret"], "lrrr"))
+        con.table(f"least expected regret: {hs['best']}")
     return 0
 
 

@@ -8,13 +8,12 @@ fresh seeds (:mod:`sim.decide.optimize`). Resumable with ``--out`` like a sweep.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from sim.errors import SimError, SweepError
 
-from ._common import add_scenario_args, format_table, load_from_args, write_json
+from ._common import Console, add_scenario_args, format_table, load_from_args, write_json
 
 __all__ = ["add_parser", "run"]
 
@@ -73,7 +72,7 @@ def _vary(items: list[str]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from sim.decide.optimize import optimize
-    from sim.sweeps.progress import ProgressBar, SweepProgress
+    from sim.progress import ProgressBar
 
     if args.seed < 0:
         raise SimError(f"--seed: must be >= 0 (got {args.seed})")
@@ -89,11 +88,13 @@ def run(args: argparse.Namespace) -> int:
             raise SimError("--dask: needs the dask extra: pip install 'dialsim[dask]'") from exc
         client = Client(args.dask)
         executor = client.get_executor()
-    bar = ProgressBar("optimize")
+    con = Console(args)
+    bar = ProgressBar("optimize", 1, enabled=False if con.quiet else None, lines=10,
+                      unit="runs")
 
     def progress(done: int, expected: int) -> None:
-        bar(SweepProgress(runs_done=done, runs_total=expected, points_done=0,
-                          points_total=0, reused=0, failed=0, elapsed_s=0.0))
+        bar.total = expected
+        bar.update(done, f"{done}/{expected} runs")
 
     try:
         res = optimize(scenario, args.objective, _vary(args.vary),
@@ -110,10 +111,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         write_json(args.out / "optimum.json", data)
         _write_candidates(args.out / "candidates.csv", res.table)
-    if args.json:
-        print(json.dumps(data, indent=2, default=str))
-        return 0
-    print(_format(data))
+    con.emit(data)
+    con.table(_format(data))
     return 0
 
 
