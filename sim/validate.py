@@ -47,7 +47,7 @@ MAX_DEPTH = 32
 INT_LIMIT = 2**63
 #: Largest decimal amount accepted (a price, fee, cap or cost), and finest step.
 DECIMAL_MAX = Decimal("1e12")
-DECIMAL_PLACES = 12
+DECIMAL_PLACES = 18  # an atto-unit: prices quoted to 18 places still rate exactly
 
 
 def describe(value: Any) -> str:

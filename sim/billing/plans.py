@@ -280,7 +280,7 @@ def shorthand_steps(price_per_min: Decimal, x_s: int, y_s: int) -> tuple[Step, .
 
 
 # Sane ranges of plan numbers (README "Input limits"). Amounts (prices, fees, caps) are
-# bounded by sim.validate: 0 to 10^12 with at most 12 decimal places. Integers beyond
+# bounded by sim.validate: 0 to 10^12 with at most 18 decimal places. Integers beyond
 # these would only ever come from a typo, and 2^63 wraps the rater's int64 arithmetic.
 MAX_INCREMENT_S = 86_400  # increment_s, unit_s, no_charge_under_s: at most a day
 MAX_CALL_S = 10**9  # from_s, included_s: about 32 years of talk
