@@ -239,3 +239,27 @@ def test_how_sure_counts_and_regret() -> None:
     assert abs(float(regret["flat"]) - 2.5) < 0.3
     assert abs(float(regret["linear"]) - 2.5) < 0.3
     assert hs.to_dict()["best"] in ("flat", "linear")
+
+
+def test_days_to_be_sure_follows_the_ci_shrinking_with_more_data() -> None:
+    # B costs 20x, A 10: B is cheaper when x < 0.5. The fit says x = 0.45 (CI 0.30-0.60).
+    # With k times the data the CI is 0.45 ± 0.15/√k, and P(B cheaper) = 0.5 + √k/6:
+    # 0.83 at 4x, 0.97 at 8x -> 8x the data, 7 more campaigns' worth of days.
+    from sim.decide.uncertainty import days_to_be_sure, fit_ranges
+
+    def evaluate(inputs: dict[str, float], seed: int) -> dict[str, Decimal]:
+        x = Decimal(str(round(inputs["customers.p_pickup"], 6)))
+        return {"A": Decimal(10), "B": 20 * x}
+
+    ranges = fit_ranges([{"name": "customers.p_pickup", "value": 0.45, "low": 0.30,
+                          "high": 0.60, "identified": True},
+                         {"name": "not.a.key", "value": 1.0, "low": 0.5, "high": 2.0},
+                         {"name": "customers.p_busy", "value": 0.1, "low": float("nan"),
+                          "high": 0.2}], tiny())
+    assert ranges == {"customers.p_pickup": (0.30, 0.60)}
+    out = days_to_be_sure(evaluate, ranges, {"customers.p_pickup": 0.45}, days=5,
+                          samples=40, seeds=[1])
+    assert out["choice"] == "B"
+    assert out["multiple"] == 8 and out["more_days"] == 35
+    for step in out["steps"]:
+        assert abs(step["p_best"] - min(1.0, 0.5 + step["multiple"] ** 0.5 / 6)) <= 0.05

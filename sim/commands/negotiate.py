@@ -64,6 +64,10 @@ def add_parser(subparsers: Any) -> None:
                    help="an uncertain scenario input, sampled uniformly; repeatable")
     s.add_argument("--samples", type=int, default=20, metavar="N",
                    help="samples of the uncertain inputs (default 20)")
+    s.add_argument("--fit", metavar="FIT_JSON", type=Path,
+                   help="the fit.json of `dialsim fit` that made the scenario: its 95 %% CIs "
+                        "are the uncertain inputs, and the answer says how many more days "
+                        "of data would make the choice safe at 95 %%")
     add_output_args(p)
     p.set_defaults(func=run)
 
@@ -133,7 +137,7 @@ def _check(args: argparse.Namespace) -> None:
     if args.scenario is None:
         if args.source is None:
             raise SimError("give a CDR file or run folder, or --scenario FILE")
-        for opt in ("variant", "uncertain"):
+        for opt in ("variant", "uncertain", "fit"):
             if getattr(args, opt):
                 raise SimError(f"--{opt}: needs --scenario")
     elif args.source is not None:
@@ -221,6 +225,12 @@ def _run_simulated(args: argparse.Namespace, plans: tuple[Any, ...], con: Consol
     if args.variant:
         scenario = scenario.variant(args.variant)
     ranges = _ranges(args.uncertain)
+    fitted = None
+    if args.fit is not None:
+        fitted, from_fit = _fit_inputs(args.fit, scenario)
+        ranges = {**from_fit, **ranges}
+        con.note(f"{args.fit}: {len(from_fit)} fitted values with CIs are uncertain inputs: "
+                 + ", ".join(from_fit))
     bar = ProgressBar("negotiate", 1, enabled=False if con.quiet else None, lines=10,
                       unit="runs")
 
@@ -232,7 +242,7 @@ def _run_simulated(args: argparse.Namespace, plans: tuple[Any, ...], con: Consol
         out = negotiate_simulated(scenario, plans, args.current, reps=args.reps,
                                   seed=args.seed, templates=args.template, free=args.free,
                                   places=args.places, uncertain=ranges,
-                                  samples=args.samples, progress=progress)
+                                  samples=args.samples, fitted=fitted, progress=progress)
     finally:
         bar.close()
     con.emit(out)
@@ -256,7 +266,36 @@ def _run_simulated(args: argparse.Namespace, plans: tuple[Any, ...], con: Consol
         con.table(format_table(table, ["plan", "P(cheapest)", "P(< current)",
                                        "expected regret"], "lrrr"))
         con.table(f"least expected regret: {hs['best']}")
+        more = hs.get("more_days")
+        if more is not None:
+            if more["more_days"] is None:
+                con.table(f"even {more['steps'][-1]['days']:g} days of data would not make "
+                          f"{more['choice']} the cheapest in 95 % of draws "
+                          f"(P = {more['p_best']:.2f})")
+            elif more["more_days"] == 0:
+                con.table(f"the data already make {more['choice']} safe at 95 % "
+                          f"(P(cheapest) = {more['p_best']:.2f})")
+            else:
+                con.table(f"about {more['more_days']:g} more days of data would make "
+                          f"{more['choice']} safe at 95 % (P(cheapest) = {more['p_best']:.2f} "
+                          f"with {more['multiple']}x the data)")
     return 0
+
+
+def _fit_inputs(path: Path, scenario: Any) -> tuple[dict[str, float], dict[str, Any]]:
+    from sim.decide.uncertainty import fit_ranges
+
+    try:
+        estimates = json.loads(path.read_text(encoding="utf-8"))["estimates"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SimError(f"{path}: must be the fit.json of `dialsim fit` (with 'estimates'): "
+                       f"{exc}") from exc
+    ranges = fit_ranges(estimates, scenario)
+    if not ranges:
+        raise SimError(f"{path}: no fitted value with a confidence interval applies to "
+                       f"{scenario.source}")
+    centre = {e["name"]: float(e["value"]) for e in estimates if e.get("name") in ranges}
+    return centre, ranges
 
 
 def _ranges(items: list[str]) -> dict[str, tuple[float, float]]:

@@ -19,7 +19,7 @@ from sim.billing import Plan
 from sim.scenario import Scenario
 
 from .negotiate import Demand, billed_seconds, monthly_minutes, negotiate, size_bundle
-from .uncertainty import how_sure
+from .uncertainty import days_to_be_sure, how_sure
 
 __all__ = ["negotiate_simulated"]
 
@@ -38,14 +38,16 @@ def negotiate_simulated(scenario: Scenario, plans: Sequence[Plan], current: str,
                         reps: int = 10, seed: int = 1, templates: Sequence[str] = (),
                         free: str | None = None, places: int = 6,
                         uncertain: Mapping[str, tuple[float, float]] | None = None,
-                        samples: int = 20,
+                        samples: int = 20, fitted: Mapping[str, float] | None = None,
                         progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Indifference prices of every plan on ``reps`` replications of ``scenario``.
 
     Returns a JSON-able dict: ``current``, ``currency``, ``current_total`` (mean, decimal
     string), ``plans`` (each with ``indifference`` = mean over the replications where one
     exists, ``indifference_ci`` = {mean, low, high, n}, ``saving_at_listed`` mean),
-    ``bundles`` and, with ``uncertain``, ``how_sure``.
+    ``bundles`` and, with ``uncertain``, ``how_sure``; with ``fitted`` (the point
+    estimates of a fit whose CIs are ``uncertain``) also ``more_days``: how much more data
+    would make the choice safe at 95 % (:func:`.uncertainty.days_to_be_sure`).
     """
     from sim.costing import rate_run
     from sim.experiment import replication_seeds
@@ -123,4 +125,8 @@ def negotiate_simulated(scenario: Scenario, plans: Sequence[Plan], current: str,
                       sample_seed=seed)
         out["how_sure"] = {**hs.to_dict(), "uncertain": {k: list(v)
                                                          for k, v in uncertain.items()}}
+        if fitted is not None:
+            out["how_sure"]["more_days"] = days_to_be_sure(
+                evaluate, uncertain, fitted, days=float(scenario.campaign.days),
+                samples=samples, seeds=seeds, sample_seed=seed)
     return out

@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Draw", "HowSure", "how_sure", "sample_ranges", "wilson"]
+__all__ = ["Draw", "HowSure", "days_to_be_sure", "fit_ranges", "how_sure", "sample_ranges",
+           "shrink", "wilson"]
 
 
 def wilson(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -166,3 +167,63 @@ def how_sure(evaluate: Evaluate, ranges: Mapping[str, tuple[float, float]], *,
     if reference is not None and reference not in plans:
         raise ValueError(f"reference: no plan named {reference!r}")
     return HowSure(plans=plans, draws=tuple(draws), reference=reference, level=level)
+
+
+def fit_ranges(estimates: Sequence[Mapping[str, Any]], scenario: Any) -> dict[str, tuple[float,
+                                                                                          float]]:
+    """Uncertain inputs from a fit: the 95 % CI of every identified numeric estimate that
+    is a value of ``scenario`` (``fit.json``'s ``estimates``; others are skipped)."""
+    from sim.errors import ScenarioError
+
+    out: dict[str, tuple[float, float]] = {}
+    for e in estimates:
+        name, value = e.get("name"), e.get("value")
+        low, high = e.get("low"), e.get("high")
+        if not e.get("identified", True) or not isinstance(name, str):
+            continue
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                   for v in (value, low, high)):
+            continue
+        if not low < high:
+            continue
+        try:
+            scenario.with_overrides({name: value})
+        except (ScenarioError, KeyError, TypeError, ValueError):
+            continue
+        out[name] = (float(low), float(high))
+    return out
+
+
+def shrink(ranges: Mapping[str, tuple[float, float]], centre: Mapping[str, float],
+           factor: float) -> dict[str, tuple[float, float]]:
+    """Ranges narrowed about ``centre`` by ``factor`` (CIs of a fit on ``1/factor²`` times
+    the data are ``factor`` times as wide)."""
+    return {k: (centre[k] - (centre[k] - lo) * factor, centre[k] + (hi - centre[k]) * factor)
+            for k, (lo, hi) in ranges.items()}
+
+
+def days_to_be_sure(evaluate: Evaluate, ranges: Mapping[str, tuple[float, float]],
+                    centre: Mapping[str, float], *, days: float, samples: int,
+                    seeds: Sequence[int], target: float = 0.95,
+                    multiples: Sequence[int] = (1, 2, 4, 8, 16),
+                    sample_seed: int = 0) -> dict[str, Any]:
+    """How many more days of data would make the least-regret choice the cheapest in at
+    least ``target`` of the draws.
+
+    With ``k`` times the data, a fitted value's CI is ``1/√k`` as wide (the usual rate),
+    so the ranges are narrowed about the estimate and the draws evaluated again.
+    Returns ``{"multiple", "more_days", "p_best", "choice", "steps": [...]}``; ``multiple``
+    None when even the largest multiple does not get there.
+    """
+    steps = []
+    for k in multiples:
+        hs = how_sure(evaluate, shrink(ranges, centre, 1 / math.sqrt(k)), samples=samples,
+                      seeds=seeds, sample_seed=sample_seed)
+        choice = hs.best()
+        p = hs.p_cheapest()[choice][0]
+        steps.append({"multiple": k, "days": k * days, "choice": choice, "p_best": p})
+        if p >= target:
+            return {"multiple": k, "more_days": (k - 1) * days, "p_best": p,
+                    "choice": choice, "steps": steps}
+    return {"multiple": None, "more_days": None, "p_best": steps[-1]["p_best"],
+            "choice": steps[-1]["choice"], "steps": steps}
