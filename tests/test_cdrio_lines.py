@@ -84,7 +84,7 @@ def test_hundreds_of_leading_comment_or_blank_lines(tmp_path: Path, lead: str) -
     write_cdrs(table, master, format="asterisk")
     blank_first = tmp_path / "blank_first.csv"
     blank_first.write_text("\n" * 300 + master.read_text())
-    imp = read_cdrs(blank_first)
+    imp = read_cdrs(blank_first, direction="all")
     assert imp.report.format == "asterisk" and imp.report.accepted == len(rows)
     assert "300 blank lines skipped (not rows)" in imp.report.notes
 
@@ -96,7 +96,7 @@ def test_a_first_line_longer_than_the_read_pieces(tmp_path: Path,
     dst = "9" * 5000  # a 5 kB destination: far beyond one piece of the file
     path = tmp_path / "Master.csv"
     path.write_text("\n".join([ASTERISK_OK.format(dst=dst), ASTERISK_OK.format(dst="1")]))
-    imp = read_cdrs(path)
+    imp = read_cdrs(path, direction="all")  # line reading, whatever the legs' direction
     assert imp.report.format == "asterisk" and imp.report.accepted == 2
     assert imp.cdrs.labels("destination").tolist() == [dst, "1"]
 
@@ -107,7 +107,7 @@ def test_a_lone_cr_ends_a_line(tmp_path: Path) -> None:
     # LF, lone CR, CRLF, and a bad row after a lone CR: four records, four lines
     path.write_bytes((lines[0] + "\n" + lines[1] + "\r" + lines[2] + "\r\n"
                       + ASTERISK_BAD.format(dst="x") + "\r").encode())
-    rep = read_cdrs(path).report
+    rep = read_cdrs(path, direction="all").report
     assert (rep.rows_read, rep.accepted) == (4, 3)
     assert [r.line for r in rep.rejected] == [4] and "'oops'" in rep.rejected[0].reason
 
@@ -151,7 +151,7 @@ def test_mixed_line_ends_are_counted_exactly(kinds: list[str], ends: list[str], 
             if kinds.count("ok") + kinds.count("bad") == 0:
                 return  # only blank lines: nothing to read (tested elsewhere)
             rep = read_cdrs(path, format="native" if native else "asterisk",
-                            tz="Asia/Shanghai").report
+                            tz="Asia/Shanghai", direction="all").report
     finally:
         _text.BLOCK_BYTES = old
     assert rep.rows_read == kinds.count("ok") + kinds.count("bad")

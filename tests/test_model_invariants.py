@@ -62,7 +62,7 @@ def scenarios(draw):
         over["dialer.give_up"] = draw(times)
     if draw(st.booleans()):  # a hold queue: people wait as long as their patience
         over["dialer.abandon_threshold_s"] = "inf"
-        over["customers.patience"] = draw(st.sampled_from([1e9, {"dist": "exponential",
+        over["customers.patience"] = draw(st.sampled_from([1e7, {"dist": "exponential",
                                                                    "mean": 600}]))
     if over["dialer.mode"] == "preview":
         over["dialer.ratio"] = 1.0
@@ -227,7 +227,7 @@ def test_callers_waiting_at_the_close_are_served_then_hung_up_on():
     # 10^9 s): three people answer at 8 s; the agent talks 60 + wraps 10 s per call, so
     # the third is taken at 148 s, after the close, by the agent still on — not left
     # waiting for 10^9 s. Lines answered once every agent has gone are hung up at once.
-    s = tiny({"list.size": 50, "dialer.ratio": 3.0, "customers.patience": 1e9,
+    s = tiny({"list.size": 50, "dialer.ratio": 3.0, "customers.patience": 1e7,
               "dialer.abandon_threshold_s": "inf", "campaign.windows": [["09:00", "09:02"]]})
     r = sim.run(s, seed=1)
     c = r.cdrs
@@ -250,7 +250,7 @@ def test_robot_hand_overs_nobody_can_take_end_when_the_last_agent_leaves():
     # 1-minute window) is over by then: the people on hold (patience 10^9 s) are hung
     # up on at the hand-over, billed for the robot's 100 s, not for 10^9 s
     s = tiny({"list.size": 10, "dialer.mode": "robot", "dialer.channels": 2,
-              "dialer.robot_transfer_stage": 1, "customers.patience": 1e9,
+              "dialer.robot_transfer_stage": 1, "customers.patience": 1e7,
               "campaign.windows": [["09:00", "09:01"]]},
              script={"stages": [{"name": "greeting", "duration": 100},
                                 {"name": "talk", "duration": 120}]})
