@@ -164,7 +164,15 @@ def test_numbers_are_normalised():
     assert normalise("013800001234") == "13800001234"
     assert normalise("8613800001234", "86") == "13800001234"
     assert normalise("+44 20 7946 0000", "44") == normalise("020 7946 0000", "44")
-    assert infer_country(["+8613800001234", "13800001234", "013800009999"]) == "86"
+    ours = [f"0138000012{i:02d}" for i in range(20)]
+    theirs = [f"+86 138000012{i:02d}" for i in range(20)]
+    assert infer_country(ours + theirs) == "86"
+    assert infer_country(ours) is None  # nothing written with a code
+    mixed = ["+86 138-0000-1234", "008613800001234", "8613800001234", "013800001234",
+             "0201234567", "+44 20 7946 0000", "07946000000", "86123"]
+    for code in (None, "86", "44"):
+        want = [int(normalise(x, code) or -1) for x in mixed]
+        assert number_keys(mixed, code).tolist() == want, code
     assert number_keys(["", "n/a", "+86 138 0000 1234"], "86").tolist() == [-1, -1, 13800001234]
 
 

@@ -93,9 +93,10 @@ def synthetic_audit(n: int = 2000, *, seed: int = 1, days: int = 10,
                     rise_day: int | None = 6, extra_s: int = 1, missing: float = 0.02,
                     foreign: float = 0.01, duplicates: int = 5, unanswered: int = 3,
                     shift_h: int = 8, offset_s: float = 1.5, jitter_s: float = 0.2,
-                    decimals: int = 3) -> Synthetic:
+                    decimals: int = 3, p_answer: float = 0.6) -> Synthetic:
     """Our calls and a perturbed carrier file of them (see the module docstring).
 
+    ``p_answer``: share of our attempts answered (billed by the carrier).
     ``rise_day``: the carrier's price is ``contract_ppm * (1 + rise)`` from 00:00 of that
     day (0 = the first) on; None for no rise.
     """
@@ -109,7 +110,7 @@ def synthetic_audit(n: int = 2000, *, seed: int = 1, days: int = 10,
     start = day * DAY_S + slot * 3600.0 + rng.uniform(0, 3000, n)
     order = np.argsort(start, kind="stable")
     start, lead = start[order], lead[order]
-    answered = rng.random(n) < 0.6
+    answered = rng.random(n) < p_answer
     billsec = np.where(answered, np.maximum(1, np.rint(rng.lognormal(3.6, 1.0, n))), 0)
     billsec = billsec.astype(np.int64)
     ours = _table(start, answered, billsec, numbers, lead, EPOCH, "Asia/Shanghai")
