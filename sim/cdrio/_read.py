@@ -543,7 +543,8 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
             meta.update(loaded)
     meta.update(source=str(path), source_format=fmt)
     table = asm.finish(tz=setup.zone.key, epoch=setup.epoch, meta=meta,
-                       vocabularies=setup.vocabularies, transforms=setup.transforms)
+                       vocabularies=setup.vocabularies, transforms=setup.transforms,
+                       number_is_destination=fmt != "native")
     rejected = rej.sorted()
     excluded = tuple(selection.excluded.items())
     warnings: list[str] = []
