@@ -8,9 +8,10 @@ Times are seconds (float64) from the table's ``epoch``, a *naive local* wall-clo
 datetime in the time zone ``tz`` (for a simulated campaign: midnight of its first day
 in the campaign's zone; for an import: midnight of the first day seen). NaN means the
 event did not happen. Categorical columns hold small integer codes into a tuple of
-labels: fixed vocabularies (disposition, answered_by, amd, hangup_by, result) are the
+labels: fixed vocabularies (disposition, answered_by, amd, hangup_by, result, direction) are the
 same in every table; open ones (stage, number_type, destination, segment) carry their
-labels with the table.
+labels with the table (``number`` is the full dialled number: synthetic for a
+simulated lead, ``dst`` for an import).
 
 Reading and writing files lives in :mod:`sim.cdrio`; this module has no I/O.
 """
@@ -29,6 +30,7 @@ __all__ = [
     "CDRTable",
     "COLUMNS",
     "Column",
+    "DIRECTIONS",
     "DISPOSITIONS",
     "HANGUP_BY",
     "RESULTS",
@@ -44,6 +46,9 @@ ANSWERED_BY: tuple[str, ...] = ("none", "person", "machine", "unknown")
 AMD: tuple[str, ...] = ("none", "person", "machine")
 HANGUP_BY: tuple[str, ...] = ("none", "customer", "agent", "dialer", "network", "robot")
 RESULTS: tuple[str, ...] = ("none", "converted", "declined", "hung_up", "callback")
+#: Which way a leg went: a carrier bills the legs that leave through its trunk
+#: (``outbound``); dialsim's own calls are all outbound (code 0).
+DIRECTIONS: tuple[str, ...] = ("outbound", "inbound", "internal", "unknown")
 
 Kind = Literal["int", "float", "bool", "cat"]
 
@@ -84,6 +89,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("number_type", "cat", "int16", "mobile / landline / ... ('' unknown)"),
     Column("destination", "cat", "int32", "dialled number or its prefix ('' unknown)"),
     Column("segment", "cat", "int16", "call-list segment of the lead ('' unknown)"),
+    Column("number", "cat", "int32", "dialled number of the lead ('' unknown)"),
+    Column("direction", "cat", "int8", "outbound (to a trunk), inbound, internal, unknown",
+           DIRECTIONS),
 )
 
 _BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}

@@ -207,7 +207,7 @@ def test_round_trip_rates_identically(tmp_path: Path, fmt: str) -> None:
 def test_public_api_names() -> None:
     assert sim.read_cdrs is read_cdrs and sim.write_cdrs is write_cdrs
     imp_fields = [f for f in CDRImport.__dataclass_fields__]
-    assert imp_fields == ["cdrs", "report"]
+    assert imp_fields == ["cdrs", "report", "source_line", "source_id"]
     assert list(ImportReport.__dataclass_fields__)[:5] == [
         "path", "format", "rows_read", "accepted", "rejected"]
     assert list(Rejection.__dataclass_fields__) == ["line", "reason"]

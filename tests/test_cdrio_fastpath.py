@@ -106,10 +106,11 @@ def test_fast_path_equals_csv_path(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     path.write_text(text, encoding="utf-8", newline="")
     if block is not None:
         monkeypatch.setattr(_text, "BLOCK_BYTES", block)
-    fast, slow = read_both(path, monkeypatch, tz="Asia/Shanghai")
+    fast, slow = read_both(path, monkeypatch, tz="Asia/Shanghai", direction="all")
     assert fast.report.rejected == slow.report.rejected
     assert fast.report.notes == slow.report.notes
     assert fast.report.rows_read == fast.report.accepted + len(fast.report.rejected)
+    assert fast.report.directions == slow.report.directions
     same(fast.cdrs, slow.cdrs)
 
 

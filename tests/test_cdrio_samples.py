@@ -27,7 +27,8 @@ def dispositions(imp: object) -> Counter[str]:
 
 
 def test_asterisk_master_csv(shared_dir: Path) -> None:
-    imp = read_cdrs(samples(shared_dir) / "asterisk_cdr_csv_Master.csv")
+    imp = read_cdrs(samples(shared_dir) / "asterisk_cdr_csv_Master.csv",
+                    direction="all")
     rep = imp.report
     assert rep.format == "asterisk"
     assert (rep.rows_read, rep.accepted, rep.rejected) == (84, 84, ())
@@ -41,7 +42,8 @@ def test_asterisk_master_csv(shared_dir: Path) -> None:
 
 
 def test_freeswitch_example_master_csv(shared_dir: Path) -> None:
-    imp = read_cdrs(samples(shared_dir) / "freeswitch_cdr_csv_example_Master.csv")
+    imp = read_cdrs(samples(shared_dir) / "freeswitch_cdr_csv_example_Master.csv",
+                    direction="all")
     rep = imp.report
     assert rep.format == "freeswitch" and (rep.rows_read, rep.accepted) == (10, 10)
     # NORMAL_CLEARING x7 and RECOVERY_ON_TIMER_EXPIRE with an answer stamp: answered;
@@ -54,7 +56,7 @@ def test_freeswitch_example_master_csv(shared_dir: Path) -> None:
 
 
 def test_grandstream_ucm_export(shared_dir: Path) -> None:
-    imp = read_cdrs(samples(shared_dir) / "grandstream_ucm_cdr.csv")
+    imp = read_cdrs(samples(shared_dir) / "grandstream_ucm_cdr.csv", direction="all")
     rep = imp.report
     assert rep.format == "mapped" and (rep.rows_read, rep.accepted) == (4984, 4984)
     assert dispositions(imp) == {"ANSWERED": 2834, "NO ANSWER": 1858, "FAILED": 264,
@@ -64,7 +66,7 @@ def test_grandstream_ucm_export(shared_dir: Path) -> None:
 
 
 def test_pbxware_table_dump(shared_dir: Path) -> None:
-    imp = read_cdrs(samples(shared_dir) / "pbxware_asterisk_cdr_table.csv")
+    imp = read_cdrs(samples(shared_dir) / "pbxware_asterisk_cdr_table.csv", direction="all")
     rep = imp.report
     assert rep.format == "mapped" and (rep.rows_read, rep.accepted) == (1000, 1000)
     assert dispositions(imp) == {"ANSWERED": 646, "NO ANSWER": 250, "FAILED": 92, "BUSY": 12}

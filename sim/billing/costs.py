@@ -80,6 +80,22 @@ def _ascii(whole: np.ndarray, frac: np.ndarray | None = None, places: int = 0) -
     return np.concatenate([out, tail], axis=1)
 
 
+def _text_cells(values: np.ndarray) -> np.ndarray:
+    """CSV cells of arbitrary values (quoted where needed) as an ASCII-or-UTF-8 byte
+    matrix padded with zeros, like :func:`_ascii` (an empty value becomes ``""``)."""
+    out_text = []
+    for v in values.tolist():
+        t = str(v)
+        if not t or any(c in t for c in ',"\r\n') or t != t.strip():
+            t = '"' + t.replace('"', '""') + '"'
+        out_text.append(t.encode("utf-8"))
+    width = max((len(t) for t in out_text), default=1)
+    out = np.zeros((len(out_text), max(width, 1)), dtype=np.uint8)
+    for i, t in enumerate(out_text):
+        out[i, :len(t)] = np.frombuffer(t, dtype=np.uint8)
+    return out
+
+
 def _csv_bytes(fields: list[np.ndarray]) -> bytes:
     """Rows of comma-separated fields (ASCII matrices from :func:`_ascii`) as CSV bytes."""
     n = len(fields[0])
@@ -130,8 +146,10 @@ def format_comparison(rating: Rating) -> str:
         return "no plans rated"
     first = ranked[0]
     c = rating.campaign
-    lines = [f"{first.calls:,} calls, {first.answered:,} answered, {first.contacts:,} "
-             f"contacts, {first.conversions:,} conversions; talk {first.talk_min:,.1f} min",
+    outcomes = (f"{first.contacts:,} contacts, {first.conversions:,} conversions"
+                if first.outcomes_known else "contacts n/a, conversions n/a (not in the CDRs)")
+    lines = [f"{first.calls:,} calls, {first.answered:,} answered, {outcomes}; "
+             f"talk {first.talk_min:,.1f} min",
              f"plan-level fees prorated to {_n(c.days, 'day')}, {_n(c.seats, 'seat')}, "
              f"{_n(c.channels, 'channel')}, {_n(c.numbers, 'number')}"
              + (" (estimated from the CDRs)" if c.estimated else "")]
@@ -150,8 +168,9 @@ def format_comparison(rating: Rating) -> str:
             pct = s.overhead_pct
             row = [s.plan, plans[s.plan].tariff_text, f"{s.billed_min:,.1f}",
                    "-" if pct is None else f"{pct:+.1f}%", _fmt(s.telecom), _fmt(s.fees.total),
-                   _fmt(s.total), _fmt(s.per_dial()), _fmt(s.per_contact()),
-                   _fmt(s.per_conversion())]
+                   _fmt(s.total), _fmt(s.per_dial()),
+                   _fmt(s.per_contact()) if s.outcomes_known else "n/a",
+                   _fmt(s.per_conversion()) if s.outcomes_known else "n/a"]
             if labour:
                 row.append(_fmt(s.campaign_total))
             rows.append(row)
@@ -169,8 +188,10 @@ def format_comparison(rating: Rating) -> str:
 def write_costs(rating: Rating, folder: str | Path) -> tuple[Path, Path]:
     """Write ``costs.csv`` (one row per plan) and ``charges.csv`` (one row per call).
 
-    ``charges.csv`` holds ``call_id`` and, per plan, ``<plan>:billed_s`` and
-    ``<plan>:charge`` (decimal strings). Both files are written atomically.
+    ``charges.csv`` holds ``call_id``, for an imported export ``source_line`` and
+    ``source_id`` (its file line and its own call id: the row joins back to the
+    export), and, per plan, ``<plan>:billed_s`` and ``<plan>:charge`` (decimal strings).
+    Both files are written atomically.
 
     Returns
     -------
@@ -186,16 +207,21 @@ def write_costs(rating: Rating, folder: str | Path) -> tuple[Path, Path]:
             w.writerows([_cell(v) for v in r.values()] for r in rows)
     charges = folder / "charges.csv"
     per: list[PlanCalls] = list(rating.calls.values())
+    source = rating.source_line is not None and rating.source_id is not None
     with atomic_write(charges, "wb") as fh:
         head = io.StringIO()
         csv.writer(head, lineterminator="\n").writerow(
-            ["call_id", *(f"{p.plan.name}:{k}" for p in per for k in ("billed_s", "charge"))])
+            ["call_id", *(["source_line", "source_id"] if source else []),
+             *(f"{p.plan.name}:{k}" for p in per for k in ("billed_s", "charge"))])
         fh.write(head.getvalue().encode("utf-8"))
         # Text is built as ASCII matrices, a block of rows at a time: no Python string
         # per value, so millions of rows x plans take seconds, not minutes.
         for i in range(0, len(rating.call_id), _ROWS_PER_BLOCK):
             s = slice(i, i + _ROWS_PER_BLOCK)
             fields = [_ascii(rating.call_id[s])]
+            if source:
+                assert rating.source_line is not None and rating.source_id is not None
+                fields += [_ascii(rating.source_line[s]), _text_cells(rating.source_id[s])]
             for p in per:
                 fields += [_ascii(p.billed_s[s]), _ascii(*_split(p.units[s], p.den))]
             fh.write(_csv_bytes(fields))

@@ -11,10 +11,12 @@ factorised with ``numpy.unique`` on fixed-width byte strings.
 The fast path takes a block only if *everything* in it is regular: ASCII, no NUL, no
 blank line, CR only before LF, no quote left open at a line end, the same field count
 (16..21) on every line, fields either plainly quoted or unquoted, valid timestamps,
-plain digits for numbers, known dispositions, and dialsim userfields on all rows or
-none. Anything else returns ``None`` and the block goes through the csv module and the
-row-by-row verdicts of :class:`._readers.AsteriskConverter`, which gives the same
-result for regular rows (a test checks the two paths agree).
+plain digits for numbers, known dispositions, and dialsim userfields on all rows
+(dialsim's own exports: every leg outbound; other files need their channels and
+contexts read to tell each leg's direction, which the csv path does). Anything else
+returns ``None`` and the block goes through the csv module and the row-by-row verdicts
+of :class:`._readers.AsteriskConverter`, which gives the same result for regular rows
+(a test checks the two paths agree).
 """
 
 from __future__ import annotations
@@ -389,6 +391,10 @@ def parse_asterisk_bytes(data: bytes, first_line: int,
             raw["call_id"] = np.where(ok, values, NAT)
         if blk.width > 17:
             _userfields(blk, raw, asm)
+        if "lead_id" not in raw:
+            # not dialsim's own rows: the csv path reads the channels and contexts
+            # that tell each leg's direction (and keeps the export's uniqueids)
+            return None
     except _Irregular:
         return None
     return raw, np.arange(first_line, first_line + blk.n, dtype=np.int64)

@@ -29,7 +29,7 @@ from urllib.parse import quote, unquote
 
 import numpy as np
 
-from ..cdr import AMD, ANSWERED_BY, COLUMNS, DISPOSITIONS, HANGUP_BY, RESULTS
+from ..cdr import AMD, ANSWERED_BY, COLUMNS, DIRECTIONS, DISPOSITIONS, HANGUP_BY, RESULTS
 
 __all__ = [
     "ASTERISK_FIELDS",
@@ -95,6 +95,7 @@ DISPOSITION_CODES: dict[str, int] = _codes(DISPOSITIONS, {
 
 FIXED_VOCABULARIES: dict[str, tuple[str, ...]] = {
     "answered_by": ANSWERED_BY, "amd": AMD, "hangup_by": HANGUP_BY, "result": RESULTS,
+    "direction": DIRECTIONS,
 }
 FIXED_CODES: dict[str, dict[str, int]] = {k: _codes(v) for k, v in FIXED_VOCABULARIES.items()}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import difflib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -14,20 +14,49 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from ..cdr import COLUMNS
+from ..cdr import COLUMNS, DIRECTIONS
 from ..errors import CDRFormatError
 from ._build import Assembler, RowChecks, derive
+from ._direction import (
+    ASTERISK_ROLES,
+    FREESWITCH_ROLES,
+    OUT,
+    DirectionRule,
+    Selection,
+    header_roles,
+    parse_where,
+)
 from ._fastast import parse_asterisk_bytes
-from ._fields import DISPOSITION_CODES, OPEN_CATEGORIES, cause_kind, normalise_label, unescape_label
-from ._readers import MAPPABLE, AsteriskConverter, FreeSwitchConverter, HeaderConverter, Raw
+from ._fields import (
+    ASTERISK_FIELDS,
+    DISPOSITION_CODES,
+    FREESWITCH_FIELDS,
+    OPEN_CATEGORIES,
+    cause_kind,
+    normalise_label,
+    unescape_label,
+)
+from ._readers import (
+    MAPPABLE,
+    AsteriskConverter,
+    FreeSwitchConverter,
+    HeaderConverter,
+    Raw,
+    column,
+)
 from ._report import CDRImport, ImportReport, Rejections
 from ._text import Block, gc_paused, iter_blocks, read_head
-from ._values import NO_OFFSET, get_zone, parse_times
+from ._values import NAT, NO_OFFSET, get_zone, parse_times
 
 __all__ = ["PRESETS", "read_cdrs"]
 
 ReadFormat = Literal["auto", "native", "asterisk", "freeswitch", "mapped"]
 _READ_FORMATS = ("auto", "native", "asterisk", "freeswitch", "mapped")
+Direction = Literal["outbound", "inbound", "internal", "all"]
+_DIRECTION_CHOICES = ("outbound", "inbound", "internal", "all")
+#: Headers (folded) that hold an export's own call id, in order of preference: a row
+#: id first (PBX table dumps' AcctId), then the switch's call ids.
+_ID_HEADERS = ("acctid", "uniqueid", "uuid", "callid", "call_id", "id")
 
 #: Header layouts recognised without a mapping: name -> {our column: header}.
 PRESETS: dict[str, dict[str, str]] = {
@@ -101,6 +130,18 @@ def _preset_for(headers: list[str]) -> tuple[str, dict[str, str]] | None:
     return None
 
 
+def _nearest_preset(headers: list[str]) -> tuple[str, dict[str, str]] | None:
+    """The preset most of whose headers the file has (at least half), with only the
+    entries whose header is present: the base that a partial mapping overrides."""
+    folded = {_fold(h) for h in headers}
+    best: tuple[int, str, dict[str, str]] | None = None
+    for name, mapping in PRESETS.items():
+        present = {k: v for k, v in mapping.items() if _fold(v) in folded}
+        if 2 * len(present) >= len(mapping) and (best is None or len(present) > best[0]):
+            best = (len(present), name, present)
+    return None if best is None else (best[1], best[2])
+
+
 def _describe(line_no: int, text: str) -> str:
     fields = _csv_fields(text)
     shown = text if len(text) <= 100 else text[:100] + "..."
@@ -147,6 +188,35 @@ def _suggest(word: str, choices: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+#: Header names (folded) that often hold one of our needed columns.
+_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "disposition": ("disposition", "status", "callstatus", "result", "outcome"),
+    "hangup_cause": ("hangupcause", "hangup_cause", "cause", "q850"),
+    "start": ("start", "starttime", "calldate", "start_stamp", "date", "begin", "time"),
+    "end": ("end", "endtime", "end_stamp", "stop"),
+    "answer": ("answer", "answertime", "answer_stamp"),
+    "duration": ("duration", "calltime", "length"),
+    "billsec": ("billsec", "talktime", "billable", "billed", "talk"),
+}
+
+
+def _candidates(need: str, headers: list[str]) -> str:
+    """`` (did you mean --map need=Header?)`` from the file's headers, or ''."""
+    folded = {_fold(h).replace("_", ""): h for h in headers}
+    found: list[str] = []
+    for ours in need.split("|"):
+        for name in _SYNONYMS.get(ours, (ours,)):
+            key = name.replace("_", "")
+            hits = [folded[key]] if key in folded else [
+                folded[k] for k in difflib.get_close_matches(key, list(folded), n=1,
+                                                             cutoff=0.75)]
+            for h in hits:
+                text = f"--map {ours}={h!r}" if " " in h else f"--map {ours}={h}"
+                if text not in found:
+                    found.append(text)
+    return f" (did you mean {' or '.join(found[:3])}?)" if found else ""
+
+
 def _resolve(path: Path, mapping: Mapping[str, str], headers: list[str],
              header_line: int) -> dict[str, int]:
     positions: dict[str, int] = {}
@@ -169,14 +239,17 @@ def _resolve(path: Path, mapping: Mapping[str, str], headers: list[str],
     if not have & {"disposition", "hangup_cause"}:
         problems.append("mapping: needs 'disposition' (ANSWERED / NO ANSWER / BUSY / FAILED) "
                         "or 'hangup_cause' to know which calls were answered (billsec "
-                        "cannot tell: an IVR may answer an unanswered call)")
+                        "cannot tell: an IVR may answer an unanswered call)"
+                        + _candidates("disposition|hangup_cause", headers))
     if "start" not in have and not {"end", "duration"} <= have:
-        problems.append("mapping: needs 'start' (or 'end' and 'duration')")
+        problems.append("mapping: needs 'start' (or 'end' and 'duration')"
+                        + _candidates("start", headers))
     if not have & {"billsec", "talk_s"} and not {"answer", "end"} <= have:
         problems.append("mapping: needs 'billsec' or 'talk_s' (or 'answer' and 'end') "
-                        "to know the billed time")
+                        "to know the billed time" + _candidates("billsec", headers))
     if "end" not in have and "duration" not in have:
-        problems.append("mapping: needs 'end' or 'duration' to know when calls ended")
+        problems.append("mapping: needs 'end' or 'duration' to know when calls ended"
+                        + _candidates("end|duration", headers))
     if problems:
         raise CDRFormatError(f"{path}: cannot read it as a mapped CSV:\n  "
                              + "\n  ".join(problems), problems)
@@ -224,6 +297,13 @@ class _Setup:
     vocabularies: dict[str, tuple[str, ...]] = field(default_factory=dict)
     transforms: dict[str, Callable[[str], str]] = field(default_factory=dict)
     mapping: dict[str, str] = field(default_factory=dict)
+    #: Direction from the file's fields (None: the converter gives it, native files).
+    rule: DirectionRule | None = None
+    #: The file's own column names (for --where) and where they come from.
+    names: tuple[str, ...] = ()
+    names_from: str = ""
+    #: Field holding the export's own call id (None: the call_id is the id).
+    id_field: int | None = None
 
 
 def _clean_label(text: str) -> str:
@@ -244,7 +324,8 @@ def _setup_header(path: Path, fmt: str, mapping: Mapping[str, str] | None,
             raise CDRFormatError(
                 f"{path}:{header_no}: not a native CDR header: needs at least "
                 f"{', '.join(sorted(_NATIVE_CORE))} (found {', '.join(headers[:12])})")
-        missing = [c.name for c in COLUMNS if c.name not in positions]
+        missing = [c.name for c in COLUMNS if c.name not in positions
+                   and c.name != "direction"]  # absent: dialsim's own, outbound
         if missing:
             rej.note(f"native columns absent, defaults used: {', '.join(missing)}")
     else:
@@ -257,13 +338,16 @@ def _setup_header(path: Path, fmt: str, mapping: Mapping[str, str] | None,
             preset, mapping = found
             rej.note(f"header recognised as {preset}: mapped "
                      + ", ".join(f"{k}={v!r}" for k, v in mapping.items()))
+        else:
+            near = _nearest_preset(headers)
+            if near is not None and set(near[1]) - set(mapping):
+                preset, base = near
+                kept = {k: v for k, v in base.items() if k not in mapping}
+                rej.note(f"header recognised as {preset}: the mapping given overrides "
+                         f"{', '.join(mapping)}; kept from the preset: "
+                         + ", ".join(f"{k}={v!r}" for k, v in kept.items()))
+                mapping = {**kept, **mapping}
         positions = _resolve(path, mapping, headers, header_no)
-    used = set(positions.values())
-    ignored = [h for i, h in enumerate(headers) if i not in used]
-    if ignored:
-        rej.note(f"{len(ignored)} columns not used, ignored: "
-                 + ", ".join(ignored[:15]) + (", ..." if len(ignored) > 15 else ""))
-
     zone_name = tz or file_meta.get("tz")
     if zone_name is None and "start" in positions:
         # no zone named: a UTC offset written in the first row gives a fixed zone
@@ -277,9 +361,33 @@ def _setup_header(path: Path, fmt: str, mapping: Mapping[str, str] | None,
                         rej.note(f"no time zone given: the file's UTC offset "
                                  f"({int(t.offset_min[0]):+d} min) read as {zone_name}")
     zone = _zone_or_utc(zone_name, rej)
+    used_map = {k: headers[i] for k, i in positions.items()}
+    roles: dict[str, int] = {}
+    if fmt == "mapped":
+        roles = header_roles(headers)
+        if "direction" in positions:  # read by the direction rule, tolerant of labels
+            roles["label"] = positions.pop("direction")
     setup = _Setup(HeaderConverter(zone, asm, positions, headers, header_no), zone,
-                   first_line=header_no + 1,
-                   mapping={k: headers[i] for k, i in positions.items()})
+                   first_line=header_no + 1, mapping=used_map,
+                   names=tuple(headers), names_from=f"the header (line {header_no}) has")
+    used = set(positions.values())
+    if fmt == "mapped":
+        setup.rule = DirectionRule(roles)
+        folded = [_fold(h).replace("_", "") for h in headers]
+        for name in _ID_HEADERS:
+            if name.replace("_", "") in folded:
+                setup.id_field = folded.index(name.replace("_", ""))
+                break
+        if roles:
+            rej.note("direction of each leg told from: "
+                     + ", ".join(dict.fromkeys(headers[i] for i in roles.values())))
+        if setup.id_field is not None:
+            rej.note(f"the export's own call id: column {headers[setup.id_field]!r}")
+        used |= set(roles.values()) | ({setup.id_field} - {None})  # type: ignore[arg-type]
+    ignored = [h for i, h in enumerate(headers) if i not in used]
+    if ignored:
+        rej.note(f"{len(ignored)} columns not used, ignored: "
+                 + ", ".join(ignored[:15]) + (", ..." if len(ignored) > 15 else ""))
     if fmt == "mapped":
         setup.transforms = {name: _clean_label for name in OPEN_CATEGORIES}
         return setup
@@ -305,7 +413,8 @@ def _zone_or_utc(zone_name: str | None, rej: Rejections) -> ZoneInfo:
 
 def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
               mapping: Mapping[str, str] | None = None, strict: bool = False,
-              tz: str | None = None) -> CDRImport:
+              tz: str | None = None, direction: Direction = "outbound",
+              where: Sequence[str] = ()) -> CDRImport:
     """Read a CDR file into a :class:`~sim.cdr.CDRTable` with an import report.
 
     Parameters
@@ -316,17 +425,29 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
         ``"auto"`` (detected from the first lines), ``"native"``, ``"asterisk"``,
         ``"freeswitch"`` or ``"mapped"``.
     mapping
-        Our column name -> header name in the file (implies ``"mapped"``).
+        Our column name -> header name in the file (implies ``"mapped"``). On a
+        recognised export a partial mapping overrides single columns of the preset.
     strict
         Raise :class:`~sim.errors.CDRFormatError` at the first rejected row.
     tz
         IANA zone of the file's wall-clock times (and of the resulting table);
         default: see the module docstring.
+    direction
+        Legs kept: ``"outbound"`` (default: what a carrier bills; rows whose direction
+        cannot be told are kept too, with a warning), ``"inbound"``, ``"internal"``
+        or ``"all"``. How each row's direction is told: :mod:`._direction`.
+    where
+        ``"COLUMN=VALUE"`` / ``"COLUMN!=VALUE"`` terms on the file's own column names
+        (its header; for Asterisk and FreeSWITCH files the field names of
+        :data:`._fields.ASTERISK_FIELDS` / ``FREESWITCH_FIELDS``); a row must match
+        all. Values are compared as text, trimmed.
 
     Returns
     -------
     CDRImport
-        ``.cdrs`` the accepted rows, ``.report`` the account of every row.
+        ``.cdrs`` the accepted and selected rows, ``.report`` the account of every row
+        (rows read = accepted + rejected + excluded), ``.source_line`` and
+        ``.source_id`` of each row.
 
     Raises
     ------
@@ -337,6 +458,9 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
         what was found.
     """
     path = Path(path)
+    if direction not in _DIRECTION_CHOICES:
+        raise CDRFormatError(f"direction: must be one of {', '.join(_DIRECTION_CHOICES)} "
+                             f"(got {direction!r})")
     if format not in _READ_FORMATS:
         raise CDRFormatError(f"format: must be one of {', '.join(_READ_FORMATS)} "
                              f"(got {format!r})")
@@ -364,12 +488,18 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
         zone = _zone_or_utc(tz, rej)
         if fmt == "asterisk":
             setup = _Setup(AsteriskConverter(zone, asm, rej.tally), zone, transforms={
-                name: unescape_label for name in ("stage", "number_type", "segment")})
+                name: unescape_label for name in ("stage", "number_type", "segment")},
+                rule=DirectionRule(ASTERISK_ROLES), names=ASTERISK_FIELDS, id_field=16,
+                names_from="Asterisk cdr_csv fields are")
         else:
-            setup = _Setup(FreeSwitchConverter(zone, asm, rej.tally), zone)
+            setup = _Setup(FreeSwitchConverter(zone, asm, rej.tally), zone,
+                           rule=DirectionRule(FREESWITCH_ROLES), names=FREESWITCH_FIELDS,
+                           id_field=10, names_from="FreeSWITCH cdr_csv fields are")
+    selection = Selection(direction, parse_where(str(path), where, setup.names,
+                                                 setup.names_from))
 
     fast = None
-    if fmt == "asterisk" and _FAST_PATH:
+    if fmt == "asterisk" and _FAST_PATH and not selection.where:
         def fast(data: bytes, first_no: int) -> Any:
             parsed = parse_asterisk_bytes(data, first_no, asm)
             return None if parsed is None else (parsed, len(parsed[1]))
@@ -380,13 +510,30 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
                     rej.check_strict()
                     continue
                 checks = RowChecks(block.lines, rej)
+                rows: list[list[str]] | None = block.rows
                 raw: Raw = setup.converter(block.rows, checks)
-            else:  # parsed by the fast path
+                if setup.rule is not None:
+                    raw["direction"] = setup.rule(block.rows)
+                if setup.id_field is not None:
+                    raw["source_id"] = np.array(
+                        column(block.rows, setup.id_field, 0), dtype=object)
+                elif fmt != "native":  # the file has no call id of its own
+                    raw["source_id"] = np.full(len(block.rows), "", dtype=object)
+            else:  # parsed by the fast path: dialsim's own rows, all outbound
                 raw, lines = block
+                rows = None
                 checks = RowChecks(lines, rej)
+                raw["direction"] = np.full(len(lines), OUT, dtype=np.int8)
+                raw["source_id"] = raw.get("call_id", np.full(len(lines), NAT)).astype(object)
             del block
             derive(raw, checks, rej)
-            asm.add(raw, ~checks.bad)
+            if "direction" not in raw:  # native without a direction column: dialsim's
+                raw["direction"] = np.full(len(checks.lines), OUT, dtype=np.int8)
+            raw["direction"] = np.where(raw["direction"] < 0, OUT, raw["direction"]
+                                        ).astype(np.int8)
+            raw["source_line"] = checks.lines.astype(np.int64)
+            keep = selection.keep(raw["direction"], rows, ~checks.bad)
+            asm.add(raw, keep)
             rej.check_strict()
 
     meta: dict[str, Any] = {}
@@ -396,11 +543,40 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
             meta.update(loaded)
     meta.update(source=str(path), source_format=fmt)
     table = asm.finish(tz=setup.zone.key, epoch=setup.epoch, meta=meta,
-                       vocabularies=setup.vocabularies, transforms=setup.transforms)
+                       vocabularies=setup.vocabularies, transforms=setup.transforms,
+                       number_is_destination=fmt != "native")
     rejected = rej.sorted()
-    report = ImportReport(str(path), fmt, asm.n + len(rejected), asm.n, rejected,
-                          rej.notes(), tuple(setup.mapping.items()), table.tz, table.epoch)
-    return CDRImport(table, report)
+    excluded = tuple(selection.excluded.items())
+    warnings: list[str] = []
+    if selection.unknown_kept:
+        readable = int(selection.seen.sum())
+        what = ("this file carries nothing that tells a leg's direction (no trunk, "
+                "channel, context or direction column)"
+                if setup.rule is not None and not setup.rule.can_tell else
+                "its trunk, channel and context fields decide nothing for them")
+        warnings.append(
+            f"direction cannot be told for {selection.unknown_kept:,} of {readable:,} rows "
+            f"({what}): they are priced as if outbound, which overstates the bill if they "
+            "include inbound or internal legs; select rows with --where COLUMN=VALUE "
+            "or map a direction column (--map direction=HEADER)")
+    source_line = asm.column("source_line")
+    source_id = asm.column("source_id")
+    if fmt == "native" or source_id is None:
+        source_id = table["call_id"].copy()
+    report = ImportReport(str(path), fmt, asm.n + len(rejected) + selection_total(excluded),
+                          asm.n, rejected, rej.notes(), tuple(setup.mapping.items()),
+                          table.tz, table.epoch, excluded=excluded,
+                          directions=tuple((lab, int(k)) for lab, k in
+                                           zip(DIRECTIONS, selection.seen, strict=True) if k),
+                          selected=direction, warnings=tuple(warnings))
+    return CDRImport(table, report,
+                     np.zeros(0, np.int64) if source_line is None else source_line,
+                     source_id)
+
+
+def selection_total(excluded: tuple[tuple[str, int], ...]) -> int:
+    """Rows excluded in all."""
+    return sum(n for _, n in excluded)
 
 
 _MISSING_LABELS = frozenset({"", "NULL", "null", "Null", "\\N", "None"})

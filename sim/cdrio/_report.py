@@ -2,15 +2,18 @@
 
 A CDR import is an audit as much as a parse: a business that prices its own traffic has
 to see that nothing was dropped. The report therefore keeps the invariant
-``rows_read == accepted + len(rejected)``, names each rejected row by its 1-based line
-in the file, and carries one-off notes about the file (quirks seen, values derived,
-assumptions made) so the user can judge the result.
+``rows_read == accepted + len(rejected) + excluded`` (rows left out on purpose: legs of
+a direction not selected, rows not matching a ``where`` term, each group counted with
+its reason), names each rejected row by its 1-based line in the file, and carries
+one-off notes about the file (quirks seen, values derived, assumptions made)
+so the user can judge the result.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -61,6 +64,15 @@ class ImportReport:
         ``(our column, file column)`` pairs used, for header CSVs.
     tz, epoch
         Time zone and epoch of the resulting table.
+    excluded
+        ``(reason, rows)`` of the rows left out by the selection (direction, where).
+    directions
+        ``(direction, rows)`` among the readable rows (accepted or excluded).
+    selected
+        The direction selected: ``outbound``, ``inbound``, ``internal`` or ``all``.
+    warnings
+        What the user must know before trusting the result (e.g. rows whose
+        direction cannot be told, priced anyway).
     """
 
     path: str
@@ -72,17 +84,48 @@ class ImportReport:
     mapping: tuple[tuple[str, str], ...] = ()
     tz: str = "UTC"
     epoch: str = "1970-01-01T00:00:00"
+    excluded: tuple[tuple[str, int], ...] = ()
+    directions: tuple[tuple[str, int], ...] = ()
+    selected: str = "all"
+    warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.rows_read != self.accepted + len(self.rejected):
+        if self.rows_read != self.accepted + len(self.rejected) + self.n_excluded:
             raise ValueError(f"import report of {self.path}: rows_read {self.rows_read} != "
-                             f"accepted {self.accepted} + rejected {len(self.rejected)}")
+                             f"accepted {self.accepted} + rejected {len(self.rejected)} "
+                             f"+ excluded {self.n_excluded}")
+
+    @property
+    def n_excluded(self) -> int:
+        """Rows left out by the selection."""
+        return sum(n for _, n in self.excluded)
+
+    def counts_line(self) -> str:
+        """``N rows read = A accepted + R rejected + E excluded``."""
+        return (f"{self.rows_read:,} rows read = {self.accepted:,} accepted + "
+                f"{len(self.rejected):,} rejected + {self.n_excluded:,} excluded")
+
+    def to_dict(self, max_rejections: int | None = None) -> dict[str, Any]:
+        """The report as JSON-able data (all rejections unless ``max_rejections``)."""
+        rejected = self.rejected if max_rejections is None else self.rejected[:max_rejections]
+        return {
+            "path": self.path, "format": self.format, "rows_read": self.rows_read,
+            "accepted": self.accepted, "rejected": len(self.rejected),
+            "excluded": self.n_excluded, "selected_direction": self.selected,
+            "excluded_by_reason": [{"reason": r, "rows": n} for r, n in self.excluded],
+            "directions": dict(self.directions), "warnings": list(self.warnings),
+            "notes": list(self.notes), "mapping": dict(self.mapping), "tz": self.tz,
+            "epoch": self.epoch,
+            "rejections": [{"line": r.line, "reason": r.reason} for r in rejected],
+        }
 
     def summary(self, max_rejections: int = 10) -> str:
         """Human-readable account: counts, the first ``max_rejections`` rejections, notes."""
         lines = [f"{self.path}: {self.format} CDRs, {self.rows_read} rows read, "
-                 f"{self.accepted} accepted, {len(self.rejected)} rejected "
-                 f"(tz {self.tz}, epoch {self.epoch})"]
+                 f"{self.accepted} accepted, {len(self.rejected)} rejected, "
+                 f"{self.n_excluded} excluded (tz {self.tz}, epoch {self.epoch})"]
+        lines.extend(f"  WARNING: {w}" for w in self.warnings)
+        lines.extend(f"  excluded {n} rows: {r}" for r, n in self.excluded)
         for rej in self.rejected[:max_rejections]:
             lines.append(f"  rejected {rej}")
         if len(self.rejected) > max_rejections:
@@ -93,10 +136,18 @@ class ImportReport:
 
 @dataclass(frozen=True, slots=True)
 class CDRImport:
-    """A CDR table read from a file, with the report of what happened to each row."""
+    """A CDR table read from a file, with the report of what happened to each row.
+
+    ``source_line`` (int64) is the 1-based file line of each row of ``cdrs`` and
+    ``source_id`` the export's own call id of that row (``uniqueid``, ``Unique ID``,
+    ``uuid``, ``AcctId``; ``''`` where the file has none; for dialsim's own files the
+    call_id), so results join back to the export on ``(source_line, source_id)``.
+    """
 
     cdrs: CDRTable
     report: ImportReport
+    source_line: np.ndarray | None = None
+    source_id: np.ndarray | None = None
 
 
 @dataclass(slots=True)

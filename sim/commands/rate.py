@@ -1,9 +1,11 @@
 """``dialsim rate``: price a real CDR export under every plan of one or more plan files.
 
 A business brings its own PBX or carrier export and asks what the same traffic would
-cost under each offer. The import must account for every row (rows read = accepted +
-rejected, each rejection with its line and reason); the comparison then shows the
-cheapest plan and the gap to the runner-up. Plan-level fees need the campaign's seats,
+cost under each offer. Only the legs a carrier bills are priced by default: outbound
+legs, to a trunk (``--direction`` and ``--where`` select others). The import must
+account for every row (rows read = accepted + rejected + excluded, each rejection with
+its line and reason, each excluded group with its reason); the comparison then shows
+the cheapest plan and the gap to the runner-up. Plan-level fees need the campaign's seats,
 channels, numbers and days: by default they are estimated from the CDRs (and said so),
 or given with ``--seats`` etc.
 """
@@ -38,12 +40,28 @@ def add_parser(subparsers: Any) -> None:
                    help="CDR format (default: detect; --map implies mapped)")
     p.add_argument("--map", metavar="COLUMN=HEADER", action="append", default=[],
                    help="read our COLUMN from the file's HEADER column (header CSVs); repeat")
+    p.add_argument("--direction", default="outbound",
+                   choices=("outbound", "inbound", "internal", "all"),
+                   help="legs to price (default: outbound, the legs a carrier bills; rows "
+                        "whose direction cannot be told are priced too, with a warning)")
+    p.add_argument("--where", metavar="COLUMN=VALUE", action="append", default=[],
+                   help="keep only rows whose COLUMN (the file's own header name; "
+                        "Asterisk/FreeSWITCH: their field names) equals VALUE, or with "
+                        "COLUMN!=VALUE differs from it; repeat (all must hold)")
     p.add_argument("--strict", action="store_true", help="any rejected row is an error")
     p.add_argument("--tz", metavar="ZONE",
                    help="IANA time zone of the file's wall-clock times (bands use local time)")
     p.add_argument("--out", metavar="DIR", type=Path,
-                   help="write costs.csv, charges.csv, rejections.csv and comparison.txt")
+                   help="write costs.csv, charges.csv (with each row's source line and "
+                        "call id), rejections.csv, import.json, comparison.txt, and what "
+                        "`dialsim report DIR` needs: rate.json, cdrs.csv (the rows "
+                        "priced), plans/")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out folder")
+    p.add_argument("--report", action="store_true",
+                   help="also write --out/report.html: the decision, plans, rounding, "
+                        "break-even, short calls, calls by hour, the import account")
+    p.add_argument("--current", metavar="PLAN",
+                   help="the plan paid today: the comparison says what switching saves")
     g = p.add_argument_group("campaign (for plan-level fees; default: estimated from the CDRs)")
     g.add_argument("--seats", type=int, metavar="N", help="agent seats rented")
     g.add_argument("--channels", type=int, metavar="N", help="concurrent channels rented")
@@ -99,17 +117,32 @@ def _campaign(args: argparse.Namespace, cdrs: Any) -> Any:
 def run(args: argparse.Namespace) -> int:
     from sim.billing import format_comparison, load_plans, rate, write_costs
     from sim.cdrio import read_cdrs
+    from sim.commands._common import write_json
 
     if args.out is not None:
         check_writable(args.out, args.force)  # fail before the work, not after it
+    elif args.report:
+        raise SimError("--report needs --out DIR (the report is written into it)")
     plans = tuple(p for f in args.plans for p in load_plans(f))
+    names = [p.name for p in plans]
+    if args.current is not None and args.current not in names:
+        raise SimError(f"--current {args.current!r}: no such plan in "
+                       f"{', '.join(map(str, args.plans))}; plans: {', '.join(names)}")
     mapping = _mapping(args.map)
     imported = read_cdrs(args.cdrfile, format=args.format, mapping=mapping, strict=args.strict,
-                         tz=args.tz)
+                         tz=args.tz, direction=args.direction, where=args.where)
     report, cdrs = imported.report, imported.cdrs
     rejected = list(report.rejected)
-    print(f"{args.cdrfile}: {report.format} CDRs: {report.rows_read:,} rows read = "
-          f"{report.accepted:,} accepted + {len(rejected):,} rejected")
+    print(f"{args.cdrfile}: {report.format} CDRs: {report.counts_line()}")
+    if report.directions:
+        print("  legs by direction: " + ", ".join(f"{n:,} {d}" for d, n in report.directions)
+              + f"; priced: {args.direction}"
+              + (" and unknown" if args.direction == "outbound"
+                 and dict(report.directions).get("unknown") else ""))
+    for reason, n in report.excluded:
+        print(f"  excluded {n:,} rows: {reason}")
+    for warning in report.warnings:
+        print(f"  WARNING: {warning}")
     for rej in rejected[:SHOW_REJECTIONS]:
         print(f"  rejected line {rej.line}: {rej.reason}")
     if len(rejected) > SHOW_REJECTIONS:
@@ -117,20 +150,82 @@ def run(args: argparse.Namespace) -> int:
         print(more + (" (all in rejections.csv)" if args.out else " (use --out to list all)"))
     for note in report.notes:
         print(f"  note: {note}")
+    if len(cdrs) == 0 and report.n_excluded:
+        print(f"\nnothing to price: no {args.direction} legs left after the exclusions "
+              "above (a carrier bills no leg of this file as an outbound call); "
+              "--direction all prices every leg" + (", nothing written to --out"
+                                                    if args.out else ""))
+        return 0
     campaign = _campaign(args, cdrs)
     if args.seats is None and campaign.seats == 0 and any(p.seat_per_month for p in plans):
         print("  note: the CDRs name no agents, so seat fees are 0: give --seats N")
-    rating = rate(cdrs, plans, campaign=campaign)
+    rating = dataclasses.replace(rate(cdrs, plans, campaign=campaign),
+                                 source_line=imported.source_line,
+                                 source_id=imported.source_id)
     table = format_comparison(rating)
+    saving = saving_line(rating, args.current)
+    if saving:
+        table += "\n" + saving
     print()
     print(table)
     if args.out is not None:
         with output_dir(args.out, force=args.force) as folder:
             write_costs(rating, folder)
             atomic_write_text(folder / "comparison.txt", table + "\n")
+            _write_inputs(folder, args, cdrs, campaign, report)
             with atomic_write(folder / "rejections.csv") as fh:
                 w = csv.writer(fh, lineterminator="\n")
                 w.writerow(["line", "reason"])
                 w.writerows([r.line, r.reason] for r in rejected)
-        print(f"\nwrote {args.out}/costs.csv, charges.csv, rejections.csv, comparison.txt")
+            write_json(folder / "import.json", report.to_dict())
+        print(f"\nwrote {args.out}/costs.csv, charges.csv, rejections.csv, import.json, "
+              "comparison.txt, rate.json, cdrs.csv, plans/")
+        if args.report:
+            from sim.report_rate import write_rate_report
+
+            print(f"wrote {write_rate_report(args.out, force=True)}")
     return 0
+
+
+def saving_line(rating: Any, current: str | None) -> str:
+    """``current plan X: CUR total; the cheapest, Y, saves CUR d (p %)``, or ''."""
+    if current is None:
+        return ""
+    now = rating.summary(current)
+    same = [s for s in rating.ranked() if s.currency == now.currency]
+    best = same[0]
+    if best.plan == current:
+        return (f"current plan {current} is the cheapest ({now.currency} {now.total:,}); "
+                + (f"the runner-up {same[1].plan} would cost {now.currency} "
+                   f"{same[1].total - now.total:,} more" if len(same) > 1 else "no other plan"))
+    gap = now.total - best.total
+    rel = f" ({100 * gap / now.total:.1f} %)" if now.total else ""
+    return (f"current plan {current}: {now.currency} {now.total:,}; switching to {best.plan} "
+            f"saves {now.currency} {gap:,}{rel}")
+
+
+def _write_inputs(folder: Path, args: argparse.Namespace, cdrs: Any, campaign: Any,
+                  report: Any) -> None:
+    """What `dialsim report` re-rates from: the rows priced, the plans, the options."""
+    import shutil
+
+    from sim.cdrio import write_cdrs
+    from sim.commands._common import write_json
+
+    write_cdrs(cdrs, folder / "cdrs.csv")
+    (folder / "plans").mkdir(exist_ok=True)
+    copies = []
+    for i, p in enumerate(args.plans):
+        name = f"plans/{i:02d}-{Path(p).name}"
+        shutil.copyfile(p, folder / name)
+        copies.append(name)
+    write_json(folder / "rate.json", {
+        "kind": "dialsim rate", "source": str(args.cdrfile), "format": report.format,
+        "direction": args.direction, "where": list(args.where), "map": list(args.map),
+        "tz": args.tz, "current": args.current, "plans_files": [str(p) for p in args.plans],
+        "plans_copies": copies,
+        "campaign": {"seats": campaign.seats, "channels": campaign.channels,
+                     "numbers": campaign.numbers, "days": str(campaign.days),
+                     "labour": str(campaign.labour), "estimated": campaign.estimated},
+        "import": report.to_dict(max_rejections=1000),
+    })

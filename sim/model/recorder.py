@@ -11,6 +11,7 @@ derived the same way from the calls and the agents' logged-in sessions.
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from array import array
 from collections.abc import Callable
 from typing import Any
@@ -69,6 +70,47 @@ class Column:
 
     def __len__(self) -> int:
         return len(self.buf) + sum(map(len, self.chunks))
+
+
+#: Subscriber digits of a synthetic number (after the segment's prefix).
+NUMBER_DIGITS = 8
+_NUMBER_MOD = 10 ** NUMBER_DIGITS
+#: Odd and not a multiple of 5: ``lead * _NUMBER_MULT mod 10**8`` is a bijection, so
+#: distinct leads of a segment get distinct numbers (up to 10**8 leads).
+_NUMBER_MULT = 61_803_399
+
+
+def lead_numbers(lead: np.ndarray, seg: np.ndarray, segments: Any, seed: int
+                 ) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Synthetic dialled numbers of the rows' leads: codes (int32) and labels.
+
+    A lead's number is its segment's prefix followed by ``NUMBER_DIGITS`` digits
+    derived from the lead id, the seed and the segment's number type (a different
+    stream per type), so it is stable for a seed and the same on every attempt. Built
+    once per distinct lead, in numpy, after the simulation.
+
+    Parameters
+    ----------
+    lead, seg
+        Lead id and segment index of each row.
+    segments
+        The scenario's call-list segments (``prefix``, ``number_type``).
+    seed
+        Root seed of the run.
+    """
+    if len(lead) == 0:
+        return np.zeros(0, dtype=np.int32), ("",)
+    leads, first, inverse = np.unique(lead, return_index=True, return_inverse=True)
+    lead_seg = seg[first]
+    salts = np.array([zlib.crc32(f"{seed}:{s.number_type}".encode()) % _NUMBER_MOD
+                      for s in segments], dtype=np.int64)
+    digits = (leads.astype(np.int64) % _NUMBER_MOD * _NUMBER_MULT + salts[lead_seg]) % _NUMBER_MOD
+    prefixes = np.array([s.prefix for s in segments], dtype=np.str_)
+    text = np.char.add(prefixes[lead_seg],
+                       np.char.zfill(digits.astype(np.str_), NUMBER_DIGITS))
+    labels, codes = np.unique(text, return_inverse=True)
+    return ((codes.reshape(-1)[inverse.reshape(-1)] + 1).astype(np.int32),
+            ("", *labels.tolist()))
 
 
 class Recorder:
@@ -243,6 +285,8 @@ class Recorder:
         cols["destination"] = dest_code[seg].astype(np.int32)
         cols["segment"] = seg_code[seg].astype(np.int16)
         epoch = dt.datetime.combine(scenario.campaign.start, dt.time()).isoformat()
+        cols["direction"] = np.zeros(n, dtype=np.int8)  # dialsim dials out: all outbound
+        cols["number"], cats["number"] = lead_numbers(lead, seg, segs, draws.seed)
         cols = {c.name: cols[c.name] for c in COLUMNS}  # schema order
         return CDRTable(cols, cats, epoch=epoch, tz=scenario.campaign.timezone,
                         meta={"scenario": scenario.name})
