@@ -32,10 +32,12 @@ price_per_min = "0.15"
 increments = "6/6"
 rounding = { decimals = 3, method = "up" }
 """
-HEADER = ["calldate", "dst", "duration", "billsec", "disposition", "charge", "currency"]
+HEADER = ["calldate", "dst", "duration", "billsec", "disposition", "charge", "currency",
+          "service"]
 
 
-def write_theirs(path: Path, s, *, charges=None, currency="CNY", extra=()) -> None:
+def write_theirs(path: Path, s, *, charges=None, currency="CNY", extra=(),
+                 service=None) -> None:
     """The carrier's file: an Asterisk CDR table dump plus charge and currency columns."""
     t = s.theirs
     epoch = np.datetime64(t.epoch, "us")
@@ -47,7 +49,7 @@ def write_theirs(path: Path, s, *, charges=None, currency="CNY", extra=()) -> No
             at = epoch + np.timedelta64(int(round(t["start"][i] * 1e6)), "us")
             w.writerow([str(at).replace("T", " ")[:23], t.labels("destination")[i],
                         int(t["billsec"][i]) + 8, int(t["billsec"][i]), "ANSWERED",
-                        charges[i], currency])
+                        charges[i], currency, "voice" if service is None else service[i]])
         for row in extra:
             w.writerow(row)
 
@@ -57,7 +59,8 @@ def files(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("audit")
     s = synthetic_audit(1200, seed=9)
     sim.write_cdrs(s.ours, tmp / "ours.csv")
-    formula = ["2026-03-03 18:00:00", "=HYPERLINK(\"x\")", 70, 62, "ANSWERED", "0.150", "CNY"]
+    formula = ["2026-03-03 18:00:00", "=HYPERLINK(\"x\")", 70, 62, "ANSWERED", "0.150", "CNY",
+               "voice"]
     write_theirs(tmp / "theirs.csv", s, extra=[formula])
     (tmp / "plans.toml").write_text(CONTRACT)
     return tmp, s
@@ -140,10 +143,28 @@ def test_bad_input_exits_2_with_a_clear_message(files, tmp_path, capsys):
     with open(tmp_path / "mixed.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(HEADER)
-        w.writerow(["2026-03-02 17:00:00", "8613800000001", 20, 12, "ANSWERED", mixed[0], "CNY"])
-        w.writerow(["2026-03-02 17:01:00", "8613800000002", 20, 12, "ANSWERED", mixed[1], "USD"])
+        w.writerow(["2026-03-02 17:00:00", "8613800000001", 20, 12, "ANSWERED", mixed[0], "CNY",
+                    "voice"])
+        w.writerow(["2026-03-02 17:01:00", "8613800000002", 20, 12, "ANSWERED", mixed[1], "USD",
+                    "voice"])
     err = _fails(capsys, tmp / "ours.csv", tmp_path / "mixed.csv", "--plan", plan)
     assert "mixed.csv:3" in err and "USD" in err
+
+
+def test_where_filters_leave_rows_out_of_the_audit(files, tmp_path, capsys):
+    tmp, s = files
+    service = np.where(s.kind == "foreign", "sms", "voice")
+    write_theirs(tmp_path / "theirs.csv", s, service=service)
+    plan = f"{tmp / 'plans.toml'}:contract"
+    assert main(["audit", str(tmp / "ours.csv"), str(tmp_path / "theirs.csv"), "--plan", plan,
+                 "--theirs-where", "service=voice", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["only_theirs"] == 0 and data["theirs"]["rows"] == int((service == "voice").sum())
+    assert next(c for c in data["causes"] if c["cause"] == "not_ours")["amount"] == "0.000"
+    # the charges still join to the right rows: the total is what the kept rows were charged
+    kept = sum(Decimal(c) for c, v in zip(s.charge_strings(), service, strict=True)
+               if v == "voice")
+    assert Decimal(data["their_total"]) == kept
 
 
 def test_infer_from_a_charge_list_alone(files, tmp_path, capsys):

@@ -85,8 +85,6 @@ class Side:
     def line(self) -> np.ndarray:
         if self.lines is not None:
             return self.lines
-        if "source_line" in self.cdrs.columns:
-            return np.asarray(self.cdrs["source_line"], dtype=np.int64)
         return np.arange(1, len(self.cdrs) + 1, dtype=np.int64)
 
 

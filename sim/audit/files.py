@@ -116,25 +116,25 @@ def read_side(path: str | Path, *, format: str = "auto",
                          strict=strict, tz=tz, **kwargs)
     cdrs, report = imported.cdrs, imported.report
     header = report.format in ("native", "mapped")
-    lines: np.ndarray | None = None
     need_cells = charges and header
-    if "source_line" in cdrs.columns and not need_cells:
-        return Side(cdrs, np.asarray(cdrs["source_line"], dtype=np.int64),
-                    source=str(path)), report
+    known = getattr(imported, "source_line", None)
+    if known is not None and not need_cells and "charge" not in extra:
+        return Side(cdrs, np.asarray(known, dtype=np.int64), source=str(path)), report
     rec_lines, texts, head = _record_lines(path, header)
-    rejected = {r.line for r in report.rejected}
-    if "source_line" in cdrs.columns:
-        lines = np.asarray(cdrs["source_line"], dtype=np.int64)
-        keep_pos = np.searchsorted(np.asarray(rec_lines), lines)
-    else:
+    rec = np.asarray(rec_lines, dtype=np.int64)
+    if known is not None:  # the reader kept each row's line
+        lines = np.asarray(known, dtype=np.int64)
+        keep_pos = np.minimum(np.searchsorted(rec, lines), max(len(rec) - 1, 0))
+        ok = len(rec) > 0 and bool((rec[keep_pos] == lines).all()) if len(lines) else True
+    else:  # accepted lines = record lines less the rejected ones (nothing excluded)
+        rejected = {r.line for r in report.rejected}
         keep_pos = np.array([i for i, ln in enumerate(rec_lines) if ln not in rejected],
                             dtype=np.int64)
-        if len(keep_pos) != len(cdrs):
-            raise AuditError(f"{path}: cannot line up the rows read ({len(cdrs)} accepted) "
-                             f"with the file's {len(rec_lines)} records and "
-                             f"{len(rejected)} rejections")
-        lines = np.asarray(rec_lines, dtype=np.int64)[keep_pos] if len(keep_pos) else \
-            np.zeros(0, dtype=np.int64)
+        lines = rec[keep_pos] if len(keep_pos) else np.zeros(0, dtype=np.int64)
+        ok = len(keep_pos) == len(cdrs)
+    if not ok:
+        raise AuditError(f"{path}: cannot line up the {len(cdrs)} rows read with the "
+                         f"file's {len(rec_lines)} records to join the charge column")
     if not need_cells:
         if "charge" in extra:
             raise AuditError(f"{path}: --map charge=...: a charge column needs a CSV with a "

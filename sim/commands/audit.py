@@ -67,8 +67,14 @@ def _mapping(option: str, items: list[str]) -> dict[str, str] | None:
 
 
 def _print_import(label: str, path: Path, report: Any) -> None:
-    print(f"{label}: {path}: {report.format} CDRs: {report.rows_read:,} rows read = "
-          f"{report.accepted:,} accepted + {len(report.rejected):,} rejected")
+    counts = (report.counts_line() if hasattr(report, "counts_line") else
+              f"{report.rows_read:,} rows read = {report.accepted:,} accepted + "
+              f"{len(report.rejected):,} rejected")
+    print(f"{label}: {path}: {report.format} CDRs: {counts}")
+    for warning in getattr(report, "warnings", ()):
+        print(f"  WARNING: {warning}")
+    for reason, rows in getattr(report, "excluded", ()):
+        print(f"  excluded {rows:,} rows: {reason}")
     for rej in report.rejected[:5]:
         print(f"  rejected line {rej.line}: {rej.reason}")
     if len(report.rejected) > 5:
