@@ -12,8 +12,10 @@ a price rise from a date).
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 
@@ -58,6 +60,22 @@ class Synthetic:
 
     def charge_strings(self) -> list[str]:
         return [str(Decimal(int(u)).scaleb(-self.decimals)) for u in self.charges.tolist()]
+
+    def write_theirs(self, path: str | Path) -> None:
+        """The carrier's file as a CSV: an Asterisk CDR table dump (``calldate, dst,
+        duration, billsec, disposition``) with a ``charge`` column, to the millisecond."""
+        from sim.output import atomic_write
+
+        t = self.theirs
+        at = np.datetime64(t.epoch, "ms") + np.rint(t["start"] * 1000).astype(np.int64)
+        stamps = np.datetime_as_string(at, unit="ms")
+        dst = t.labels("destination")
+        with atomic_write(path) as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(["calldate", "dst", "duration", "billsec", "disposition", "charge"])
+            for i, charge in enumerate(self.charge_strings()):
+                b = int(t["billsec"][i])
+                w.writerow([stamps[i].replace("T", " "), dst[i], b + 8, b, "ANSWERED", charge])
 
 
 def carrier_plan(price_per_min: Decimal, increments: tuple[int, int], decimals: int,
