@@ -189,3 +189,25 @@ def test_currency_mismatch_is_a_clear_error():
     s = synthetic_audit(300, seed=2)
     with pytest.raises(AuditError, match="USD.*CNY"):
         audit(s.ours, s.theirs, contract(), charges=[f"{c} USD" for c in s.charge_strings()])
+
+
+def test_charges_the_tariff_does_not_explain_are_other():
+    s = synthetic_audit(2000, seed=13, rise_day=None, extra_s=0, foreign=0, duplicates=0,
+                        unanswered=0)
+    base = audit(s.ours, side(s), contract())
+    billed = np.flatnonzero(s.kind == "billed")[::97][:12]
+    s.charges[billed] += 7  # hand-made: 0.007 more on 12 calls
+    a = audit(s.ours, side(s), contract())
+    assert a.cause("other").amount == Decimal("0.084") and a.cause("other").calls == 12
+    assert a.difference == base.difference + Decimal("0.084")
+    for name in ("not_ours", "duplicate", "unanswered_billed", "duration", "increment", "rate"):
+        assert a.cause(name).amount == base.cause(name).amount
+    assert a.inferred.rows_exact == a.inferred.rows - 12
+
+
+def test_clock_behind_by_hours_and_seconds_is_estimated():
+    s = synthetic_audit(1500, seed=17, shift_h=-5, offset_s=-3.2)
+    a = audit(s.ours, side(s), contract())
+    assert a.matching.shift_h == -5 and abs(a.matching.offset_s + 3.2) < 0.05
+    truth = s.source[a.matching.their_row]
+    assert (truth == a.matching.our_row).mean() >= 0.99
