@@ -205,3 +205,33 @@ def test_the_python_api_is_exported():
     a = sim.audit(s.ours, Side(s.theirs, charges=s.charges, charge_decimals=3),
                   sim.load_plans(SCENARIOS / "plans" / "china.toml")[2])  # cn-6/6 0.15
     assert a.plan.name == "cn-6/6" and sum(c.amount for c in a.causes) == a.difference
+
+
+def test_a_real_export_against_a_carrier_file_made_from_it(shared_dir, tmp_path, capsys):
+    """Grandstream's outbound legs (real times, numbers, talk times) as ours; the carrier
+    bills the answered ones 60/60 on a clock 8 h and 1 s ahead, the contract says 6/6."""
+    src = shared_dir / "reference" / "cdr_samples" / "grandstream_ucm_cdr.csv"
+    ours = sim.read_cdrs(src).cdrs
+    answered = np.flatnonzero(ours.answered & (ours["billsec"] > 0))
+    epoch = np.datetime64(ours.epoch, "s")
+    number = ours.labels("destination")
+    bills = [int(ours["billsec"][i]) for i in answered]
+    minutes = [-(-b // 60) for b in bills]
+    with open(tmp_path / "carrier.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["calldate", "dst", "duration", "billsec", "disposition", "charge"])
+        for i, b, m in zip(answered, bills, minutes, strict=True):
+            at = epoch + np.timedelta64(int(round(ours["start"][i])) + 8 * 3600 + 1, "s")
+            w.writerow([str(at).replace("T", " "), number[i], b + 10, b, "ANSWERED",
+                        str(Decimal("0.150") * m)])
+    assert main(["audit", str(src), str(tmp_path / "carrier.csv"), "--plan",
+                 f"{SCENARIOS / 'plans' / 'china.toml'}:cn-6/6", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["matched"] == len(answered) and data["only_theirs"] == 0
+    assert (data["clock"]["shift_h"], data["clock"]["offset_s"]) == (8, 1.0)
+    six = sum((Decimal(-(-b // 6) * 6) * Decimal("0.15") / 60).quantize(Decimal("0.001"),
+              rounding="ROUND_CEILING") for b in bills)
+    causes = {c["cause"]: Decimal(c["amount"]) for c in data["causes"]}
+    assert causes["increment"] == Decimal("0.150") * sum(minutes) - six > 0
+    assert Decimal(data["difference"]) == causes["increment"]
+    assert data["inferred"]["increments"] == "60/60" and data["inferred"]["rows_exact"] == 1.0
