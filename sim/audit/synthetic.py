@@ -168,7 +168,8 @@ def synthetic_audit(n: int = 2000, *, seed: int = 1, days: int = 10,
     our_clock_start = all_start - shift_h * 3600 - offset_s
     later = (np.zeros(len(all_start), dtype=bool) if rise_day is None
              else our_clock_start >= rise_day * DAY_S)
-    price = np.where(later, new_ppm, contract_ppm)
+    price = np.full(len(all_start), contract_ppm, dtype=object)
+    price[later] = new_ppm
     charges = np.zeros(len(all_start), dtype=np.int64)
     for ppm in (contract_ppm, new_ppm):
         sel = np.flatnonzero(price == ppm)
