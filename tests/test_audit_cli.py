@@ -235,3 +235,17 @@ def test_a_real_export_against_a_carrier_file_made_from_it(shared_dir, tmp_path,
     assert causes["increment"] == Decimal("0.150") * sum(minutes) - six > 0
     assert Decimal(data["difference"]) == causes["increment"]
     assert data["inferred"]["increments"] == "60/60" and data["inferred"]["rows_exact"] == 1.0
+
+
+def test_charges_are_read_exactly():
+    from sim.audit import AuditError, parse_charges
+
+    units, places, cur = parse_charges(["0.12", "1.5", "-0.003", "2"])
+    assert (units.tolist(), places, cur) == ([120, 1500, -3, 2000], 3, None)
+    units, places, cur = parse_charges(["0.12 CNY", "CNY 1.5", "1,234.50"])
+    assert (units.tolist(), places, cur) == ([12, 150, 123450], 2, "CNY")
+    for bad in ("0,15", "NULL", "", "1.2.3"):  # a decimal comma is ambiguous: refused
+        with pytest.raises(AuditError, match=r"bill.csv:7: charge: must be a decimal"):
+            parse_charges(["0.1", bad], source="bill.csv", lines=[6, 7])
+    with pytest.raises(AuditError, match="currency USD differs from CNY"):
+        parse_charges(["0.1 CNY", "0.2 USD"])

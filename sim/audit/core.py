@@ -22,6 +22,7 @@ at their billed seconds: only the first four causes can then be non-zero.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -203,10 +204,34 @@ def load_contract(spec: str | Path | Plan) -> Plan:
                      f"{', '.join(p.name for p in plans)})")
 
 
+_THOUSANDS = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
+
+
+def _plain_decimals(texts: Sequence[Any]) -> tuple[np.ndarray, int] | None:
+    """Units and places when every text is a plain decimal (``-12.345``), as whole
+    numpy columns; None otherwise."""
+    arr = np.char.strip(np.asarray([str(t) for t in texts] if len(texts) and not isinstance(
+        texts, np.ndarray) else texts, dtype=np.str_))
+    if len(arr) == 0:
+        return np.zeros(0, dtype=np.int64), 0
+    neg = np.char.startswith(arr, "-")
+    body = np.where(neg, np.char.lstrip(arr, "-"), arr)
+    whole, dot, frac = (np.char.partition(body, ".")[:, k] for k in range(3))
+    ok = np.char.isdigit(whole) & (np.char.isdigit(frac) | ((frac == "") & (dot == "")))
+    places = int(np.char.str_len(frac).max())
+    if not ok.all() or places > 12 or int(np.char.str_len(whole).max()) > 15:
+        return None
+    units = whole.astype(np.int64) * 10**places
+    if places:
+        units += np.char.ljust(frac, places, "0").astype(np.int64)
+    return np.where(neg, -units, units), places
+
+
 def parse_charges(texts: Sequence[Any], *, source: str = "charges",
                   lines: Sequence[int] | None = None,
                   currency: str | None = None) -> tuple[np.ndarray, int, str | None]:
-    """Charges written as decimals (``0.12``, ``"0.12 CNY"``, ``CNY 0.12``) to int units.
+    """Charges written as decimals (``0.12``, ``1,234.50``, ``"0.12 CNY"``, ``CNY 0.12``)
+    to int units.
 
     Returns
     -------
@@ -216,8 +241,12 @@ def parse_charges(texts: Sequence[Any], *, source: str = "charges",
     Raises
     ------
     AuditError
-        A charge that is not a decimal number, or two different currency codes.
+        A charge that is not a decimal number (a decimal comma is refused: ``1,234``
+        could be either), or two different currency codes.
     """
+    fast = _plain_decimals(texts)
+    if fast is not None:
+        return fast[0], fast[1], currency
     values: list[Decimal] = []
     seen = currency
     for i, raw in enumerate(texts):
@@ -227,8 +256,10 @@ def parse_charges(texts: Sequence[Any], *, source: str = "charges",
         if len(parts) == 2:
             code = parts[1] if parts[1].isalpha() else parts[0] if parts[0].isalpha() else None
             text = parts[0] if code == parts[1] else parts[1]
+        if _THOUSANDS.fullmatch(text):
+            text = text.replace(",", "")
         try:
-            value = Decimal(text.replace(",", "")) if text else Decimal("NaN")
+            value = Decimal(text) if text and "," not in text else Decimal("NaN")
         except InvalidOperation:
             value = Decimal("NaN")
         where = f"{source}:{lines[i]}" if lines is not None else f"{source}: row {i + 1}"
