@@ -211,3 +211,15 @@ def test_clock_behind_by_hours_and_seconds_is_estimated():
     assert a.matching.shift_h == -5 and abs(a.matching.offset_s + 3.2) < 0.05
     truth = s.source[a.matching.their_row]
     assert (truth == a.matching.our_row).mean() >= 0.99
+
+
+def test_a_carrier_that_logs_calls_from_their_answer_is_matched_on_our_answers():
+    s = synthetic_audit(1500, seed=19, ring_s=(3.0, 30.0), their_start="answer")
+    a = audit(s.ours, side(s), contract())
+    assert a.basis == "answer" and a.matching.shift_h == 8
+    truth = s.source[a.matching.their_row]
+    assert (truth == a.matching.our_row).mean() >= 0.99
+    assert a.matched >= 0.99 * int(np.isin(s.kind, ["billed", "unanswered"]).sum())
+    # dial times would not do: ring times from 3 to 30 s are no constant offset
+    with pytest.raises(AuditError, match="no carrier row matches"):
+        audit(s.ours, side(s), contract(), clock=(a.matching.shift_h, a.matching.offset_s))

@@ -125,6 +125,7 @@ class Audit:
     country: str | None
     has_charges: bool
     only_ours_answered: int
+    basis: str = "start"
     method: str = METHOD
     notes: tuple[str, ...] = field(default=())
 
@@ -172,7 +173,8 @@ class Audit:
             "charges_from": "their charge column" if self.has_charges else
                             "the contract at their billed seconds (no charge column)",
             "clock": {"shift_h": m.shift_h, "offset_s": m.offset_s,
-                      "tolerance_s": m.tolerance_s, "estimated_from_pairs": m.estimated_from},
+                      "tolerance_s": m.tolerance_s, "estimated_from_pairs": m.estimated_from,
+                      "matched_on": f"our {self.basis} times"},
             "country_code": self.country,
             "disputes": int(len(self.disputed())),
             "ours": {"source": self.ours.source, "rows": len(self.ours.cdrs)},
@@ -410,6 +412,19 @@ def audit(ours: Side | CDRTable, theirs: Side | CDRTable, plan: Plan | str | Pat
     our_t = o.cdrs["start"] + _epoch_s(o.cdrs.epoch)
     their_t = t.cdrs["start"] + _epoch_s(t.cdrs.epoch)
     m = match_calls(our_keys, our_t, their_keys, their_t, tolerance_s=tolerance_s, clock=clock)
+    basis = "start"
+    answer = o.cdrs["answer"]
+    if clock is None and len(m.their_row) < 0.9 * len(t.cdrs) and np.isfinite(answer).any():
+        # a carrier may log a call from its answer: try our answer times instead
+        our_a = np.where(np.isfinite(answer), answer, o.cdrs["start"]) + _epoch_s(o.cdrs.epoch)
+        try:
+            alt = match_calls(our_keys, our_a, their_keys, their_t, tolerance_s=tolerance_s)
+        except AuditError:
+            alt = None
+        if alt is not None and len(alt.their_row) > len(m.their_row):
+            m, basis = alt, "answer"
+            notes.append("their start times are our answer times: calls matched on our "
+                         "answer times")
     if len(m.their_row) == 0:
         raise AuditError(
             f"no carrier row matches one of our calls (clock correction {m.shift_h:+d} h "
@@ -507,4 +522,4 @@ def audit(ours: Side | CDRTable, theirs: Side | CDRTable, plan: Plan | str | Pat
                  contract_units=contract_per_their, row_cause=row_cause, country=country,
                  has_charges=t.charges is not None,
                  only_ours_answered=_nonzero(answered_all & ~m.our_matched),
-                 notes=tuple(notes))
+                 basis=basis, notes=tuple(notes))

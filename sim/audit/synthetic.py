@@ -88,10 +88,10 @@ def carrier_plan(price_per_min: Decimal, increments: tuple[int, int], decimals: 
 
 
 def _table(start: np.ndarray, answered: np.ndarray, billsec: np.ndarray, numbers: list[str],
-           number_idx: np.ndarray, epoch: str, tz: str) -> CDRTable:
+           number_idx: np.ndarray, epoch: str, tz: str,
+           ring: float | np.ndarray = 8.0) -> CDRTable:
     n = len(start)
     cols = empty_columns(n)
-    ring = 8.0
     cols["start"][:] = start
     cols["answer"][:] = np.where(answered, start + ring, np.nan)
     cols["end"][:] = start + ring + np.where(answered, billsec, 0)
@@ -111,10 +111,15 @@ def synthetic_audit(n: int = 2000, *, seed: int = 1, days: int = 10,
                     rise_day: int | None = 6, extra_s: int = 1, missing: float = 0.02,
                     foreign: float = 0.01, duplicates: int = 5, unanswered: int = 3,
                     shift_h: int = 8, offset_s: float = 1.5, jitter_s: float = 0.2,
-                    decimals: int = 3, p_answer: float = 0.6) -> Synthetic:
+                    decimals: int = 3, p_answer: float = 0.6,
+                    ring_s: tuple[float, float] = (8.0, 8.0),
+                    their_start: str = "start") -> Synthetic:
     """Our calls and a perturbed carrier file of them (see the module docstring).
 
     ``p_answer``: share of our attempts answered (billed by the carrier).
+    ``ring_s``: our ring times are uniform in this range, s.
+    ``their_start``: what the carrier logs as a call's start: our ``"start"`` (dial) or
+    our ``"answer"`` time.
     ``rise_day``: the carrier's price is ``contract_ppm * (1 + rise)`` from 00:00 of that
     day (0 = the first) on; None for no rise.
     """
@@ -131,7 +136,9 @@ def synthetic_audit(n: int = 2000, *, seed: int = 1, days: int = 10,
     answered = rng.random(n) < p_answer
     billsec = np.where(answered, np.maximum(1, np.rint(rng.lognormal(3.6, 1.0, n))), 0)
     billsec = billsec.astype(np.int64)
-    ours = _table(start, answered, billsec, numbers, lead, EPOCH, "Asia/Shanghai")
+    ring = rng.uniform(ring_s[0], ring_s[1], n)
+    ours = _table(start, answered, billsec, numbers, lead, EPOCH, "Asia/Shanghai", ring)
+    logged = start + ring if their_start == "answer" else start
 
     ans_idx = np.flatnonzero(answered)
     keep = ans_idx[rng.random(len(ans_idx)) >= missing]
@@ -139,7 +146,7 @@ def synthetic_audit(n: int = 2000, *, seed: int = 1, days: int = 10,
     billed_unans = rng.choice(unans_idx, size=min(unanswered, len(unans_idx)), replace=False)
     src = np.concatenate([keep, np.sort(billed_unans)])
     kind = np.array(["billed"] * len(keep) + ["unanswered"] * len(billed_unans), dtype=object)
-    t_start = start[src] + shift_h * 3600 + offset_s + rng.uniform(-jitter_s, jitter_s, len(src))
+    t_start = logged[src] + shift_h * 3600 + offset_s + rng.uniform(-jitter_s, jitter_s, len(src))
     t_bill = np.where(kind == "unanswered", 5, billsec[src] + extra_s).astype(np.int64)
     t_num = lead[src]
     # foreign calls: numbers we never dialled, at random times
