@@ -86,6 +86,7 @@ def test_audit_writes_the_summary_json_disputes_and_html(files, capsys):
                                                     "increment", "rate", "other"]
     assert sum(Decimal(c["amount"]) for c in data["causes"]) == Decimal(data["difference"])
     assert data["inferred"]["increments"] == "60/60"
+    assert data["imports"]["theirs"]["accepted"] == len(s.theirs) + 1
     with open(out / "disputes.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == data["disputes"] > 0

@@ -404,13 +404,15 @@ def audit_html(result: Audit) -> str:
         nav='<a href="#audit">Audit</a>')
 
 
-def write_audit(result: Audit, folder: str | Path) -> dict[str, Any]:
-    """Write audit.json, disputes.csv and audit.html into ``folder``; return the dict."""
+def write_audit(result: Audit, folder: str | Path,
+                extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Write audit.json (with ``extra`` keys, e.g. the import reports), disputes.csv and
+    audit.html into ``folder``; return the JSON's dict."""
     from sim.commands._common import write_json
     from sim.output import atomic_write_text
 
     folder = Path(folder)
-    data = result.to_dict()
+    data = {**result.to_dict(), **(extra or {})}
     write_json(folder / "audit.json", data)
     write_disputes(result, folder / "disputes.csv")
     atomic_write_text(folder / "audit.html", audit_html(result))

@@ -148,8 +148,12 @@ def run(args: argparse.Namespace) -> int:
         print(summary_text(result))
     if args.out is not None:
         from sim.output import output_dir
+        imports = {side: report.to_dict(max_rejections=100) if hasattr(report, "to_dict")
+                   else {"path": report.path, "rows_read": report.rows_read,
+                         "accepted": report.accepted, "rejected": len(report.rejected)}
+                   for side, report in (("ours", ours_report), ("theirs", theirs_report))}
         with output_dir(args.out, force=args.force) as folder:
-            write_audit(result, folder)
+            write_audit(result, folder, {"imports": imports})
         if not args.json:
             print(f"\nwrote {args.out}/audit.json, disputes.csv, audit.html")
     return 0
