@@ -223,3 +223,13 @@ def test_a_carrier_that_logs_calls_from_their_answer_is_matched_on_our_answers()
     # dial times would not do: ring times from 3 to 30 s are no constant offset
     with pytest.raises(AuditError, match="no carrier row matches"):
         audit(s.ours, side(s), contract(), clock=(a.matching.shift_h, a.matching.offset_s))
+
+
+def test_a_foreign_call_billed_twice_is_a_duplicate():
+    s = synthetic_audit(800, seed=23, duplicates=0)
+    foreign = np.flatnonzero(s.kind == "foreign")[0]
+    rows = np.concatenate([np.arange(len(s.theirs)), [foreign]])
+    twice = s.theirs.select(rows)
+    a = audit(s.ours, Side(twice, charges=s.charges[rows], charge_decimals=3), contract())
+    assert a.duplicates == 1 and a.only_theirs == int((s.kind == "foreign").sum())
+    assert a.cause("duplicate").amount == Decimal(int(s.charges[foreign])).scaleb(-3)

@@ -350,6 +350,19 @@ def _contract_xy(plan: Plan) -> tuple[int, int] | None:
     return int(x), int(y)
 
 
+def _mark_repeats(m: Matching, keys: np.ndarray, t: np.ndarray, billsec: np.ndarray) -> None:
+    """Among the carrier rows that are none of ours, a repeat of another one (same
+    number and billed seconds, start within the tolerance) is a duplicate too."""
+    rows = np.flatnonzero(m.status == NOT_OURS)
+    rows = rows[np.isfinite(t[rows])]
+    if len(rows) < 2:
+        return
+    order = rows[np.lexsort((t[rows], billsec[rows], keys[rows]))]
+    same = ((keys[order][1:] == keys[order][:-1]) & (billsec[order][1:] == billsec[order][:-1])
+            & (np.diff(t[order]) <= m.tolerance_s))
+    m.status[order[1:][same]] = DUPLICATE
+
+
 def _nonzero(a: np.ndarray) -> int:
     return int(np.count_nonzero(a))
 
@@ -431,6 +444,8 @@ def audit(ours: Side | CDRTable, theirs: Side | CDRTable, plan: Plan | str | Pat
             f"{m.offset_s:+.3f} s, tolerance {tolerance_s} s): ours run "
             f"{_iso(float(np.nanmin(our_t)))} .. {_iso(float(np.nanmax(our_t)))}, theirs "
             f"{_iso(float(np.nanmin(their_t)))} .. {_iso(float(np.nanmax(their_t)))}")
+
+    _mark_repeats(m, their_keys, their_t, t.cdrs["billsec"])
 
     # what the contract says each of our calls costs
     pc = rate(o.cdrs, [contract]).per_call(contract.name)
