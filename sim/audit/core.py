@@ -165,6 +165,12 @@ class Audit:
             "only_theirs": self.only_theirs, "duplicates": self.duplicates,
             "currency": self.plan.currency, "contract_plan": self.plan.name,
             "contract_tariff": self.plan.tariff_text,
+            "contract": {"increments": self.plan.increments,
+                         "price_per_min": None if self.plan.price_per_min is None
+                         else str(self.plan.price_per_min),
+                         "connect_fee": str(self.plan.connect_fee),
+                         "min_cost": str(self.plan.min_cost),
+                         "per_attempt_fee": str(self.plan.per_attempt_fee)},
             "their_total": str(self.their_total), "contract_total": str(self.contract_total),
             "difference": str(self.difference),
             "causes": [c.to_dict() for c in self.causes],

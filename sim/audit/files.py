@@ -363,7 +363,9 @@ def audit_section(data: Mapping[str, Any]) -> str:
             [["inferred from their charges", inf["increments"] or "–", inf["price_per_min"]
               + "".join(f"; {c['price_per_min']} from {c['from']}" for c in inf["changes"]),
               inf["connect_fee"], inf["min_cost"], f"{inf['rows_exact']:.1%}"],
-             ["contract", data["contract_tariff"], "", "", "", ""]])]
+             ["contract", data["contract"]["increments"] or data["contract_tariff"],
+              data["contract"]["price_per_min"] or "", data["contract"]["connect_fee"],
+              data["contract"]["min_cost"], ""]])]
     return "\n".join(parts)
 
 
