@@ -31,14 +31,14 @@ from typing import Any
 
 import numpy as np
 
-from sim.billing import Plan, load_plans, rate
+from sim.billing import CampaignInfo, Plan, load_plans, rate
 from sim.billing.tariff import compile_plan, units_to_decimal
 from sim.cdr import CDRTable
 
 from .errors import AuditError
 from .infer import InferredTariff, infer_with_change
 from .match import DUPLICATE, NOT_OURS, Matching, match_calls
-from .numbers import infer_country, number_keys
+from .numbers import country_of, digits, number_keys
 
 __all__ = ["CAUSES", "METHOD", "Audit", "Cause", "Side", "audit", "load_contract",
            "parse_charges"]
@@ -46,6 +46,9 @@ __all__ = ["CAUSES", "METHOD", "Audit", "Cause", "Side", "audit", "load_contract
 #: The causes in the order they are corrected.
 CAUSES: tuple[str, ...] = ("not_ours", "duplicate", "unanswered_billed", "duration",
                            "increment", "rate", "other")
+
+#: Plan-level fees (seats, channels, bundles) are not per call: the audit leaves them out.
+_NO_FEES = CampaignInfo()
 
 METHOD = ("sequential: each cause's amount is the change in the total when that cause is "
           "corrected after every cause before it, in the order " + ", ".join(CAUSES)
@@ -422,12 +425,13 @@ def audit(ours: Side | CDRTable, theirs: Side | CDRTable, plan: Plan | str | Pat
                          "audit against a plan in the bill's currency")
     oc, ov = _labels(o.cdrs)
     tc, tv = _labels(t.cdrs)
+    o_dig, t_dig = digits(ov), digits(tv)
     if country is None:
-        country = infer_country([*ov, *tv])
+        country = country_of(np.concatenate([o_dig[0], t_dig[0]]))
         if country:
             notes.append(f"country code {country} inferred from the numbers and stripped")
-    our_keys = number_keys(ov, country)[oc]
-    their_keys = number_keys(tv, country)[tc]
+    our_keys = number_keys(ov, country, o_dig)[oc]
+    their_keys = number_keys(tv, country, t_dig)[tc]
     our_t = o.cdrs["start"] + _epoch_s(o.cdrs.epoch)
     their_t = t.cdrs["start"] + _epoch_s(t.cdrs.epoch)
     m = match_calls(our_keys, our_t, their_keys, their_t, tolerance_s=tolerance_s, clock=clock)
@@ -454,7 +458,7 @@ def audit(ours: Side | CDRTable, theirs: Side | CDRTable, plan: Plan | str | Pat
     _mark_repeats(m, their_keys, their_t, t.cdrs["billsec"])
 
     # what the contract says each of our calls costs
-    pc = rate(o.cdrs, [contract]).per_call(contract.name)
+    pc = rate(o.cdrs, [contract], campaign=_NO_FEES).per_call(contract.name)
     k_den = pc.den
     ti, oi = m.their_row, m.our_row
     # what they charged per row
@@ -467,9 +471,10 @@ def audit(ours: Side | CDRTable, theirs: Side | CDRTable, plan: Plan | str | Pat
         c_den = k_den
         their_raw = np.zeros(len(t.cdrs), dtype=np.int64)
         moved = _shifted(t.cdrs, m.clock_s, o.cdrs.epoch)
-        their_raw[:] = np.asarray(rate(moved, [contract]).per_call(contract.name).units,
-                                  dtype=np.int64)
-        mixed = rate(_mixed(o.cdrs, oi, t.cdrs, ti), [contract]).per_call(contract.name)
+        priced = rate(moved, [contract], campaign=_NO_FEES).per_call(contract.name)
+        their_raw[:] = np.asarray(priced.units, dtype=np.int64)
+        mixed = rate(_mixed(o.cdrs, oi, t.cdrs, ti), [contract],
+                     campaign=_NO_FEES).per_call(contract.name)
         their_raw[ti] = np.asarray(mixed.units, dtype=np.int64)
         notes.append("no charge column: their rows priced by the contract at their billed "
                      "seconds")

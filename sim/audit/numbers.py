@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["NO_NUMBER", "infer_country", "normalise", "number_keys"]
+__all__ = ["NO_NUMBER", "country_of", "digits", "infer_country", "normalise", "number_keys"]
 
 #: Key of a label that holds no digits (never matches anything).
 NO_NUMBER = -1
@@ -53,6 +53,12 @@ def normalise(label: str, country: str | None = None) -> str:
     return digits.lstrip("0")
 
 
+def digits(labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per label: its digits as an int64 (leading zeros and ``+``/``00`` dropped;
+    :data:`NO_NUMBER` none) and whether it was written internationally."""
+    return _digits(labels)
+
+
 def _digits(labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Per label: its digits as an int64 (leading zeros and ``+``/``00`` dropped; -1
     none) and whether it was written internationally."""
@@ -84,7 +90,11 @@ def infer_country(labels: Sequence[str]) -> str | None:
 
     Returns None unless at least 3 numbers, and 1 % of the distinct numbers, agree.
     """
-    value, _ = _digits(labels)
+    return country_of(_digits(labels)[0])
+
+
+def country_of(value: np.ndarray) -> str | None:
+    """:func:`infer_country` of digit values (:func:`digits`)."""
     v = np.sort(value[value > 0])  # (np.unique's hash path is ~20x slower here)
     v = v[np.concatenate([[True], v[1:] != v[:-1]])] if len(v) else v
     if len(v) == 0:
@@ -109,11 +119,12 @@ def infer_country(labels: Sequence[str]) -> str | None:
     return str(head)
 
 
-def number_keys(labels: Sequence[str], country: str | None) -> np.ndarray:
+def number_keys(labels: Sequence[str], country: str | None,
+                digits: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """int64 key per label: the normalised number (:func:`normalise`) as an integer,
     :data:`NO_NUMBER` for a label without digits. Numbers longer than 18 digits keep
-    their last 18."""
-    value, intl = _digits(labels)
+    their last 18. ``digits``: :func:`digits` of the labels, if already computed."""
+    value, intl = _digits(labels) if digits is None else digits
     if country:
         code, k = int(country), len(country)
         nd = _ndigits(np.maximum(value, 0))
