@@ -80,6 +80,8 @@ def test_audit_writes_the_summary_json_disputes_and_html(files, capsys):
     direct = audit(sim.read_cdrs(tmp / "ours.csv").cdrs, theirs,
                    sim.load_plans(tmp / "plans.toml")[1])
     assert data["difference"] == str(direct.difference)
+    by_path = sim.audit(tmp / "ours.csv", str(tmp / "theirs.csv"), f"{tmp}/plans.toml:contract")
+    assert by_path.to_dict()["causes"] == data["causes"]
     assert data["only_theirs"] == int((s.kind == "foreign").sum()) + 1
     assert [c["cause"] for c in data["causes"]] == ["not_ours", "duplicate",
                                                     "unanswered_billed", "duration",

@@ -289,12 +289,15 @@ def parse_charges(texts: Sequence[Any], *, source: str = "charges",
     return units, places, seen
 
 
-def _side(x: Side | CDRTable, what: str) -> Side:
+def _side(x: Side | CDRTable | str | Path, what: str) -> Side:
     if isinstance(x, Side):
         return x
     if isinstance(x, CDRTable):
         return Side(x, source=str(x.meta.get("source", what)))
-    raise TypeError(f"{what}: expected a CDRTable or Side (got {type(x).__name__})")
+    if isinstance(x, str | Path):
+        from .files import read_side  # a file: read with its charge column (theirs)
+        return read_side(x, charges=what == "theirs")[0]
+    raise TypeError(f"{what}: expected a CDRTable, Side or file (got {type(x).__name__})")
 
 
 def _labels(cdrs: CDRTable) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -382,7 +385,8 @@ def _total(a: np.ndarray) -> int:
 
 # -- the audit ------------------------------------------------------------------------
 
-def audit(ours: Side | CDRTable, theirs: Side | CDRTable, plan: Plan | str | Path, *,
+def audit(ours: Side | CDRTable | str | Path, theirs: Side | CDRTable | str | Path,
+          plan: Plan | str | Path, *,
           charges: Sequence[Any] | None = None, tolerance_s: float = 2.0,
           country: str | None = None, clock: tuple[int, float] | None = None) -> Audit:
     """Audit the carrier's CDRs against ours under the contract ``plan``.
@@ -390,7 +394,8 @@ def audit(ours: Side | CDRTable, theirs: Side | CDRTable, plan: Plan | str | Pat
     Parameters
     ----------
     ours, theirs
-        Our CDRs and the carrier's (:class:`Side` to carry line numbers and charges).
+        Our CDRs and the carrier's (:class:`Side` to carry line numbers and charges), or
+        their files (read by :func:`~sim.audit.files.read_side`, format detected).
     plan
         The contract's plan, or ``FILE[:NAME]``.
     charges
