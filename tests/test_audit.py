@@ -233,3 +233,15 @@ def test_a_foreign_call_billed_twice_is_a_duplicate():
     a = audit(s.ours, Side(twice, charges=s.charges[rows], charge_decimals=3), contract())
     assert a.duplicates == 1 and a.only_theirs == int((s.kind == "foreign").sum())
     assert a.cause("duplicate").amount == Decimal(int(s.charges[foreign])).scaleb(-3)
+
+
+def test_duration_says_when_calls_are_billed_from_the_dial():
+    s = synthetic_audit(1200, seed=29, increments=(6, 6), rise_day=None, extra_s=0,
+                        foreign=0, duplicates=0, unanswered=0, ring_s=(4.0, 20.0),
+                        bill_from_dial=True)
+    a = audit(s.ours, side(s), contract())
+    dur = a.cause("duration")
+    billed = int((s.kind == "billed").sum())
+    assert dur.amount == a.difference > 0
+    assert f"{billed:,} of them billed from the dial" in dur.detail
+    assert a.cause("rate").detail is None and a.cause("increment").amount == 0

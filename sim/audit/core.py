@@ -100,12 +100,15 @@ class Cause:
     calls: int
     amount: Decimal
     since: str | None = None
+    detail: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"cause": self.cause, "calls": self.calls,
                                "amount": str(self.amount)}
         if self.since is not None:
             out["since"] = self.since
+        if self.detail is not None:
+            out["detail"] = self.detail
         return out
 
 
@@ -362,6 +365,41 @@ def _contract_xy(plan: Plan) -> tuple[int, int] | None:
     return int(x), int(y)
 
 
+def _duration_detail(ours: CDRTable, oi: np.ndarray, d_o: np.ndarray, d_t: np.ndarray,
+                     answered: np.ndarray) -> str | None:
+    """How their billed seconds differ from ours: by how much, and how many calls they
+    bill from the dial instead of the answer (their billsec = our whole duration)."""
+    differ = answered & (d_t != d_o)
+    if not differ.any():
+        return None
+    extra = (d_t - d_o)[differ]
+    start, end = ours["start"][oi][differ], ours["end"][oi][differ]
+    ring = (ours["answer"][oi] - ours["start"][oi])[differ]
+    whole = np.ceil(np.nan_to_num(end - start, nan=-1e9))
+    from_dial = int(np.count_nonzero((np.abs(d_t[differ] - whole) <= 1) & (ring >= 2)))
+    text = (f"{int(differ.sum()):,} calls billed for other seconds than ours: median "
+            f"{float(np.median(extra)):+g} s, from {int(extra.min()):+d} to "
+            f"{int(extra.max()):+d} s")
+    if from_dial:
+        text += (f"; {from_dial:,} of them billed from the dial, not the answer (their "
+                 "billsec = our whole duration)")
+    return text
+
+
+def _rate_detail(inferred: InferredTariff, contract: Plan) -> str | None:
+    parts = []
+    if contract.price_per_min is not None and inferred.price_per_min != contract.price_per_min:
+        parts.append(f"price per minute {inferred.price_per_min} against the contract's "
+                     f"{contract.price_per_min}")
+    for c in inferred.changes:
+        parts.append(f"{c.price_per_min} from {c.at} (their clock)")
+    if inferred.connect_fee != contract.connect_fee:
+        parts.append(f"connection fee {inferred.connect_fee} against {contract.connect_fee}")
+    if inferred.min_cost != contract.min_cost:
+        parts.append(f"minimum charge {inferred.min_cost} against {contract.min_cost}")
+    return "; ".join(parts) or None
+
+
 def _mark_repeats(m: Matching, keys: np.ndarray, t: np.ndarray, billsec: np.ndarray) -> None:
     """Among the carrier rows that are none of ours, a repeat of another one (same
     number and billed seconds, start within the tolerance) is a duplicate too."""
@@ -533,8 +571,11 @@ def audit(ours: Side | CDRTable | str | Path, theirs: Side | CDRTable | str | Pa
         calls[name] = _nonzero(v)
     assert sum(amounts.values()) == their_total - contract_total, "attribution must be exact"
     since = inferred.changes[0].at if inferred is not None and inferred.changes else None
+    details = {"duration": _duration_detail(o.cdrs, oi, d_o, d_t, our_answered),
+               "rate": None if inferred is None else _rate_detail(inferred, contract)}
     causes = tuple(Cause(name, calls[name], units_to_decimal(amounts[name], den),
-                         since if name == "rate" else None) for name in CAUSES)
+                         since if name == "rate" else None, details.get(name))
+                   for name in CAUSES)
     # per carrier row: a bit per cause (in CAUSES order) that changes its charge
     row_cause = np.zeros(len(t.cdrs), dtype=np.int16)
     row_cause[status == NOT_OURS] = 1

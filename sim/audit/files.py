@@ -306,6 +306,7 @@ def summary_text(result: Audit) -> str:
                        str(c.amount)] for c in result.causes],
                      ["cause", "calls", f"amount {cur}"]),
         f"sum of causes = difference exactly ({result.method.split(':')[0]})",
+        *[f"  {c.cause}: {c.detail}" for c in result.causes if c.detail and c.amount],
     ]
     inf = result.inferred
     if inf is not None:

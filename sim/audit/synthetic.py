@@ -113,13 +113,14 @@ def synthetic_audit(n: int = 2000, *, seed: int = 1, days: int = 10,
                     shift_h: int = 8, offset_s: float = 1.5, jitter_s: float = 0.2,
                     decimals: int = 3, p_answer: float = 0.6,
                     ring_s: tuple[float, float] = (8.0, 8.0),
-                    their_start: str = "start") -> Synthetic:
+                    their_start: str = "start", bill_from_dial: bool = False) -> Synthetic:
     """Our calls and a perturbed carrier file of them (see the module docstring).
 
     ``p_answer``: share of our attempts answered (billed by the carrier).
     ``ring_s``: our ring times are uniform in this range, s.
     ``their_start``: what the carrier logs as a call's start: our ``"start"`` (dial) or
-    our ``"answer"`` time.
+    our ``"answer"`` time. ``bill_from_dial``: the carrier bills from the dial, not the
+    answer (its billsec = our billsec + the ring time, rounded up).
     ``rise_day``: the carrier's price is ``contract_ppm * (1 + rise)`` from 00:00 of that
     day (0 = the first) on; None for no rise.
     """
@@ -147,7 +148,8 @@ def synthetic_audit(n: int = 2000, *, seed: int = 1, days: int = 10,
     src = np.concatenate([keep, np.sort(billed_unans)])
     kind = np.array(["billed"] * len(keep) + ["unanswered"] * len(billed_unans), dtype=object)
     t_start = logged[src] + shift_h * 3600 + offset_s + rng.uniform(-jitter_s, jitter_s, len(src))
-    t_bill = np.where(kind == "unanswered", 5, billsec[src] + extra_s).astype(np.int64)
+    basis = billsec[src] + (np.ceil(ring[src]).astype(np.int64) if bill_from_dial else 0)
+    t_bill = np.where(kind == "unanswered", 5, basis + extra_s).astype(np.int64)
     t_num = lead[src]
     # foreign calls: numbers we never dialled, at random times
     n_f = int(round(foreign * len(src)))
