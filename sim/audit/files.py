@@ -352,9 +352,10 @@ def audit_section(data: Mapping[str, Any]) -> str:
                                 ["contract total (our matched calls)", data["contract_total"]],
                                 ["difference", data["difference"]]]),
         "<h3>Causes of the difference</h3>",
-        _table(["cause", "calls", f"amount {cur}"],
+        _table(["cause", "calls", f"amount {cur}", "detail"],
                [[c["cause"] + (f" (from {c['since']})" if c.get("since") else ""),
-                 f"{c['calls']:,}", c["amount"]] for c in data["causes"]]),
+                 f"{c['calls']:,}", c["amount"], c.get("detail") or ""]
+                for c in data["causes"]]),
         f'<p class="note">{_e(data["method"])}</p>',
     ]
     inf = data.get("inferred")
