@@ -383,7 +383,9 @@ def _setup_header(path: Path, fmt: str, mapping: Mapping[str, str] | None,
                      + ", ".join(dict.fromkeys(headers[i] for i in roles.values())))
         if setup.id_field is not None:
             rej.note(f"the export's own call id: column {headers[setup.id_field]!r}")
-        used |= set(roles.values()) | ({setup.id_field} - {None})  # type: ignore[arg-type]
+        used |= set(roles.values())
+        if setup.id_field is not None:
+            used.add(setup.id_field)
     ignored = [h for i, h in enumerate(headers) if i not in used]
     if ignored:
         rej.note(f"{len(ignored)} columns not used, ignored: "
