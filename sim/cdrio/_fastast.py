@@ -26,6 +26,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ._build import OPEN_CATEGORIES, Assembler
+from ._direction import OUT, classify_asterisk
 from ._fields import BOOL_CODES, DISPOSITION_CODES, FIXED_CODES, USERFIELD_KEYS, normalise_label
 from ._values import NAT, US_PER_S, _civil
 
@@ -33,8 +34,9 @@ __all__ = ["parse_asterisk_bytes"]
 
 _QUOTE, _COMMA, _LF, _CR, _SEMI, _EQ, _MINUS = 34, 44, 10, 13, 59, 61, 45
 _MAX_LABEL = 64
-#: Fields read: dst, start, answer, end, duration, billsec, disposition, uniqueid, userfield.
-_NEEDED = (2, 9, 10, 11, 12, 13, 14, 16, 17)
+#: Fields read: dst, dcontext, channel, dstchannel, lastapp, lastdata (a leg's direction),
+#: start, answer, end, duration, billsec, disposition, uniqueid, userfield.
+_NEEDED = (2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17)
 _MAX_DIGITS = 17  # digit strings up to 10^17, times 32, fit in int64
 _TS_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
 #: Masks keeping the first 0..8 bytes of a little-endian 8-byte word.
@@ -335,6 +337,74 @@ def _userfields(blk: _Block, raw: dict[str, np.ndarray], asm: Assembler) -> None
                                BOOL_CODES if name == "abandoned" else FIXED_CODES[name])
 
 
+def _texts(blk: _Block, k: int) -> np.ndarray:
+    """The text of field ``k`` on every line (fixed-width str array)."""
+    codes, labels, _ = blk.labels(*blk.content(k))
+    return labels.astype("U")[codes]
+
+
+def _peer_labels(blk: _Block, k: int) -> tuple[np.ndarray, list[str]]:
+    """Channel names of field ``k`` without their per-call suffix (``SIP/301-0000004``
+    -> ``SIP/301``): codes and the few distinct names."""
+    cs, ce = blk.content(k)
+    length = ce - cs
+    width = int(length.max(initial=0))
+    if width > _MAX_LABEL:
+        raise _Irregular
+    b = blk.gather(cs, max(width, 1))
+    cols = np.arange(b.shape[1])
+    dash = np.where((b == _MINUS) & (cols < length[:, None]), cols, -1).max(axis=1)
+    cut = np.where(dash >= 0, dash, length)
+    codes, labels, _ = _labels(b, cut)
+    return codes, labels.astype("U").tolist()
+
+
+def _directions(blk: _Block) -> np.ndarray:
+    """Direction codes of a PBX's rows, as :func:`._direction.classify_asterisk` gives
+    them: decided once per distinct (context, channel peer, destination channel peer,
+    application, dst is a network number), and from ``lastdata`` only for the rare
+    rows whose verdict depends on it."""
+    n = blk.n
+    parts: list[tuple[np.ndarray, list[str]]] = []
+    for k in (3, 7):
+        codes, labels, _ = blk.labels(*blk.content(k))
+        parts.append((codes, labels.astype("U").tolist()))
+    parts.insert(1, _peer_labels(blk, 5))
+    parts.insert(2, _peer_labels(blk, 6))
+    cs, ce = blk.content(2)
+    length = ce - cs
+    b = blk.gather(cs, max(min(int(length.max(initial=1)), _PAD), 1))
+    cols = np.arange(b.shape[1])
+    inside = cols < length[:, None]
+    plus = (b[:, 0] == ord("+")) & (length > 0)
+    digit = (b >= 48) & (b <= 57)
+    digit[:, 0] |= plus
+    long_number = np.all(digit | ~inside, axis=1) & (length - plus >= 6)
+    key = long_number.astype(np.int64)
+    for codes, labels in parts:
+        key = key * (len(labels) + 1) + codes
+    uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    out = np.empty(len(uniq), dtype=np.int8)
+    dependent: list[int] = []
+    for j, i in enumerate(first.tolist()):
+        ctx, chan, dchan, app = (labels[codes[i]] for codes, labels in parts)
+        dst = "1000000" if long_number[i] else ""
+        verdict = classify_asterisk(dst, ctx, chan, dchan, app, "")
+        if verdict != classify_asterisk(dst, ctx, chan, dchan, app, "SIP/1@peer"):
+            dependent.append(j)
+        out[j] = verdict
+    codes_out = out[inverse.reshape(-1)]
+    if dependent:
+        lcs, lce = blk.content(8)
+        for i in np.flatnonzero(np.isin(inverse.reshape(-1), dependent)).tolist():
+            ctx, chan, dchan, app = (labels[codes[i]] for codes, labels in parts)
+            lastdata = blk.buf[lcs[i]:lce[i]].tobytes().decode("ascii")
+            dst = "1000000" if long_number[i] else ""
+            codes_out[i] = classify_asterisk(dst, ctx, chan, dchan, app, lastdata)
+    assert len(codes_out) == n
+    return codes_out
+
+
 def _word_table(codes: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
     """Sorted 8-byte words of the texts (up to 8 ASCII bytes) of a fixed vocabulary,
     and their codes."""
@@ -391,10 +461,12 @@ def parse_asterisk_bytes(data: bytes, first_line: int,
             raw["call_id"] = np.where(ok, values, NAT)
         if blk.width > 17:
             _userfields(blk, raw, asm)
-        if "lead_id" not in raw:
-            # not dialsim's own rows: the csv path reads the channels and contexts
-            # that tell each leg's direction (and keeps the export's uniqueids)
-            return None
+        if "lead_id" in raw:  # dialsim's own rows: every leg outbound
+            raw["direction"] = np.full(blk.n, OUT, dtype=np.int8)
+        else:  # a PBX's rows: the direction from channels and contexts, its uniqueids
+            raw["direction"] = _directions(blk)
+            raw["source_id"] = (_texts(blk, 16) if blk.width > 16
+                                else np.full(blk.n, "", dtype="U1"))
     except _Irregular:
         return None
     return raw, np.arange(first_line, first_line + blk.n, dtype=np.int64)
