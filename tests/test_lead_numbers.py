@@ -27,10 +27,13 @@ def test_numbers_are_per_lead_prefixed_and_stable(runs: tuple) -> None:
     num = a.labels("number")
     lead, seg = a["lead_id"], a.labels("segment")
     prefix = {s.name: s.prefix for s in scenario.list.segments}
+    digits = {s.name: 7 if s.number_type == "landline" else 8 for s in scenario.list.segments}
+    assert set(digits.values()) == {7, 8}  # the baseline has mobile and landline segments
     by_lead: dict[int, str] = {}
     for ld, n, s in zip(lead.tolist(), num.tolist(), seg.tolist(), strict=True):
         assert by_lead.setdefault(ld, n) == n  # every attempt dials the same number
-        assert n.startswith(prefix[s]) and len(n) == len(prefix[s]) + 8 and n.isdigit()
+        assert n.startswith(prefix[s]) and len(n) == len(prefix[s]) + digits[s]
+        assert n.isdigit()
     assert len(set(by_lead.values())) == len(by_lead)  # distinct leads, distinct numbers
     assert b.labels("number").tolist() == num.tolist()  # same seed, same numbers
     other = dict(zip(c["lead_id"].tolist(), c.labels("number").tolist(), strict=True))

@@ -72,11 +72,11 @@ class Column:
         return len(self.buf) + sum(map(len, self.chunks))
 
 
-#: Subscriber digits of a synthetic number (after the segment's prefix).
-NUMBER_DIGITS = 8
-_NUMBER_MOD = 10 ** NUMBER_DIGITS
-#: Odd and not a multiple of 5: ``lead * _NUMBER_MULT mod 10**8`` is a bijection, so
-#: distinct leads of a segment get distinct numbers (up to 10**8 leads).
+#: Subscriber digits of a synthetic number (after the segment's prefix), by number type.
+NUMBER_DIGITS: dict[str, int] = {"landline": 7}
+_DEFAULT_DIGITS = 8
+#: Odd and not a multiple of 5: ``lead * _NUMBER_MULT mod 10**k`` is a bijection, so
+#: distinct leads get distinct numbers (up to 10**k leads of a prefix and length).
 _NUMBER_MULT = 61_803_399
 
 
@@ -84,15 +84,16 @@ def lead_numbers(lead: np.ndarray, seg: np.ndarray, segments: Any, seed: int
                  ) -> tuple[np.ndarray, tuple[str, ...]]:
     """Synthetic dialled numbers of the rows' leads: codes (int32) and labels.
 
-    A lead's number is its segment's prefix followed by ``NUMBER_DIGITS`` digits
-    derived from the lead id, the seed and the segment's number type (a different
-    stream per type), so it is stable for a seed and the same on every attempt. Built
-    once per distinct lead, in numpy, after the simulation.
+    A lead's number is its segment's prefix followed by digits (7 for a landline, 8
+    for other number types) derived from the lead id and the seed: stable for a seed,
+    the same on every attempt, distinct for distinct leads (the digits are a bijection
+    of the lead id per prefix and length). Built once per distinct lead, in numpy,
+    after the simulation (no sort: lead ids are list positions).
 
     Parameters
     ----------
     lead, seg
-        Lead id and segment index of each row.
+        Lead id (>= 0) and segment index of each row.
     segments
         The scenario's call-list segments (``prefix``, ``number_type``).
     seed
@@ -100,17 +101,24 @@ def lead_numbers(lead: np.ndarray, seg: np.ndarray, segments: Any, seed: int
     """
     if len(lead) == 0:
         return np.zeros(0, dtype=np.int32), ("",)
-    leads, first, inverse = np.unique(lead, return_index=True, return_inverse=True)
-    lead_seg = seg[first]
-    salts = np.array([zlib.crc32(f"{seed}:{s.number_type}".encode()) % _NUMBER_MOD
-                      for s in segments], dtype=np.int64)
-    digits = (leads.astype(np.int64) % _NUMBER_MOD * _NUMBER_MULT + salts[lead_seg]) % _NUMBER_MOD
-    prefixes = np.array([s.prefix for s in segments], dtype=np.str_)
-    text = np.char.add(prefixes[lead_seg],
-                       np.char.zfill(digits.astype(np.str_), NUMBER_DIGITS))
-    labels, codes = np.unique(text, return_inverse=True)
-    return ((codes.reshape(-1)[inverse.reshape(-1)] + 1).astype(np.int32),
-            ("", *labels.tolist()))
+    size = int(lead.max()) + 1
+    present = np.zeros(size, dtype=bool)
+    present[lead] = True
+    ids = np.flatnonzero(present)
+    seg_of = np.zeros(size, dtype=np.int64)
+    seg_of[lead] = seg
+    lead_seg = seg_of[ids]
+    width = np.array([NUMBER_DIGITS.get(s.number_type, _DEFAULT_DIGITS) for s in segments])
+    mod = 10 ** width
+    salt = np.array([zlib.crc32(f"{seed}:{s.prefix}:{w}".encode()) for s, w in
+                     zip(segments, width.tolist(), strict=True)], dtype=np.int64)
+    m = mod[lead_seg]
+    digits = (ids % m * _NUMBER_MULT + salt[lead_seg] % m) % m
+    labels = [f"{segments[k].prefix}{d:0{w}d}" for k, d, w in
+              zip(lead_seg.tolist(), digits.tolist(), width[lead_seg].tolist(), strict=True)]
+    code_of = np.zeros(size, dtype=np.int32)
+    code_of[ids] = np.arange(1, len(ids) + 1, dtype=np.int32)
+    return code_of[lead], ("", *labels)
 
 
 class Recorder:
