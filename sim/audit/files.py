@@ -28,8 +28,9 @@ import numpy as np
 
 from sim.cdrio import ImportReport, read_cdrs
 
-from .core import CAUSES, Audit, Side, parse_charges
+from .core import CAUSES, Audit
 from .errors import AuditError
+from .inputs import Side, parse_charges
 
 __all__ = ["DISPUTE_COLUMNS", "audit_html", "neutralise", "read_side", "summary_text",
            "write_audit", "write_disputes"]

@@ -116,8 +116,8 @@ def run(args: argparse.Namespace) -> int:
     if args.infer:
         return _run_infer(args)
     from sim.audit import audit
-    from sim.audit.core import load_contract
     from sim.audit.files import read_side, summary_text, write_audit
+    from sim.audit.inputs import load_contract
 
     if len(args.files) != 2:
         raise SimError(f"audit: give two files, OURS and THEIRS (got {len(args.files)}); "
