@@ -164,7 +164,15 @@ def test_numbers_are_normalised():
     assert normalise("013800001234") == "13800001234"
     assert normalise("8613800001234", "86") == "13800001234"
     assert normalise("+44 20 7946 0000", "44") == normalise("020 7946 0000", "44")
-    assert infer_country(["+8613800001234", "13800001234", "013800009999"]) == "86"
+    ours = [f"0138000012{i:02d}" for i in range(20)]
+    theirs = [f"+86 138000012{i:02d}" for i in range(20)]
+    assert infer_country(ours + theirs) == "86"
+    assert infer_country(ours) is None  # nothing written with a code
+    mixed = ["+86 138-0000-1234", "008613800001234", "8613800001234", "013800001234",
+             "0201234567", "+44 20 7946 0000", "07946000000", "86123"]
+    for code in (None, "86", "44"):
+        want = [int(normalise(x, code) or -1) for x in mixed]
+        assert number_keys(mixed, code).tolist() == want, code
     assert number_keys(["", "n/a", "+86 138 0000 1234"], "86").tolist() == [-1, -1, 13800001234]
 
 
@@ -181,3 +189,59 @@ def test_currency_mismatch_is_a_clear_error():
     s = synthetic_audit(300, seed=2)
     with pytest.raises(AuditError, match="USD.*CNY"):
         audit(s.ours, s.theirs, contract(), charges=[f"{c} USD" for c in s.charge_strings()])
+
+
+def test_charges_the_tariff_does_not_explain_are_other():
+    s = synthetic_audit(2000, seed=13, rise_day=None, extra_s=0, foreign=0, duplicates=0,
+                        unanswered=0)
+    base = audit(s.ours, side(s), contract())
+    billed = np.flatnonzero(s.kind == "billed")[::97][:12]
+    s.charges[billed] += 7  # hand-made: 0.007 more on 12 calls
+    a = audit(s.ours, side(s), contract())
+    assert a.cause("other").amount == Decimal("0.084") and a.cause("other").calls == 12
+    assert a.difference == base.difference + Decimal("0.084")
+    for name in ("not_ours", "duplicate", "unanswered_billed", "duration", "increment", "rate"):
+        assert a.cause(name).amount == base.cause(name).amount
+    assert a.inferred.rows_exact == a.inferred.rows - 12
+
+
+def test_clock_behind_by_hours_and_seconds_is_estimated():
+    s = synthetic_audit(1500, seed=17, shift_h=-5, offset_s=-3.2)
+    a = audit(s.ours, side(s), contract())
+    assert a.matching.shift_h == -5 and abs(a.matching.offset_s + 3.2) < 0.05
+    truth = s.source[a.matching.their_row]
+    assert (truth == a.matching.our_row).mean() >= 0.99
+
+
+def test_a_carrier_that_logs_calls_from_their_answer_is_matched_on_our_answers():
+    s = synthetic_audit(1500, seed=19, ring_s=(3.0, 30.0), their_start="answer")
+    a = audit(s.ours, side(s), contract())
+    assert a.basis == "answer" and a.matching.shift_h == 8
+    truth = s.source[a.matching.their_row]
+    assert (truth == a.matching.our_row).mean() >= 0.99
+    assert a.matched >= 0.99 * int(np.isin(s.kind, ["billed", "unanswered"]).sum())
+    # dial times would not do: ring times from 3 to 30 s are no constant offset
+    with pytest.raises(AuditError, match="no carrier row matches"):
+        audit(s.ours, side(s), contract(), clock=(a.matching.shift_h, a.matching.offset_s))
+
+
+def test_a_foreign_call_billed_twice_is_a_duplicate():
+    s = synthetic_audit(800, seed=23, duplicates=0)
+    foreign = np.flatnonzero(s.kind == "foreign")[0]
+    rows = np.concatenate([np.arange(len(s.theirs)), [foreign]])
+    twice = s.theirs.select(rows)
+    a = audit(s.ours, Side(twice, charges=s.charges[rows], charge_decimals=3), contract())
+    assert a.duplicates == 1 and a.only_theirs == int((s.kind == "foreign").sum())
+    assert a.cause("duplicate").amount == Decimal(int(s.charges[foreign])).scaleb(-3)
+
+
+def test_duration_says_when_calls_are_billed_from_the_dial():
+    s = synthetic_audit(1200, seed=29, increments=(6, 6), rise_day=None, extra_s=0,
+                        foreign=0, duplicates=0, unanswered=0, ring_s=(4.0, 20.0),
+                        bill_from_dial=True)
+    a = audit(s.ours, side(s), contract())
+    dur = a.cause("duration")
+    billed = int((s.kind == "billed").sum())
+    assert dur.amount == a.difference > 0
+    assert f"{billed:,} of them billed from the dial" in dur.detail
+    assert a.cause("rate").detail is None and a.cause("increment").amount == 0

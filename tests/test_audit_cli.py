@@ -32,10 +32,12 @@ price_per_min = "0.15"
 increments = "6/6"
 rounding = { decimals = 3, method = "up" }
 """
-HEADER = ["calldate", "dst", "duration", "billsec", "disposition", "charge", "currency"]
+HEADER = ["calldate", "dst", "duration", "billsec", "disposition", "charge", "currency",
+          "service"]
 
 
-def write_theirs(path: Path, s, *, charges=None, currency="CNY", extra=()) -> None:
+def write_theirs(path: Path, s, *, charges=None, currency="CNY", extra=(),
+                 service=None) -> None:
     """The carrier's file: an Asterisk CDR table dump plus charge and currency columns."""
     t = s.theirs
     epoch = np.datetime64(t.epoch, "us")
@@ -47,7 +49,7 @@ def write_theirs(path: Path, s, *, charges=None, currency="CNY", extra=()) -> No
             at = epoch + np.timedelta64(int(round(t["start"][i] * 1e6)), "us")
             w.writerow([str(at).replace("T", " ")[:23], t.labels("destination")[i],
                         int(t["billsec"][i]) + 8, int(t["billsec"][i]), "ANSWERED",
-                        charges[i], currency])
+                        charges[i], currency, "voice" if service is None else service[i]])
         for row in extra:
             w.writerow(row)
 
@@ -57,7 +59,8 @@ def files(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("audit")
     s = synthetic_audit(1200, seed=9)
     sim.write_cdrs(s.ours, tmp / "ours.csv")
-    formula = ["2026-03-03 18:00:00", "=HYPERLINK(\"x\")", 70, 62, "ANSWERED", "0.150", "CNY"]
+    formula = ["2026-03-03 18:00:00", "=HYPERLINK(\"x\")", 70, 62, "ANSWERED", "0.150", "CNY",
+               "voice"]
     write_theirs(tmp / "theirs.csv", s, extra=[formula])
     (tmp / "plans.toml").write_text(CONTRACT)
     return tmp, s
@@ -77,12 +80,15 @@ def test_audit_writes_the_summary_json_disputes_and_html(files, capsys):
     direct = audit(sim.read_cdrs(tmp / "ours.csv").cdrs, theirs,
                    sim.load_plans(tmp / "plans.toml")[1])
     assert data["difference"] == str(direct.difference)
+    by_path = sim.audit(tmp / "ours.csv", str(tmp / "theirs.csv"), f"{tmp}/plans.toml:contract")
+    assert by_path.to_dict()["causes"] == data["causes"]
     assert data["only_theirs"] == int((s.kind == "foreign").sum()) + 1
     assert [c["cause"] for c in data["causes"]] == ["not_ours", "duplicate",
                                                     "unanswered_billed", "duration",
                                                     "increment", "rate", "other"]
     assert sum(Decimal(c["amount"]) for c in data["causes"]) == Decimal(data["difference"])
     assert data["inferred"]["increments"] == "60/60"
+    assert data["imports"]["theirs"]["accepted"] == len(s.theirs) + 1
     with open(out / "disputes.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == data["disputes"] > 0
@@ -140,10 +146,28 @@ def test_bad_input_exits_2_with_a_clear_message(files, tmp_path, capsys):
     with open(tmp_path / "mixed.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(HEADER)
-        w.writerow(["2026-03-02 17:00:00", "8613800000001", 20, 12, "ANSWERED", mixed[0], "CNY"])
-        w.writerow(["2026-03-02 17:01:00", "8613800000002", 20, 12, "ANSWERED", mixed[1], "USD"])
+        w.writerow(["2026-03-02 17:00:00", "8613800000001", 20, 12, "ANSWERED", mixed[0], "CNY",
+                    "voice"])
+        w.writerow(["2026-03-02 17:01:00", "8613800000002", 20, 12, "ANSWERED", mixed[1], "USD",
+                    "voice"])
     err = _fails(capsys, tmp / "ours.csv", tmp_path / "mixed.csv", "--plan", plan)
     assert "mixed.csv:3" in err and "USD" in err
+
+
+def test_where_filters_leave_rows_out_of_the_audit(files, tmp_path, capsys):
+    tmp, s = files
+    service = np.where(s.kind == "foreign", "sms", "voice")
+    write_theirs(tmp_path / "theirs.csv", s, service=service)
+    plan = f"{tmp / 'plans.toml'}:contract"
+    assert main(["audit", str(tmp / "ours.csv"), str(tmp_path / "theirs.csv"), "--plan", plan,
+                 "--theirs-where", "service=voice", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["only_theirs"] == 0 and data["theirs"]["rows"] == int((service == "voice").sum())
+    assert next(c for c in data["causes"] if c["cause"] == "not_ours")["amount"] == "0.000"
+    # the charges still join to the right rows: the total is what the kept rows were charged
+    kept = sum(Decimal(c) for c, v in zip(s.charge_strings(), service, strict=True)
+               if v == "voice")
+    assert Decimal(data["their_total"]) == kept
 
 
 def test_infer_from_a_charge_list_alone(files, tmp_path, capsys):
@@ -184,3 +208,47 @@ def test_the_python_api_is_exported():
     a = sim.audit(s.ours, Side(s.theirs, charges=s.charges, charge_decimals=3),
                   sim.load_plans(SCENARIOS / "plans" / "china.toml")[2])  # cn-6/6 0.15
     assert a.plan.name == "cn-6/6" and sum(c.amount for c in a.causes) == a.difference
+
+
+def test_a_real_export_against_a_carrier_file_made_from_it(shared_dir, tmp_path, capsys):
+    """Grandstream's outbound legs (real times, numbers, talk times) as ours; the carrier
+    bills the answered ones 60/60 on a clock 8 h and 1 s ahead, the contract says 6/6."""
+    src = shared_dir / "reference" / "cdr_samples" / "grandstream_ucm_cdr.csv"
+    ours = sim.read_cdrs(src).cdrs
+    answered = np.flatnonzero(ours.answered & (ours["billsec"] > 0))
+    epoch = np.datetime64(ours.epoch, "s")
+    number = ours.labels("destination")
+    bills = [int(ours["billsec"][i]) for i in answered]
+    minutes = [-(-b // 60) for b in bills]
+    with open(tmp_path / "carrier.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["calldate", "dst", "duration", "billsec", "disposition", "charge"])
+        for i, b, m in zip(answered, bills, minutes, strict=True):
+            at = epoch + np.timedelta64(int(round(ours["start"][i])) + 8 * 3600 + 1, "s")
+            w.writerow([str(at).replace("T", " "), number[i], b + 10, b, "ANSWERED",
+                        str(Decimal("0.150") * m)])
+    assert main(["audit", str(src), str(tmp_path / "carrier.csv"), "--plan",
+                 f"{SCENARIOS / 'plans' / 'china.toml'}:cn-6/6", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["matched"] == len(answered) and data["only_theirs"] == 0
+    assert (data["clock"]["shift_h"], data["clock"]["offset_s"]) == (8, 1.0)
+    six = sum((Decimal(-(-b // 6) * 6) * Decimal("0.15") / 60).quantize(Decimal("0.001"),
+              rounding="ROUND_CEILING") for b in bills)
+    causes = {c["cause"]: Decimal(c["amount"]) for c in data["causes"]}
+    assert causes["increment"] == Decimal("0.150") * sum(minutes) - six > 0
+    assert Decimal(data["difference"]) == causes["increment"]
+    assert data["inferred"]["increments"] == "60/60" and data["inferred"]["rows_exact"] == 1.0
+
+
+def test_charges_are_read_exactly():
+    from sim.audit import AuditError, parse_charges
+
+    units, places, cur = parse_charges(["0.12", "1.5", "-0.003", "2"])
+    assert (units.tolist(), places, cur) == ([120, 1500, -3, 2000], 3, None)
+    units, places, cur = parse_charges(["0.12 CNY", "CNY 1.5", "1,234.50"])
+    assert (units.tolist(), places, cur) == ([12, 150, 123450], 2, "CNY")
+    for bad in ("0,15", "NULL", "", "1.2.3"):  # a decimal comma is ambiguous: refused
+        with pytest.raises(AuditError, match=r"bill.csv:7: charge: must be a decimal"):
+            parse_charges(["0.1", bad], source="bill.csv", lines=[6, 7])
+    with pytest.raises(AuditError, match="currency USD differs from CNY"):
+        parse_charges(["0.1 CNY", "0.2 USD"])

@@ -93,3 +93,21 @@ def test_a_price_change_is_found_and_dated():
     assert [(c.at, c.price_per_min) for c in got.changes] == [("day 17", Decimal("0.126"))]
     assert got.changes[0].at_s == t[t >= change][0]
     assert got.share_exact == 1.0
+
+
+@pytest.mark.parametrize(("x", "y", "connect"), [(45, 15, 0), (17, 7, 30), (60, 30, 5)])
+def test_any_increment_model_up_to_60_s(x, y, connect):
+    rng = np.random.default_rng(x * y)
+    d = np.maximum(1, np.rint(rng.lognormal(3.5, 1.0, 3000))).astype(np.int64)
+    units = -(-billed_seconds(d, x, y) * 200 // 60) + connect  # 0.2/min, 3 places, up
+    got = infer_tariff(d, units, 3)
+    assert (got.increments, got.price_per_min, got.connect_fee) == (
+        f"{x}/{y}", Decimal("0.2"), Decimal(connect).scaleb(-3).normalize())
+    assert got.share_exact == 1.0
+
+
+def test_charges_no_tariff_explains_give_a_low_share_not_an_error():
+    rng = np.random.default_rng(8)
+    d = np.maximum(1, np.rint(rng.lognormal(3.5, 1.0, 1200))).astype(np.int64)
+    got = infer_with_change(d, rng.integers(0, 1000, len(d)), 3, np.arange(len(d)) * 60.0)
+    assert got.share_exact < 0.05 and got.connect_fee >= 0 and got.price_per_min >= 0

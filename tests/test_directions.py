@@ -349,3 +349,33 @@ def test_reference_samples_billable_legs(shared_dir: Path, name: str,
     assert dict(rep.directions) == counts  # the samples README: 1309 / 208 trunk legs
     assert rep.accepted == counts.get("outbound", 0) and not rep.warnings
     assert rep.rows_read == rep.accepted + len(rep.rejected) + rep.n_excluded
+
+
+def test_fast_path_tells_the_same_directions(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PBX's regular Master.csv goes through the numpy fast path, which must tell every
+    leg's direction (also those decided by lastdata) and keep the uniqueids as the csv
+    path does."""
+    from sim.cdrio import _read
+
+    lines = [r for r, _ in ASTERISK_ROWS[:-1]]  # all but dialsim's own row
+    path = write(tmp_path, "pbx.csv", lines)
+    taken = []
+    real = _read.parse_asterisk_bytes
+
+    def spy(data: bytes, first: int, asm: object) -> object:
+        result = real(data, first, asm)  # type: ignore[arg-type]
+        taken.append(result is not None)
+        return result
+
+    monkeypatch.setattr(_read, "parse_asterisk_bytes", spy)
+    fast = read_cdrs(path, direction="all")
+    assert taken and all(taken)
+    monkeypatch.setattr(_read, "_FAST_PATH", False)
+    slow = read_cdrs(path, direction="all")
+    expected = [d for _, d in ASTERISK_ROWS[:-1]]
+    assert fast.cdrs.labels("direction").tolist() == expected
+    assert slow.cdrs.labels("direction").tolist() == expected
+    assert fast.source_id.tolist() == slow.source_id.tolist()
+    assert fast.source_id[0] == "1706368044.0"
+    assert fast.report.directions == slow.report.directions

@@ -7,8 +7,9 @@
 
 Modules: :mod:`.numbers` (dialled numbers to comparable keys), :mod:`.match` (clock
 correction and one-to-one assignment), :mod:`.infer` (the carrier's tariff from its
-charges), :mod:`.core` (re-rating and attribution), :mod:`.files` (reading both sides,
-writing audit.json, disputes.csv and audit.html), :mod:`.synthetic` (test data).
+charges), :mod:`.inputs` (sides, contract, charges), :mod:`.core` (re-rating and
+attribution), :mod:`.files` (reading both sides, writing audit.json, disputes.csv and
+audit.html), :mod:`.infer_only` (a charge list alone), :mod:`.synthetic` (test data).
 Nothing here imports the simulation engine.
 """
 
@@ -18,9 +19,10 @@ import sys
 import types
 from typing import Any
 
-from .core import CAUSES, METHOD, Audit, Cause, Side, audit, load_contract, parse_charges
+from .core import CAUSES, METHOD, Audit, Cause, audit
 from .errors import AuditError
 from .infer import InferredTariff, PriceChange, infer_tariff, infer_with_change
+from .inputs import Side, load_contract, parse_charges
 from .match import Matching, match_calls
 from .numbers import infer_country, normalise, number_keys
 

@@ -24,20 +24,21 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sim.billing import Plan, load_plans, rate
+from sim.billing import CampaignInfo, Plan, rate
 from sim.billing.tariff import compile_plan, units_to_decimal
 from sim.cdr import CDRTable
 
 from .errors import AuditError
 from .infer import InferredTariff, infer_with_change
+from .inputs import Side, load_contract, parse_charges
 from .match import DUPLICATE, NOT_OURS, Matching, match_calls
-from .numbers import infer_country, number_keys
+from .numbers import country_of, digits, number_keys
 
 __all__ = ["CAUSES", "METHOD", "Audit", "Cause", "Side", "audit", "load_contract",
            "parse_charges"]
@@ -46,48 +47,15 @@ __all__ = ["CAUSES", "METHOD", "Audit", "Cause", "Side", "audit", "load_contract
 CAUSES: tuple[str, ...] = ("not_ours", "duplicate", "unanswered_billed", "duration",
                            "increment", "rate", "other")
 
+#: Plan-level fees (seats, channels, bundles) are not per call: the audit leaves them out.
+_NO_FEES = CampaignInfo()
+
 METHOD = ("sequential: each cause's amount is the change in the total when that cause is "
           "corrected after every cause before it, in the order " + ", ".join(CAUSES)
           + "; so the amounts sum to the difference exactly. duration = their tariff at "
           "their billed seconds minus at ours; increment = their prices at their increment "
           "model minus at the contract's; rate = that minus the contract's charge; other = "
           "what the inferred tariff does not reproduce of their charges")
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Side:
-    """One side of the audit: a CDR table and what the table itself cannot hold.
-
-    Parameters
-    ----------
-    cdrs
-        The calls.
-    lines
-        Source line of each row (None: row number + 1).
-    charges
-        The charge of each row in units of ``10**-charge_decimals`` (int64; carrier side).
-    charge_decimals
-        Decimal places of ``charges``.
-    currency
-        Currency of the charges, when the file says.
-    source
-        File name, for messages.
-    """
-
-    cdrs: CDRTable
-    lines: np.ndarray | None = None
-    charges: np.ndarray | None = None
-    charge_decimals: int = 0
-    currency: str | None = None
-    source: str = ""
-
-    @property
-    def line(self) -> np.ndarray:
-        if self.lines is not None:
-            return self.lines
-        if "source_line" in self.cdrs.columns:
-            return np.asarray(self.cdrs["source_line"], dtype=np.int64)
-        return np.arange(1, len(self.cdrs) + 1, dtype=np.int64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +66,15 @@ class Cause:
     calls: int
     amount: Decimal
     since: str | None = None
+    detail: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"cause": self.cause, "calls": self.calls,
                                "amount": str(self.amount)}
         if self.since is not None:
             out["since"] = self.since
+        if self.detail is not None:
+            out["detail"] = self.detail
         return out
 
 
@@ -126,6 +97,7 @@ class Audit:
     country: str | None
     has_charges: bool
     only_ours_answered: int
+    basis: str = "start"
     method: str = METHOD
     notes: tuple[str, ...] = field(default=())
 
@@ -165,6 +137,12 @@ class Audit:
             "only_theirs": self.only_theirs, "duplicates": self.duplicates,
             "currency": self.plan.currency, "contract_plan": self.plan.name,
             "contract_tariff": self.plan.tariff_text,
+            "contract": {"increments": self.plan.increments,
+                         "price_per_min": None if self.plan.price_per_min is None
+                         else str(self.plan.price_per_min),
+                         "connect_fee": str(self.plan.connect_fee),
+                         "min_cost": str(self.plan.min_cost),
+                         "per_attempt_fee": str(self.plan.per_attempt_fee)},
             "their_total": str(self.their_total), "contract_total": str(self.contract_total),
             "difference": str(self.difference),
             "causes": [c.to_dict() for c in self.causes],
@@ -173,7 +151,8 @@ class Audit:
             "charges_from": "their charge column" if self.has_charges else
                             "the contract at their billed seconds (no charge column)",
             "clock": {"shift_h": m.shift_h, "offset_s": m.offset_s,
-                      "tolerance_s": m.tolerance_s, "estimated_from_pairs": m.estimated_from},
+                      "tolerance_s": m.tolerance_s, "estimated_from_pairs": m.estimated_from,
+                      "matched_on": f"our {self.basis} times"},
             "country_code": self.country,
             "disputes": int(len(self.disputed())),
             "ours": {"source": self.ours.source, "rows": len(self.ours.cdrs)},
@@ -182,79 +161,15 @@ class Audit:
         }
 
 
-# -- inputs ---------------------------------------------------------------------------
-
-def load_contract(spec: str | Path | Plan) -> Plan:
-    """A plan from ``FILE`` (its only plan) or ``FILE:NAME``."""
-    if isinstance(spec, Plan):
-        return spec
-    text = str(spec)
-    path, name = text, None
-    if not Path(text).exists() and ":" in text:
-        path, _, name = text.rpartition(":")
-    plans = load_plans(path)
-    if name is None:
-        if len(plans) != 1:
-            raise AuditError(f"{path}: holds {len(plans)} plans ({', '.join(p.name for p in plans)}"
-                             f"); name the contract's plan as {path}:NAME")
-        return plans[0]
-    for p in plans:
-        if p.name == name:
-            return p
-    raise AuditError(f"{path}: no plan named {name!r} (plans: "
-                     f"{', '.join(p.name for p in plans)})")
-
-
-def parse_charges(texts: Sequence[Any], *, source: str = "charges",
-                  lines: Sequence[int] | None = None,
-                  currency: str | None = None) -> tuple[np.ndarray, int, str | None]:
-    """Charges written as decimals (``0.12``, ``"0.12 CNY"``, ``CNY 0.12``) to int units.
-
-    Returns
-    -------
-    units, decimals, currency
-        int64 units of ``10**-decimals``; the currency code written beside them (if any).
-
-    Raises
-    ------
-    AuditError
-        A charge that is not a decimal number, or two different currency codes.
-    """
-    values: list[Decimal] = []
-    seen = currency
-    for i, raw in enumerate(texts):
-        text = str(raw).strip() if raw is not None else ""
-        code = None
-        parts = text.split()
-        if len(parts) == 2:
-            code = parts[1] if parts[1].isalpha() else parts[0] if parts[0].isalpha() else None
-            text = parts[0] if code == parts[1] else parts[1]
-        try:
-            value = Decimal(text.replace(",", "")) if text else Decimal("NaN")
-        except InvalidOperation:
-            value = Decimal("NaN")
-        where = f"{source}:{lines[i]}" if lines is not None else f"{source}: row {i + 1}"
-        if not value.is_finite():
-            raise AuditError(f"{where}: charge: must be a decimal amount like 0.12 "
-                             f"(got {str(raw)!r})")
-        if code is not None:
-            code = code.upper()
-            if seen is not None and code != seen:
-                raise AuditError(f"{where}: charge: currency {code} differs from {seen}")
-            seen = code
-        values.append(value)
-    places = max([max(0, -int(v.as_tuple().exponent)) for v in values] or [0])  # type: ignore[arg-type]
-    scale = Decimal(10) ** places
-    units = np.array([int(v * scale) for v in values], dtype=np.int64)
-    return units, places, seen
-
-
-def _side(x: Side | CDRTable, what: str) -> Side:
+def _side(x: Side | CDRTable | str | Path, what: str) -> Side:
     if isinstance(x, Side):
         return x
     if isinstance(x, CDRTable):
         return Side(x, source=str(x.meta.get("source", what)))
-    raise TypeError(f"{what}: expected a CDRTable or Side (got {type(x).__name__})")
+    if isinstance(x, str | Path):
+        from .files import read_side  # a file: read with its charge column (theirs)
+        return read_side(x, charges=what == "theirs")[0]
+    raise TypeError(f"{what}: expected a CDRTable, Side or file (got {type(x).__name__})")
 
 
 def _labels(cdrs: CDRTable) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -319,6 +234,54 @@ def _contract_xy(plan: Plan) -> tuple[int, int] | None:
     return int(x), int(y)
 
 
+def _duration_detail(ours: CDRTable, oi: np.ndarray, d_o: np.ndarray, d_t: np.ndarray,
+                     answered: np.ndarray) -> str | None:
+    """How their billed seconds differ from ours: by how much, and how many calls they
+    bill from the dial instead of the answer (their billsec = our whole duration)."""
+    differ = answered & (d_t != d_o)
+    if not differ.any():
+        return None
+    extra = (d_t - d_o)[differ]
+    start, end = ours["start"][oi][differ], ours["end"][oi][differ]
+    ring = (ours["answer"][oi] - ours["start"][oi])[differ]
+    whole = np.ceil(np.nan_to_num(end - start, nan=-1e9))
+    from_dial = int(np.count_nonzero((np.abs(d_t[differ] - whole) <= 1) & (ring >= 2)))
+    text = (f"{int(differ.sum()):,} calls billed for other seconds than ours: median "
+            f"{float(np.median(extra)):+g} s, from {int(extra.min()):+d} to "
+            f"{int(extra.max()):+d} s")
+    if from_dial:
+        text += (f"; {from_dial:,} of them billed from the dial, not the answer (their "
+                 "billsec = our whole duration)")
+    return text
+
+
+def _rate_detail(inferred: InferredTariff, contract: Plan) -> str | None:
+    parts = []
+    if contract.price_per_min is not None and inferred.price_per_min != contract.price_per_min:
+        parts.append(f"price per minute {inferred.price_per_min} against the contract's "
+                     f"{contract.price_per_min}")
+    for c in inferred.changes:
+        parts.append(f"{c.price_per_min} from {c.at} (their clock)")
+    if inferred.connect_fee != contract.connect_fee:
+        parts.append(f"connection fee {inferred.connect_fee} against {contract.connect_fee}")
+    if inferred.min_cost != contract.min_cost:
+        parts.append(f"minimum charge {inferred.min_cost} against {contract.min_cost}")
+    return "; ".join(parts) or None
+
+
+def _mark_repeats(m: Matching, keys: np.ndarray, t: np.ndarray, billsec: np.ndarray) -> None:
+    """Among the carrier rows that are none of ours, a repeat of another one (same
+    number and billed seconds, start within the tolerance) is a duplicate too."""
+    rows = np.flatnonzero(m.status == NOT_OURS)
+    rows = rows[np.isfinite(t[rows])]
+    if len(rows) < 2:
+        return
+    order = rows[np.lexsort((t[rows], billsec[rows], keys[rows]))]
+    same = ((keys[order][1:] == keys[order][:-1]) & (billsec[order][1:] == billsec[order][:-1])
+            & (np.diff(t[order]) <= m.tolerance_s))
+    m.status[order[1:][same]] = DUPLICATE
+
+
 def _nonzero(a: np.ndarray) -> int:
     return int(np.count_nonzero(a))
 
@@ -329,7 +292,8 @@ def _total(a: np.ndarray) -> int:
 
 # -- the audit ------------------------------------------------------------------------
 
-def audit(ours: Side | CDRTable, theirs: Side | CDRTable, plan: Plan | str | Path, *,
+def audit(ours: Side | CDRTable | str | Path, theirs: Side | CDRTable | str | Path,
+          plan: Plan | str | Path, *,
           charges: Sequence[Any] | None = None, tolerance_s: float = 2.0,
           country: str | None = None, clock: tuple[int, float] | None = None) -> Audit:
     """Audit the carrier's CDRs against ours under the contract ``plan``.
@@ -337,7 +301,8 @@ def audit(ours: Side | CDRTable, theirs: Side | CDRTable, plan: Plan | str | Pat
     Parameters
     ----------
     ours, theirs
-        Our CDRs and the carrier's (:class:`Side` to carry line numbers and charges).
+        Our CDRs and the carrier's (:class:`Side` to carry line numbers and charges), or
+        their files (read by :func:`~sim.audit.files.read_side`, format detected).
     plan
         The contract's plan, or ``FILE[:NAME]``.
     charges
@@ -372,15 +337,29 @@ def audit(ours: Side | CDRTable, theirs: Side | CDRTable, plan: Plan | str | Pat
                          "audit against a plan in the bill's currency")
     oc, ov = _labels(o.cdrs)
     tc, tv = _labels(t.cdrs)
+    o_dig, t_dig = digits(ov), digits(tv)
     if country is None:
-        country = infer_country([*ov, *tv])
+        country = country_of(np.concatenate([o_dig[0], t_dig[0]]))
         if country:
             notes.append(f"country code {country} inferred from the numbers and stripped")
-    our_keys = number_keys(ov, country)[oc]
-    their_keys = number_keys(tv, country)[tc]
+    our_keys = number_keys(ov, country, o_dig)[oc]
+    their_keys = number_keys(tv, country, t_dig)[tc]
     our_t = o.cdrs["start"] + _epoch_s(o.cdrs.epoch)
     their_t = t.cdrs["start"] + _epoch_s(t.cdrs.epoch)
     m = match_calls(our_keys, our_t, their_keys, their_t, tolerance_s=tolerance_s, clock=clock)
+    basis = "start"
+    answer = o.cdrs["answer"]
+    if clock is None and len(m.their_row) < 0.9 * len(t.cdrs) and np.isfinite(answer).any():
+        # a carrier may log a call from its answer: try our answer times instead
+        our_a = np.where(np.isfinite(answer), answer, o.cdrs["start"]) + _epoch_s(o.cdrs.epoch)
+        try:
+            alt = match_calls(our_keys, our_a, their_keys, their_t, tolerance_s=tolerance_s)
+        except AuditError:
+            alt = None
+        if alt is not None and len(alt.their_row) > len(m.their_row):
+            m, basis = alt, "answer"
+            notes.append("their start times are our answer times: calls matched on our "
+                         "answer times")
     if len(m.their_row) == 0:
         raise AuditError(
             f"no carrier row matches one of our calls (clock correction {m.shift_h:+d} h "
@@ -388,8 +367,10 @@ def audit(ours: Side | CDRTable, theirs: Side | CDRTable, plan: Plan | str | Pat
             f"{_iso(float(np.nanmin(our_t)))} .. {_iso(float(np.nanmax(our_t)))}, theirs "
             f"{_iso(float(np.nanmin(their_t)))} .. {_iso(float(np.nanmax(their_t)))}")
 
+    _mark_repeats(m, their_keys, their_t, t.cdrs["billsec"])
+
     # what the contract says each of our calls costs
-    pc = rate(o.cdrs, [contract]).per_call(contract.name)
+    pc = rate(o.cdrs, [contract], campaign=_NO_FEES).per_call(contract.name)
     k_den = pc.den
     ti, oi = m.their_row, m.our_row
     # what they charged per row
@@ -402,9 +383,10 @@ def audit(ours: Side | CDRTable, theirs: Side | CDRTable, plan: Plan | str | Pat
         c_den = k_den
         their_raw = np.zeros(len(t.cdrs), dtype=np.int64)
         moved = _shifted(t.cdrs, m.clock_s, o.cdrs.epoch)
-        their_raw[:] = np.asarray(rate(moved, [contract]).per_call(contract.name).units,
-                                  dtype=np.int64)
-        mixed = rate(_mixed(o.cdrs, oi, t.cdrs, ti), [contract]).per_call(contract.name)
+        priced = rate(moved, [contract], campaign=_NO_FEES).per_call(contract.name)
+        their_raw[:] = np.asarray(priced.units, dtype=np.int64)
+        mixed = rate(_mixed(o.cdrs, oi, t.cdrs, ti), [contract],
+                     campaign=_NO_FEES).per_call(contract.name)
         their_raw[ti] = np.asarray(mixed.units, dtype=np.int64)
         notes.append("no charge column: their rows priced by the contract at their billed "
                      "seconds")
@@ -458,8 +440,11 @@ def audit(ours: Side | CDRTable, theirs: Side | CDRTable, plan: Plan | str | Pat
         calls[name] = _nonzero(v)
     assert sum(amounts.values()) == their_total - contract_total, "attribution must be exact"
     since = inferred.changes[0].at if inferred is not None and inferred.changes else None
+    details = {"duration": _duration_detail(o.cdrs, oi, d_o, d_t, our_answered),
+               "rate": None if inferred is None else _rate_detail(inferred, contract)}
     causes = tuple(Cause(name, calls[name], units_to_decimal(amounts[name], den),
-                         since if name == "rate" else None) for name in CAUSES)
+                         since if name == "rate" else None, details.get(name))
+                   for name in CAUSES)
     # per carrier row: a bit per cause (in CAUSES order) that changes its charge
     row_cause = np.zeros(len(t.cdrs), dtype=np.int16)
     row_cause[status == NOT_OURS] = 1
@@ -478,4 +463,4 @@ def audit(ours: Side | CDRTable, theirs: Side | CDRTable, plan: Plan | str | Pat
                  contract_units=contract_per_their, row_cause=row_cause, country=country,
                  has_charges=t.charges is not None,
                  only_ours_answered=_nonzero(answered_all & ~m.our_matched),
-                 notes=tuple(notes))
+                 basis=basis, notes=tuple(notes))

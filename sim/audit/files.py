@@ -28,8 +28,9 @@ import numpy as np
 
 from sim.cdrio import ImportReport, read_cdrs
 
-from .core import CAUSES, Audit, Side, parse_charges
+from .core import CAUSES, Audit
 from .errors import AuditError
+from .inputs import Side, parse_charges
 
 __all__ = ["DISPUTE_COLUMNS", "audit_html", "neutralise", "read_side", "summary_text",
            "write_audit", "write_disputes"]
@@ -116,25 +117,25 @@ def read_side(path: str | Path, *, format: str = "auto",
                          strict=strict, tz=tz, **kwargs)
     cdrs, report = imported.cdrs, imported.report
     header = report.format in ("native", "mapped")
-    lines: np.ndarray | None = None
     need_cells = charges and header
-    if "source_line" in cdrs.columns and not need_cells:
-        return Side(cdrs, np.asarray(cdrs["source_line"], dtype=np.int64),
-                    source=str(path)), report
+    known = getattr(imported, "source_line", None)
+    if known is not None and not need_cells and "charge" not in extra:
+        return Side(cdrs, np.asarray(known, dtype=np.int64), source=str(path)), report
     rec_lines, texts, head = _record_lines(path, header)
-    rejected = {r.line for r in report.rejected}
-    if "source_line" in cdrs.columns:
-        lines = np.asarray(cdrs["source_line"], dtype=np.int64)
-        keep_pos = np.searchsorted(np.asarray(rec_lines), lines)
-    else:
+    rec = np.asarray(rec_lines, dtype=np.int64)
+    if known is not None:  # the reader kept each row's line
+        lines = np.asarray(known, dtype=np.int64)
+        keep_pos = np.minimum(np.searchsorted(rec, lines), max(len(rec) - 1, 0))
+        ok = len(rec) > 0 and bool((rec[keep_pos] == lines).all()) if len(lines) else True
+    else:  # accepted lines = record lines less the rejected ones (nothing excluded)
+        rejected = {r.line for r in report.rejected}
         keep_pos = np.array([i for i, ln in enumerate(rec_lines) if ln not in rejected],
                             dtype=np.int64)
-        if len(keep_pos) != len(cdrs):
-            raise AuditError(f"{path}: cannot line up the rows read ({len(cdrs)} accepted) "
-                             f"with the file's {len(rec_lines)} records and "
-                             f"{len(rejected)} rejections")
-        lines = np.asarray(rec_lines, dtype=np.int64)[keep_pos] if len(keep_pos) else \
-            np.zeros(0, dtype=np.int64)
+        lines = rec[keep_pos] if len(keep_pos) else np.zeros(0, dtype=np.int64)
+        ok = len(keep_pos) == len(cdrs)
+    if not ok:
+        raise AuditError(f"{path}: cannot line up the {len(cdrs)} rows read with the "
+                         f"file's {len(rec_lines)} records to join the charge column")
     if not need_cells:
         if "charge" in extra:
             raise AuditError(f"{path}: --map charge=...: a charge column needs a CSV with a "
@@ -202,8 +203,45 @@ def _cause_names(bits: np.ndarray) -> np.ndarray:
     return names
 
 
+def _money_text(units: np.ndarray, den: int) -> np.ndarray:
+    """Money as CSV text columns (NUL-padded ``uint8`` rows): ``-0.125``."""
+    from sim import csvtext
+
+    places = len(str(den)) - 1
+    u = np.asarray(units, dtype=np.int64)
+    if 10**places != den:  # a per-invoice plan's odd denominator: exact decimal strings
+        return csvtext.labels(np.arange(len(u)), [str(x) for x in _money(u, den)])
+    a = np.abs(u)
+    sign = np.where(u < 0, ord("-"), 0).astype(np.uint8)[:, None]
+    whole = csvtext.integers(a // den)
+    if places == 0:
+        return csvtext.glue([sign, whole])
+    frac = np.empty((len(u), places + 1), dtype=np.uint8)
+    frac[:, 0] = ord(".")
+    rest = a % den
+    for j in range(places):
+        frac[:, 1 + j] = rest // 10 ** (places - 1 - j) % 10 + 48
+    return csvtext.glue([sign, whole, frac])
+
+
+def _blank(field: np.ndarray, empty: np.ndarray) -> np.ndarray:
+    if empty.any():
+        field = field.copy()
+        field[empty] = 0
+    return field
+
+
+def _dest(t: Side) -> tuple[np.ndarray, tuple[str, ...]]:
+    name = "number" if "number" in t.cdrs.columns else "destination"
+    return t.cdrs[name], t.cdrs.vocabulary(name)
+
+
 def write_disputes(result: Audit, path: str | Path) -> int:
-    """Write ``disputes.csv``; returns the number of rows."""
+    """Write ``disputes.csv`` (columns :data:`DISPUTE_COLUMNS`); returns its rows.
+
+    Built a column at a time (:mod:`sim.csvtext`): a million disputes in seconds.
+    """
+    from sim import csvtext
     from sim.output import atomic_write
 
     rows = result.disputed()
@@ -211,34 +249,33 @@ def write_disputes(result: Audit, path: str | Path) -> int:
     our_of = np.full(len(t.cdrs), -1, dtype=np.int64)
     our_of[m.their_row] = m.our_row
     our_rows = our_of[rows]
-    has = our_rows >= 0
-    our_line = np.where(has, o.line[np.maximum(our_rows, 0)] if len(o.cdrs) else 0, 0)
-    dest = t.cdrs.labels("destination")[rows] if "number" not in t.cdrs.columns else \
-        t.cdrs.labels("number")[rows]
+    none = our_rows < 0
+    safe = np.maximum(our_rows, 0)
+    codes, vocab = _dest(t)
     start_s = t.cdrs["start"][rows] + float(np.datetime64(t.cdrs.epoch, "s").astype(np.int64))
     finite = np.isfinite(start_s)
-    starts = np.full(len(rows), "", dtype=object)
-    if finite.any():
-        us = np.rint(start_s[finite] * 1e6).astype(np.int64).astype("datetime64[us]")
-        starts[finite] = np.datetime_as_string(us, unit="s")
-    our_bill = np.where(has, o.cdrs["billsec"][np.maximum(our_rows, 0)] if len(o.cdrs) else 0,
-                        0)
-    their_c = result.their_units[rows]
-    contract = np.where(has, result.contract_units[rows], 0)
-    money_t = _money(their_c, result.den)
-    money_k = _money(contract, result.den)
-    money_d = _money(their_c - contract, result.den)
-    causes = _cause_names(result.row_cause[rows])
-    their_line = t.line[rows]
-    their_bill = t.cdrs["billsec"][rows]
-    with atomic_write(path) as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(DISPUTE_COLUMNS)
-        for i in range(len(rows)):
-            w.writerow([int(their_line[i]), int(our_line[i]) if has[i] else "",
-                        neutralise(str(dest[i])), starts[i],
-                        int(our_bill[i]) if has[i] else "", int(their_bill[i]),
-                        money_k[i] if has[i] else "", money_t[i], money_d[i], causes[i]])
+    sec = np.floor(np.where(finite, start_s, 0)).astype(np.int64).astype("datetime64[s]")
+    start = np.datetime_as_string(sec, unit="s").astype("S19").view(np.uint8)
+    start = _blank(start.reshape(len(rows), 19), ~finite)
+    empty = np.zeros((len(rows), 1), dtype=np.uint8)
+    has_o = len(o.cdrs) > 0
+    combos = [str(x) for x in _cause_names(np.arange(1 << len(CAUSES)))]
+    fields = [
+        csvtext.integers(t.line[rows]),
+        _blank(csvtext.integers(o.line[safe]), none) if has_o else empty,
+        csvtext.labels(codes[rows], [neutralise(v) for v in vocab]),
+        start,
+        _blank(csvtext.integers(o.cdrs["billsec"][safe]), none) if has_o else empty,
+        csvtext.integers(t.cdrs["billsec"][rows]),
+        _blank(_money_text(result.contract_units[rows], result.den), none),
+        _money_text(result.their_units[rows], result.den),
+        _money_text(result.their_units[rows] - result.contract_units[rows], result.den),
+        csvtext.labels(result.row_cause[rows], combos),
+    ]
+    with atomic_write(path, "wb") as fh:
+        fh.write((",".join(DISPUTE_COLUMNS) + "\n").encode())
+        if len(rows):
+            fh.write(csvtext.join_rows(fields))
     return len(rows)
 
 
@@ -265,10 +302,12 @@ def summary_text(result: Audit) -> str:
         f"contract total  {result.contract_total} {cur} (our matched calls)",
         f"difference      {result.difference} {cur}",
         "",
-        format_table([[c.cause + (f" (from {c.since})" if c.since else ""), f"{c.calls:,}",
+        format_table([[c.cause + (f" (from {c.since}, their clock)" if c.since else ""),
+                       f"{c.calls:,}",
                        str(c.amount)] for c in result.causes],
                      ["cause", "calls", f"amount {cur}"]),
         f"sum of causes = difference exactly ({result.method.split(':')[0]})",
+        *[f"  {c.cause}: {c.detail}" for c in result.causes if c.detail and c.amount],
     ]
     inf = result.inferred
     if inf is not None:
@@ -314,9 +353,10 @@ def audit_section(data: Mapping[str, Any]) -> str:
                                 ["contract total (our matched calls)", data["contract_total"]],
                                 ["difference", data["difference"]]]),
         "<h3>Causes of the difference</h3>",
-        _table(["cause", "calls", f"amount {cur}"],
+        _table(["cause", "calls", f"amount {cur}", "detail"],
                [[c["cause"] + (f" (from {c['since']})" if c.get("since") else ""),
-                 f"{c['calls']:,}", c["amount"]] for c in data["causes"]]),
+                 f"{c['calls']:,}", c["amount"], c.get("detail") or ""]
+                for c in data["causes"]]),
         f'<p class="note">{_e(data["method"])}</p>',
     ]
     inf = data.get("inferred")
@@ -326,7 +366,9 @@ def audit_section(data: Mapping[str, Any]) -> str:
             [["inferred from their charges", inf["increments"] or "–", inf["price_per_min"]
               + "".join(f"; {c['price_per_min']} from {c['from']}" for c in inf["changes"]),
               inf["connect_fee"], inf["min_cost"], f"{inf['rows_exact']:.1%}"],
-             ["contract", data["contract_tariff"], "", "", "", ""]])]
+             ["contract", data["contract"]["increments"] or data["contract_tariff"],
+              data["contract"]["price_per_min"] or "", data["contract"]["connect_fee"],
+              data["contract"]["min_cost"], ""]])]
     return "\n".join(parts)
 
 
@@ -341,12 +383,13 @@ def audit_html(result: Audit) -> str:
     our_of = np.full(len(result.theirs.cdrs), -1, dtype=np.int64)
     our_of[result.matching.their_row] = result.matching.our_row
     names = _cause_names(result.row_cause[rows])
+    codes, vocab = _dest(result.theirs)
     for k, i in enumerate(rows.tolist()):
         j = int(our_of[i])
         diff = int(result.their_units[i]) - (int(result.contract_units[i]) if j >= 0 else 0)
         dispute_rows.append([int(result.theirs.line[i]),
                              int(result.ours.line[j]) if j >= 0 else "",
-                             result.theirs.cdrs.labels("destination")[i],
+                             vocab[codes[i]],
                              int(result.theirs.cdrs["billsec"][i]),
                              int(result.ours.cdrs["billsec"][j]) if j >= 0 else "",
                              str(_money(np.array([diff]), result.den)[0]), names[k]])
@@ -366,13 +409,15 @@ def audit_html(result: Audit) -> str:
         nav='<a href="#audit">Audit</a>')
 
 
-def write_audit(result: Audit, folder: str | Path) -> dict[str, Any]:
-    """Write audit.json, disputes.csv and audit.html into ``folder``; return the dict."""
+def write_audit(result: Audit, folder: str | Path,
+                extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Write audit.json (with ``extra`` keys, e.g. the import reports), disputes.csv and
+    audit.html into ``folder``; return the JSON's dict."""
     from sim.commands._common import write_json
     from sim.output import atomic_write_text
 
     folder = Path(folder)
-    data = result.to_dict()
+    data = {**result.to_dict(), **(extra or {})}
     write_json(folder / "audit.json", data)
     write_disputes(result, folder / "disputes.csv")
     atomic_write_text(folder / "audit.html", audit_html(result))

@@ -44,6 +44,10 @@ __all__ = ["InferredTariff", "PriceChange", "STANDARD_INCREMENTS", "billed_secon
 STANDARD_INCREMENTS: tuple[tuple[int, int], ...] = ((1, 1), (6, 6), (30, 6), (60, 1), (60, 60))
 MAX_INCREMENT_S = 60
 _TOP_POINTS = 40
+#: Candidate increment models fitted at most, in order of their bound: the model that
+#: fits is found among the first few (rows billing the same seconds must be charged
+#: alike, which few models allow); only charges no model explains exhaust the list.
+MAX_FITS = 600
 _METHODS = ("up", "half_up", "down")
 
 
@@ -158,6 +162,8 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
 def _simplest(est: float, tol: float, *, low: float = -np.inf) -> Decimal:
     """The decimal with the fewest places within ``tol`` of ``est`` (>= ``low``)."""
     lo, hi = max(est - tol, low), est + tol
+    if hi < lo:  # the estimate is below the least allowed value
+        return _as_decimal(Decimal(repr(low)))
     for places in range(0, 13):
         step = 10.0 ** -places
         first, last = int(np.ceil(lo / step - 1e-9)), int(np.floor(hi / step + 1e-9))
@@ -377,8 +383,10 @@ def infer_tariff(billsec: np.ndarray, units: np.ndarray, decimals: int) -> Infer
     cands = _candidates()
     bounds = _all_bounds(data, cands)
     best: InferredTariff | None = None
-    for k in np.argsort(-bounds, kind="stable"):
+    for fits, k in enumerate(np.argsort(-bounds, kind="stable")):
         bound = int(bounds[k])
+        if fits >= MAX_FITS:
+            break
         if best is not None and (bound < best.rows_exact or (
                 bound == best.rows_exact and _terms(best) == 0)):
             break
@@ -438,8 +446,11 @@ def infer_with_change(billsec: np.ndarray, units: np.ndarray, decimals: int,
     ok_a = _row_units(ta, d) == c
     whole = replace(ta, rows=n, rows_exact=int(ok_a.sum()))
     if ta.increments is None or not _same_terms(ta, tb):
-        whole = infer_tariff(billsec, units, decimals)
-        return whole
+        if max(ta.share_exact, tb.share_exact) < 0.5:  # neither third has a tariff
+            ok_b = _row_units(tb, d) == c
+            return whole if whole.rows_exact >= int(ok_b.sum()) else replace(
+                tb, rows=n, rows_exact=int(ok_b.sum()))
+        return infer_tariff(billsec, units, decimals)
     if ta.price_per_min == tb.price_per_min:
         return whole
     ok_b = _row_units(tb, d) == c

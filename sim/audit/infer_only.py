@@ -24,10 +24,10 @@ from sim.billing import Plan, load_plans, rate
 from sim.cdr import CDRTable, empty_columns, open_categories
 from sim.errors import CDRFormatError
 
-from .core import parse_charges
 from .errors import AuditError
 from .files import _fold, _record_lines, read_side
 from .infer import InferredTariff, infer_with_change
+from .inputs import parse_charges
 
 __all__ = ["InferResult", "infer_file", "infer_side"]
 

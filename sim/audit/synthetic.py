@@ -12,8 +12,10 @@ a price rise from a date).
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 
@@ -59,6 +61,22 @@ class Synthetic:
     def charge_strings(self) -> list[str]:
         return [str(Decimal(int(u)).scaleb(-self.decimals)) for u in self.charges.tolist()]
 
+    def write_theirs(self, path: str | Path) -> None:
+        """The carrier's file as a CSV: an Asterisk CDR table dump (``calldate, dst,
+        duration, billsec, disposition``) with a ``charge`` column, to the millisecond."""
+        from sim.output import atomic_write
+
+        t = self.theirs
+        at = np.datetime64(t.epoch, "ms") + np.rint(t["start"] * 1000).astype(np.int64)
+        stamps = np.datetime_as_string(at, unit="ms")
+        dst = t.labels("destination")
+        with atomic_write(path) as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(["calldate", "dst", "duration", "billsec", "disposition", "charge"])
+            for i, charge in enumerate(self.charge_strings()):
+                b = int(t["billsec"][i])
+                w.writerow([stamps[i].replace("T", " "), dst[i], b + 8, b, "ANSWERED", charge])
+
 
 def carrier_plan(price_per_min: Decimal, increments: tuple[int, int], decimals: int,
                  method: str = "up") -> Plan:
@@ -70,10 +88,10 @@ def carrier_plan(price_per_min: Decimal, increments: tuple[int, int], decimals: 
 
 
 def _table(start: np.ndarray, answered: np.ndarray, billsec: np.ndarray, numbers: list[str],
-           number_idx: np.ndarray, epoch: str, tz: str) -> CDRTable:
+           number_idx: np.ndarray, epoch: str, tz: str,
+           ring: float | np.ndarray = 8.0) -> CDRTable:
     n = len(start)
     cols = empty_columns(n)
-    ring = 8.0
     cols["start"][:] = start
     cols["answer"][:] = np.where(answered, start + ring, np.nan)
     cols["end"][:] = start + ring + np.where(answered, billsec, 0)
@@ -93,9 +111,16 @@ def synthetic_audit(n: int = 2000, *, seed: int = 1, days: int = 10,
                     rise_day: int | None = 6, extra_s: int = 1, missing: float = 0.02,
                     foreign: float = 0.01, duplicates: int = 5, unanswered: int = 3,
                     shift_h: int = 8, offset_s: float = 1.5, jitter_s: float = 0.2,
-                    decimals: int = 3) -> Synthetic:
+                    decimals: int = 3, p_answer: float = 0.6,
+                    ring_s: tuple[float, float] = (8.0, 8.0),
+                    their_start: str = "start", bill_from_dial: bool = False) -> Synthetic:
     """Our calls and a perturbed carrier file of them (see the module docstring).
 
+    ``p_answer``: share of our attempts answered (billed by the carrier).
+    ``ring_s``: our ring times are uniform in this range, s.
+    ``their_start``: what the carrier logs as a call's start: our ``"start"`` (dial) or
+    our ``"answer"`` time. ``bill_from_dial``: the carrier bills from the dial, not the
+    answer (its billsec = our billsec + the ring time, rounded up).
     ``rise_day``: the carrier's price is ``contract_ppm * (1 + rise)`` from 00:00 of that
     day (0 = the first) on; None for no rise.
     """
@@ -109,10 +134,12 @@ def synthetic_audit(n: int = 2000, *, seed: int = 1, days: int = 10,
     start = day * DAY_S + slot * 3600.0 + rng.uniform(0, 3000, n)
     order = np.argsort(start, kind="stable")
     start, lead = start[order], lead[order]
-    answered = rng.random(n) < 0.6
+    answered = rng.random(n) < p_answer
     billsec = np.where(answered, np.maximum(1, np.rint(rng.lognormal(3.6, 1.0, n))), 0)
     billsec = billsec.astype(np.int64)
-    ours = _table(start, answered, billsec, numbers, lead, EPOCH, "Asia/Shanghai")
+    ring = rng.uniform(ring_s[0], ring_s[1], n)
+    ours = _table(start, answered, billsec, numbers, lead, EPOCH, "Asia/Shanghai", ring)
+    logged = start + ring if their_start == "answer" else start
 
     ans_idx = np.flatnonzero(answered)
     keep = ans_idx[rng.random(len(ans_idx)) >= missing]
@@ -120,8 +147,9 @@ def synthetic_audit(n: int = 2000, *, seed: int = 1, days: int = 10,
     billed_unans = rng.choice(unans_idx, size=min(unanswered, len(unans_idx)), replace=False)
     src = np.concatenate([keep, np.sort(billed_unans)])
     kind = np.array(["billed"] * len(keep) + ["unanswered"] * len(billed_unans), dtype=object)
-    t_start = start[src] + shift_h * 3600 + offset_s + rng.uniform(-jitter_s, jitter_s, len(src))
-    t_bill = np.where(kind == "unanswered", 5, billsec[src] + extra_s).astype(np.int64)
+    t_start = logged[src] + shift_h * 3600 + offset_s + rng.uniform(-jitter_s, jitter_s, len(src))
+    basis = billsec[src] + (np.ceil(ring[src]).astype(np.int64) if bill_from_dial else 0)
+    t_bill = np.where(kind == "unanswered", 5, basis + extra_s).astype(np.int64)
     t_num = lead[src]
     # foreign calls: numbers we never dialled, at random times
     n_f = int(round(foreign * len(src)))
@@ -149,7 +177,8 @@ def synthetic_audit(n: int = 2000, *, seed: int = 1, days: int = 10,
     our_clock_start = all_start - shift_h * 3600 - offset_s
     later = (np.zeros(len(all_start), dtype=bool) if rise_day is None
              else our_clock_start >= rise_day * DAY_S)
-    price = np.where(later, new_ppm, contract_ppm)
+    price = np.full(len(all_start), contract_ppm, dtype=object)
+    price[later] = new_ppm
     charges = np.zeros(len(all_start), dtype=np.int64)
     for ppm in (contract_ppm, new_ppm):
         sel = np.flatnonzero(price == ppm)

@@ -84,16 +84,16 @@ def _ascii(whole: np.ndarray, frac: np.ndarray | None = None, places: int = 0) -
 def _text_cells(values: np.ndarray) -> np.ndarray:
     """CSV cells of arbitrary values (quoted where needed) as an ASCII-or-UTF-8 byte
     matrix padded with zeros, like :func:`_ascii` (an empty value becomes ``""``)."""
-    out_text = []
+    out_text: list[bytes] = []
     for v in values.tolist():
         t = str(v)
         if not t or any(c in t for c in ',"\r\n') or t != t.strip():
             t = '"' + t.replace('"', '""') + '"'
         out_text.append(t.encode("utf-8"))
-    width = max((len(t) for t in out_text), default=1)
+    width = max((len(b) for b in out_text), default=1)
     out = np.zeros((len(out_text), max(width, 1)), dtype=np.uint8)
-    for i, t in enumerate(out_text):
-        out[i, :len(t)] = np.frombuffer(t, dtype=np.uint8)
+    for i, b in enumerate(out_text):
+        out[i, :len(b)] = np.frombuffer(b, dtype=np.uint8)
     return out
 
 

@@ -67,8 +67,14 @@ def _mapping(option: str, items: list[str]) -> dict[str, str] | None:
 
 
 def _print_import(label: str, path: Path, report: Any) -> None:
-    print(f"{label}: {path}: {report.format} CDRs: {report.rows_read:,} rows read = "
-          f"{report.accepted:,} accepted + {len(report.rejected):,} rejected")
+    counts = (report.counts_line() if hasattr(report, "counts_line") else
+              f"{report.rows_read:,} rows read = {report.accepted:,} accepted + "
+              f"{len(report.rejected):,} rejected")
+    print(f"{label}: {path}: {report.format} CDRs: {counts}")
+    for warning in getattr(report, "warnings", ()):
+        print(f"  WARNING: {warning}")
+    for reason, rows in getattr(report, "excluded", ()):
+        print(f"  excluded {rows:,} rows: {reason}")
     for rej in report.rejected[:5]:
         print(f"  rejected line {rej.line}: {rej.reason}")
     if len(report.rejected) > 5:
@@ -110,8 +116,8 @@ def run(args: argparse.Namespace) -> int:
     if args.infer:
         return _run_infer(args)
     from sim.audit import audit
-    from sim.audit.core import load_contract
     from sim.audit.files import read_side, summary_text, write_audit
+    from sim.audit.inputs import load_contract
 
     if len(args.files) != 2:
         raise SimError(f"audit: give two files, OURS and THEIRS (got {len(args.files)}); "
@@ -142,8 +148,12 @@ def run(args: argparse.Namespace) -> int:
         print(summary_text(result))
     if args.out is not None:
         from sim.output import output_dir
+        imports = {side: report.to_dict(max_rejections=100) if hasattr(report, "to_dict")
+                   else {"path": report.path, "rows_read": report.rows_read,
+                         "accepted": report.accepted, "rejected": len(report.rejected)}
+                   for side, report in (("ours", ours_report), ("theirs", theirs_report))}
         with output_dir(args.out, force=args.force) as folder:
-            write_audit(result, folder)
+            write_audit(result, folder, {"imports": imports})
         if not args.json:
             print(f"\nwrote {args.out}/audit.json, disputes.csv, audit.html")
     return 0
