@@ -167,7 +167,7 @@ def _side(x: Side | CDRTable | str | Path, what: str) -> Side:
     if isinstance(x, CDRTable):
         return Side(x, source=str(x.meta.get("source", what)))
     if isinstance(x, str | Path):
-        from .files import read_side  # a file: read with its charge column (theirs)
+        from .reading import read_side  # a file: read with its charge column (theirs)
         return read_side(x, charges=what == "theirs")[0]
     raise TypeError(f"{what}: expected a CDRTable, Side or file (got {type(x).__name__})")
 
@@ -302,7 +302,7 @@ def audit(ours: Side | CDRTable | str | Path, theirs: Side | CDRTable | str | Pa
     ----------
     ours, theirs
         Our CDRs and the carrier's (:class:`Side` to carry line numbers and charges), or
-        their files (read by :func:`~sim.audit.files.read_side`, format detected).
+        their files (read by :func:`~sim.audit.reading.read_side`, format detected).
     plan
         The contract's plan, or ``FILE[:NAME]``.
     charges

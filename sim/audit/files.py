@@ -14,9 +14,7 @@ ready to send; cells that a spreadsheet would run as a formula are neutralised) 
 
 from __future__ import annotations
 
-import csv
 import html
-import inspect
 import re
 import string
 from collections.abc import Mapping, Sequence
@@ -26,11 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from sim.cdrio import ImportReport, read_cdrs
-
 from .core import CAUSES, Audit
-from .errors import AuditError
-from .inputs import Side, parse_charges
+from .inputs import Side
+from .reading import read_side
 
 __all__ = ["DISPUTE_COLUMNS", "audit_html", "neutralise", "read_side", "summary_text",
            "write_audit", "write_disputes"]
@@ -38,133 +34,8 @@ __all__ = ["DISPUTE_COLUMNS", "audit_html", "neutralise", "read_side", "summary_
 DISPUTE_COLUMNS: tuple[str, ...] = (
     "their_line", "our_line", "destination", "start", "our_billsec", "their_billsec",
     "contract_charge", "their_charge", "difference", "cause")
-_EXTRA = ("charge", "currency")
 _SAFE_SIGNED = re.compile(r"[+-][\d ]*")
 
-
-def _fold(name: str) -> str:
-    return "".join(name.split()).casefold()
-
-
-def _record_lines(path: Path, header: bool) -> tuple[list[int], list[str], list[str]]:
-    """1-based line numbers and texts of the records (after the header, if any), and
-    the header's fields."""
-    lines: list[int] = []
-    texts: list[str] = []
-    head: list[str] = []
-    seen_header = not header
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
-        for no, text in enumerate(fh, 1):
-            body = text.rstrip("\r\n")
-            if not body.strip():
-                continue
-            if not seen_header:
-                if body.startswith("#"):
-                    continue
-                head = [h.strip() for h in next(csv.reader([body]), [])]
-                seen_header = True
-                continue
-            lines.append(no)
-            texts.append(body)
-    return lines, texts, head
-
-
-def _column(head: list[str], name: str, given: str | None, path: Path) -> int | None:
-    folded = {_fold(h): i for i, h in reversed(list(enumerate(head)))}
-    if given is None:
-        return folded.get(name)
-    i = folded.get(_fold(given))
-    if i is None:
-        raise AuditError(f"{path}: --map {name}={given!r}: no such column in the header "
-                         f"(columns: {', '.join(head)})")
-    return i
-
-
-def read_side(path: str | Path, *, format: str = "auto",
-              mapping: Mapping[str, str] | None = None, where: Sequence[str] = (),
-              tz: str | None = None, strict: bool = False,
-              charges: bool = True) -> tuple[Side, ImportReport]:
-    """Read one side of an audit: its CDRs, line numbers and (``charges``) charge column.
-
-    Parameters
-    ----------
-    path
-        The CDR file.
-    format, tz, strict
-        As for :func:`sim.read_cdrs`.
-    mapping
-        Our column -> their header; may also map ``charge`` and ``currency``.
-    where
-        ``COLUMN=VALUE`` / ``COLUMN!=VALUE`` filters (needs a reader that has them).
-    charges
-        Look for a ``charge`` column (mapped, or a header named ``charge``).
-
-    Raises
-    ------
-    AuditError
-        A mapped charge column is missing, a charge is not a decimal, currencies differ.
-    """
-    path = Path(path)
-    mapping = dict(mapping or {})
-    extra = {k: mapping.pop(k) for k in _EXTRA if k in mapping}
-    kwargs: dict[str, Any] = {}
-    if where:
-        if "where" not in inspect.signature(read_cdrs).parameters:
-            raise AuditError(f"{path}: --where filters need the CDR reader's where= option, "
-                             "which this installation does not have yet")
-        kwargs["where"] = list(where)
-    imported = read_cdrs(path, format=format, mapping=mapping or None,  # type: ignore[arg-type]
-                         strict=strict, tz=tz, **kwargs)
-    cdrs, report = imported.cdrs, imported.report
-    header = report.format in ("native", "mapped")
-    need_cells = charges and header
-    known = getattr(imported, "source_line", None)
-    if known is not None and not need_cells and "charge" not in extra:
-        return Side(cdrs, np.asarray(known, dtype=np.int64), source=str(path)), report
-    rec_lines, texts, head = _record_lines(path, header)
-    rec = np.asarray(rec_lines, dtype=np.int64)
-    if known is not None:  # the reader kept each row's line
-        lines = np.asarray(known, dtype=np.int64)
-        keep_pos = np.minimum(np.searchsorted(rec, lines), max(len(rec) - 1, 0))
-        ok = len(rec) > 0 and bool((rec[keep_pos] == lines).all()) if len(lines) else True
-    else:  # accepted lines = record lines less the rejected ones (nothing excluded)
-        rejected = {r.line for r in report.rejected}
-        keep_pos = np.array([i for i, ln in enumerate(rec_lines) if ln not in rejected],
-                            dtype=np.int64)
-        lines = rec[keep_pos] if len(keep_pos) else np.zeros(0, dtype=np.int64)
-        ok = len(keep_pos) == len(cdrs)
-    if not ok:
-        raise AuditError(f"{path}: cannot line up the {len(cdrs)} rows read with the "
-                         f"file's {len(rec_lines)} records to join the charge column")
-    if not need_cells:
-        if "charge" in extra:
-            raise AuditError(f"{path}: --map charge=...: a charge column needs a CSV with a "
-                             f"header (this file is {report.format})")
-        return Side(cdrs, lines, source=str(path)), report
-    ci = _column(head, "charge", extra.get("charge"), path)
-    ki = _column(head, "currency", extra.get("currency"), path)
-    if ci is None:
-        return Side(cdrs, lines, source=str(path)), report
-    cells = [texts[i] for i in keep_pos.tolist()]
-    rows = list(csv.reader(cells))
-    charge_text = [r[ci] if ci < len(r) else "" for r in rows]
-    currency: str | None = None
-    if ki is not None:
-        for r, ln in zip(rows, lines.tolist(), strict=True):
-            code = (r[ki] if ki < len(r) else "").strip().upper()
-            if not code:
-                continue
-            if currency is None:
-                currency = code
-            elif code != currency:
-                raise AuditError(f"{path}:{ln}: {head[ki]}: currency {code} differs from "
-                                 f"{currency} on earlier rows: one bill, one currency")
-    units, places, written = parse_charges(charge_text, source=str(path),
-                                           lines=lines.tolist(), currency=currency)
-    return Side(cdrs, lines, units, places, written or currency, str(path)), report
-
-
-# -- writing ---------------------------------------------------------------------------
 
 def neutralise(cell: str) -> str:
     """A CSV cell a spreadsheet will not run as a formula: text starting with ``=``,

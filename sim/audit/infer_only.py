@@ -25,9 +25,9 @@ from sim.cdr import CDRTable, empty_columns, open_categories
 from sim.errors import CDRFormatError
 
 from .errors import AuditError
-from .files import _fold, _record_lines, read_side
 from .infer import InferredTariff, infer_with_change
 from .inputs import parse_charges
+from .reading import _fold, _record_lines, read_side
 
 __all__ = ["InferResult", "infer_file", "infer_side"]
 
