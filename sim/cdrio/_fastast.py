@@ -350,89 +350,84 @@ def _texts(blk: _Block, k: int) -> np.ndarray:
 
 
 _HASH_WEIGHTS = np.random.default_rng(20261202).integers(
-    1, 2 ** 63, _MAX_LABEL // 8 + 1, dtype=np.uint64) | np.uint64(1)
+    1, 2 ** 63, (5, _MAX_LABEL // 8 + 1), dtype=np.uint64) | np.uint64(1)
 
 
-def _few_labels(blk: _Block, k: int, cut_at_dash: bool = False
-                ) -> tuple[np.ndarray, list[str]]:
-    """Codes and distinct texts of field ``k``, for fields with few distinct values
-    among many rows (contexts, applications, channel peers): rows are compared as
-    8-byte words through a hash, and every row is then checked against the text chosen
-    for its code, so the result is exact. ``cut_at_dash`` drops a channel's per-call
-    suffix (``SIP/301-00000004`` -> ``SIP/301``)."""
+def _field_words(blk: _Block, k: int, cut_at_dash: bool = False) -> np.ndarray:
+    """The text of field ``k`` on every line as 8-byte words, zero past its end
+    (gathered a word at a time: far cheaper than per byte). ``cut_at_dash`` drops a
+    channel's per-call suffix (``SIP/301-00000004`` -> ``SIP/301``)."""
     cs, ce = blk.content(k)
     length = ce - cs
     width = int(length.max(initial=0))
     if width > _MAX_LABEL:
         raise _Irregular
     words_n = width // 8 + 1
-    # one gather of 8-byte words per column of words: far cheaper than per byte
     if blk.words is None:
         blk.words = np.ndarray((len(blk.buf) - 7,), dtype="<u8", buffer=blk.buf,
                                strides=(1,))
     words = np.empty((len(cs), words_n), dtype=np.uint64)
     for j in range(words_n):
         words[:, j] = blk.words[cs + 8 * j]
-    b = words.view(np.uint8)
     if cut_at_dash:  # the last '-' inside the field, found from the right
-        is_dash = b == _MINUS
+        is_dash = words.view(np.uint8) == _MINUS
         is_dash &= np.arange(words_n * 8) < length[:, None]
         back = np.argmax(is_dash[:, ::-1], axis=1)
         found = is_dash[np.arange(len(cs)), words_n * 8 - 1 - back]
         length = np.where(found, words_n * 8 - 1 - back, length)
     for j in range(words_n):  # keep each word's bytes inside the field only
         words[:, j] &= _WORD_MASKS[np.clip(length - 8 * j, 0, 8)]
-    h = (words * _HASH_WEIGHTS[:words_n]).sum(axis=1, dtype=np.uint64)
-    _, first, codes = np.unique(h, return_index=True, return_inverse=True)
-    codes = codes.reshape(-1)
-    if not np.array_equal(words, words[first[codes]]):
-        raise _Irregular  # a hash collision: the csv path decides
-    labels = words[first].view(f"S{words_n * 8}").reshape(-1).astype("U").tolist()
-    return codes, labels
+    return words
 
 
 def _directions(blk: _Block) -> np.ndarray:
     """Direction codes of a PBX's rows, as :func:`._direction.classify_asterisk` gives
     them: decided once per distinct (context, channel peer, destination channel peer,
-    application, dst is a network number), and from ``lastdata`` only for the rare
-    rows whose verdict depends on it."""
+    application, dst is a network number) - rows are grouped through one hash of those
+    fields' words, checked exactly against each group's first row - and from
+    ``lastdata`` only for the rare rows whose verdict depends on it."""
     n = blk.n
-    parts = [_few_labels(blk, 3), _few_labels(blk, 5, cut_at_dash=True),
-             _few_labels(blk, 6, cut_at_dash=True), _few_labels(blk, 7)]
+    fields = [_field_words(blk, 3), _field_words(blk, 5, cut_at_dash=True),
+              _field_words(blk, 6, cut_at_dash=True), _field_words(blk, 7)]
     cs, ce = blk.content(2)
     length = ce - cs
     b = blk.gather(cs, max(min(int(length.max(initial=1)), _PAD), 1))
-    cols = np.arange(b.shape[1])
-    inside = cols < length[:, None]
+    inside = np.arange(b.shape[1]) < length[:, None]
     plus = (b[:, 0] == ord("+")) & (length > 0)
     digit = (b >= 48) & (b <= 57)
     digit[:, 0] |= plus
     long_number = np.all(digit | ~inside, axis=1) & (length - plus >= 6)
-    key = long_number.astype(np.int64)
-    for codes, labels in parts:
-        key = key * (len(labels) + 1) + codes
-    uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    out = np.empty(len(uniq), dtype=np.int8)
+    h = long_number.astype(np.uint64)
+    for f, words in enumerate(fields):
+        h += (words * _HASH_WEIGHTS[f, :words.shape[1]]).sum(axis=1, dtype=np.uint64)
+    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    rep = first[inverse]
+    if not (all(np.array_equal(w, w[rep]) for w in fields)
+            and np.array_equal(long_number, long_number[rep])):
+        raise _Irregular  # a hash collision: the csv path decides
+    texts = [w[first].view(f"S{w.shape[1] * 8}").reshape(-1).astype("U").tolist()
+             for w in fields]
+    out = np.empty(len(first), dtype=np.int8)
     dependent: list[int] = []
     for j, i in enumerate(first.tolist()):
-        ctx, chan, dchan, app = (labels[codes[i]] for codes, labels in parts)
+        ctx, chan, dchan, app = (t[j] for t in texts)
         dst = "1000000" if long_number[i] else ""
         verdict = classify_asterisk(dst, ctx, chan, dchan, app, "")
         if verdict != classify_asterisk(dst, ctx, chan, dchan, app, "SIP/1@peer"):
             dependent.append(j)
         out[j] = verdict
-    codes_out = out[inverse.reshape(-1)]
+    codes_out = out[inverse]
     if dependent:
-        for i in np.flatnonzero(np.isin(inverse.reshape(-1), dependent)).tolist():
-            ctx, chan, dchan, app = (labels[codes[i]] for codes, labels in parts)
+        for i in np.flatnonzero(np.isin(inverse, dependent)).tolist():
+            ctx, chan, dchan, app = (t[inverse[i]] for t in texts)
             text = blk.buf[blk.fstart[i, 8]:blk.fend[i, 8]].tobytes().decode("ascii")
             if len(text) >= 2 and text[0] == text[-1] == '"':
                 text = text[1:-1]
             if '"' in text:
                 raise _Irregular  # doubled quotes: csv knows the rules
-            lastdata = text
             dst = "1000000" if long_number[i] else ""
-            codes_out[i] = classify_asterisk(dst, ctx, chan, dchan, app, lastdata)
+            codes_out[i] = classify_asterisk(dst, ctx, chan, dchan, app, text)
     assert len(codes_out) == n
     return codes_out
 
