@@ -17,6 +17,7 @@ import numpy as np
 from ..cdr import COLUMNS
 from ..errors import CDRFormatError
 from ._build import Assembler, RowChecks, derive
+from ._checks import check_billsec, field_labels
 from ._fastast import parse_asterisk_bytes
 from ._fields import DISPOSITION_CODES, OPEN_CATEGORIES, cause_kind, normalise_label, unescape_label
 from ._readers import MAPPABLE, AsteriskConverter, FreeSwitchConverter, HeaderConverter, Raw
@@ -377,6 +378,7 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
         def fast(data: bytes, first_no: int) -> Any:
             parsed = parse_asterisk_bytes(data, first_no, asm)
             return None if parsed is None else (parsed, len(parsed[1]))
+    labels = field_labels(fmt, setup.mapping)
     with gc_paused():  # rows of strings hold no cycles: see gc_paused
         for block in iter_blocks(path, rej, setup.first_line, fast=fast):
             if isinstance(block, Block):
@@ -389,6 +391,7 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
                 raw, lines = block
                 checks = RowChecks(lines, rej)
             del block
+            check_billsec(raw, checks, setup.zone, labels)  # before derive fills gaps
             derive(raw, checks, rej)
             asm.add(raw, ~checks.bad)
             rej.check_strict()

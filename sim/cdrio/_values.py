@@ -32,6 +32,8 @@ from ..errors import CDRFormatError
 
 __all__ = [
     "Factorizer",
+    "INT_LIMITS",
+    "MAX_CALL_S",
     "MISSING",
     "NAT",
     "NO_OFFSET",
@@ -385,26 +387,60 @@ def utc_to_local_us(utc_us: np.ndarray, zone: ZoneInfo) -> np.ndarray:
 
 
 # -- numbers ---------------------------------------------------------------------------
-def _int_one(text: str) -> int | None:
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        x = float(text)
-    except ValueError:
+#: Longest duration a CDR field may hold (s): 31.7 years, far beyond any call, and
+#: small enough that every time and duration stays exact to the microsecond as float
+#: seconds (below 2^53 us). Larger values (a corrupt billsec of 2^63, a 400-digit
+#: number) are rejected with their line, never wrapped or rounded.
+MAX_CALL_S: int = 999_999_999
+_INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
+#: Accepted range of each integer CDR column: what its dtype holds (int64 less the
+#: ``NAT`` marker of a missing value; ``attempt`` >= 0 and ``agent_id`` >= -1, the
+#: "none" marker, in int32).
+INT_LIMITS: dict[str, tuple[int, int]] = {
+    "call_id": (_INT64_MIN + 1, _INT64_MAX), "lead_id": (_INT64_MIN + 1, _INT64_MAX),
+    "attempt": (0, int(np.iinfo(np.int32).max)), "agent_id": (-1, int(np.iinfo(np.int32).max)),
+}
+#: An integer as text: ASCII digits, an optional sign and ``.000`` (spreadsheets).
+#: Underscores, exponents and non-ASCII digits (which ``int()`` would take) are not.
+_INT_RE = re.compile(r"[ \t]*([+-]?)0*([0-9]+?)(?:\.0*)?[ \t]*\Z", re.ASCII)
+_FLOAT_RE = re.compile(r"[ \t]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t]*\Z",
+                       re.ASCII)
+
+
+def _plain(values: Sequence[str]) -> bool:
+    """No value holds what numpy's (``int()``'s) parser reads but a CDR should not:
+    non-ASCII digits or ``_`` separators (one C-speed pass over all the text)."""
+    text = "".join(values)
+    return text.isascii() and "_" not in text
+
+
+def _int_one(text: str, lo: int, hi: int) -> int | None:
+    m = _INT_RE.match(text)
+    if m is None or len(m.group(2)) > 19:  # more digits than any int64 (no int() call)
         return None
-    return int(x) if x.is_integer() else None
+    v = int(m.group(2))
+    v = -v if m.group(1) == "-" else v
+    return v if lo <= v <= hi else None
 
 
-def parse_ints(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Integers: ``(int64 values, bad, missing)``; missing and bad values are 0."""
+def parse_ints(values: Sequence[str], lo: int = _INT64_MIN + 1,
+               hi: int = _INT64_MAX) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integers read exactly (never through a float): ``(int64 values, bad, missing)``.
+
+    ``bad`` marks text that is not an integer (see ``_INT_RE``) or lies outside
+    ``lo..hi`` (inclusive; by default int64 less ``NAT``); missing and bad values are 0.
+    """
     n = len(values)
     try:
-        return (np.array(values, dtype=np.int64), np.zeros(n, dtype=bool),
-                np.zeros(n, dtype=bool))
+        out = np.array(values, dtype=np.int64)
     except (ValueError, TypeError, OverflowError):
         pass
+    else:
+        if _plain(values):
+            bad = (out < lo) | (out > hi)
+            if bad.any():
+                out[bad] = 0
+            return out, bad, np.zeros(n, dtype=bool)
     out = np.zeros(n, dtype=np.int64)
     bad = np.zeros(n, dtype=bool)
     missing = np.zeros(n, dtype=bool)
@@ -412,30 +448,33 @@ def parse_ints(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarra
         if text.strip() in MISSING:
             missing[i] = True
             continue
-        v = _int_one(text)
-        if v is None or not -(2**63) < v < 2**63:
+        v = _int_one(text, lo, hi)
+        if v is None:
             bad[i] = True
         else:
             out[i] = v
     return out, bad, missing
 
 
-def parse_floats(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Finite floats: ``(float64 values, bad, missing)``; missing and bad are NaN."""
+def parse_floats(values: Sequence[str], limit: float = np.inf
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Finite floats of magnitude at most ``limit``: ``(float64 values, bad, missing)``;
+    missing and bad are NaN. Text numpy would take but a CDR should not (non-ASCII
+    digits, ``_``, ``inf``) is bad."""
     n = len(values)
     try:
         out = np.array(values, dtype=np.float64)
+        if not _plain(values):
+            raise ValueError
     except (ValueError, TypeError):
         out = np.full(n, np.nan)
         for i, text in enumerate(values):
             if text.strip() in MISSING:
                 continue
-            try:
-                out[i] = float(text)
-            except ValueError:
-                out[i] = np.inf  # marks bad below
+            out[i] = float(text) if _FLOAT_RE.match(text) else np.inf  # inf: bad below
     missing = np.isnan(out)
-    bad = np.isinf(out)
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.abs(out) <= limit) & ~missing
     out[bad] = np.nan
     return out, bad, missing
 
