@@ -42,9 +42,12 @@ Rows
 ----
 Every record is accepted or rejected with its line and reason (wrong field count,
 broken quoting, bad or missing timestamps, negative durations, unknown disposition,
-times out of order, nothing to tell talk time). ``strict=True`` raises
+times out of order, nothing to tell talk time, a number out of its column's range, a
+billsec longer than the call: :mod:`._checks`). ``strict=True`` raises
 :class:`~sim.errors.CDRFormatError` at the first rejection. Blank lines are skipped;
-fields beyond the known ones are ignored (the report says so once).
+fields beyond the known ones are ignored (the report says so once). A line ends at LF,
+CRLF or a lone CR, in any mix; there is no limit on the length of lines or of the
+head of a file (comment or blank lines before the header).
 """
 
 from __future__ import annotations
