@@ -80,10 +80,11 @@ def write_cdrs(cdrs: CDRTable, path: str | Path, *, format: WriteFormat = "nativ
     cdrs
         The table.
     path
-        Output file (written to a temporary name, then renamed).
+        Output file (written to a temporary name, then renamed). A native file gets
+        its sidecar beside it: ``calls.csv`` -> ``calls.meta.json``.
     format
-        ``"native"`` (lossless CSV) or ``"asterisk"`` (Master.csv, whole seconds,
-        dialsim's columns in the userfield).
+        ``"native"`` (lossless CSV with its sidecar) or ``"asterisk"`` (Master.csv,
+        whole seconds, dialsim's columns in the userfield).
     """
     if format == "native":
         write_native(cdrs, path)
