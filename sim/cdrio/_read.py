@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import functools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -289,6 +290,9 @@ def _setup_header(path: Path, fmt: str, mapping: Mapping[str, str] | None,
         vocab = _json(file_meta.get(f"categories.{name}"), f"categories.{name}", rej)
         if isinstance(vocab, list) and all(isinstance(v, str) for v in vocab):
             setup.vocabularies[name] = tuple(vocab)
+        written = file_meta.get(f"written_as.{name}")  # labels with a line break
+        if written:
+            setup.transforms[name] = functools.partial(_written_as, written)
     if "epoch" in file_meta and (tz is None or tz == file_meta.get("tz")):
         try:
             setup.epoch = str(np.datetime64(file_meta["epoch"], "s"))
@@ -296,6 +300,10 @@ def _setup_header(path: Path, fmt: str, mapping: Mapping[str, str] | None,
             rej.note(f"epoch of the file not a datetime ({file_meta['epoch']!r}): "
                      "epoch taken from the first call")
     return setup
+
+
+def _written_as(table: Mapping[str, str], text: str) -> str:
+    return table.get(text, text)
 
 
 def _zone_or_utc(zone_name: str | None, rej: Rejections) -> ZoneInfo:
