@@ -27,7 +27,7 @@ import numpy as np
 
 from ._build import OPEN_CATEGORIES, Assembler
 from ._fields import BOOL_CODES, DISPOSITION_CODES, FIXED_CODES, USERFIELD_KEYS, normalise_label
-from ._values import INT_LIMITS, MAX_CALL_S, NAT, US_PER_S, _civil
+from ._values import INT64_RANGE, INT_LIMITS, MAX_CALL_S, NAT, US_PER_S, _civil
 
 __all__ = ["parse_asterisk_bytes"]
 
@@ -326,7 +326,7 @@ def _userfields(blk: _Block, raw: dict[str, np.ndarray], asm: Assembler) -> None
                                 len(flat) - 1)]  # bytes past a value are masked later
         if name in ("lead_id", "attempt", "agent_id"):
             values = _ints(b, vlen, signed=True)[0]
-            lo, hi = INT_LIMITS[name]
+            lo, hi = INT_LIMITS.get(name, INT64_RANGE)
             if values.min(initial=lo) < lo or values.max(initial=hi) > hi:
                 raise _Irregular  # out of range: the csv path rejects the row
             raw[name] = values

@@ -27,6 +27,7 @@ from ._fields import (
     normalise_label,
 )
 from ._values import (
+    INT64_RANGE,
     INT_LIMITS,
     MAX_CALL_S,
     MISSING,
@@ -114,7 +115,7 @@ def _whole_seconds(raw: Raw, name: str, values: list[str], checks: RowChecks,
 
 
 def _ints(raw: Raw, name: str, values: list[str], checks: RowChecks, where: str) -> None:
-    lo, hi = INT_LIMITS[name]
+    lo, hi = INT_LIMITS.get(name, INT64_RANGE)
     v, bad, missing = parse_ints(values, lo, hi)
     checks.reject(bad, lambda i: f"{where}: expected an integer from {lo} to {hi}, "
                   f"found {values[i]!r}")

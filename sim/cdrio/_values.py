@@ -32,6 +32,7 @@ from ..errors import CDRFormatError
 
 __all__ = [
     "Factorizer",
+    "INT64_RANGE",
     "INT_LIMITS",
     "MAX_CALL_S",
     "MISSING",
@@ -395,7 +396,8 @@ MAX_CALL_S: int = 999_999_999
 _INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
 #: Accepted range of each integer CDR column: what its dtype holds (int64 less the
 #: ``NAT`` marker of a missing value; ``attempt`` >= 0 and ``agent_id`` >= -1, the
-#: "none" marker, in int32).
+#: "none" marker, in int32); another integer column: :data:`INT64_RANGE`.
+INT64_RANGE: tuple[int, int] = (_INT64_MIN + 1, _INT64_MAX)
 INT_LIMITS: dict[str, tuple[int, int]] = {
     "call_id": (_INT64_MIN + 1, _INT64_MAX), "lead_id": (_INT64_MIN + 1, _INT64_MAX),
     "attempt": (0, int(np.iinfo(np.int32).max)), "agent_id": (-1, int(np.iinfo(np.int32).max)),
