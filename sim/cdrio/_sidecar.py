@@ -86,7 +86,7 @@ def write_sidecar(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def _strings(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return isinstance(value, list) and set(map(type, value)) <= {str}
 
 
 def read_sidecar(csv_path: Path, notes: Rejections) -> dict[str, Any]:

@@ -499,13 +499,25 @@ def _decode_labels(raw: np.ndarray) -> list[str]:
     return [b.decode("utf-8", "dialsim-latin1") for b in raw.tolist()]
 
 
+def _digit_key_array(labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Sort keys ``value * 32 + length`` of labels that are short ASCII digit strings
+    (or ``''``), and which labels those are; per-label work in C only (``map``)."""
+    n = len(labels)
+    lens = np.fromiter(map(len, labels), dtype=np.int64, count=n)
+    ok = np.fromiter(map(str.isdigit, labels), dtype=bool, count=n) | (lens == 0)
+    ok &= np.fromiter(map(str.isascii, labels), dtype=bool, count=n) & (lens <= 17)
+    values = np.zeros(n, dtype=np.int64)
+    filled = ok & (lens > 0)
+    if filled.any():
+        values[filled] = np.array(list(compress(labels, filled.tolist())), dtype=np.int64)
+    return values * 32 + lens, ok
+
+
 def _digit_keys(labels: list[str]) -> np.ndarray | None:
     """Sort keys ``value * 32 + length`` if every label is a short ASCII digit string
     (the same keys the fast Asterisk path makes, so blocks of both paths mix)."""
-    if not all(lab.isascii() and (lab.isdigit() or lab == "") and len(lab) <= 17
-               for lab in labels):
-        return None
-    return np.array([int(lab or "0") * 32 + len(lab) for lab in labels], dtype=np.int64)
+    keys, ok = _digit_key_array(labels)
+    return keys if ok.all() else None
 
 
 class Factorizer:
@@ -537,9 +549,13 @@ class Factorizer:
     def ids(self, values: Sequence[str]) -> np.ndarray:
         """Slot ids (int64) of a block of label texts."""
         codes, labels = _factorize_once(values)
-        raw = np.array([lab.encode("utf-8", "surrogatepass") for lab in labels], dtype=bytes)
         if len(labels) == 0:
             raw = np.zeros(0, dtype="S1")
+        elif "".join(labels).isascii():  # one cast, no Python call per label
+            raw = np.array(labels, dtype=bytes)
+        else:
+            raw = np.array([lab.encode("utf-8", "surrogatepass") for lab in labels],
+                           dtype=bytes)
         return self.add(codes, raw, _digit_keys(labels))
 
     def finish(self, ids: np.ndarray, *, vocabulary: Iterable[str] = (),
@@ -575,18 +591,17 @@ class Factorizer:
             new = np.ones(len(labels), dtype=bool)
             # the known labels found among the block labels: one vectorised lookup
             # (a round trip may bring a vocabulary of 10^5 dialled numbers)
-            raws = [h.encode("utf-8", "surrogatepass") for h in head]
-            known: list[tuple[int, int | bytes]]
             if by_key:  # keys are digit strings' value * 32 + length
-                known = [(c, int(r or b"0") * 32 + len(r)) for c, r in enumerate(raws)
-                         if (r.isdigit() or r == b"") and len(r) <= 17]
-                probes = np.array([k for _, k in known], dtype=np.int64)
+                head_keys, usable = _digit_key_array(head)
+                h_codes = np.flatnonzero(usable)
+                probes = head_keys[usable]
             else:
-                known = [(c, r) for c, r in enumerate(raws)
+                raws = [h.encode("utf-8", "surrogatepass") for h in head]
+                known = [c for c, r in enumerate(raws)
                          if len(r) <= uniq.dtype.itemsize and not r.endswith(b"\0")]
-                probes = np.array([r for _, r in known], dtype=uniq.dtype)
-            if known:
-                h_codes = np.array([c for c, _ in known], dtype=np.int64)
+                h_codes = np.array(known, dtype=np.int64)
+                probes = np.array([raws[c] for c in known], dtype=uniq.dtype)
+            if len(h_codes):
                 j = np.minimum(np.searchsorted(uniq, probes), len(uniq) - 1)
                 hit = uniq[j] == probes  # np.unique output is sorted
                 code_of[rank[j[hit]]] = h_codes[hit]
