@@ -404,8 +404,9 @@ INT_LIMITS: dict[str, tuple[int, int]] = {
 }
 #: An integer as text: ASCII digits, an optional sign and ``.000`` (spreadsheets).
 #: Underscores, exponents and non-ASCII digits (which ``int()`` would take) are not.
-_INT_RE = re.compile(r"[ \t]*([+-]?)0*([0-9]+?)(?:\.0*)?[ \t]*\Z", re.ASCII)
-_FLOAT_RE = re.compile(r"[ \t]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t]*\Z",
+#: Surrounding ASCII white space is allowed, as numpy's parser (the fast path) allows it.
+_INT_RE = re.compile(r"\s*([+-]?)0*([0-9]+?)(?:\.0*)?\s*\Z", re.ASCII)
+_FLOAT_RE = re.compile(r"\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*\Z",
                        re.ASCII)
 
 
@@ -477,6 +478,9 @@ def parse_floats(values: Sequence[str], limit: float = np.inf
     missing = np.isnan(out)
     with np.errstate(invalid="ignore"):
         bad = ~(np.abs(out) <= limit) & ~missing
+    for i in np.flatnonzero(missing).tolist():  # numpy reads any "nan"; MISSING decides
+        if values[i].strip() not in MISSING:
+            bad[i], missing[i] = True, False
     out[bad] = np.nan
     return out, bad, missing
 
