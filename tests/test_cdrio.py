@@ -325,7 +325,7 @@ def test_empty_table_round_trip(tmp_path: Path) -> None:
 
 def test_module_exports_are_sorted_and_exist() -> None:
     import importlib
-    for name in ("", "._build", "._fastast", "._fields", "._readers", "._report",
+    for name in ("", "._build", "._checks", "._fastast", "._fields", "._readers", "._report",
                  "._sidecar", "._text", "._values", "._write"):
         module = importlib.import_module("sim.cdrio" + name)
         exported = list(module.__all__)

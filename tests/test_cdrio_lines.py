@@ -67,6 +67,54 @@ def test_old_file_with_a_categories_line_over_64_kib(tmp_path: Path) -> None:
     assert imp.cdrs.categories["destination"] == table.categories["destination"]
 
 
+def test_labels_with_line_breaks_round_trip(tmp_path: Path) -> None:
+    """A record is one line: a CR, LF or NUL in a label (a scenario's stage name) is
+    written as a space in the CSV, and the sidecar restores it exactly."""
+    table = realistic_table(200)
+    cats = dict(table.categories)
+    cats["stage"] = ("", "greet\ning", "greet ing", "offer; close=1", "cl\r\nose\0")
+    table = CDRTable(dict(table.columns), cats, table.epoch, table.tz, table.meta)
+    path = tmp_path / "cdrs.csv"
+    write_cdrs(table, path)
+    assert len(path.read_bytes().splitlines()) == 201
+    imp = read_cdrs(path)
+    assert imp.report.rows_read == imp.report.accepted == 200
+    assert imp.cdrs.categories["stage"] == cats["stage"]
+    assert_same_table(table, imp.cdrs, time_tol_s=0.5e-6)
+    (tmp_path / "cdrs.meta.json").unlink()  # without the sidecar: readable spaces
+    bare = read_cdrs(path).cdrs
+    assert set(bare.categories["stage"]) == {"", "greet ing (2)", "greet ing",
+                                             "offer; close=1", "cl  ose "}
+    master = tmp_path / "Master.csv"  # Asterisk userfields %-escape them
+    write_cdrs(table, master, format="asterisk")
+    assert len(master.read_bytes().splitlines()) == 200
+    assert read_cdrs(master).cdrs.labels("stage").tolist() == table.labels("stage").tolist()
+
+
+LABEL = st.text(st.sampled_from(list("ab ,;=%\"'\r\n\0\t#") + ["é", "号"]), min_size=1,
+                max_size=6)
+
+
+@settings(max_examples=30, deadline=None)
+@given(labels=st.lists(LABEL, min_size=1, max_size=5, unique=True))
+def test_any_labels_round_trip_exactly(labels: list[str]) -> None:
+    """Quotes, commas, line breaks, NUL, '#', non-ASCII: the native round trip (with
+    its sidecar) gives back every label and code."""
+    table = realistic_table(40)
+    cats = dict(table.categories)
+    cats["stage"] = ("", *labels)
+    cols = dict(table.columns)
+    cols["stage"] = (np.arange(40) % (len(labels) + 1)).astype(np.int16)
+    table = CDRTable(cols, cats, table.epoch, table.tz, table.meta)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "cdrs.csv"
+        write_cdrs(table, path)
+        imp = read_cdrs(path)
+    assert imp.report.rows_read == imp.report.accepted == 40, imp.report.summary()
+    assert imp.cdrs.categories["stage"] == cats["stage"]
+    assert imp.cdrs.labels("stage").tolist() == table.labels("stage").tolist()
+
+
 @pytest.mark.parametrize("lead", ["#", "", "  "])
 def test_hundreds_of_leading_comment_or_blank_lines(tmp_path: Path, lead: str) -> None:
     table = realistic_table(30)

@@ -52,9 +52,12 @@ Rows
 ----
 Every record is accepted or rejected with its line and reason (wrong field count,
 broken quoting, bad or missing timestamps, negative durations, unknown disposition,
-times out of order, nothing to tell talk time). ``strict=True`` raises
+times out of order, nothing to tell talk time, a number out of its column's range, a
+billsec longer than the call: :mod:`._checks`). ``strict=True`` raises
 :class:`~sim.errors.CDRFormatError` at the first rejection. Blank lines are skipped;
-fields beyond the known ones are ignored (the report says so once).
+fields beyond the known ones are ignored (the report says so once). A line ends at LF,
+CRLF or a lone CR, in any mix; there is no limit on the length of lines or of the
+head of a file (comment or blank lines before the header).
 """
 
 from __future__ import annotations
@@ -87,10 +90,11 @@ def write_cdrs(cdrs: CDRTable, path: str | Path, *, format: WriteFormat = "nativ
     cdrs
         The table.
     path
-        Output file (written to a temporary name, then renamed).
+        Output file (written to a temporary name, then renamed). A native file gets
+        its sidecar beside it: ``calls.csv`` -> ``calls.meta.json``.
     format
-        ``"native"`` (lossless CSV) or ``"asterisk"`` (Master.csv, whole seconds,
-        dialsim's columns in the userfield).
+        ``"native"`` (lossless CSV with its sidecar) or ``"asterisk"`` (Master.csv,
+        whole seconds, dialsim's columns in the userfield).
     """
     if format == "native":
         write_native(cdrs, path)

@@ -11,9 +11,10 @@ factorised with ``numpy.unique`` on fixed-width byte strings.
 The fast path takes a block only if *everything* in it is regular: ASCII, no NUL, no
 blank line, CR only before LF, no quote left open at a line end, the same field count
 (16..21) on every line, fields either plainly quoted or unquoted, valid timestamps,
-plain digits for numbers, known dispositions, and dialsim userfields on all rows
-(dialsim's own exports: every leg outbound; other files need their channels and
-contexts read to tell each leg's direction, which the csv path does). Anything else
+plain digits for numbers (durations up to :data:`._values.MAX_CALL_S`, userfield
+integers within :data:`._values.INT_LIMITS`), known dispositions, and dialsim userfields
+on all rows (dialsim's own exports: every leg outbound; other files need their channels
+and contexts read to tell each leg's direction, which the csv path does). Anything else
 returns ``None`` and the block goes through the csv module and the row-by-row verdicts
 of :class:`._readers.AsteriskConverter`, which gives the same result for regular rows
 (a test checks the two paths agree).
@@ -28,7 +29,7 @@ import numpy as np
 from ._build import OPEN_CATEGORIES, Assembler
 from ._direction import OUT, classify_asterisk
 from ._fields import BOOL_CODES, DISPOSITION_CODES, FIXED_CODES, USERFIELD_KEYS, normalise_label
-from ._values import NAT, US_PER_S, _civil
+from ._values import INT64_RANGE, INT_LIMITS, MAX_CALL_S, NAT, US_PER_S, _civil
 
 __all__ = ["parse_asterisk_bytes"]
 
@@ -329,7 +330,11 @@ def _userfields(blk: _Block, raw: dict[str, np.ndarray], asm: Assembler) -> None
             b = flat[np.minimum((base + val_start[:, j])[:, None] + np.arange(w_max[j]),
                                 len(flat) - 1)]  # bytes past a value are masked later
         if name in ("lead_id", "attempt", "agent_id"):
-            raw[name] = _ints(b, vlen, signed=True)[0]
+            values = _ints(b, vlen, signed=True)[0]
+            lo, hi = INT_LIMITS.get(name, INT64_RANGE)
+            if values.min(initial=lo) < lo or values.max(initial=hi) > hi:
+                raise _Irregular  # out of range: the csv path rejects the row
+            raw[name] = values
             continue
         codes, labels, lkeys = _labels(b, vlen, words=w)
         if name in OPEN_CATEGORIES:
@@ -478,6 +483,8 @@ def parse_asterisk_bytes(data: bytes, first_line: int,
         raw["coarse"] = np.zeros(blk.n, dtype=bool)
         for name, k in (("duration", 12), ("billsec", 13)):
             values, _ok = blk.ints(*blk.content(k))
+            if values.max(initial=0) > MAX_CALL_S:
+                raise _Irregular  # out of range: the csv path rejects the row
             raw[name] = values.astype(np.float64)
         codes, labels, _ = blk.labels(*blk.content(14))
         raw["disposition"] = _coded(codes, labels, DISPOSITION_CODES)

@@ -186,7 +186,7 @@ USERFIELD_KEYS: dict[str, str] = {
 
 def escape_label(label: str) -> str:
     """A label made safe for the ``key=value;`` userfield."""
-    return quote(label, safe="") if any(c in label for c in "%;=") else label
+    return quote(label, safe="") if any(c in label for c in "%;=\r\n\0") else label
 
 
 def unescape_label(label: str) -> str:

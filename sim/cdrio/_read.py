@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import numpy as np
 from ..cdr import COLUMNS, DIRECTIONS
 from ..errors import CDRFormatError
 from ._build import Assembler, RowChecks, derive
+from ._checks import check_billsec, field_labels
 from ._direction import (
     ASTERISK_ROLES,
     FREESWITCH_ROLES,
@@ -398,6 +400,9 @@ def _setup_header(path: Path, fmt: str, mapping: Mapping[str, str] | None,
         vocab = _json(file_meta.get(f"categories.{name}"), f"categories.{name}", rej)
         if isinstance(vocab, list) and all(isinstance(v, str) for v in vocab):
             setup.vocabularies[name] = tuple(vocab)
+        written = file_meta.get(f"written_as.{name}")  # labels with a line break
+        if written:
+            setup.transforms[name] = functools.partial(_written_as, written)
     if "epoch" in file_meta and (tz is None or tz == file_meta.get("tz")):
         try:
             setup.epoch = str(np.datetime64(file_meta["epoch"], "s"))
@@ -405,6 +410,10 @@ def _setup_header(path: Path, fmt: str, mapping: Mapping[str, str] | None,
             rej.note(f"epoch of the file not a datetime ({file_meta['epoch']!r}): "
                      "epoch taken from the first call")
     return setup
+
+
+def _written_as(table: Mapping[str, str], text: str) -> str:
+    return table.get(text, text)
 
 
 def _zone_or_utc(zone_name: str | None, rej: Rejections) -> ZoneInfo:
@@ -509,6 +518,7 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
         def fast(data: bytes, first_no: int) -> Any:
             parsed = parse_asterisk_bytes(data, first_no, asm)
             return None if parsed is None else (parsed, len(parsed[1]))
+    labels = field_labels(fmt, setup.mapping)
     with gc_paused():  # rows of strings hold no cycles: see gc_paused
         for block in iter_blocks(path, rej, setup.first_line, fast=fast):
             if isinstance(block, Block):
@@ -532,6 +542,7 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
                 if "source_id" not in raw:  # dialsim's own: its call ids
                     raw["source_id"] = raw["call_id"].astype(object)
             del block
+            check_billsec(raw, checks, setup.zone, labels)  # before derive fills gaps
             derive(raw, checks, rej)
             if "direction" not in raw:  # native without a direction column: dialsim's
                 raw["direction"] = np.full(len(checks.lines), OUT, dtype=np.int8)

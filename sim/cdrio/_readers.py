@@ -27,6 +27,9 @@ from ._fields import (
     normalise_label,
 )
 from ._values import (
+    INT64_RANGE,
+    INT_LIMITS,
+    MAX_CALL_S,
     MISSING,
     NAT,
     NO_OFFSET,
@@ -92,18 +95,19 @@ def _times(raw: Raw, name: str, values: list[str], checks: RowChecks, zone: Zone
 
 
 def _seconds(raw: Raw, name: str, values: list[str], checks: RowChecks, where: str) -> None:
-    v, bad, _missing = parse_floats(values)
-    checks.reject(bad, lambda i: f"{where}: expected a number of seconds, found {values[i]!r}")
+    v, bad, _missing = parse_floats(values, MAX_CALL_S)
+    checks.reject(bad, lambda i: f"{where}: expected a number of seconds (0 to "
+                  f"{MAX_CALL_S:,}), found {values[i]!r}")
     raw[name] = v
 
 
 def _whole_seconds(raw: Raw, name: str, values: list[str], checks: RowChecks,
                    where: str) -> None:
     """A required duration in whole seconds (Asterisk, FreeSWITCH)."""
-    v, bad, missing = parse_ints(values)
+    v, bad, missing = parse_ints(values, -MAX_CALL_S, MAX_CALL_S)
 
     def reason(i: int) -> str:
-        return f"{where}: expected whole seconds, found {values[i]!r}"
+        return f"{where}: expected whole seconds (0 to {MAX_CALL_S:,}), found {values[i]!r}"
 
     checks.reject(bad, reason)
     checks.reject(missing, f"{where} missing")
@@ -111,8 +115,10 @@ def _whole_seconds(raw: Raw, name: str, values: list[str], checks: RowChecks,
 
 
 def _ints(raw: Raw, name: str, values: list[str], checks: RowChecks, where: str) -> None:
-    v, bad, missing = parse_ints(values)
-    checks.reject(bad, lambda i: f"{where}: expected an integer, found {values[i]!r}")
+    lo, hi = INT_LIMITS.get(name, INT64_RANGE)
+    v, bad, missing = parse_ints(values, lo, hi)
+    checks.reject(bad, lambda i: f"{where}: expected an integer from {lo} to {hi}, "
+                  f"found {values[i]!r}")
     raw[name] = np.where(missing, NAT, v)
 
 

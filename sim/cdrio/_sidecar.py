@@ -13,12 +13,15 @@ name with ``.csv`` replaced by ``.meta.json``)::
 
 ``tz`` is the zone of the wall-clock times, ``epoch`` the table's time 0, ``categories``
 the label order of the open categorical columns (so codes survive a round trip) and
-``meta`` the table's JSON-able provenance. ``csv.bytes`` is the size of the CSV it was
-written with: a sidecar whose CSV has since changed (re-saved by a spreadsheet,
-overwritten by another program) is ignored with a note, and the CSV is read as a
-bare file: the zone from the UTC offsets written in its timestamps, the epoch from
-its first call, categories in order of appearance. Both files are written atomically,
-the sidecar just before the CSV is renamed into place.
+``meta`` the table's JSON-able provenance. ``written_as`` (only when needed) maps the
+text written in the CSV to the label for labels a CSV line cannot hold (a CR, LF or
+NUL in a stage name: written with spaces, see :func:`._write.one_line_labels`).
+``csv.bytes`` is the size of the CSV it was written with: a sidecar whose CSV has
+since changed (re-saved by a spreadsheet, overwritten by another program) is ignored
+with a note, and the CSV is read as a bare file: the zone from the UTC offsets written
+in its timestamps, the epoch from its first call, categories in order of appearance.
+Both files are written atomically, the sidecar just before the CSV is renamed into
+place.
 """
 
 from __future__ import annotations
@@ -60,9 +63,11 @@ def _json_able(meta: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def sidecar_data(cdrs: CDRTable, csv_name: str, csv_bytes: int) -> dict[str, Any]:
-    """The sidecar of ``cdrs`` written as a CSV named ``csv_name`` of ``csv_bytes``."""
-    return {
+def sidecar_data(cdrs: CDRTable, csv_name: str, csv_bytes: int,
+                 written: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Any]:
+    """The sidecar of ``cdrs`` written as a CSV named ``csv_name`` of ``csv_bytes``;
+    ``written`` = {column: {text in the CSV: label}} for labels written otherwise."""
+    data = {
         "format": FORMAT, "version": VERSION,
         "csv": {"file": csv_name, "bytes": int(csv_bytes), "rows": len(cdrs),
                 "columns": [c.name for c in COLUMNS]},
@@ -70,6 +75,9 @@ def sidecar_data(cdrs: CDRTable, csv_name: str, csv_bytes: int) -> dict[str, Any
         "categories": {name: list(cdrs.vocabulary(name)) for name in OPEN_CATEGORIES},
         "meta": _json_able(cdrs.meta),
     }
+    if written:
+        data["written_as"] = {k: dict(v) for k, v in written.items()}
+    return data
 
 
 def write_sidecar(path: Path, data: Mapping[str, Any]) -> None:
@@ -78,7 +86,7 @@ def write_sidecar(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def _strings(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return isinstance(value, list) and set(map(type, value)) <= {str}
 
 
 def read_sidecar(csv_path: Path, notes: Rejections) -> dict[str, Any]:
@@ -127,5 +135,9 @@ def read_sidecar(csv_path: Path, notes: Rejections) -> dict[str, Any]:
             notes.note(f"{side.name}: categories.{name} is not a list of labels: ignored")
     if isinstance(data.get("meta"), dict):
         out["meta"] = data["meta"]
+    written = data.get("written_as", {})
+    for name, table in (written.items() if isinstance(written, dict) else ()):
+        if isinstance(table, dict) and all(isinstance(v, str) for v in table.values()):
+            out[f"written_as.{name}"] = table
     notes.note(f"zone, epoch, category order and meta read from {side.name}")
     return out

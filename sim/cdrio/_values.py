@@ -32,6 +32,9 @@ from ..errors import CDRFormatError
 
 __all__ = [
     "Factorizer",
+    "INT64_RANGE",
+    "INT_LIMITS",
+    "MAX_CALL_S",
     "MISSING",
     "NAT",
     "NO_OFFSET",
@@ -385,26 +388,62 @@ def utc_to_local_us(utc_us: np.ndarray, zone: ZoneInfo) -> np.ndarray:
 
 
 # -- numbers ---------------------------------------------------------------------------
-def _int_one(text: str) -> int | None:
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        x = float(text)
-    except ValueError:
+#: Longest duration a CDR field may hold (s): 31.7 years, far beyond any call, and
+#: small enough that every time and duration stays exact to the microsecond as float
+#: seconds (below 2^53 us). Larger values (a corrupt billsec of 2^63, a 400-digit
+#: number) are rejected with their line, never wrapped or rounded.
+MAX_CALL_S: int = 999_999_999
+_INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
+#: Accepted range of each integer CDR column: what its dtype holds (int64 less the
+#: ``NAT`` marker of a missing value; ``attempt`` >= 0 and ``agent_id`` >= -1, the
+#: "none" marker, in int32); another integer column: :data:`INT64_RANGE`.
+INT64_RANGE: tuple[int, int] = (_INT64_MIN + 1, _INT64_MAX)
+INT_LIMITS: dict[str, tuple[int, int]] = {
+    "call_id": (_INT64_MIN + 1, _INT64_MAX), "lead_id": (_INT64_MIN + 1, _INT64_MAX),
+    "attempt": (0, int(np.iinfo(np.int32).max)), "agent_id": (-1, int(np.iinfo(np.int32).max)),
+}
+#: An integer as text: ASCII digits, an optional sign and ``.000`` (spreadsheets).
+#: Underscores, exponents and non-ASCII digits (which ``int()`` would take) are not.
+#: Surrounding ASCII white space is allowed, as numpy's parser (the fast path) allows it.
+_INT_RE = re.compile(r"\s*([+-]?)0*([0-9]+?)(?:\.0*)?\s*\Z", re.ASCII)
+_FLOAT_RE = re.compile(r"\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*\Z",
+                       re.ASCII)
+
+
+def _plain(values: Sequence[str]) -> bool:
+    """No value holds what numpy's (``int()``'s) parser reads but a CDR should not:
+    non-ASCII digits or ``_`` separators (one C-speed pass over all the text)."""
+    text = "".join(values)
+    return text.isascii() and "_" not in text
+
+
+def _int_one(text: str, lo: int, hi: int) -> int | None:
+    m = _INT_RE.match(text)
+    if m is None or len(m.group(2)) > 19:  # more digits than any int64 (no int() call)
         return None
-    return int(x) if x.is_integer() else None
+    v = int(m.group(2))
+    v = -v if m.group(1) == "-" else v
+    return v if lo <= v <= hi else None
 
 
-def parse_ints(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Integers: ``(int64 values, bad, missing)``; missing and bad values are 0."""
+def parse_ints(values: Sequence[str], lo: int = _INT64_MIN + 1,
+               hi: int = _INT64_MAX) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integers read exactly (never through a float): ``(int64 values, bad, missing)``.
+
+    ``bad`` marks text that is not an integer (see ``_INT_RE``) or lies outside
+    ``lo..hi`` (inclusive; by default int64 less ``NAT``); missing and bad values are 0.
+    """
     n = len(values)
     try:
-        return (np.array(values, dtype=np.int64), np.zeros(n, dtype=bool),
-                np.zeros(n, dtype=bool))
+        out = np.array(values, dtype=np.int64)
     except (ValueError, TypeError, OverflowError):
         pass
+    else:
+        if _plain(values):
+            bad = (out < lo) | (out > hi)
+            if bad.any():
+                out[bad] = 0
+            return out, bad, np.zeros(n, dtype=bool)
     out = np.zeros(n, dtype=np.int64)
     bad = np.zeros(n, dtype=bool)
     missing = np.zeros(n, dtype=bool)
@@ -412,30 +451,36 @@ def parse_ints(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarra
         if text.strip() in MISSING:
             missing[i] = True
             continue
-        v = _int_one(text)
-        if v is None or not -(2**63) < v < 2**63:
+        v = _int_one(text, lo, hi)
+        if v is None:
             bad[i] = True
         else:
             out[i] = v
     return out, bad, missing
 
 
-def parse_floats(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Finite floats: ``(float64 values, bad, missing)``; missing and bad are NaN."""
+def parse_floats(values: Sequence[str], limit: float = np.inf
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Finite floats of magnitude at most ``limit``: ``(float64 values, bad, missing)``;
+    missing and bad are NaN. Text numpy would take but a CDR should not (non-ASCII
+    digits, ``_``, ``inf``) is bad."""
     n = len(values)
     try:
         out = np.array(values, dtype=np.float64)
+        if not _plain(values):
+            raise ValueError
     except (ValueError, TypeError):
         out = np.full(n, np.nan)
         for i, text in enumerate(values):
             if text.strip() in MISSING:
                 continue
-            try:
-                out[i] = float(text)
-            except ValueError:
-                out[i] = np.inf  # marks bad below
+            out[i] = float(text) if _FLOAT_RE.match(text) else np.inf  # inf: bad below
     missing = np.isnan(out)
-    bad = np.isinf(out)
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.abs(out) <= limit) & ~missing
+    for i in np.flatnonzero(missing).tolist():  # numpy reads any "nan"; MISSING decides
+        if values[i].strip() not in MISSING:
+            bad[i], missing[i] = True, False
     out[bad] = np.nan
     return out, bad, missing
 
@@ -458,13 +503,25 @@ def _decode_labels(raw: np.ndarray) -> list[str]:
     return [b.decode("utf-8", "dialsim-latin1") for b in raw.tolist()]
 
 
+def _digit_key_array(labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Sort keys ``value * 32 + length`` of labels that are short ASCII digit strings
+    (or ``''``), and which labels those are; per-label work in C only (``map``)."""
+    n = len(labels)
+    lens = np.fromiter(map(len, labels), dtype=np.int64, count=n)
+    ok = np.fromiter(map(str.isdigit, labels), dtype=bool, count=n) | (lens == 0)
+    ok &= np.fromiter(map(str.isascii, labels), dtype=bool, count=n) & (lens <= 17)
+    values = np.zeros(n, dtype=np.int64)
+    filled = ok & (lens > 0)
+    if filled.any():
+        values[filled] = np.array(list(compress(labels, filled.tolist())), dtype=np.int64)
+    return values * 32 + lens, ok
+
+
 def _digit_keys(labels: list[str]) -> np.ndarray | None:
     """Sort keys ``value * 32 + length`` if every label is a short ASCII digit string
     (the same keys the fast Asterisk path makes, so blocks of both paths mix)."""
-    if not all(lab.isascii() and (lab.isdigit() or lab == "") and len(lab) <= 17
-               for lab in labels):
-        return None
-    return np.array([int(lab or "0") * 32 + len(lab) for lab in labels], dtype=np.int64)
+    keys, ok = _digit_key_array(labels)
+    return keys if ok.all() else None
 
 
 class Factorizer:
@@ -496,9 +553,13 @@ class Factorizer:
     def ids(self, values: Sequence[str]) -> np.ndarray:
         """Slot ids (int64) of a block of label texts."""
         codes, labels = _factorize_once(values)
-        raw = np.array([lab.encode("utf-8", "surrogatepass") for lab in labels], dtype=bytes)
         if len(labels) == 0:
             raw = np.zeros(0, dtype="S1")
+        elif "".join(labels).isascii():  # one cast, no Python call per label
+            raw = np.array(labels, dtype=bytes)
+        else:
+            raw = np.array([lab.encode("utf-8", "surrogatepass") for lab in labels],
+                           dtype=bytes)
         return self.add(codes, raw, _digit_keys(labels))
 
     def finish(self, ids: np.ndarray, *, vocabulary: Iterable[str] = (),
@@ -534,18 +595,17 @@ class Factorizer:
             new = np.ones(len(labels), dtype=bool)
             # the known labels found among the block labels: one vectorised lookup
             # (a round trip may bring a vocabulary of 10^5 dialled numbers)
-            raws = [h.encode("utf-8", "surrogatepass") for h in head]
-            known: list[tuple[int, int | bytes]]
             if by_key:  # keys are digit strings' value * 32 + length
-                known = [(c, int(r or b"0") * 32 + len(r)) for c, r in enumerate(raws)
-                         if (r.isdigit() or r == b"") and len(r) <= 17]
-                probes = np.array([k for _, k in known], dtype=np.int64)
+                head_keys, usable = _digit_key_array(head)
+                h_codes = np.flatnonzero(usable)
+                probes = head_keys[usable]
             else:
-                known = [(c, r) for c, r in enumerate(raws)
+                raws = [h.encode("utf-8", "surrogatepass") for h in head]
+                known = [c for c, r in enumerate(raws)
                          if len(r) <= uniq.dtype.itemsize and not r.endswith(b"\0")]
-                probes = np.array([r for _, r in known], dtype=uniq.dtype)
-            if known:
-                h_codes = np.array([c for c, _ in known], dtype=np.int64)
+                h_codes = np.array(known, dtype=np.int64)
+                probes = np.array([raws[c] for c in known], dtype=uniq.dtype)
+            if len(h_codes):
                 j = np.minimum(np.searchsorted(uniq, probes), len(uniq) - 1)
                 hit = uniq[j] == probes  # np.unique output is sorted
                 code_of[rank[j[hit]]] = h_codes[hit]

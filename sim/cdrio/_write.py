@@ -19,6 +19,7 @@ columns in ``userfield`` as ``key=value;...``.
 from __future__ import annotations
 
 import csv
+import re
 from itertools import repeat
 from pathlib import Path
 from typing import IO, Any
@@ -32,7 +33,7 @@ from ._fields import USERFIELD_KEYS, escape_label
 from ._sidecar import sidecar_data, sidecar_path, write_sidecar
 from ._values import NAT, US_PER_S, format_times, get_zone, local_offsets_s
 
-__all__ = ["write_asterisk", "write_native"]
+__all__ = ["one_line_labels", "write_asterisk", "write_native"]
 
 _SLICE_ROWS = 65536
 _TIMES = ("start", "answer", "connect", "end")
@@ -69,15 +70,56 @@ def write_native(cdrs: CDRTable, path: str | Path) -> None:
     path = Path(path)
     zone = get_zone(cdrs.tz)
     epoch_us = _epoch_us(cdrs)
+    vocabs: dict[str, tuple[str, ...]] = {}
+    written: dict[str, dict[str, str]] = {}
+    for c in COLUMNS:
+        if c.kind == "cat":
+            vocabs[c.name], altered = one_line_labels(cdrs.vocabulary(c.name))
+            if altered:
+                written[c.name] = altered
     with atomic_write(path, "wb") as fh:
         size = fh.write((",".join(c.name for c in COLUMNS) + "\n").encode("ascii"))
         for lo in range(0, len(cdrs), _SLICE_ROWS):
-            size += fh.write(_native_rows(cdrs, slice(lo, lo + _SLICE_ROWS), zone, epoch_us))
-        write_sidecar(sidecar_path(path), sidecar_data(cdrs, path.name, size))
+            size += fh.write(_native_rows(cdrs, slice(lo, lo + _SLICE_ROWS), zone, epoch_us,
+                                          vocabs))
+        write_sidecar(sidecar_path(path), sidecar_data(cdrs, path.name, size, written))
 
 
-def _native_rows(cdrs: CDRTable, rows: slice, zone: Any, epoch_us: int) -> bytes:
-    """The CSV lines of ``cdrs[rows]``."""
+_BREAKS = re.compile("[\r\n\0]")
+
+
+def one_line_labels(vocab: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, str]]:
+    """Labels as a CSV line can hold them, and ``{written: label}`` for those changed.
+
+    A record is one line (:mod:`._text`), and NUL pads the formatted columns
+    (:mod:`sim.csvtext`): a CR, LF or NUL in a label (a scenario's stage name, an
+    unescaped userfield) is written as a space, made unique with `` (2)``, `` (3)``, ...
+    if that text is taken; the sidecar keeps the originals, so the round trip stays
+    exact.
+    """
+    joined = "".join(vocab)
+    if "\r" not in joined and "\n" not in joined and "\0" not in joined:
+        return vocab, {}
+    taken = set(vocab)
+    out: list[str] = []
+    altered: dict[str, str] = {}
+    for label in vocab:
+        if not _BREAKS.search(label):
+            out.append(label)
+            continue
+        base = text = _BREAKS.sub(" ", label)
+        k = 2
+        while text in taken:
+            text, k = f"{base} ({k})", k + 1
+        taken.add(text)
+        altered[text] = label
+        out.append(text)
+    return tuple(out), altered
+
+
+def _native_rows(cdrs: CDRTable, rows: slice, zone: Any, epoch_us: int,
+                 vocabs: dict[str, tuple[str, ...]]) -> bytes:
+    """The CSV lines of ``cdrs[rows]`` (``vocabs``: the labels as written)."""
     cols: list[np.ndarray] = []
     for c in COLUMNS:
         a = cdrs[c.name][rows]
@@ -86,7 +128,7 @@ def _native_rows(cdrs: CDRTable, rows: slice, zone: Any, epoch_us: int) -> bytes
         elif c.kind == "float":
             cols.append(fixed_us(a))
         elif c.kind == "cat":
-            cols.append(labels(a, cdrs.vocabulary(c.name)))
+            cols.append(labels(a, vocabs[c.name]))
         elif c.kind == "bool":
             cols.append(labels(a.astype(np.int8), ("0", "1")))
         else:
