@@ -41,6 +41,8 @@ PENDING, CONTACTED, CONVERTED, EXHAUSTED, INVALID, DNC, UNTOUCHED = range(7)
 STATUS_NAMES = ("pending", "contacted", "converted", "exhausted", "invalid", "dnc", "untouched")
 
 _DAY = 86_400.0
+#: Fresh leads made into Python ints at a time (per time-zone group).
+FRESH_CHUNK = 65_536
 _FIVE_MIN = 300.0
 
 
@@ -130,14 +132,28 @@ class CallList:
         self.windows: list[Intervals] = [dial_windows(scenario, o) for o in offsets]
         seg_group = np.array([offsets.index(s.tz_offset_s) for s in lst.segments], dtype=np.int64)
         group = seg_group[traits.segment]
-        self.group_of: list[int] = group.tolist()
         self.n_groups = len(offsets)
+        # Memory follows the work, not the list's size: one byte per lead for its group
+        # and its attempts (max_attempts <= 100), and fresh leads turned into Python ints
+        # a chunk at a time — a 50 M list of which 100 k are dialled no longer holds
+        # 50 M int objects (~40 bytes a lead) in its fresh queues.
+        self.group_of: bytearray | list[int] = (
+            bytearray(group.astype(np.uint8).tobytes()) if self.n_groups <= 256
+            else group.tolist())
         self.fresh: list[deque[int]] = []
+        self._fresh_rest: list[np.ndarray] = []  # per group: fresh leads not in the deque
+        self._fresh_at: list[int] = []
         eligible = ~traits.dnc
         for g in range(self.n_groups):
-            self.fresh.append(deque(np.flatnonzero(eligible & (group == g)).tolist()))
+            rest = np.flatnonzero(eligible & (group == g)) if self.n_groups > 1 \
+                else np.flatnonzero(eligible)
+            self._fresh_rest.append(rest)
+            self._fresh_at.append(0)
+            self.fresh.append(deque())
+            self._refill(g)
         self.retry = [RetryQueue() for _ in range(self.n_groups)]
-        self.attempts: list[int] = [0] * lst.size
+        self.attempts: bytearray | list[int] = (
+            bytearray(lst.size) if lst.max_attempts < 256 else [0] * lst.size)
         status = np.full(lst.size, UNTOUCHED, dtype=np.int8)
         status[traits.dnc] = DNC
         self.status = bytearray(status.tobytes())  # fast scalar writes in the loop
@@ -157,6 +173,18 @@ class CallList:
         self.record = self._recorder()
         if self.n_groups == 1:
             self.pop = self._one_group_pop()  # type: ignore[method-assign, assignment]
+
+    def _refill(self, g: int) -> bool:
+        """Move the next chunk of group ``g``'s fresh leads into its deque (False: none left)."""
+        rest, at = self._fresh_rest[g], self._fresh_at[g]
+        if at >= len(rest):
+            return False
+        self.fresh[g].extend(rest[at:at + FRESH_CHUNK].tolist())
+        self._fresh_at[g] = at + FRESH_CHUNK
+        return True
+
+    def _fresh_left(self, g: int) -> int:
+        return len(self.fresh[g]) + max(0, len(self._fresh_rest[g]) - self._fresh_at[g])
 
     # -- choosing ---------------------------------------------------------------------
     def _open(self, g: int, now: float) -> bool:
@@ -186,7 +214,10 @@ class CallList:
             return self._take(self.retry[best_g].pop(), now)
         for g in range(self.n_groups):
             if self.fresh[g] and self._open(g, now):
-                return self._take(self.fresh[g].popleft(), now)
+                lead = self.fresh[g].popleft()
+                if not self.fresh[g]:
+                    self._refill(g)
+                return self._take(lead, now)
         return -1
 
     def _one_group_pop(self) -> Callable[[float], int]:
@@ -199,6 +230,7 @@ class CallList:
         heappop, take_due, popleft = heapq.heappop, lead_at.pop, fresh.popleft
         dials = self.dials if self._track_caps else None
         pooled = not self.owned
+        refill = self._refill
 
         def pop(now: float) -> int:
             if not (open_from[0] <= now < open_until[0] or is_open(0, now)):
@@ -210,6 +242,8 @@ class CallList:
                     lead = untie(due)
             elif fresh:
                 lead = popleft()
+                if not fresh:  # the chunk is used up: the next one (if any)
+                    refill(0)
             else:
                 return -1
             if pooled:
@@ -290,7 +324,7 @@ class CallList:
     @property
     def pending(self) -> int:
         """Leads still to be dialled (fresh or waiting for a retry)."""
-        return sum(map(len, self.fresh)) + sum(map(len, self.retry))
+        return sum(map(self._fresh_left, range(self.n_groups))) + sum(map(len, self.retry))
 
     # -- outcomes -----------------------------------------------------------------------
     def _push(self, lead: int, due: float, notify: bool = True) -> None:
