@@ -18,11 +18,12 @@ from collections.abc import Callable
 import numpy as np
 
 from ..distributions import Constant, Distribution, Uniform
+from ..errors import ScenarioError
 from ..scenario import Scenario
 from .calendar import Intervals, dial_windows
 from .customers import LeadTraits
 
-__all__ = ["CallList", "STATUS_NAMES"]
+__all__ = ["CallList", "STATUS_NAMES", "check_memory", "estimate_run_bytes"]
 
 from .fates import (
     OUT_ABANDONED,
@@ -41,6 +42,7 @@ PENDING, CONTACTED, CONVERTED, EXHAUSTED, INVALID, DNC, UNTOUCHED = range(7)
 STATUS_NAMES = ("pending", "contacted", "converted", "exhausted", "invalid", "dnc", "untouched")
 
 _DAY = 86_400.0
+DAY_S = 86_400
 #: Fresh leads made into Python ints at a time (per time-zone group).
 FRESH_CHUNK = 65_536
 _FIVE_MIN = 300.0
@@ -103,6 +105,55 @@ class RetryQueue:
         else:
             del self.ties[due]
         return lead
+
+
+#: Bytes a run holds per lead (traits, status, attempts, its place in a queue) and per
+#: dial (the CDR row, the recorder's buffers, the customer draws), measured on
+#: ``dialsim run`` with a margin; a dial occupies a line for at least MIN_DIAL_S.
+BYTES_PER_LEAD = 80
+BYTES_PER_DIAL = 250
+MIN_DIAL_S = 5.0
+
+
+def estimate_run_bytes(scenario: Scenario) -> tuple[int, int]:
+    """A generous estimate of a run's memory (bytes) and of its dials, before it starts.
+
+    Dials are bounded by the list (size x max_attempts) and by what the lines can carry
+    in the calling time (lines x calling seconds / MIN_DIAL_S), so a 50 M list of which
+    100 k can be dialled is sized by the 100 k.
+    """
+    lst, d = scenario.list, scenario.dialer
+    camp = scenario.campaign
+    window_s = sum(b - a for a, b in camp.windows) + 2 * DAY_S  # + calls spilling over
+    calling_s = len(camp.calling_days()) * window_s
+    level = d.max_level if d.mode in ("predictive", "adaptive") else max(d.ratio, 1.0)
+    lines = max(scenario.agents.count * level, d.channels, 1)
+    by_lines = lines * calling_s / MIN_DIAL_S
+    if d.rate_per_min:
+        by_lines = max(by_lines, d.rate_per_min * calling_s / 60)
+    dials = int(min(lst.size * lst.max_attempts, by_lines))
+    return lst.size * BYTES_PER_LEAD + dials * BYTES_PER_DIAL, dials
+
+
+def _machine_bytes() -> int | None:
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return None
+
+
+def check_memory(scenario: Scenario, available: int | None = None) -> None:
+    """Raise :class:`ScenarioError` (exit 2) if the run would need more memory than the
+    machine has (``available`` bytes; default: its physical memory), with the figures."""
+    need, dials = estimate_run_bytes(scenario)
+    have = _machine_bytes() if available is None else available
+    if have is not None and need > have:
+        raise ScenarioError(
+            f"{scenario.source}: list.size: the run would need about {need / 2**30:,.1f} GiB "
+            f"of memory ({scenario.list.size:,} leads, up to {dials:,} dials), more than "
+            f"this machine's {have / 2**30:,.1f} GiB: call a smaller list or fewer days")
 
 
 class CallList:
