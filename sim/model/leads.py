@@ -198,7 +198,7 @@ class CallList:
         for g in range(self.n_groups):
             rest = np.flatnonzero(eligible & (group == g)) if self.n_groups > 1 \
                 else np.flatnonzero(eligible)
-            self._fresh_rest.append(rest)
+            self._fresh_rest.append(rest.astype(np.int32))  # list.size <= 50 M < 2^31
             self._fresh_at.append(0)
             self.fresh.append(deque())
             self._refill(g)
