@@ -292,3 +292,22 @@ def test_plan_integers_beyond_int64_and_absurd_amounts_are_located():
 
 
 CDRS = _cdrs()
+
+
+def test_memory_is_estimated_from_the_work_and_checked_before_the_run():
+    from sim.model.leads import BYTES_PER_LEAD, check_memory, estimate_run_bytes
+
+    big = scenario_from_dict(tiny_dict(), source="big.toml",
+                             overrides={"list.size": 50_000_000, "list.max_attempts": 3})
+    need, dials = estimate_run_bytes(big)
+    # one agent on one line for one 8-hour day: the dials are the line's, not the list's
+    assert dials <= (8 + 48) * 3600 / 5 < 50_000_000
+    assert need < 50_000_000 * BYTES_PER_LEAD * 1.1
+    with pytest.raises(ScenarioError, match=r"big.toml: list.size: the run would need about "
+                                            r"[0-9.,]+ GiB of memory \(50,000,000 leads"):
+        check_memory(big, available=2**30)
+    check_memory(big, available=2**40)
+    with pytest.raises(ScenarioError, match="GiB of memory"):  # before anything is allocated
+        run(scenario_from_dict(tiny_dict(), overrides={
+            "list.size": 50_000_000, "agents.count": 100_000, "campaign.days": 3000,
+            "dialer.mode": "predictive", "list.max_attempts": 100}), seed=1)

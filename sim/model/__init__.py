@@ -21,6 +21,7 @@ from ..scenario import Scenario
 from .customers import OWNED_LAYOUT, Draws, lead_traits
 from .dialers import PowerPacer
 from .engine import Campaign
+from .leads import check_memory
 from .recorder import Intervals3, agent_log
 
 __all__ = ["RunResult", "check_compliance", "run"]
@@ -97,6 +98,7 @@ def run(scenario: Scenario, seed: int = 0, *,
     progress
         Called now and then with the share of the campaign's calendar simulated (0–1).
     """
+    check_memory(scenario)  # sized before anything is allocated: exit 2 with the figure
     traits = lead_traits(scenario, seed)
     factory = _pacer_factory(scenario)
     draws = Draws(scenario, seed, traits, layout=OWNED_LAYOUT if factory is None else None)

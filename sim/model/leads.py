@@ -18,11 +18,12 @@ from collections.abc import Callable
 import numpy as np
 
 from ..distributions import Constant, Distribution, Uniform
+from ..errors import ScenarioError
 from ..scenario import Scenario
 from .calendar import Intervals, dial_windows
 from .customers import LeadTraits
 
-__all__ = ["CallList", "STATUS_NAMES"]
+__all__ = ["CallList", "STATUS_NAMES", "check_memory", "estimate_run_bytes"]
 
 from .fates import (
     OUT_ABANDONED,
@@ -41,6 +42,9 @@ PENDING, CONTACTED, CONVERTED, EXHAUSTED, INVALID, DNC, UNTOUCHED = range(7)
 STATUS_NAMES = ("pending", "contacted", "converted", "exhausted", "invalid", "dnc", "untouched")
 
 _DAY = 86_400.0
+DAY_S = 86_400
+#: Fresh leads made into Python ints at a time (per time-zone group).
+FRESH_CHUNK = 65_536
 _FIVE_MIN = 300.0
 
 
@@ -103,6 +107,55 @@ class RetryQueue:
         return lead
 
 
+#: Bytes a run holds per lead (traits, status, attempts, its place in a queue) and per
+#: dial (the CDR row, the recorder's buffers, the customer draws), measured on
+#: ``dialsim run`` with a margin; a dial occupies a line for at least MIN_DIAL_S.
+BYTES_PER_LEAD = 80
+BYTES_PER_DIAL = 250
+MIN_DIAL_S = 5.0
+
+
+def estimate_run_bytes(scenario: Scenario) -> tuple[int, int]:
+    """A generous estimate of a run's memory (bytes) and of its dials, before it starts.
+
+    Dials are bounded by the list (size x max_attempts) and by what the lines can carry
+    in the calling time (lines x calling seconds / MIN_DIAL_S), so a 50 M list of which
+    100 k can be dialled is sized by the 100 k.
+    """
+    lst, d = scenario.list, scenario.dialer
+    camp = scenario.campaign
+    window_s = sum(b - a for a, b in camp.windows) + 2 * DAY_S  # + calls spilling over
+    calling_s = len(camp.calling_days()) * window_s
+    level = d.max_level if d.mode in ("predictive", "adaptive") else max(d.ratio, 1.0)
+    lines = max(scenario.agents.count * level, d.channels, 1)
+    by_lines = lines * calling_s / MIN_DIAL_S
+    if d.rate_per_min:
+        by_lines = max(by_lines, d.rate_per_min * calling_s / 60)
+    dials = int(min(lst.size * lst.max_attempts, by_lines))
+    return lst.size * BYTES_PER_LEAD + dials * BYTES_PER_DIAL, dials
+
+
+def _machine_bytes() -> int | None:
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return None
+
+
+def check_memory(scenario: Scenario, available: int | None = None) -> None:
+    """Raise :class:`ScenarioError` (exit 2) if the run would need more memory than the
+    machine has (``available`` bytes; default: its physical memory), with the figures."""
+    need, dials = estimate_run_bytes(scenario)
+    have = _machine_bytes() if available is None else available
+    if have is not None and need > have:
+        raise ScenarioError(
+            f"{scenario.source}: list.size: the run would need about {need / 2**30:,.1f} GiB "
+            f"of memory ({scenario.list.size:,} leads, up to {dials:,} dials), more than "
+            f"this machine's {have / 2**30:,.1f} GiB: call a smaller list or fewer days")
+
+
 class CallList:
     """The campaign's call list and its retry queues.
 
@@ -130,14 +183,28 @@ class CallList:
         self.windows: list[Intervals] = [dial_windows(scenario, o) for o in offsets]
         seg_group = np.array([offsets.index(s.tz_offset_s) for s in lst.segments], dtype=np.int64)
         group = seg_group[traits.segment]
-        self.group_of: list[int] = group.tolist()
         self.n_groups = len(offsets)
+        # Memory follows the work, not the list's size: one byte per lead for its group
+        # and its attempts (max_attempts <= 100), and fresh leads turned into Python ints
+        # a chunk at a time — a 50 M list of which 100 k are dialled no longer holds
+        # 50 M int objects (~40 bytes a lead) in its fresh queues.
+        self.group_of: bytearray | list[int] = (
+            bytearray(group.astype(np.uint8).tobytes()) if self.n_groups <= 256
+            else group.tolist())
         self.fresh: list[deque[int]] = []
+        self._fresh_rest: list[np.ndarray] = []  # per group: fresh leads not in the deque
+        self._fresh_at: list[int] = []
         eligible = ~traits.dnc
         for g in range(self.n_groups):
-            self.fresh.append(deque(np.flatnonzero(eligible & (group == g)).tolist()))
+            rest = np.flatnonzero(eligible & (group == g)) if self.n_groups > 1 \
+                else np.flatnonzero(eligible)
+            self._fresh_rest.append(rest.astype(np.int32))  # list.size <= 50 M < 2^31
+            self._fresh_at.append(0)
+            self.fresh.append(deque())
+            self._refill(g)
         self.retry = [RetryQueue() for _ in range(self.n_groups)]
-        self.attempts: list[int] = [0] * lst.size
+        self.attempts: bytearray | list[int] = (
+            bytearray(lst.size) if lst.max_attempts < 256 else [0] * lst.size)
         status = np.full(lst.size, UNTOUCHED, dtype=np.int8)
         status[traits.dnc] = DNC
         self.status = bytearray(status.tobytes())  # fast scalar writes in the loop
@@ -157,6 +224,18 @@ class CallList:
         self.record = self._recorder()
         if self.n_groups == 1:
             self.pop = self._one_group_pop()  # type: ignore[method-assign, assignment]
+
+    def _refill(self, g: int) -> bool:
+        """Move the next chunk of group ``g``'s fresh leads into its deque (False: none left)."""
+        rest, at = self._fresh_rest[g], self._fresh_at[g]
+        if at >= len(rest):
+            return False
+        self.fresh[g].extend(rest[at:at + FRESH_CHUNK].tolist())
+        self._fresh_at[g] = at + FRESH_CHUNK
+        return True
+
+    def _fresh_left(self, g: int) -> int:
+        return len(self.fresh[g]) + max(0, len(self._fresh_rest[g]) - self._fresh_at[g])
 
     # -- choosing ---------------------------------------------------------------------
     def _open(self, g: int, now: float) -> bool:
@@ -186,7 +265,10 @@ class CallList:
             return self._take(self.retry[best_g].pop(), now)
         for g in range(self.n_groups):
             if self.fresh[g] and self._open(g, now):
-                return self._take(self.fresh[g].popleft(), now)
+                lead = self.fresh[g].popleft()
+                if not self.fresh[g]:
+                    self._refill(g)
+                return self._take(lead, now)
         return -1
 
     def _one_group_pop(self) -> Callable[[float], int]:
@@ -199,6 +281,7 @@ class CallList:
         heappop, take_due, popleft = heapq.heappop, lead_at.pop, fresh.popleft
         dials = self.dials if self._track_caps else None
         pooled = not self.owned
+        refill = self._refill
 
         def pop(now: float) -> int:
             if not (open_from[0] <= now < open_until[0] or is_open(0, now)):
@@ -210,6 +293,8 @@ class CallList:
                     lead = untie(due)
             elif fresh:
                 lead = popleft()
+                if not fresh:  # the chunk is used up: the next one (if any)
+                    refill(0)
             else:
                 return -1
             if pooled:
@@ -290,7 +375,7 @@ class CallList:
     @property
     def pending(self) -> int:
         """Leads still to be dialled (fresh or waiting for a retry)."""
-        return sum(map(len, self.fresh)) + sum(map(len, self.retry))
+        return sum(map(self._fresh_left, range(self.n_groups))) + sum(map(len, self.retry))
 
     # -- outcomes -----------------------------------------------------------------------
     def _push(self, lead: int, due: float, notify: bool = True) -> None:
