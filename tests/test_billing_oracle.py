@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from datetime import time as dtime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -34,19 +35,38 @@ NTYPES = ("", "mobile", "landline")
 # -- the oracle ------------------------------------------------------------------------
 
 
+def _band_at(plan: Plan, at: datetime) -> int | None:
+    """Index of the band in force at ``at``, from calendar dates: of the bands whose
+    latest start (on one of their days, at most a week back) still covers ``at`` — up to
+    its ``end``, or, without one, until any band's next start — the latest start wins."""
+    occurrences = []
+    for k, b in enumerate(plan.bands):
+        for back in range(8):
+            day = (at - timedelta(days=back)).date()
+            start = datetime.combine(day, dtime()) + timedelta(seconds=b.start_s)
+            if day.weekday() in b.days and start <= at:
+                occurrences.append((start, k))
+    starts = {t for t, _ in occurrences}
+    live = []
+    for t, k in occurrences:
+        b = plan.bands[k]
+        if b.end_s is not None:
+            if at < t + timedelta(seconds=(b.end_s - b.start_s) % 86400 or 86400):
+                live.append((t, k))
+        elif not any(t < other <= at for other in starts):
+            live.append((t, k))
+    return max(live)[1] if live else None
+
+
 def _factor(plan: Plan, at: datetime) -> Fraction:
-    wd, t = at.weekday(), at.hour * 3600 + at.minute * 60 + at.second
-    for b in plan.bands:
-        if b.start_s < b.end_s:
-            if wd in b.days and b.start_s <= t < b.end_s:
-                return Fraction(b.factor)
-        elif (wd in b.days and t >= b.start_s) or ((wd - 1) % 7 in b.days and t < b.end_s):
-            return Fraction(b.factor)
-    return Fraction(1)
+    k = _band_at(plan, at)
+    return Fraction(1) if k is None else Fraction(plan.bands[k].factor)
 
 
-def _tariff(plan: Plan, dest: str, ntype: str) -> list[tuple[int, int, Fraction]]:
-    """(from_s, increment_s, price per second) of the call's tariff."""
+def _tariff(plan: Plan, dest: str, ntype: str,
+            band: Any = None) -> list[tuple[int, int, Fraction]]:
+    """(from_s, increment_s, price per second) of the call's tariff; a band with its
+    own steps replaces the plan's (not a destination's)."""
     chosen = None
     number = dest.lstrip("+")
     best = -1
@@ -55,11 +75,28 @@ def _tariff(plan: Plan, dest: str, ntype: str) -> list[tuple[int, int, Fraction]
             chosen, best = d, len(d.prefix)
     if chosen is None:
         chosen = next((d for d in plan.destinations if d.number_type == ntype and ntype), None)
-    steps = plan.steps if chosen is None or chosen.steps is None else chosen.steps
+    own = plan.steps if band is None or band.steps is None else band.steps
+    steps = own if chosen is None or chosen.steps is None else chosen.steps
+    if chosen is not None and chosen.steps is None:
+        steps = plan.steps
     flat = None if chosen is None or chosen.steps is not None else chosen.price_per_min
     return [(s.from_s, s.increment_s,
              Fraction(flat) / 60 if flat is not None else Fraction(s.price) / s.unit_s)
             for s in steps]
+
+
+def _band_time(plan: Plan, dd: int, at0: datetime, dest: str,
+               ntype: str) -> tuple[int, Fraction]:
+    """Bands with tariffs: increment by increment, each by the band where it starts."""
+    pos, time = 0, Fraction(0)
+    while pos < dd:
+        k = _band_at(plan, at0 + timedelta(seconds=pos))
+        band = None if k is None else plan.bands[k]
+        f = Fraction(1) if band is None else Fraction(band.factor)
+        _, inc, price = [s for s in _tariff(plan, dest, ntype, band) if s[0] <= pos][-1]
+        time += price * inc * f
+        pos += inc
+    return pos, time
 
 
 def _round(x: Fraction, decimals: int, method: str) -> Fraction:
@@ -79,6 +116,14 @@ def oracle(plan: Plan, billsec: int, answered: bool, answer: datetime | None = N
         steps = _tariff(plan, dest, ntype)
         dd = max(d - plan.included_s, 0)
         pos, time = 0, Fraction(0)
+        connect = Fraction(plan.connect_fee)
+        if any(b.has_tariff for b in plan.bands):
+            assert answer is not None
+            k = _band_at(plan, answer)
+            if k is not None and plan.bands[k].connect_fee is not None:
+                connect = Fraction(plan.bands[k].connect_fee)
+            pos, time = _band_time(plan, dd, answer + timedelta(seconds=plan.included_s),
+                                   dest, ntype)
         while pos < dd:
             _, inc, price = [s for s in steps if s[0] <= pos][-1]
             for sec in range(pos, pos + inc):
@@ -87,7 +132,7 @@ def oracle(plan: Plan, billsec: int, answered: bool, answer: datetime | None = N
                 time += price * f
             pos += inc
         billed = pos * plan.legs
-        leg = max(Fraction(plan.connect_fee) + time, Fraction(plan.min_cost))
+        leg = max(connect + time, Fraction(plan.min_cost))
         if plan.max_cost is not None:
             leg = min(leg, Fraction(plan.max_cost))
         total += plan.legs * leg
@@ -137,6 +182,35 @@ steps_st = st.lists(st.tuples(st.integers(1, 90), amount, st.sampled_from([1, 6,
 
 
 @st.composite
+def band_st(draw: st.DrawFn) -> dict[str, Any]:
+    """A band: a factor, or its own connect fee and / or tariff; with or without an end."""
+    h, m, h2, m2 = draw(st.tuples(st.integers(0, 23), st.sampled_from([0, 1, 30]),
+                                  st.integers(0, 23), st.sampled_from([0, 2, 45])))
+    band: dict[str, Any] = {
+        "days": draw(st.lists(st.sampled_from(["mon", "tue", "wed", "thu", "fri", "sat",
+                                               "sun"]), min_size=1, max_size=7,
+                              unique=True)),
+        "start": f"{h:02d}:{m:02d}"}
+    if draw(st.booleans()):
+        band["end"] = f"{h2:02d}:{m2:02d}"
+    kind = draw(st.sampled_from(["factor", "factor", "connect", "xy", "steps"]))
+    if kind == "factor" or draw(st.booleans()):
+        band["factor"] = draw(amount)
+    if kind == "connect" or (kind != "factor" and draw(st.booleans())):
+        band["connect_fee"] = draw(amount)
+    if kind == "xy":
+        band["price_per_min"] = draw(amount)
+        band["increments"] = f"{draw(st.integers(1, 90))}/{draw(st.integers(1, 60))}"
+    elif kind == "steps":
+        steps, at = [], 0
+        for gap, price, unit, inc in draw(steps_st):
+            steps.append({"from_s": at, "price": price, "unit_s": unit, "increment_s": inc})
+            at += gap
+        band["steps"] = steps
+    return band
+
+
+@st.composite
 def plans(draw: st.DrawFn) -> Plan:
     raw: dict[str, Any] = {"name": "p", "currency": "CNY"}
     if draw(st.booleans()):
@@ -161,15 +235,7 @@ def plans(draw: st.DrawFn) -> Plan:
                        "method": draw(st.sampled_from(["up", "half_up", "down"])),
                        "per": draw(st.sampled_from(["call", "invoice"]))}
     if draw(st.booleans()):
-        raw["bands"] = [{"days": draw(st.lists(st.sampled_from(
-                             ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]),
-                             min_size=1, max_size=7, unique=True)),
-                         "start": f"{h:02d}:{m:02d}", "end": f"{h2:02d}:{m2:02d}",
-                         "factor": draw(amount)}
-                        for h, m, h2, m2 in draw(st.lists(st.tuples(
-                            st.integers(0, 23), st.sampled_from([0, 1, 30]),
-                            st.integers(0, 23), st.sampled_from([0, 2, 45])),
-                            min_size=1, max_size=2))]
+        raw["bands"] = [draw(band_st()) for _ in range(draw(st.integers(1, 3)))]
     if draw(st.booleans()):
         dests = []
         for key in draw(st.lists(st.sampled_from(["86", "86138", "8613", "44", "mobile",
@@ -196,7 +262,7 @@ def _edges(plan: Plan) -> list[int]:
     friday = 4
     return [(day - friday) * 86400 + at + week * 7 * 86400
             for b in plan.bands for day in b.days for at in (b.start_s, b.end_s)
-            for week in (0, 1)]
+            if at is not None for week in (0, 1)]
 
 
 @st.composite
@@ -206,7 +272,7 @@ def calls_for(draw: st.DrawFn, plan: Plan) -> list[Call]:
     uniform = st.floats(0, 14 * 86400, allow_nan=False).map(lambda x: round(x, 1))
     edges = _edges(plan)
     near = (st.builds(lambda e, back: e - back + 0.5, st.sampled_from(edges),
-                      st.integers(0, 300)) if edges else uniform)
+                      st.integers(0, 300) | st.just(0)) if edges else uniform)
     return draw(st.lists(st.builds(
         Call, st.integers(0, 400) | st.sampled_from([0, 1, 59, 60, 61]), st.booleans(),
         uniform | near, st.integers(0, len(DESTS) - 1), st.integers(0, len(NTYPES) - 1)),

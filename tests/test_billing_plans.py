@@ -131,7 +131,7 @@ def test_full_plan_with_every_key() -> None:
      "plans.toml: plan[0].bands[0].days: must be a non-empty list of weekdays"),
     (dict(price_per_min="0.1", increments="1/1",
           bands=[{"days": ["fri"], "start": "18:00", "end": "08:00", "factor": "0.5"},
-                 {"days": ["sat"], "factor": "0.5"}]),
+                 {"days": ["sat"], "end": "24:00", "factor": "0.5"}]),
      "plans.toml: plan[0].bands[1]: overlaps plan[0].bands[0] on sat at 00:00"),
     (dict(price_per_min="0.1", increments="1/1",
           destinations=[{"prefix": "86", "number_type": "mobile", "price_per_min": "1"}]),

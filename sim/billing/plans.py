@@ -20,7 +20,9 @@ Keys of a ``[[plan]]`` table (amounts in ``currency``; ``*`` = required)::
     price_per_min + increments = "X/Y"      | [[plan.steps]] from_s, price, unit_s, increment_s
     connect_fee, per_attempt_fee, no_charge_under_s, included_s, min_cost, max_cost, legs
     rounding = {decimals = 4, method = "half_up" | "up" | "down", per = "call" | "invoice"}
-    [[plan.bands]] name, days = ["mon", ...], start = "18:00", end = "08:00", factor
+    [[plan.bands]] name, days = ["mon", ...], start = "18:00", end = "08:00" (optional:
+        until the next band's start), factor, and optionally the band's own connect_fee,
+        price_per_min + increments | [[plan.bands.steps]]
     [[plan.destinations]] prefix | number_type, price_per_min [+ increments] | steps
     seat_per_month, number_per_month, channel_per_month = amount | [{from_channels, price}]
     bundle = {minutes, price, overage_per_min}   (time prices must then be 0 or absent)
@@ -55,6 +57,7 @@ __all__ = [
     "Plan",
     "Rounding",
     "Step",
+    "band_segments",
     "load_plans",
     "plans_from_dict",
     "shorthand_steps",
@@ -81,20 +84,35 @@ class Step:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Band:
-    """A weekly time band in which every price is multiplied by ``factor``.
+    """A weekly time band: a price factor, and optionally its own tariff.
 
     ``start_s``/``end_s`` are seconds after local midnight of each day in ``days``
-    (0 = Monday); ``end_s <= start_s`` runs past midnight into the next day.
+    (0 = Monday); ``end_s <= start_s`` runs past midnight into the next day; ``end_s``
+    None: in force until the next band's start (the latest start wins).
+    ``connect_fee`` and ``steps`` (a whole tariff), when set, replace the plan's own
+    while the band is in force; ``factor`` multiplies the band's prices.
     """
 
     name: str
     days: tuple[int, ...]
     start_s: int
-    end_s: int
+    end_s: int | None
     factor: Decimal
+    connect_fee: Decimal | None = None
+    steps: tuple[Step, ...] | None = None
+    increments: str | None = None
+    price_per_min: Decimal | None = None
+
+    @property
+    def has_tariff(self) -> bool:
+        """Whether the band carries its own connect fee or tariff."""
+        return self.connect_fee is not None or self.steps is not None
 
     def week_intervals(self) -> list[tuple[int, int]]:
-        """Covered ``[lo, hi)`` intervals in seconds from Monday 00:00, wrapped to the week."""
+        """Covered ``[lo, hi)`` intervals in seconds from Monday 00:00, wrapped to the
+        week (bands with an ``end`` only; see :func:`band_segments` for the others)."""
+        if self.end_s is None:
+            raise ValueError(f"band {self.name!r} has no end: use band_segments()")
         span = (self.end_s - self.start_s) % DAY_S or DAY_S
         out: list[tuple[int, int]] = []
         for day in self.days:
@@ -105,6 +123,42 @@ class Band:
             else:  # Sunday night into Monday morning
                 out += [(lo, WEEK_S), (0, hi - WEEK_S)]
         return sorted(out)
+
+
+def band_segments(bands: tuple[Band, ...] | list[Band]) -> list[tuple[int, int, int]]:
+    """The week cut into ``(lo, hi, band index)`` pieces where a band is in force.
+
+    A band with an ``end`` covers ``[start, end)``; one without runs from its start to
+    the next start of any band (cyclically over the week). Where bands overlap the one
+    that started latest is in force. Uncovered time is left out; adjacent pieces of one
+    band are merged.
+    """
+    starts = sorted({d * DAY_S + b.start_s for b in bands for d in b.days})
+    covers: list[tuple[int, int, int, int]] = []  # lo, hi, start (for "latest"), band
+    for k, b in enumerate(bands):
+        for d in b.days:
+            lo = d * DAY_S + b.start_s
+            if b.end_s is not None:
+                hi = lo + ((b.end_s - b.start_s) % DAY_S or DAY_S)
+            else:
+                later = [x for x in starts if x > lo]
+                hi = later[0] if later else starts[0] + WEEK_S
+            for shift in (0, -WEEK_S):  # the part wrapped past Sunday midnight
+                a, z = max(lo + shift, 0), min(hi + shift, WEEK_S)
+                if a < z:
+                    covers.append((a, z, lo + shift, k))
+    cuts = sorted({0, WEEK_S, *(c[0] for c in covers), *(c[1] for c in covers)})
+    out: list[tuple[int, int, int]] = []
+    for a, z in zip(cuts, cuts[1:], strict=False):
+        live = [(st, k) for lo, hi, st, k in covers if lo <= a and z <= hi]
+        if not live:
+            continue
+        k = max(live)[1]
+        if out and out[-1][1] == a and out[-1][2] == k:
+            out[-1] = (out[-1][0], z, k)
+        else:
+            out.append((a, z, k))
+    return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -349,9 +403,10 @@ def _rounding(sec: Section) -> Rounding:
     return out
 
 
-def _bands(sec: Section) -> tuple[Band, ...]:
+def _bands(sec: Section, *, bundle: bool) -> tuple[Band, ...]:
     bands: list[Band] = []
     covered: list[tuple[int, int, str]] = []
+    starts: dict[int, str] = {}
     for i, b in enumerate(sec.items("bands")):
         name = b.string("name", f"band {i}")
         days_raw = b.raw_get("days", list(DAYS))
@@ -363,17 +418,31 @@ def _bands(sec: Section) -> tuple[Band, ...]:
         else:
             days = sorted({DAYS.index(d.lower()[:3]) for d in days_raw})
         start = b.string("start", "00:00", check=_clock_check)
-        end = b.string("end", "24:00", check=_clock_check)
-        factor = b.decimal("factor")
-        b.finish()
-        start_s, end_s = _clock_s(start or ""), _clock_s(end or "")
-        if start_s is None or end_s is None or factor is MISSING or not days:
+        end = b.string("end", None, check=_clock_check)
+        connect = b.decimal("connect_fee", None)
+        own = b.has("steps") or b.has("price_per_min") or b.has("increments")
+        steps, increments, ppm = _tariff(b, bundle=bundle) if own else (None, None, None)
+        factor = b.decimal("factor", Decimal(1) if own or connect is not None else MISSING)
+        b.finish(("steps", "price_per_min", "increments"))
+        start_s = _clock_s(start or "")
+        end_s = None if end is None else _clock_s(end)
+        if start_s is None or (end is not None and end_s is None) or factor is MISSING \
+                or not days or (own and not steps):
             continue
-        if start_s % DAY_S == end_s % DAY_S and start_s != 0:
+        if end_s is not None and start_s % DAY_S == end_s % DAY_S and start_s != 0:
             b.problems.add(b.path("end"), f"must differ from start (got {end!r})")
             continue
         band = Band(name=name, days=tuple(days), start_s=start_s % DAY_S, end_s=end_s,
-                    factor=factor)
+                    factor=factor, connect_fee=connect, steps=steps or None,
+                    increments=increments, price_per_min=ppm)
+        for day in days:
+            at = day * DAY_S + band.start_s
+            if at in starts:
+                b.problems.add(b.key, f"starts on {DAYS[day]} at {start} like {starts[at]}")
+            starts.setdefault(at, b.key)
+        if end_s is None:
+            bands.append(band)
+            continue
         for lo, hi in band.week_intervals():
             for olo, ohi, other in covered:
                 if lo < ohi and olo < hi:
@@ -472,7 +541,7 @@ def _plan(p: Section) -> Plan | None:
         included_s=p.integer("included_s", 0, lo=0),
         legs=p.integer("legs", 1, lo=1, hi=10),
         rounding=_rounding(p),
-        bands=_bands(p),
+        bands=_bands(p, bundle=p.has("bundle")),
         destinations=_destinations(p, bundle=p.has("bundle")),
         seat_per_month=p.decimal("seat_per_month", Decimal(0)),
         channel_tiers=_channel_tiers(p),

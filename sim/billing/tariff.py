@@ -28,11 +28,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
-from .plans import DAY_S, WEEK_S, Band, Plan, Step
+from .bandrate import BandTariffs, band_rates, compile_band_tariffs
+from .plans import DAY_S, WEEK_S, Band, Plan, Step, band_segments
 
 __all__ = [
     "CompiledPlan",
@@ -99,10 +100,16 @@ class CompiledPlan:
     min_cost: int
     max_cost: int | None
     out_den: int  # denominator of the per-call output: 10**decimals, or den (per invoice)
+    banded: BandTariffs | None = None  # bands with their own tariffs (sim.billing.bandrate)
 
     def bound(self, d_max: int, t_max: int = 0) -> int:
         """Upper bound of any intermediate integer for calls up to ``d_max`` s that start
         before ``t_max`` s (absolute week time)."""
+        if self.banded is not None:
+            b = self.banded
+            b_max = d_max + b.max_inc
+            leg = max(int(b.connect.max()) + b.max_rate * b_max, self.min_cost)
+            return max(2 * (self.per_attempt + self.plan.legs * leg), 2 * (t_max + b_max))
         b_max = d_max + max(int(t.inc.max()) for t in self.tariffs)
         w = 1 if self.schedule is None else int(self.schedule.weights.max())
         time = max(max(t.rate) for t in self.tariffs) * w * b_max + max(
@@ -150,14 +157,22 @@ class CompiledPlan:
         time: np.ndarray = np.zeros(len(d), dtype=dtype)
         # only charged calls have time to price (often half of the dials or fewer)
         busy = np.flatnonzero(charged)
-        for k, tar in enumerate(self.tariffs):
+        connect: Any = self.connect
+        if self.banded is not None:
+            assert start_t is not None, "banded plans need answer times"
+            connect = np.zeros(len(d), dtype=dtype)
+            connect[busy] = self.banded.connect_at(start_t[busy])
+            billed[busy], time[busy] = self.banded.rate(
+                dd[busy], None if tariff is None else tariff[busy],
+                start_t[busy] + plan.included_s, dtype)
+        for k, tar in enumerate(() if self.banded is not None else self.tariffs):
             if tariff is None and k:
                 break
             sel = busy if tariff is None else busy[tariff[busy] == k]
             b, t = self._time(tar, dd[sel], None if start_t is None else
                               start_t[sel] + plan.included_s)
             billed[sel], time[sel] = b, t
-        leg = np.maximum(time + self.connect, self.min_cost)
+        leg = np.maximum(time + connect, self.min_cost)
         if self.max_cost is not None:
             leg = np.minimum(leg, self.max_cost)
         units = np.where(charged, leg * plan.legs, 0) + self.per_attempt
@@ -236,7 +251,7 @@ def _effective(steps: Sequence[Step]) -> tuple[list[int], list[int]]:
 def _schedule(bands: Sequence[Band]) -> Schedule | None:
     if not bands:
         return None
-    pieces = sorted((lo, hi, Fraction(b.factor)) for b in bands for lo, hi in b.week_intervals())
+    pieces = [(lo, hi, Fraction(bands[k].factor)) for lo, hi, k in band_segments(bands)]
     den = math.lcm(1, *(f.denominator for _, _, f in pieces))
     starts: list[int] = []
     weights: list[int] = []
@@ -276,14 +291,18 @@ def _tariff_rates(plan: Plan) -> list[tuple[list[int], list[int], list[Fraction]
 
 def compile_plan(plan: Plan) -> CompiledPlan:
     """Turn a plan into integer units over one common denominator."""
-    schedule = _schedule(plan.bands)
+    with_tariffs = any(b.has_tariff for b in plan.bands)
+    schedule = None if with_tariffs else _schedule(plan.bands)
     w_den = schedule.den if schedule else 1
     raw = _tariff_rates(plan)
     fees = [plan.connect_fee, plan.per_attempt_fee, plan.min_cost]
+    fees += [b.connect_fee for b in plan.bands if b.connect_fee is not None]
     if plan.max_cost is not None:
         fees.append(plan.max_cost)
     dens = [r.denominator * w_den for _, _, rates in raw for r in rates]
     dens += [Fraction(f).denominator for f in fees]
+    by_band = band_rates(plan) if with_tariffs else []
+    dens += [r.denominator for row in by_band for _, _, rates in row for r in rates]
     out_den = 10**plan.rounding.decimals
     den = math.lcm(*dens, out_den)
 
@@ -305,7 +324,8 @@ def compile_plan(plan: Plan) -> CompiledPlan:
         connect=units(plan.connect_fee), per_attempt=units(plan.per_attempt_fee),
         min_cost=units(plan.min_cost),
         max_cost=None if plan.max_cost is None else units(plan.max_cost),
-        out_den=out_den if plan.rounding.per == "call" else den)
+        out_den=out_den if plan.rounding.per == "call" else den,
+        banded=compile_band_tariffs(plan, den, by_band) if with_tariffs else None)
 
 
 # -- placing calls --------------------------------------------------------------------
