@@ -22,7 +22,10 @@ from sim.output import atomic_write
 from .results import PlanCalls, PlanSummary, Rating
 from .tariff import round_div
 
-__all__ = ["decimal_strings", "format_comparison", "write_costs"]
+__all__ = ["decimal_strings", "format_comparison", "format_terms", "write_costs"]
+
+#: Windows of a traffic term listed in the comparison text (all are in the JSON).
+SHOW_WINDOWS = 12
 
 #: Decimal places of per-call charges of per-invoice plans (their exact values may not
 #: be finite decimals; the invoice total is computed from the exact values).
@@ -136,20 +139,25 @@ def format_comparison(rating: Rating) -> str:
              f"{_n(c.channels, 'channel')}, {_n(c.numbers, 'number')}"
              + (" (estimated from the CDRs)" if c.estimated else "")]
     labour = any(s.labour for s in ranked)
+    traffic = any(s.traffic for s in ranked)
+    tax = any(s.tax for s in ranked)
     by_currency: dict[str, list[PlanSummary]] = {}
     for s in ranked:
         by_currency.setdefault(s.currency, []).append(s)
     plans = {p.name: p for p in rating.plans}
     for currency, group in by_currency.items():
         header = ["plan", "tariff", "billed min", "overhead", f"telecom {currency}",
-                  "fees", "total", "per dial", "per contact", "per conversion"]
+                  *(["traffic"] if traffic else []), "fees", *(["tax"] if tax else []),
+                  "total", "per dial", "per contact", "per conversion"]
         if labour:
             header.append("with labour")
         rows = []
         for s in group:
             pct = s.overhead_pct
             row = [s.plan, plans[s.plan].tariff_text, f"{s.billed_min:,.1f}",
-                   "-" if pct is None else f"{pct:+.1f}%", _fmt(s.telecom), _fmt(s.fees.total),
+                   "-" if pct is None else f"{pct:+.1f}%", _fmt(s.telecom),
+                   *([_fmt(s.traffic_fees)] if traffic else []), _fmt(s.fees.total),
+                   *([_fmt(s.tax)] if tax else []),
                    _fmt(s.total), _fmt(s.per_dial()), _fmt(s.per_contact()),
                    _fmt(s.per_conversion())]
             if labour:
@@ -163,7 +171,31 @@ def format_comparison(rating: Rating) -> str:
             rel = f" (+{100 * gap / best.total:.1f} %)" if best.total else ""
             line += f"; runner-up {group[1].plan} costs {currency} {gap:,} more{rel}"
         lines.append(line)
+    lines += format_terms(ranked)
     return "\n".join(lines)
+
+
+def format_terms(summaries: Sequence[PlanSummary], windows: int = SHOW_WINDOWS) -> list[str]:
+    """Each plan's traffic terms: the line, then per window the metric, fired, cost."""
+    out: list[str] = []
+    for s in summaries:
+        for t in s.traffic:
+            term = t.term
+            out += ["", f"{s.plan}: {term.name!r}: {term.line}, {term.action}, "
+                        f"min {term.min_calls} calls: "
+                        + (f"fired, {s.currency} {t.cost:,}" if t.fired else "not fired")]
+            rows = []
+            for w in t.windows[:windows]:
+                value = "-" if not w.base else (
+                    f"{w.value:.2f} s" if term.metric == "acd_s" else f"{w.value:.2%}")
+                rows.append([w.window, value, f"{w.count:,} / {w.base:,}",
+                             "fired" if w.fired else "-", f"{w.charged_calls:,}",
+                             _fmt(w.cost)])
+            out += ["  " + x for x in _table(["window", term.metric, "count / base", "fired",
+                                              "charged calls", "cost"], rows, left=1)]
+            if len(t.windows) > windows:
+                out.append(f"  ... and {len(t.windows) - windows} more windows")
+    return out
 
 
 def write_costs(rating: Rating, folder: str | Path) -> tuple[Path, Path]:

@@ -122,15 +122,25 @@ def run(args: argparse.Namespace) -> int:
         print("  note: the CDRs name no agents, so seat fees are 0: give --seats N")
     rating = rate(cdrs, plans, campaign=campaign)
     table = format_comparison(rating)
+    # traffic terms and period terms (minimum spend, tiers) per window / period
+    terms = bool(rating.traffic()) or any(p.contract.tiers or p.contract.min_monthly
+                                          for p in plans)
     print()
     print(table)
     if args.out is not None:
         with output_dir(args.out, force=args.force) as folder:
             write_costs(rating, folder)
             atomic_write_text(folder / "comparison.txt", table + "\n")
+            if terms:
+                from ._common import write_json
+
+                write_json(folder / "terms.json", {"traffic_terms": rating.traffic(),
+                                                   "periods": rating.periods()})
             with atomic_write(folder / "rejections.csv") as fh:
                 w = csv.writer(fh, lineterminator="\n")
                 w.writerow(["line", "reason"])
                 w.writerows([r.line, r.reason] for r in rejected)
-        print(f"\nwrote {args.out}/costs.csv, charges.csv, rejections.csv, comparison.txt")
+        extra = ", terms.json" if terms else ""
+        print(f"\nwrote {args.out}/costs.csv, charges.csv, rejections.csv, "
+              f"comparison.txt{extra}")
     return 0
