@@ -294,3 +294,18 @@ def test_compare_names_the_variant_that_crosses_a_line() -> None:
     text = comp.format()
     assert "cut crosses 'short' of p (> 0.15): 0.125 -> 0.1867" in text
     assert "short: metric" in text and "short: fired" in text
+
+
+def test_rounding_analysis_shows_the_short_call_share_by_each_line() -> None:
+    from sim.analysis.rounding import rounding_analysis
+
+    p = plan(short_term(), short_term(name="tight", max_s=2, threshold="0.05"))
+    cdrs = carrier_table()
+    ra = rounding_analysis(cdrs, rate(cdrs, [p], campaign=NONE))
+    short, tight = ra["p"].short_lines
+    assert (short.calls, short.base, short.over) == (200, 1000, True)
+    assert short.share == pytest.approx(0.2)
+    assert (tight.calls, tight.over) == (0, False)
+    text = ra.format()
+    assert "short-call line" in text and "≤6s 20.0% vs 15.0% OVER; ≤2s 0.0% vs 5.0%" in text
+    assert ra["p"].row()["line:short:share"] == pytest.approx(0.2)
