@@ -38,7 +38,7 @@ numbers. :func:`load_plans` reports every problem of a file at once, in the form
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -128,7 +128,7 @@ class Band:
         return sorted(out)
 
 
-def band_segments(bands: tuple[Band, ...] | list[Band]) -> list[tuple[int, int, int]]:
+def band_segments(bands: Sequence[Band]) -> list[tuple[int, int, int]]:
     """The week cut into ``(lo, hi, band index)`` pieces where a band is in force.
 
     A band with an ``end`` covers ``[start, end)``; one without runs from its start to

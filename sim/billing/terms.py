@@ -238,14 +238,16 @@ def _local(utc_s: np.ndarray, zone: str) -> np.ndarray:
         return utc_s
     lo, hi = int(hours.min()), int(hours.max())
     tz = ZoneInfo(zone)
+
+    def offset(h: int) -> float:
+        off = datetime.fromtimestamp(h * _HOUR_S, UTC).astimezone(tz).utcoffset()
+        return 0.0 if off is None else off.total_seconds()
+
     if hi - lo < 1 << 20:
-        offs = np.array([tz.utcoffset(datetime.fromtimestamp(h * _HOUR_S, UTC))
-                         .total_seconds() for h in range(lo, hi + 1)])
+        offs = np.array([offset(h) for h in range(lo, hi + 1)])
         return utc_s + offs[hours - lo]
     uniq, inv = np.unique(hours, return_inverse=True)
-    offs = np.array([tz.utcoffset(datetime.fromtimestamp(int(h) * _HOUR_S, UTC))
-                     .total_seconds() for h in uniq])
-    return utc_s + offs[inv]
+    return utc_s + np.array([offset(int(h)) for h in uniq])[inv]
 
 
 def window_keys(cdrs: CDRTable, window: str, zone: str) -> tuple[np.ndarray, list[str]]:
