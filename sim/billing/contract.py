@@ -109,10 +109,9 @@ def parse_contract(p: Section) -> Contract:
 # -- periods -------------------------------------------------------------------------
 
 
-def _local_days(cdrs: CDRTable) -> np.ndarray:
-    """Local calendar day (days since 1970-01-01) of each call's dial time."""
+def _local_days(cdrs: CDRTable, t: np.ndarray) -> np.ndarray:
+    """Local calendar day (days since 1970-01-01) of table times ``t`` (NaN: epoch)."""
     epoch = np.datetime64(cdrs.epoch, "s").astype(np.int64)
-    t = np.where(np.isfinite(cdrs["start"]), cdrs["start"], cdrs["answer"])
     t = np.where(np.isfinite(t), t, 0.0)
     return np.floor((epoch + t) / _DAY_S).astype(np.int64)
 
@@ -129,22 +128,27 @@ def _period_start_day(month: int, anchor: int) -> int:
     return int(np.datetime64(month, "M").astype("datetime64[D]").astype(np.int64)) + anchor - 1
 
 
-def billing_periods(cdrs: CDRTable, anchor: int) -> tuple[np.ndarray, list[str], list[int]]:
-    """Per call its period index; each period's label; calendar days of the calls' span
-    (first to last call day) that fall in each period. Periods without calls inside
-    the span are kept (their minimum is still due)."""
+def billing_periods(cdrs: CDRTable, anchor: int
+                    ) -> tuple[np.ndarray | None, list[str], list[int]]:
+    """Per call its period index (None: all in the one period); each period's label;
+    the calendar days of the calls' span (first to last call day) in each period.
+    Periods without calls inside the span are kept (their minimum is still due)."""
     if len(cdrs) == 0:
-        return np.zeros(0, dtype=np.int64), ["-"], [1]
-    day = _local_days(cdrs)
-    key = _period_of(day, anchor)
-    first, last = int(day.min()), int(day.max())
-    k0, k1 = int(key.min()), int(key.max())
+        return None, ["-"], [1]
+    t = np.where(np.isfinite(cdrs["start"]), cdrs["start"], cdrs["answer"])
+    ok = t[np.isfinite(t)]
+    lo_t, hi_t = (float(ok.min()), float(ok.max())) if ok.size else (0.0, 0.0)
+    ends = _local_days(cdrs, np.array([lo_t, hi_t]))
+    first, last = int(ends[0]), int(ends[1])
+    k0, k1 = (int(k) for k in _period_of(ends, anchor))
     labels, spans = [], []
     for k in range(k0, k1 + 1):
         lo, hi = _period_start_day(k, anchor), _period_start_day(k + 1, anchor)
         labels.append(f"{np.datetime64(lo, 'D')}..{np.datetime64(hi - 1, 'D')}")
         spans.append(max(0, min(hi, last + 1) - max(lo, first)))
-    return key - k0, labels, spans
+    if k0 == k1:  # the usual case: no per-call work
+        return None, labels, spans
+    return _period_of(_local_days(cdrs, t), anchor) - k0, labels, spans
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -196,10 +200,11 @@ def tier_charge(tiers: tuple[Tier, ...], mode: str, minutes: Fraction,
 
 def period_invoice(plan: Any, cdrs: CDRTable, days: Decimal, units: np.ndarray, den: int,
                    billed: np.ndarray, money: Any,
-                   cache: dict[int, tuple[np.ndarray, list[str], list[int]]]
-                   ) -> tuple[Period, ...]:
+                   cache: dict[int, tuple[np.ndarray | None, list[str], list[int]]],
+                   totals: tuple[int, int] | None = None) -> tuple[Period, ...]:
     """The plan's billing periods over ``cdrs`` (per-call ``units``/``billed`` seconds);
-    ``cache`` keeps :func:`billing_periods` per anchor day across plans."""
+    ``cache`` keeps :func:`billing_periods` per anchor day across plans; ``totals``
+    (charge units, billed seconds of all calls) spare a pass when there is one period."""
     from .terms import _group_sums
 
     anchor = plan.contract.period_start
@@ -207,6 +212,8 @@ def period_invoice(plan: Any, cdrs: CDRTable, days: Decimal, units: np.ndarray, 
         cache[anchor] = billing_periods(cdrs, anchor)
     index, labels, spans = cache[anchor]
     m = len(labels)
+    if index is None and totals is not None:  # one period: the rater's exact totals
+        return period_lines(plan, days, [totals[0]], den, [totals[1]], labels, spans, money)
     return period_lines(plan, days, _group_sums(index, units, m), den,
                         _group_sums(index, billed, m), labels, spans, money)
 

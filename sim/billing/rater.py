@@ -310,7 +310,8 @@ def rate(cdrs: CDRTable, plans: Iterable[Plan], *,
         c = plan.contract
         if plan.bundle is not None or c.tiers or c.min_monthly:
             periods = period_invoice(plan, cdrs, campaign.days, pc.units, pc.den,
-                                     pc.billed_s, rounder, anchors)
+                                     pc.billed_s, rounder, anchors,
+                                     (pc.units_total, pc.billed_total_s))
         summaries[plan.name] = _summary(pc, campaign, shared, traffic, periods)
     return Rating(call_id=cdrs["call_id"], campaign=campaign, calls=calls,
                   summaries=summaries)
