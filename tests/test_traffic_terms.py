@@ -309,3 +309,15 @@ def test_rounding_analysis_shows_the_short_call_share_by_each_line() -> None:
     text = ra.format()
     assert "short-call line" in text and "≤6s 20.0% vs 15.0% OVER; ≤2s 0.0% vs 5.0%" in text
     assert ra["p"].row()["line:short:share"] == pytest.approx(0.2)
+
+
+def test_zone_windows_follow_daylight_saving() -> None:
+    """23:30 UTC is 23:30 in London on 28 March 2026 (GMT) but 00:30 the next day on
+    29 March (BST from 01:00 UTC that night)."""
+    day = 86_400.0
+    at = 23 * 3600 + 1800.0
+    cdrs = table([3] * 4, start=[at, at, day + at, day + at], epoch="2026-03-28T00:00:00")
+    p = plan(short_term(window="day", zone="Europe/London", min_calls=0))
+    (term,) = rate(cdrs, [p], campaign=NONE).summary("p").traffic
+    assert [(w.window, w.base) for w in term.windows] == [("2026-03-28", 2),
+                                                         ("2026-03-30", 2)]

@@ -156,8 +156,10 @@ def format_comparison(rating: Rating) -> str:
             pct = s.overhead_pct
             row = [s.plan, plans[s.plan].tariff_text, f"{s.billed_min:,.1f}",
                    "-" if pct is None else f"{pct:+.1f}%", _fmt(s.telecom),
-                   *([_fmt(s.traffic_fees)] if traffic else []), _fmt(s.fees.total),
-                   *([_fmt(s.tax)] if tax else []),
+                   *([_fmt(s.traffic_fees) if s.traffic else "-"] if traffic else []),
+                   _fmt(s.fees.total),
+                   *([_fmt(s.tax) if plans[s.plan].contract.tax_rate else "-"]
+                     if tax else []),
                    _fmt(s.total), _fmt(s.per_dial()), _fmt(s.per_contact()),
                    _fmt(s.per_conversion())]
             if labour:
