@@ -135,9 +135,13 @@ def billing_periods(cdrs: CDRTable, anchor: int
     Periods without calls inside the span are kept (their minimum is still due)."""
     if len(cdrs) == 0:
         return None, ["-"], [1]
-    t = np.where(np.isfinite(cdrs["start"]), cdrs["start"], cdrs["answer"])
-    ok = t[np.isfinite(t)]
-    lo_t, hi_t = (float(ok.min()), float(ok.max())) if ok.size else (0.0, 0.0)
+    start = cdrs["start"]
+    lo_t, hi_t = float(start.min()), float(start.max())  # no temporary in the usual case
+    t: np.ndarray | None = None
+    if not (np.isfinite(lo_t) and np.isfinite(hi_t)):  # calls without a dial time
+        t = np.where(np.isfinite(start), start, cdrs["answer"])
+        ok = t[np.isfinite(t)]
+        lo_t, hi_t = (float(ok.min()), float(ok.max())) if ok.size else (0.0, 0.0)
     ends = _local_days(cdrs, np.array([lo_t, hi_t]))
     first, last = int(ends[0]), int(ends[1])
     k0, k1 = (int(k) for k in _period_of(ends, anchor))
@@ -148,6 +152,8 @@ def billing_periods(cdrs: CDRTable, anchor: int
         spans.append(max(0, min(hi, last + 1) - max(lo, first)))
     if k0 == k1:  # the usual case: no per-call work
         return None, labels, spans
+    if t is None:
+        t = np.where(np.isfinite(start), start, cdrs["answer"])
     return _period_of(_local_days(cdrs, t), anchor) - k0, labels, spans
 
 
