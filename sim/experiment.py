@@ -80,6 +80,17 @@ def row_from_result(result: RunResult, plans: Sequence[Plan] = ()) -> dict[str, 
             for field in COST_FIELDS:
                 if field in summary:
                     row[f"{field}:{name}"] = _num(summary[field])
+        # each traffic term's metric (its worst window) and whether it fired (0/1), so
+        # that replications give a CI of the metric and of the firing frequency
+        for plan in plans:
+            s = rating.summary(plan.name)
+            if plan.traffic_terms:
+                row[f"traffic_fees:{plan.name}"] = _num(s.traffic_fees)
+            if plan.contract.tax_rate:
+                row[f"tax:{plan.name}"] = _num(s.tax)
+            for t in s.traffic:
+                row[f"term.{t.term.name}:{plan.name}"] = t.worst
+                row[f"fired.{t.term.name}:{plan.name}"] = float(t.fired)
     return row
 
 

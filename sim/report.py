@@ -305,6 +305,17 @@ def _plans_section(run: RunFolder, rating: Rating | None, figs: _Figures) -> str
                            f"telecom {currency}", "fees", "total", "per contact",
                            "per conversion", "with labour"], rows, left=2,
                           best=lambda j: j == 0, wrap=(1,)))
+        terms = [[s.plan, t.term.name, t.term.line, t.term.action,
+                  f"{sum(w.fired for w in t.windows)} / {len(t.windows)}",
+                  "–" if t.worst != t.worst else (f"{t.worst:.2f} s" if t.term.metric == "acd_s"
+                                                  else f"{100 * t.worst:.2f}%"),
+                  _num(t.cost)] for s in group for t in s.traffic]
+        if terms:  # portfolio terms: their fees are in the total (above)
+            out.append(_note("Traffic terms: each term's line, the windows in which it "
+                             "fired, the metric of its worst window and what it cost "
+                             "(included in the total; per window in summary.json)."))
+            out.append(_table(["plan", "term", "line", "action", "windows fired",
+                               "worst window", f"cost {currency}"], terms, left=4))
         if len(group) > 1:
             gap = group[1].total - group[0].total
             rel = f" (+{100 * gap / group[0].total:.1f}%)" if group[0].total else ""
@@ -336,6 +347,7 @@ def _rounding_section(run: RunFolder, rating: Rating | None, figs: _Figures) -> 
 
     ra = rounding_analysis(run.cdrs, rating)
     trims = sorted({t.trim_s for p in ra for t in p.trims})
+    lines = any(p.short_lines for p in ra)  # plans with a short-call surcharge line
     rows = []
     for p in ra:
         by_k = {t.trim_s: t for t in p.trims}
@@ -343,7 +355,9 @@ def _rounding_section(run: RunFolder, rating: Rating | None, figs: _Figures) -> 
                      f"{p.rounding_s / 60:,.1f}", _pct(p.rounding_share),
                      f"{p.short_calls:,} ({_pct(p.short_share)})",
                      f"{p.short_charge:,} ({_pct(p.short_charge_share)})",
-                     *[f"{by_k[k].calls:,} / {by_k[k].saved:,}" for k in trims]])
+                     *[f"{by_k[k].calls:,} / {by_k[k].saved:,}" for k in trims],
+                     *(["; ".join(f"≤{x.max_s} s: {_pct(x.share)} vs {_pct(float(x.threshold))}"
+                                  for x in p.short_lines) or "–"] if lines else [])])
     out = [_note("Carriers bill talk time in blocks; what a call leaves unused of its last "
                  "block is billed anyway. 'Rounding' is billed minus billable time (whole "
                  "seconds, all legs); 'short calls' are calls billed a whole first block "
@@ -353,7 +367,8 @@ def _rounding_section(run: RunFolder, rating: Rating | None, figs: _Figures) -> 
                  "would save in call charges. Totals reconcile exactly with the rater."),
            _table(["plan", "blocks (first / next, s)", "billed min", "rounding min",
                    "rounding share", "short calls (share)", "their cost (share)",
-                   *[f"trim ≤ {k} s: calls / saving" for k in trims]], rows)]
+                   *[f"trim ≤ {k} s: calls / saving" for k in trims],
+                   *(["short-call share vs line"] if lines else [])], rows)]
     # Two histograms: the plan losing most to rounding and the cheapest plan with blocks
     # longer than a second (ties: the cheaper plan).
     rank = {s.plan: i for i, s in enumerate(rating.ranked())}

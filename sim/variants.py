@@ -14,6 +14,7 @@ its prorated fees); plan-free: contacts, conversions and the abandonment rate.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -130,6 +131,8 @@ class Comparison:
     currency: Mapping[str, str]
     descriptions: Mapping[str, str]
     level: float = 0.95
+    lines: Mapping[tuple[str, str], tuple[float, str]] = dataclasses.field(
+        default_factory=dict)  # (plan, term) -> (threshold, "above" | "below")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -163,7 +166,8 @@ class Comparison:
     def rows(self) -> list[ComparisonRow]:
         """Every figure of every scenario: plan-free figures first, then per plan."""
         keys = [(m, "") for m in RUN_METRICS] + [
-            (m, p) for p in self.plans for m in PLAN_METRICS]
+            (m, p) for p in self.plans for m in PLAN_METRICS] + [
+            (f"{kind}.{term}", p) for p, term in self.lines for kind in ("term", "fired")]
         out = []
         for metric, plan in keys:
             key = f"{metric}:{plan}" if plan else metric
@@ -185,6 +189,7 @@ class Comparison:
             "variants": [{"name": n, "description": self.descriptions.get(n, ""),
                           "overrides": overrides.get(n, {})} for n in self.names],
             "rows": [r.to_dict() for r in self.rows()],
+            "crossings": self.crossings(),
         }
 
     def replication_rows(self) -> list[dict[str, Any]]:
@@ -203,9 +208,47 @@ class Comparison:
 
         return pd.DataFrame([r.to_dict() for r in self.rows()])
 
+    def crossings(self) -> list[dict[str, Any]]:
+        """Every (variant, plan, traffic term) whose line the variant and the base fall on
+        different sides of — by the mean metric (worst window) or by how often it fired —
+        with the paired difference of the metric and its CI."""
+        out = []
+        for (plan, term), (threshold, when) in self.lines.items():
+            key, fired = f"term.{term}:{plan}", f"fired.{term}:{plan}"
+            base = self.estimate(BASE, key)
+            base_fired = float(np.nanmean(self.values(BASE, fired)))
+            for name in self.variants:
+                est, diff = self.estimate(name, key), self.diff(name, key)
+                share = float(np.nanmean(self.values(name, fired)))
+
+                if (_past(base.mean, threshold, when) != _past(est.mean, threshold, when)
+                        or base_fired != share):
+                    out.append({"variant": name, "plan": plan, "term": term,
+                                "threshold": threshold, "when": when,
+                                "base": base.mean, "value": est.mean, "diff": diff.mean,
+                                "diff_low": diff.low, "diff_high": diff.high,
+                                "base_fired": base_fired, "fired": share})
+        return out
+
     def format(self, fmt: str = "{:.4g}") -> str:
-        """Plain-text tables: plan-free figures, then each plan's costs."""
-        return format_rows([r.to_dict() for r in self.rows()], self.currency, fmt)
+        """Plain-text tables: plan-free figures, then each plan's costs; then the traffic
+        terms' lines that a variant crosses."""
+        from .fmt import ci
+
+        text = format_rows([r.to_dict() for r in self.rows()], self.currency, fmt)
+        cross = self.crossings()
+        if cross:
+            text += "\n\nlines crossed (traffic terms; metric of the worst window):"
+            for c in cross:
+                op = ">" if c["when"] == "above" else "<"
+                paired = ci(c["diff"], _half(c["diff_low"], c["diff_high"]), is_money=False,
+                            sign=True)
+                text += (f"\n  {c['variant']} crosses {c['term']!r} of {c['plan']} "
+                         f"({op} {c['threshold']:.4g}): {c['base']:.4g} -> {c['value']:.4g} "
+                         f"(paired diff {paired})"
+                         f"; fired in {c['base_fired']:.0%} -> {c['fired']:.0%} of the "
+                         "replications")
+        return text
 
 
 def _half(low: float | None, high: float | None) -> float | None:
@@ -231,6 +274,19 @@ def _cells(rows: Sequence[Mapping[str, Any]], key: str, currency: str | None,
     return cells
 
 
+def _past(x: float, threshold: float, when: str) -> bool:
+    return x > threshold if when == "above" else x < threshold
+
+
+def _label(metric: str) -> str:
+    kind, _, term = metric.partition(".")
+    if kind == "term" and term:
+        return f"{term}: metric"
+    if kind == "fired" and term:
+        return f"{term}: fired"
+    return METRIC_LABELS.get(metric, metric)
+
+
 def format_rows(rows: Sequence[Mapping[str, Any]], currency: Mapping[str, str],
                 fmt: str = "{:.4g}") -> str:
     """Text tables of comparison rows (as in ``compare.json``), one block per plan.
@@ -252,8 +308,8 @@ def format_rows(rows: Sequence[Mapping[str, Any]], currency: Mapping[str, str],
             by_metric.setdefault(r["metric"], []).append(r)
         table = []
         for metric, mrows in by_metric.items():
-            share = metric == "abandonment_rate"
-            is_money = bool(plan) and not share
+            share = metric == "abandonment_rate" or metric.startswith("fired.")
+            is_money = bool(plan) and not share and not metric.startswith("term.")
             means = _cells([{**r, "mean_low": r["low"], "mean_high": r["high"]} for r in mrows],
                            "mean", cur, is_money, share)
             diffs = _cells(mrows, "diff", cur, is_money, share)
@@ -263,7 +319,7 @@ def format_rows(rows: Sequence[Mapping[str, Any]], currency: Mapping[str, str],
                 if (r["diff"] is not None and lo is not None and hi is not None
                         and math.isfinite(lo) and math.isfinite(hi) and (lo > 0 or hi < 0)):
                     diff += " *"  # the interval excludes 0: a real difference
-                table.append([METRIC_LABELS.get(metric, metric), r["variant"], m, diff])
+                table.append([_label(metric), r["variant"], m, diff])
         out.append(f"{title}\n" + format_table(
             table, ["figure", "variant", "mean ± 95% CI", "vs base (paired) ± CI"], "llrr"))
     return "\n\n".join(out)
@@ -316,6 +372,8 @@ def compare(scenario: Scenario, reps: int = 10, *, seed: int = 1,
                                progress=step, level=level)
     descriptions = {BASE: scenario.description,
                     **{v.name: v.description for v in scenario.variants if v.name in names}}
+    lines = {(p.name, t.name): (float(t.threshold), t.when) for p in plans
+             for t in p.traffic_terms}
     return Comparison(scenario=scenario, runs=runs, plans=tuple(p.name for p in plans),
                       currency={p.name: p.currency for p in plans},
-                      descriptions=descriptions, level=level)
+                      descriptions=descriptions, level=level, lines=lines)

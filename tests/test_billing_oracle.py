@@ -4,7 +4,10 @@ The oracle follows DESIGN.md §6 literally, one call at a time with Fractions: l
 increments end to end from the answer, each priced by the step in force where it
 starts; price every billed second by the band its wall-clock second falls in (found
 with ``datetime``, not the rater's week arithmetic); apply connect fee, min/max per leg,
-legs, the per-attempt fee, and round once. The rater must agree to the last sub-unit.
+legs, the per-attempt fee, and round once. Plans whose bands carry their own tariffs
+are priced increment by increment, each by the band in force where it starts (found
+from calendar dates: the latest band start still covering it), with the band's connect
+fee at the answer. The rater must agree to the last sub-unit.
 """
 
 from __future__ import annotations

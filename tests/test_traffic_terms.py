@@ -238,3 +238,86 @@ def test_no_fee_below_the_line_and_cost_monotone_in_the_share(
 
     costs = [cost(k) for k in sorted({0, short // 2, short, min(short + long, short + 1)})]
     assert all(a <= b for a, b in zip(costs, costs[1:], strict=False))
+
+
+# -- where plans are used: rate CLI, compare ---------------------------------------------
+
+
+def test_rate_cli_shows_and_writes_each_term(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from sim.cdrio import write_cdrs
+    from sim.cli import main
+
+    root = Path(__file__).resolve().parents[1]
+    path = tmp_path / "cdrs.csv"
+    write_cdrs(carrier_table(), path)
+    code = main(["rate", str(path), "--plans", str(root / "scenarios/plans/traffic_terms.toml"),
+                 "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "sip-short-15pct: 'short calls': short_share(<=6s) > 0.15 per month" in out
+    assert "20.00%" in out and "200 / 1,000" in out and "fired" in out
+    import json
+
+    terms = json.loads((tmp_path / "out" / "terms.json").read_text())["traffic_terms"]
+    (sip,) = terms["sip-short-15pct"]
+    assert sip["fired"] and sip["cost"] == "3.00000" and sip["windows"][0]["count"] == 200
+    asr = {t["name"]: t for t in terms["asr-acd-minimum"]}["ASR minimum"]
+    assert not asr["fired"] and asr["windows"][0]["value"] == pytest.approx(1000 / 1500)
+    with (tmp_path / "out" / "costs.csv").open() as fh:
+        rows = {r["plan"]: r for r in csv.DictReader(fh)}
+    assert rows["ld-short-2c"]["traffic_fees"] == "4.00000"  # 200 x 0.02
+    # 200 < 6 s of 1,000 is 20 %: not above the 20 % line; 500 0-s of 1,500 is: 500 x 0.015
+    assert rows["tracking-short-zero"]["traffic_fees"] == "7.50000"
+
+
+def test_compare_names_the_variant_that_crosses_a_line() -> None:
+    from sim.experiment import Replications
+    from sim.variants import Comparison
+
+    def reps(values: list[float], fired: list[float]) -> Replications:
+        rows = tuple({"seed": i, "term.short:p": v, "fired.short:p": f}
+                     for i, (v, f) in enumerate(zip(values, fired, strict=True)))
+        return Replications(scenario=None, rows=rows)  # type: ignore[arg-type]
+
+    comp = Comparison(scenario=None, runs={  # type: ignore[arg-type]
+        "base": reps([0.12, 0.13, 0.125], [0, 0, 0]),
+        "cut": reps([0.18, 0.20, 0.18], [1, 1, 1]),
+        "same": reps([0.121, 0.131, 0.126], [0, 0, 0])},
+        plans=("p",), currency={"p": "USD"}, descriptions={},
+        lines={("p", "short"): (0.15, "above")})
+    (c,) = comp.crossings()
+    assert (c["variant"], c["plan"], c["term"]) == ("cut", "p", "short")
+    diff = (0.06 + 0.07 + 0.055) / 3
+    assert c["diff"] == pytest.approx(diff) and c["diff_low"] < diff < c["diff_high"]
+    assert (c["base_fired"], c["fired"]) == (0.0, 1.0)
+    text = comp.format()
+    assert "cut crosses 'short' of p (> 0.15): 0.125 -> 0.1867" in text
+    assert "short: metric" in text and "short: fired" in text
+
+
+def test_rounding_analysis_shows_the_short_call_share_by_each_line() -> None:
+    from sim.analysis.rounding import rounding_analysis
+
+    p = plan(short_term(), short_term(name="tight", max_s=2, threshold="0.05"))
+    cdrs = carrier_table()
+    ra = rounding_analysis(cdrs, rate(cdrs, [p], campaign=NONE))
+    short, tight = ra["p"].short_lines
+    assert (short.calls, short.base, short.over) == (200, 1000, True)
+    assert short.share == pytest.approx(0.2)
+    assert (tight.calls, tight.over) == (0, False)
+    text = ra.format()
+    assert "short-call line" in text and "≤6s 20.0% vs 15.0% OVER; ≤2s 0.0% vs 5.0%" in text
+    assert ra["p"].row()["line:short:share"] == pytest.approx(0.2)
+
+
+def test_zone_windows_follow_daylight_saving() -> None:
+    """23:30 UTC is 23:30 in London on 28 March 2026 (GMT) but 00:30 the next day on
+    29 March (BST from 01:00 UTC that night)."""
+    day = 86_400.0
+    at = 23 * 3600 + 1800.0
+    cdrs = table([3] * 4, start=[at, at, day + at, day + at], epoch="2026-03-28T00:00:00")
+    p = plan(short_term(window="day", zone="Europe/London", min_calls=0))
+    (term,) = rate(cdrs, [p], campaign=NONE).summary("p").traffic
+    assert [(w.window, w.base) for w in term.windows] == [("2026-03-28", 2),
+                                                         ("2026-03-30", 2)]

@@ -44,6 +44,7 @@ __all__ = [
     "BlockRow",
     "PlanRounding",
     "RoundingAnalysis",
+    "ShortLine",
     "TrimSaving",
     "block_edges",
     "rounding_analysis",
@@ -82,6 +83,28 @@ class TrimSaving:
     saved_billed_s: int
     saved: Decimal
     saved_share: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShortLine:
+    """A plan's short-call surcharge line (a ``short_share`` traffic term) against the
+    short-call share of the whole table: ``calls`` of ``0 < billsec <= max_s`` among
+    ``base`` answered calls with billsec > 0."""
+
+    term: str
+    max_s: int
+    threshold: Decimal
+    calls: int
+    base: int
+
+    @property
+    def share(self) -> float:
+        return self.calls / self.base if self.base else float("nan")
+
+    @property
+    def over(self) -> bool:
+        """Whether the whole table is past the line (its windows may differ)."""
+        return self.base > 0 and self.calls > self.threshold * self.base
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,6 +183,7 @@ class PlanRounding:
     short_charge: Decimal
     blocks: tuple[BlockRow, ...]
     trims: tuple[TrimSaving, ...]
+    short_lines: tuple[ShortLine, ...] = ()
 
     @property
     def rounding_share(self) -> float:
@@ -191,6 +215,9 @@ class PlanRounding:
         for t in self.trims:
             out[f"trim{t.trim_s}_calls"] = t.calls
             out[f"trim{t.trim_s}_saved"] = t.saved
+        for line in self.short_lines:
+            out[f"line:{line.term}:share"] = line.share
+            out[f"line:{line.term}:threshold"] = line.threshold
         return out
 
 
@@ -223,6 +250,9 @@ class RoundingAnalysis:
         trims = sorted({t.trim_s for p in self.plans.values() for t in p.trims})
         head = ["plan", "blocks", "billed min", "rounding", "short calls", "short cost"]
         head += [f"trim ≤{k}s saves" for k in trims]
+        lines = any(p.short_lines for p in self.plans.values())
+        if lines:
+            head.append("short-call line")
         rows = []
         for p in self.plans.values():
             blocks = f"{p.first_block_s}/{p.next_block_s}"
@@ -232,6 +262,10 @@ class RoundingAnalysis:
             by_k = {t.trim_s: t for t in p.trims}
             row += [f"{by_k[k].saved:,} ({by_k[k].calls:,})" if k in by_k else "-"
                     for k in trims]
+            if lines:
+                row.append("; ".join(
+                    f"≤{x.max_s}s {_pct(x.share)} vs {_pct(float(x.threshold))}"
+                    + (" OVER" if x.over else "") for x in p.short_lines) or "-")
             rows.append(row)
         return _text_table(head, rows)
 
@@ -426,7 +460,11 @@ def _plan_rounding(cdrs: CDRTable, pc: PlanCalls, telecom: Decimal, probe: _Prob
         short_billable_s=int(billable[short].sum()) * plan.legs,
         short_billed_s=int(billed[short].sum()),
         short_charge=units_to_decimal(exact_sum(units[short]), pc.den),
-        blocks=tuple(blocks), trims=tuple(trims))
+        blocks=tuple(blocks), trims=tuple(trims),
+        short_lines=tuple(ShortLine(term=t.name, max_s=t.max_s, threshold=t.threshold,
+                                    calls=int(((d_all > 0) & (d_all <= t.max_s)).sum()),
+                                    base=int((d_all > 0).sum()))
+                          for t in plan.traffic_terms if t.metric == "short_share"))
 
 
 def rounding_analysis(cdrs: CDRTable, plans: Iterable[Plan] | Rating, *,

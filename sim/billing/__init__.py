@@ -10,7 +10,8 @@ or imported CDRs can be re-rated under new plans cheaply::
 
 from __future__ import annotations
 
-from .costs import format_comparison, write_costs
+from .contract import Contract, Period, Tier
+from .costs import format_comparison, format_terms, write_costs
 from .fees import DAYS_PER_MONTH, CampaignInfo, PlanFees
 from .plans import (
     Band,
@@ -25,6 +26,7 @@ from .plans import (
 )
 from .rater import rate
 from .results import PlanCalls, PlanSummary, Rating
+from .terms import TermResult, TrafficTerm, WindowResult
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -32,7 +34,9 @@ __all__ = [
     "Bundle",
     "CampaignInfo",
     "ChannelTier",
+    "Contract",
     "Destination",
+    "Period",
     "Plan",
     "PlanCalls",
     "PlanFees",
@@ -40,7 +44,12 @@ __all__ = [
     "Rating",
     "Rounding",
     "Step",
+    "TermResult",
+    "Tier",
+    "TrafficTerm",
+    "WindowResult",
     "format_comparison",
+    "format_terms",
     "load_plans",
     "plans_from_dict",
     "rate",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,10 @@ from .describe import bills_time
 from .results import PlanCalls, PlanSummary, Rating
 from .tariff import round_div
 
-__all__ = ["decimal_strings", "format_comparison", "write_costs"]
+__all__ = ["decimal_strings", "format_comparison", "format_terms", "write_costs"]
+
+#: Windows of a traffic term listed in the comparison text (all are in the JSON).
+SHOW_WINDOWS = 12
 
 #: Decimal places of per-call charges of per-invoice plans (their exact values may not
 #: be finite decimals; the invoice total is computed from the exact values).
@@ -145,28 +149,36 @@ def format_comparison(rating: Rating) -> str:
              f"{_n(c.channels, 'channel')}, {_n(c.numbers, 'number')}"
              + (" (estimated from the CDRs)" if c.estimated else "")]
     labour = any(s.labour for s in ranked)
+    traffic = any(s.traffic for s in ranked)
+    tax = any(s.tax for s in ranked)
     by_currency: dict[str, list[PlanSummary]] = {}
     for s in ranked:
         by_currency.setdefault(s.currency, []).append(s)
     plans = {p.name: p for p in rating.plans}
     for currency, group in by_currency.items():
         header = ["plan", "tariff", "billed min", "overhead", f"telecom {currency}",
-                  "fees", "total", "per dial", "per contact", "per conversion"]
-        cols: list[list[str]] = [
-            money_column([s.telecom for s in group], currency),
-            money_column([s.fees.total for s in group], currency),
-            money_column([s.total for s in group], currency),
-            money_column([s.per_dial() for s in group], currency, unit=True),
-            money_column([s.per_contact() for s in group], currency, unit=True),
-            money_column([s.per_conversion() for s in group], currency, unit=True),
-        ]
-        if labour:
-            header.append("with labour")
-            cols.append(money_column([s.campaign_total for s in group], currency))
-        for col in cols[4:6]:  # contacts and conversions unknown for a foreign export
+                  *(["traffic"] if traffic else []), "fees", *(["tax"] if tax else []),
+                  "total", "per dial", "per contact", "per conversion"]
+        cols: list[list[str]] = [money_column([s.telecom for s in group], currency)]
+        if traffic:
+            cols.append([c if s.traffic else "-" for c, s in zip(
+                money_column([s.traffic_fees for s in group], currency), group, strict=True)])
+        cols.append(money_column([s.fees.total for s in group], currency))
+        if tax:
+            cols.append([c if plans[s.plan].contract.tax_rate else "-" for c, s in zip(
+                money_column([s.tax for s in group], currency), group, strict=True)])
+        cols += [money_column([s.total for s in group], currency),
+                 money_column([s.per_dial() for s in group], currency, unit=True)]
+        per = [money_column([s.per_contact() for s in group], currency, unit=True),
+               money_column([s.per_conversion() for s in group], currency, unit=True)]
+        for col in per:  # contacts and conversions unknown for a foreign export
             for i, s in enumerate(group):
                 if not s.outcomes_known:
                     col[i] = "n/a".rjust(len(col[i]))
+        cols += per
+        if labour:
+            header.append("with labour")
+            cols.append(money_column([s.campaign_total for s in group], currency))
         rows = []
         for i, s in enumerate(group):
             timed = bills_time(plans[s.plan])
@@ -183,7 +195,34 @@ def format_comparison(rating: Rating) -> str:
             line += (f"; runner-up {group[1].plan} costs {money(gap, currency, code=True)} "
                      f"more{rel}")
         lines.append(line)
+    lines += format_terms(ranked)
     return "\n".join(lines)
+
+
+def format_terms(summaries: Sequence[PlanSummary], windows: int = SHOW_WINDOWS) -> list[str]:
+    """Each plan's traffic terms: the line, then per window the metric, fired, cost."""
+    out: list[str] = []
+    for s in summaries:
+        for t in s.traffic:
+            term = t.term
+            out += ["", f"{s.plan}: {term.name!r}: {term.line}, {term.action}, "
+                        f"min {term.min_calls} calls: "
+                        + (f"fired, {money(t.cost, s.currency, code=True)}" if t.fired
+                           else "not fired")]
+            shown = t.windows[:windows]
+            costs = money_column([w.cost for w in shown], s.currency)
+            rows = []
+            for w, cost in zip(shown, costs, strict=True):
+                value = "-" if not w.base else (
+                    f"{w.value:.2f} s" if term.metric == "acd_s" else f"{w.value:.2%}")
+                rows.append([w.window, value, f"{w.count:,} / {w.base:,}",
+                             "fired" if w.fired else "-", f"{w.charged_calls:,}", cost])
+            table = format_table(rows, ["window", term.metric, "count / base", "fired",
+                                        "charged calls", "cost"], "l")
+            out += ["  " + x for x in table.splitlines()]
+            if len(t.windows) > windows:
+                out.append(f"  ... and {len(t.windows) - windows} more windows")
+    return out
 
 
 def write_costs(rating: Rating, folder: str | Path) -> tuple[Path, Path]:

@@ -13,9 +13,11 @@ rounding method.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +27,7 @@ from .plans import DAY_S, Plan
 from .tariff import rounded, week_offset_s
 
 __all__ = ["DAYS_PER_MONTH", "CampaignInfo", "PlanFees", "money", "peak_concurrency",
-           "plan_fees"]
+           "plan_fees", "with_periods"]
 
 #: Days in a billing month for proration (a 30-day campaign bears one month of rent).
 DAYS_PER_MONTH = 30
@@ -124,15 +126,40 @@ class PlanFees:
     bundle_min: Decimal  # prorated allowance
     bundle_used_min: Decimal
     overage_min: Decimal
+    volume: Decimal = Decimal(0)  # volume tiers' charge for the billed minutes
+    minimum: Decimal = Decimal(0)  # minimum-spend top-ups
+    periods: tuple[Any, ...] = ()  # sim.billing.contract.Period per billing period
+
+    @property
+    def rent(self) -> Decimal:
+        return self.seats + self.channels + self.numbers
 
     @property
     def total(self) -> Decimal:
-        return self.seats + self.channels + self.numbers + self.bundle + self.overage
+        return (self.rent + self.bundle + self.overage + self.volume + self.minimum)
 
 
 def _minutes(seconds: Fraction) -> Decimal:
     """Seconds as minutes to 4 decimals (bundle use is a quantity, not money)."""
     return rounded(seconds / 60, 4)
+
+
+def with_periods(fees: PlanFees, plan: Plan, campaign: CampaignInfo,
+                 periods: tuple[Any, ...]) -> PlanFees:
+    """``fees`` with bundle, overage, volume and minimum taken from billing periods
+    (:func:`sim.billing.contract.period_invoice`): per-period expiry and rollover."""
+    if not periods:
+        return fees
+    allowance = (Fraction(plan.bundle.minutes) * campaign.months * 60
+                 if plan.bundle is not None else Fraction(0))
+    return dataclasses.replace(
+        fees, bundle=sum((p.bundle for p in periods), Decimal(0)),
+        overage=sum((p.overage for p in periods), Decimal(0)),
+        bundle_min=_minutes(allowance),
+        bundle_used_min=_minutes(sum((p.bundle_used_min for p in periods), Fraction(0)) * 60),
+        overage_min=_minutes(sum((p.overage_min for p in periods), Fraction(0)) * 60),
+        volume=sum((p.volume for p in periods), Decimal(0)),
+        minimum=sum((p.minimum for p in periods), Decimal(0)), periods=periods)
 
 
 def plan_fees(plan: Plan, campaign: CampaignInfo, billed_s: int) -> PlanFees:

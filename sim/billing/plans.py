@@ -27,6 +27,8 @@ Keys of a ``[[plan]]`` table (amounts in ``currency``; ``*`` = required)::
     seat_per_month, number_per_month, channel_per_month = amount | [{from_channels, price}]
     bundle = {minutes, price, overage_per_min}   (time prices must then be 0 or absent)
     [[plan.traffic_terms]] portfolio surcharges (see :mod:`sim.billing.terms`)
+    min_monthly, tiers, tier_mode, tax_rate, tax_on, period_start, bundle.expires /
+        rollover: billing-period terms (see :mod:`sim.billing.contract`)
 
 Amounts are :class:`~decimal.Decimal` read exactly from decimal strings or TOML
 numbers. :func:`load_plans` reports every problem of a file at once, in the form
@@ -46,6 +48,7 @@ from typing import Any, Literal
 from sim.errors import PlanError
 from sim.validate import MISSING, Problems, Section, read_toml
 
+from .contract import Contract, parse_contract
 from .terms import TrafficTerm, parse_traffic_terms
 from .week import DAY_S, WEEK_S, band_segments
 
@@ -163,11 +166,14 @@ class ChannelTier:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Bundle:
     """A monthly package: ``price`` buys ``minutes`` billed minutes; beyond them,
-    ``overage_per_min``. Unused minutes expire."""
+    ``overage_per_min``. Unused minutes expire at the end of the billing period
+    (``expires = "period"``; with ``rollover`` they are usable one more period) or never."""
 
     minutes: int
     price: Decimal
     overage_per_min: Decimal
+    expires: Literal["period", "never"] = "period"
+    rollover: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -205,6 +211,9 @@ class Plan:
         Rent per agent seat, per concurrent channel (all-units tiers), per number.
     bundle
         Minute package consumed before money, or None.
+    contract
+        Billing-period terms: minimum spend, volume tiers, tax, the period's anchor
+        day (:mod:`sim.billing.contract`).
     traffic_terms
         Portfolio terms on the traffic's shape (short-call share, ASR, ...), each a
         fee, an uplift or a suspension per window (:mod:`sim.billing.terms`).
@@ -231,6 +240,7 @@ class Plan:
     number_per_month: Decimal = Decimal(0)
     bundle: Bundle | None = None
     traffic_terms: tuple[TrafficTerm, ...] = ()
+    contract: Contract = Contract()
 
     @property
     def tariff_text(self) -> str:
@@ -486,10 +496,13 @@ def _bundle(sec: Section) -> Bundle | None:
     minutes = b.integer("minutes", lo=1, cap=MAX_COUNT)
     price = b.decimal("price")
     over = b.decimal("overage_per_min")
+    expires = b.string("expires", "period", choices=("period", "never"))
+    rollover = b.boolean("rollover", False)
     b.finish()
     if MISSING in (minutes, price, over):
         return None
-    return Bundle(minutes=minutes, price=price, overage_per_min=over)
+    return Bundle(minutes=minutes, price=price, overage_per_min=over, expires=expires,
+                  rollover=rollover)
 
 
 def _plan(p: Section) -> Plan | None:
@@ -499,7 +512,8 @@ def _plan(p: Section) -> Plan | None:
                         else 'a 3-letter currency code like "CNY"')
     description = p.string("description", "")
     bundle = _bundle(p)
-    steps, increments, ppm = _tariff(p, bundle=p.has("bundle"))
+    # volume tiers price the billed minutes, as a bundle does: no time price of its own
+    steps, increments, ppm = _tariff(p, bundle=p.has("bundle") or p.has("tiers"))
     min_cost = p.decimal("min_cost", Decimal(0))
     max_cost = p.decimal("max_cost", None)
     if max_cost is not None and min_cost is not None and max_cost < min_cost:
@@ -517,6 +531,7 @@ def _plan(p: Section) -> Plan | None:
         channel_tiers=_channel_tiers(p),
         number_per_month=p.decimal("number_per_month", Decimal(0)),
         traffic_terms=parse_traffic_terms(p),
+        contract=parse_contract(p),
     )
     p.finish()
     if len(p.problems.lines) > problems_before or not steps:

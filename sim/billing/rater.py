@@ -18,6 +18,7 @@ written: 8 bytes per call while charges and billed seconds fit int32.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Iterable
 from decimal import Decimal
@@ -29,7 +30,8 @@ import numpy as np
 from sim.cdr import CDRTable, encode
 from sim.errors import CDRFormatError, PlanError
 
-from .fees import CampaignInfo, money, plan_fees
+from .contract import period_invoice
+from .fees import CampaignInfo, money, plan_fees, with_periods
 from .plans import Plan
 from .results import PlanCalls, PlanSummary, Rating, exact_sum
 from .tariff import compile_plan, tariff_map, week_offset_s
@@ -298,12 +300,20 @@ def rate(cdrs: CDRTable, plans: Iterable[Plan], *,
                                   conversions=conversions, talk_s=talk_s,
                                   outcomes_known=outcomes_known(cdrs))
     windows: dict[tuple[str, str], Any] = {}  # window keys per (window, zone), shared
+    anchors: dict[int, Any] = {}  # billing periods per anchor day, shared
     for pp in passes:
         pc = pp.result(hist)
         calls[pc.plan.name] = pc
-        traffic = evaluate_terms(pc.plan.traffic_terms, cdrs, pc.units, pc.den,
-                                 lambda x, plan=pc.plan: money(x, plan), windows)
-        summaries[pc.plan.name] = _summary(pc, campaign, shared, traffic)
+        plan = pc.plan
+        rounder = functools.partial(_money, plan=plan)
+        traffic = evaluate_terms(plan.traffic_terms, cdrs, pc.units, pc.den, rounder, windows)
+        periods: tuple[Any, ...] = ()
+        c = plan.contract
+        if plan.bundle is not None or c.tiers or c.min_monthly:
+            periods = period_invoice(plan, cdrs, campaign.days, pc.units, pc.den,
+                                     pc.billed_s, rounder, anchors,
+                                     (pc.units_total, pc.billed_total_s))
+        summaries[plan.name] = _summary(pc, campaign, shared, traffic, periods)
     return Rating(call_id=cdrs["call_id"], campaign=campaign, calls=calls,
                   summaries=summaries)
 
@@ -319,14 +329,27 @@ def outcomes_known(cdrs: CDRTable) -> bool:
                     | (by == encode("answered_by", "machine"))).any())
 
 
+def _money(amount: Fraction, plan: Plan) -> Decimal:
+    return money(amount, plan)
+
+
 def _summary(pc: PlanCalls, campaign: CampaignInfo, shared: dict[str, Any],
-             traffic: tuple[Any, ...] = ()) -> PlanSummary:
+             traffic: tuple[Any, ...] = (), periods: tuple[Any, ...] = ()) -> PlanSummary:
     plan = pc.plan
     if plan.rounding.per == "call":
         telecom = Decimal(pc.units_total).scaleb(-plan.rounding.decimals)
     else:
         telecom = money(Fraction(pc.units_total, pc.den), plan)
+    fees = with_periods(plan_fees(plan, campaign, pc.billed_total_s), plan, campaign, periods)
+    tax = Decimal(0)
+    c = plan.contract
+    if c.tax_rate:
+        items = {"calls": telecom, "traffic": sum((t.cost for t in traffic), Decimal(0)),
+                 "rent": fees.rent, "bundle": fees.bundle + fees.overage,
+                 "volume": fees.volume, "minimum": fees.minimum}
+        base = sum((items[k] for k in c.tax_on), Decimal(0))
+        tax = money(Fraction(c.tax_rate) * Fraction(base), plan)
     return PlanSummary(plan=plan.name, currency=plan.currency,
                        decimals=plan.rounding.decimals, billed_s=pc.billed_total_s,
-                       telecom=telecom, fees=plan_fees(plan, campaign, pc.billed_total_s),
-                       labour=campaign.labour, traffic=traffic, **shared)
+                       telecom=telecom, fees=fees, labour=campaign.labour, traffic=traffic,
+                       tax=tax, **shared)

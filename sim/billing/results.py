@@ -102,6 +102,7 @@ class PlanSummary:
     labour: Decimal
     traffic: tuple[TermResult, ...] = ()
     outcomes_known: bool = True
+    tax: Decimal = Decimal(0)
 
     @property
     def traffic_fees(self) -> Decimal:
@@ -127,8 +128,8 @@ class PlanSummary:
 
     @property
     def total(self) -> Decimal:
-        """Telecom charges, traffic-term fees and prorated plan-level fees."""
-        return self.telecom + self.traffic_fees + self.fees.total
+        """Telecom charges, traffic-term fees, prorated plan-level fees and tax."""
+        return self.telecom + self.traffic_fees + self.fees.total + self.tax
 
     @property
     def campaign_total(self) -> Decimal:
@@ -163,7 +164,8 @@ class PlanSummary:
             "seat_fees": f.seats, "channel_fees": f.channels,
             "number_fees": f.numbers, "bundle_fee": f.bundle, "overage": f.overage,
             "bundle_min": f.bundle_min, "bundle_used_min": f.bundle_used_min,
-            "overage_min": f.overage_min, "fees": f.total, "total": self.total,
+            "overage_min": f.overage_min, "volume": f.volume, "minimum_topup": f.minimum,
+            "fees": f.total, "tax": self.tax, "total": self.total,
             "per_dial": self.per_dial(), "per_contact": self.per_contact(),
             "per_conversion": self.per_conversion(), "labour": self.labour,
             "campaign_total": self.campaign_total,
@@ -210,6 +212,11 @@ class Rating:
         """Per plan with traffic terms: each term's line, windows, fired and cost."""
         return {name: [t.to_dict() for t in s.traffic]
                 for name, s in self.summaries.items() if s.traffic}
+
+    def periods(self) -> dict[str, list[dict[str, Any]]]:
+        """Per plan with period terms (bundle, tiers, minimum): each period's lines."""
+        return {name: [p.to_dict() for p in s.fees.periods]
+                for name, s in self.summaries.items() if s.fees.periods}
 
     def totals(self) -> dict[str, Decimal]:
         """Total cost per plan name, e.g. for a sweep table's columns."""

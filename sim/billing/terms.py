@@ -238,14 +238,16 @@ def _local(utc_s: np.ndarray, zone: str) -> np.ndarray:
         return utc_s
     lo, hi = int(hours.min()), int(hours.max())
     tz = ZoneInfo(zone)
+
+    def offset(h: int) -> float:
+        off = datetime.fromtimestamp(h * _HOUR_S, UTC).astimezone(tz).utcoffset()
+        return 0.0 if off is None else off.total_seconds()
+
     if hi - lo < 1 << 20:
-        offs = np.array([tz.utcoffset(datetime.fromtimestamp(h * _HOUR_S, UTC))
-                         .total_seconds() for h in range(lo, hi + 1)])
+        offs = np.array([offset(h) for h in range(lo, hi + 1)])
         return utc_s + offs[hours - lo]
     uniq, inv = np.unique(hours, return_inverse=True)
-    offs = np.array([tz.utcoffset(datetime.fromtimestamp(int(h) * _HOUR_S, UTC))
-                     .total_seconds() for h in uniq])
-    return utc_s + offs[inv]
+    return utc_s + np.array([offset(int(h)) for h in uniq])[inv]
 
 
 def window_keys(cdrs: CDRTable, window: str, zone: str) -> tuple[np.ndarray, list[str]]:
@@ -278,22 +280,32 @@ def window_keys(cdrs: CDRTable, window: str, zone: str) -> tuple[np.ndarray, lis
     return index, labels
 
 
-def _group_sums(index: np.ndarray, values: np.ndarray, m: int) -> list[int]:
-    """Exact per-window sums of integer ``values`` (``index`` = window per value)."""
+def _group_sums(index: np.ndarray | None, values: np.ndarray, m: int) -> list[int]:
+    """Exact per-window sums of integer ``values`` (``index`` = window per value; None:
+    all in window 0). One pass: a float64 bincount is exact while every partial sum
+    stays below 2**53; larger sums fall back to exact Python ints."""
+    if index is None or m == 1:
+        return [exact_total(values)] + [0] * (m - 1)
     if len(values) == 0:
         return [0] * m
-    if values.dtype != object and int(np.abs(values).max()) * len(values) < 1 << 62:
-        order = np.argsort(index, kind="stable")
-        counts = np.bincount(index, minlength=m)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        full = counts > 0
-        out = np.zeros(m, dtype=np.int64)
-        out[full] = np.add.reduceat(values[order].astype(np.int64), starts[full])
-        return [int(x) for x in out]
-    sums = [0] * m
+    if values.dtype != object and int(np.abs(values).max()) * len(values) < 1 << 53:
+        sums = np.bincount(index, weights=values, minlength=m)
+        return [int(x) for x in sums]
+    out = [0] * m
     for i, v in zip(index.tolist(), values.tolist(), strict=True):
-        sums[i] += int(v)
-    return sums
+        out[i] += int(v)
+    return out
+
+
+def exact_total(values: np.ndarray) -> int:
+    """Exact sum of an integer (or object) array."""
+    if values.dtype == object:
+        return int(sum(values.tolist()))
+    if len(values) == 0:
+        return 0
+    top = max(abs(int(values.max())), abs(int(values.min())), 1)
+    step = max(1, ((1 << 63) - 1) // top)
+    return sum(int(values[i:i + step].sum(dtype=np.int64)) for i in range(0, len(values), step))
 
 
 # -- evaluation ------------------------------------------------------------------------

@@ -6,6 +6,7 @@ these, and none of them may import another back (no import cycles in ``sim/``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -18,7 +19,7 @@ DAY_S = 86_400
 WEEK_S = 7 * DAY_S
 
 
-def band_segments(bands: tuple[Band, ...] | list[Band]) -> list[tuple[int, int, int]]:
+def band_segments(bands: Sequence[Band]) -> list[tuple[int, int, int]]:
     """The week cut into ``(lo, hi, band index)`` pieces where a band is in force.
 
     A band with an ``end`` covers ``[start, end)``; one without runs from its start to

@@ -166,6 +166,9 @@ def run(args: argparse.Namespace) -> int:
     saving = saving_line(rating, args.current)
     if saving:
         table += "\n" + saving
+    # traffic terms and period terms (minimum spend, tiers) per window / period
+    terms = bool(rating.traffic()) or any(p.contract.tiers or p.contract.min_monthly
+                                          for p in plans)
     print()
     print(table)
     if args.out is not None:
@@ -173,13 +176,19 @@ def run(args: argparse.Namespace) -> int:
             write_costs(rating, folder)
             atomic_write_text(folder / "comparison.txt", table + "\n")
             _write_inputs(folder, args, cdrs, campaign, report)
+            if terms:
+                from ._common import write_json
+
+                write_json(folder / "terms.json", {"traffic_terms": rating.traffic(),
+                                                   "periods": rating.periods()})
             with atomic_write(folder / "rejections.csv") as fh:
                 w = csv.writer(fh, lineterminator="\n")
                 w.writerow(["line", "reason"])
                 w.writerows([r.line, r.reason] for r in rejected)
             write_json(folder / "import.json", report.to_dict())
+        extra = ", terms.json" if terms else ""
         print(f"\nwrote {args.out}/costs.csv, charges.csv, rejections.csv, import.json, "
-              "comparison.txt, rate.json, cdrs.csv, plans/")
+              f"comparison.txt{extra}, rate.json, cdrs.csv, plans/")
         if args.report:
             from sim.report_rate import write_rate_report
 

@@ -430,6 +430,10 @@ def summary(result: Any, rating: Any, plan_files: list[Path]) -> dict[str, Any]:
         out["campaign"] = {"seats": rating.campaign.seats, "channels": rating.campaign.channels,
                            "numbers": rating.campaign.numbers, "days": rating.campaign.days,
                            "labour": rating.campaign.labour}
+        if rating.traffic():  # each traffic term: line, metric per window, fired, cost
+            out["traffic_terms"] = rating.traffic()
+        if rating.periods():  # billing periods: bundle, volume tiers, minimum top-up
+            out["periods"] = rating.periods()
     return out
 
 
