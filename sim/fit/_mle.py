@@ -39,6 +39,8 @@ __all__ = [
 Z95 = 1.959963984540054
 _LOG_STEP = 0.01  # width of an exact-value bin on the log scale (1 %)
 _TINY = 1e-300
+#: Smallest log-sd of a component (s on the log scale): no spike narrower than the bins.
+SIGMA_FLOOR = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +87,10 @@ def bins_interval(lo: np.ndarray, hi: np.ndarray) -> Bins:
 
 
 def mixture_params(theta: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unpack ``[mu_1, log sigma_1, ..., mu_k, log sigma_k, a_2 .. a_k]`` (softmax weights)."""
+    """Unpack ``[mu_1, s_1, ..., mu_k, s_k, a_2 .. a_k]``: sigma = exp(s) + SIGMA_FLOOR,
+    softmax weights."""
     mu = np.asarray(theta[0:2 * k:2], dtype=float)
-    sigma = np.exp(np.asarray(theta[1:2 * k:2], dtype=float))
+    sigma = np.exp(np.asarray(theta[1:2 * k:2], dtype=float)) + SIGMA_FLOOR
     a = np.concatenate([[0.0], np.asarray(theta[2 * k:3 * k - 1], dtype=float)])
     w = np.exp(a - a.max())
     return mu, sigma, w / w.sum()
@@ -129,7 +132,7 @@ def mixture_terms(lx: np.ndarray, mu: np.ndarray, sigma: np.ndarray, w: np.ndarr
         zpdf = np.where(np.isfinite(z), z * pdf, 0.0)
     f = cdf_k @ w
     d_mu = -w * pdf / sigma
-    d_ls = -w * zpdf
+    d_ls = -w * zpdf * (sigma - SIGMA_FLOOR) / sigma  # sigma = exp(theta) + floor
     d_a = w[1:] * (cdf_k[:, 1:] - f[:, None])
     return f, cdf_k, d_mu, d_ls, d_a
 

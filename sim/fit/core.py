@@ -266,8 +266,10 @@ def fit(cdrs: CDRTable, *, lead_column: str | None = None, ring_timeout_s: float
                             "simulated billsec may be up to 1 s longer")
     by_attempt = rf.by_attempt or [1.0]
     by_hour = {str(h): v for h, v in rf.by_hour.items()}
-    sources["customers.pickup_by_attempt"] = ests["customers.pickup_by_attempt"]
-    sources["customers.pickup_by_hour"] = ests["customers.pickup_by_hour"]
+    for key, empty in (("customers.pickup_by_attempt", [1.0]), ("customers.pickup_by_hour", {})):
+        ests.setdefault(key, not_identified(key, empty, "no censored pick-up fit: "
+                                            + (p_pick.note or "no answer times")))
+        sources[key] = ests[key]
     script, pend_script = _script(tf, ests, talk, sources)
     if "script.p_callback" in ests:
         script["p_callback"] = ests["script.p_callback"].value

@@ -80,7 +80,9 @@ class Dials:
         if rows is not None:
             r = r[rows]
         if self.whole_seconds:
-            return bins_interval(np.maximum(r - 0.5, 0.0), r + 0.5)
+            # to the second, but never after the line stopped ringing
+            hi = np.minimum(r + 0.5, self.ring_timeout_s)
+            return bins_interval(np.minimum(np.maximum(r - 0.5, 0.0), hi * 0.999), hi)
         return bins_exact(r)
 
     def talk_values(self) -> np.ndarray:

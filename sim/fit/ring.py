@@ -25,6 +25,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from ._mle import (
+    SIGMA_FLOOR,
     Bins,
     MLEResult,
     bin_loglik,
@@ -384,7 +385,8 @@ def fit_ring(d: Dials) -> RingFit:
         name="customers.ring", value=law_dict(mu, sigma, w), n=n_ans,
         method=f"censored MLE, chosen by AIC ({aics})")
     if k == 1:
-        s, slo, shi = delta_ci(best.res, lambda th: th[2], math.exp)
+        s, slo, shi = delta_ci(best.res, lambda th: math.log(math.exp(th[2]) + SIGMA_FLOOR),
+                               math.exp)
         rf.estimates["ring.sigma"] = Estimate(name="ring.sigma", value=s, low=slo, high=shi,
                                               n=n_ans, method="censored MLE")
     _multipliers(d, rf)
