@@ -10,7 +10,8 @@ timeout is decided. The likelihood here takes the censoring into account: a dial
 - not answered after ringing ``c`` s with probability ``1 - p F(c)``,
 
 with ``F`` a lognormal or a two-component lognormal mixture (chosen by AIC). Given the
-fitted ``F``, pick-up multipliers by attempt and by hour of day are fitted by
+fitted ``F`` (the mixture only when its AIC is lower by more than 2), pick-up
+multipliers by attempt and by hour of day are fitted by
 alternating one-dimensional maximisations of the same likelihood, and written only
 where a likelihood-ratio test finds them different (p < 0.05).
 """
@@ -40,10 +41,14 @@ from ._mle import (
     mixture_params,
     mixture_terms,
     pack_grad,
+    profile_ci,
 )
 from .data import Dials
 from .estimate import Estimate, wilson
 
+#: A richer law is chosen only if its AIC is lower by more than this (Burnham and
+#: Anderson: within 2 the models are equally supported, and the simpler one is kept).
+AIC_MARGIN = 2.0
 #: Dials an attempt number needs for a multiplier of its own.
 MIN_GROUP = 30
 
@@ -87,6 +92,7 @@ class LawFit:
 
     k: int
     res: MLEResult
+    jac: Any = None  # negative log-likelihood and gradient, for profile intervals
 
     @property
     def p(self) -> float:
@@ -144,7 +150,7 @@ def censored_fit(ans: Bins, cens_t: np.ndarray, cens_w: np.ndarray, k: int,
             hi = float(lm[min(np.searchsorted(q, 0.8), len(lm) - 1)])
             starts.append(np.array([logit(pp), lo, math.log(sd / 2), hi + 0.2,
                                     math.log(sd / 2), 0.0]))
-    return LawFit(k=k, res=maximise(nll, starts, nll_grad))
+    return LawFit(k=k, res=maximise(nll, starts, nll_grad), jac=nll_grad)
 
 
 def law_dict(mu: np.ndarray, sigma: np.ndarray, w: np.ndarray) -> dict[str, Any]:
@@ -307,11 +313,19 @@ def _multipliers(d: Dials, rf: RingFit) -> None:
             method=f"no difference by hour (LR test p={p_hour:.2g})" if len(hours_seen) > 1
             else "one hour dialled")
     if use_att:
+        # q1's CI given F, widened by F's own uncertainty: the pooled p's variance beyond
+        # its variance given F, as a relative part shared by every group
         q1, se = float(qa[1]), float(se_a[1])
+        pooled = rf.estimates["customers.p_pickup"]
+        p_all, se_c = _group_q(float(is_ans.sum()), fvals[na_all], np.ones(int(na_all.sum())))
+        se_full = (pooled.high - pooled.low) / (2 * 1.96)
+        if math.isfinite(se_full) and p_all > 0:
+            rel_f2 = max(se_full ** 2 - se_c ** 2, 0.0) / p_all ** 2
+            se = math.sqrt(se ** 2 + rel_f2 * q1 ** 2)
         rf.estimates["customers.p_pickup.scenario"] = Estimate(
             name="customers.p_pickup.scenario", value=min(q1, 1.0), low=max(q1 - 1.96 * se, 0),
             high=min(q1 + 1.96 * se, 1.0), n=rf.attempt_counts[0],
-            method="attempt-1 level of the multiplier fit (ring law fixed)")
+            method="attempt-1 level of the multiplier fit (CI includes the ring law's)")
     elif use_hour:
         rf.estimates["customers.p_pickup.scenario"] = Estimate(
             name="customers.p_pickup.scenario", value=min(float(qa[1]), 1.0), n=n,
@@ -358,25 +372,33 @@ def fit_ring(d: Dials) -> RingFit:
             continue
     if not rf.fits:
         return rf
-    best = min(rf.fits.values(), key=lambda f: f.res.aic)
-    if best.k == 2:  # a degenerate mixture (a component of almost no weight) is no better
-        _, _, w = best.law()
-        if w.min() < 0.02:
-            best = rf.fits[1]
+    best = rf.fits.get(1) or rf.fits[2]
+    if 2 in rf.fits and best.k == 1 and rf.fits[2].res.aic < best.res.aic - AIC_MARGIN:
+        _, _, w = rf.fits[2].law()
+        if w.min() >= 0.02:  # a component of almost no weight is no mixture
+            best = rf.fits[2]
     rf.best = best
     aics = ", ".join(f"{'lognormal' if k == 1 else '2-lognormal mixture'} AIC "
                      f"{f.res.aic:.1f}" for k, f in sorted(rf.fits.items()))
-    p, plo, phi = delta_ci(best.res, lambda th: th[0], expit)
+    p = best.p
+    lo_l, hi_l = profile_ci(best.jac, best.res, 0)
+    plo, phi = (expit(lo_l), expit(hi_l)) if math.isfinite(lo_l + hi_l) else \
+        delta_ci(best.res, lambda th: th[0], expit)[1:]
     n = n_ans + n_na
     rf.estimates["customers.p_pickup"] = Estimate(
         name="customers.p_pickup", value=p, low=plo, high=phi, n=n,
-        method="censored MLE (no-answer calls right-censored at their ring time)")
+        method="censored MLE (no-answer calls right-censored at their ring time), "
+               "profile-likelihood CI")
     k = best.k
 
     def log_median(th: np.ndarray) -> float:
         return math.log(lognormal_mixture_ppf(0.5, *mixture_params(th[1:], k)))
 
     med, mlo, mhi = delta_ci(best.res, log_median, math.exp)
+    if k == 1:  # the median is exp(mu): its profile interval
+        lo_m, hi_m = profile_ci(best.jac, best.res, 1)
+        if math.isfinite(lo_m + hi_m):
+            mlo, mhi = math.exp(lo_m), math.exp(hi_m)
     rf.estimates["ring.median_s"] = Estimate(
         name="ring.median_s", value=med, low=mlo, high=mhi, n=n_ans,
         method="median of the censored ring law")
