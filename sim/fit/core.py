@@ -67,7 +67,7 @@ class Fit:
     by_attempt: list[dict[str, float]] = field(default_factory=list)
     by_hour: list[dict[str, float]] = field(default_factory=list)
 
-    def check(self, reps: int = 5, *, seed: int = 1, max_leads: int = 100_000,
+    def check(self, reps: int = 5, *, seed: int = 1, max_leads: int = 40_000,
               executor: Any = None) -> Check:
         """Re-simulate the fitted scenario ``reps`` times (CRN seeds) against the export."""
         from .check import twin_check

@@ -243,38 +243,48 @@ def _multipliers(d: Dials, rf: RingFit) -> None:
     att = np.minimum(att, max(well) if well else 1)
     hour = d.hour[elig]
     is_ans = d.answered[elig]
-    fvals = np.ones(int(elig.sum()))
     mu, sigma, w = rf.best.law()
     c = np.minimum(np.where(np.isfinite(d.dur_s) & (d.dur_s > 0), d.dur_s, d.ring_timeout_s),
                    d.ring_timeout_s)[elig]
-    fvals = np.where(is_ans, 1.0, lognormal_mixture_cdf(c, mu, sigma, w))
     n_att = int(att.max()) if len(att) else 1
+    # the likelihood only needs counts: answers per (attempt, hour), no-answers per
+    # (attempt, hour, ring time) — a few hundred cells for a million dials
+    cell = att * 24 + hour
+    ans_w = np.bincount(cell[is_ans], minlength=(n_att + 1) * 24).astype(float)
+    a_cells = np.flatnonzero(ans_w)
+    a_att, a_hour, a_w = a_cells // 24, a_cells % 24, ans_w[a_cells]
+    na_all = ~is_ans
+    c_u, c_inv = np.unique(np.round(c[na_all], 3), return_inverse=True)
+    key, n_w = np.unique(cell[na_all] * len(c_u) + c_inv, return_counts=True)
+    n_w = n_w.astype(float)
+    n_cell, n_c = key // max(len(c_u), 1), key % max(len(c_u), 1)
+    n_att_, n_hour = n_cell // 24, n_cell % 24
+    n_f = lognormal_mixture_cdf(c_u, mu, sigma, w)[n_c] if len(c_u) else np.zeros(0)
     qa = np.full(n_att + 1, rf.best.p)
     se_a = np.full(n_att + 1, math.nan)
     mh = np.ones(24)
-    na_all = ~is_ans
+    dial_hours = np.bincount(hour, minlength=24).astype(float)
     for _ in range(6):
         for g in range(1, n_att + 1):
-            sel = att == g
-            na = sel & na_all
-            qa[g], se_a[g] = _group_q(float((sel & is_ans).sum()), fvals[na] * mh[hour[na]],
-                                      np.ones(int(na.sum())))
-        for h in np.unique(hour):
-            sel = hour == h
-            na = sel & na_all
-            mh[h], _ = _group_q(float((sel & is_ans).sum()), fvals[na] * qa[att[na]],
-                                np.ones(int(na.sum())))
+            sel = n_att_ == g
+            qa[g], se_a[g] = _group_q(float(a_w[a_att == g].sum()), n_f[sel] * mh[n_hour[sel]],
+                                      n_w[sel])
+        for h in np.flatnonzero(dial_hours):
+            sel = n_hour == h
+            mh[h], _ = _group_q(float(a_w[a_hour == h].sum()), n_f[sel] * qa[n_att_[sel]],
+                                n_w[sel])
         # scale: the hours average 1 over the dials, the attempts carry the level
-        mean_h = float(np.mean(mh[hour])) if len(hour) else 1.0
+        mean_h = float((mh * dial_hours).sum() / dial_hours.sum()) if len(hour) else 1.0
         if mean_h > 0:
             mh /= mean_h
             qa *= mean_h
             se_a *= mean_h
 
     def total_ll(qv: np.ndarray, mv: np.ndarray) -> float:
-        p = np.clip(qv[att] * mv[hour], 1e-12, None)
-        return float(np.log(p[is_ans]).sum()
-                     + np.log(np.maximum(1 - p[na_all] * fvals[na_all], 1e-300)).sum())
+        pa = np.clip(qv[a_att] * mv[a_hour], 1e-12, None)
+        pn = qv[n_att_] * mv[n_hour]
+        return float((a_w * np.log(pa)).sum()
+                     + (n_w * np.log(np.maximum(1 - pn * n_f, 1e-300))).sum())
 
     full = total_ll(qa, mh)
     hours_seen = sorted(set(hour.tolist()))
@@ -317,7 +327,7 @@ def _multipliers(d: Dials, rf: RingFit) -> None:
         # its variance given F, as a relative part shared by every group
         q1, se = float(qa[1]), float(se_a[1])
         pooled = rf.estimates["customers.p_pickup"]
-        p_all, se_c = _group_q(float(is_ans.sum()), fvals[na_all], np.ones(int(na_all.sum())))
+        p_all, se_c = _group_q(float(a_w.sum()), n_f, n_w)
         se_full = (pooled.high - pooled.low) / (2 * 1.96)
         if math.isfinite(se_full) and p_all > 0:
             rel_f2 = max(se_full ** 2 - se_c ** 2, 0.0) / p_all ** 2
