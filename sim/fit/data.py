@@ -180,9 +180,9 @@ def prepare(cdrs: CDRTable, *, lead_column: str | None = None,
         attempt = np.ones(n, dtype=np.int32)
     else:
         order = np.lexsort((start, key))
-        _, lead_sorted = np.unique(key[order], return_inverse=True)
-        lead = lead_sorted.astype(np.int64)
-        first = np.r_[True, lead[1:] != lead[:-1]] if n else np.zeros(0, dtype=bool)
+        k_sorted = key[order]
+        first = np.r_[True, k_sorted[1:] != k_sorted[:-1]] if n else np.zeros(0, dtype=bool)
+        lead = (np.cumsum(first) - 1).astype(np.int64)
         idx = np.arange(n)
         attempt = (idx - np.maximum.accumulate(np.where(first, idx, 0)) + 1).astype(np.int32)
 
