@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..cdr import CDRTable
+from ..cdr import CDRTable, encode
 from ..scenario import Scenario, scenario_from_dict
 from .data import Dials, prepare
 from .estimate import Estimate, not_identified
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["Fit", "fit"]
 
 MIN_ROWS = 30  # below this the fit says it rests on too few calls
+_MACHINE = encode("answered_by", "machine")
 
 
 def _r(x: float) -> float:
@@ -209,8 +210,25 @@ def fit(cdrs: CDRTable, *, lead_column: str | None = None, ring_timeout_s: float
     ests.update(fit_outcomes(d))
     rf = fit_ring(d)
     ests.update(rf.estimates)
-    tf = fit_talk(d.talk_bins(), d.talk_values())
+    p_machine = ests["customers.p_machine"]
+    machines = p_machine.identified and float(p_machine.value) > 0
+    who = d.answered_by[d.answered]
+    people = who != _MACHINE if machines else np.ones(len(who), dtype=bool)
+    # people's talk makes the script; machines' greetings are their own law
+    tf = fit_talk(d.talk_bins(people), d.talk_values()[people])
     ests.update(tf.estimates)
+    machine_talk: Any = 0
+    if machines:
+        mt = fit_talk(d.talk_bins(~people), d.talk_values()[~people], max_k=1)
+        if mt.best is not None:
+            mu, sigma, w = mt.best.law()
+            machine_talk = law_table(mu, sigma, w)
+            ests["customers.machine_talk"] = Estimate(
+                name="customers.machine_talk", value=machine_talk, n=int((~people).sum()),
+                method="lognormal MLE of machine-answered talk times")
+    else:
+        ests["customers.machine_talk"] = not_identified(
+            "customers.machine_talk", 0, "no machine-answered calls told apart")
     zone = tz or cdrs.tz
     cal = fit_calendar(d, zone)
     ests.update(cal)
@@ -304,6 +322,7 @@ def fit(cdrs: CDRTable, *, lead_column: str | None = None, ring_timeout_s: float
             "reachability": 1.0, "interest": 1.0,
             "ring": ring, "machine_ring": ring,
             "patience": 0,
+            "machine_talk": machine_talk,
         },
         "agents": {"count": int(ests["agents.count"].value), "wrap": ests["agents.wrap"].value,
                    "preview": 0},
