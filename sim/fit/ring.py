@@ -304,13 +304,14 @@ def _multipliers(d: Dials, rf: RingFit) -> None:
             method=f"censored MLE by attempt, LR test p={p_att:.2g}",
             note="relative to attempt 1; dials " + ", ".join(map(str, rf.attempt_counts)))
     else:
-        single = n_att <= 1
+        single = int(d.attempt.max()) <= 1
+        few = not single and n_att <= 1
         rf.estimates["customers.pickup_by_attempt"] = Estimate(
             name="customers.pickup_by_attempt", value=[1.0], n=n,
-            method=" (a single attempt per lead)" if single else
-            f"no difference by attempt (LR test p={p_att:.2g})",
-            identified=not single,
-            note="every lead was dialled once: retries cannot be told" if single else "")
+            method="" if single or few else f"no difference by attempt (LR test p={p_att:.2g})",
+            identified=not (single or few),
+            note="every lead was dialled once: retries cannot be told" if single else
+            f"fewer than {MIN_GROUP} dials of any attempt after the first" if few else "")
     if use_hour:
         rf.by_hour = {h: _r(float(mh[h])) for h in hours_seen}
         rf.estimates["customers.pickup_by_hour"] = Estimate(

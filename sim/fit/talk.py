@@ -165,12 +165,16 @@ def fit_talk(b: Bins, values: np.ndarray, *, max_k: int = 3) -> TalkFit:
                                         note=f"too few answered calls ({n}) for a talk law")
         return tf
     for k in range(1, max_k + 1):
-        if n < 40 * k:
+        if k > 1 and n < 40 * k:  # a component per 40 calls at most
             break
         try:
             tf.fits[k] = fit_mixture(b, k)
         except ValueError:
             continue
+    if 1 not in tf.fits:
+        tf.estimates["talk"] = Estimate(name="talk", value=None, n=n, identified=False,
+                                        note="the talk-time likelihood could not be maximised")
+        return tf
     # more components only while each lowers the AIC by more than 2 and has weight
     best = tf.fits[1]
     for k in sorted(tf.fits)[1:]:
