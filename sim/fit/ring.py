@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 from ._mle import (
     SIGMA_FLOOR,
@@ -102,13 +102,103 @@ class LawFit:
         return mixture_params(self.res.theta[1:], self.k)
 
 
+def _second_antiderivative(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray,
+                           w: np.ndarray, timeout: float) -> np.ndarray:
+    """G(x) = integral of F(min(u, T)) du from 0 to x, for a lognormal mixture F."""
+    def g(y: np.ndarray) -> np.ndarray:
+        y = np.maximum(y, 0.0)
+        with np.errstate(divide="ignore"):
+            z = (np.log(y)[:, None] - mu) / sigma
+        part = y[:, None] * special.ndtr(z) - np.exp(mu + sigma ** 2 / 2) * special.ndtr(z - sigma)
+        return part @ w
+
+    x = np.asarray(x, dtype=float)
+    t = np.array([timeout])
+    f_t = float(lognormal_mixture_cdf(t, mu, sigma, w)[0])
+    return np.where(x <= timeout, g(np.minimum(x, timeout)),
+                    g(t)[0] + f_t * (x - timeout))
+
+
+def whole_second_loglik(r: np.ndarray, wts: np.ndarray, mu: np.ndarray, sigma: np.ndarray,
+                        w: np.ndarray, timeout: float) -> float:
+    """Log-likelihood of ring times read off timestamps truncated to the second.
+
+    Both ends are truncated, so a pick-up after ``x`` s is read as ``r`` s with
+    probability ``max(0, 1 - |r - x|)`` (a triangle): P(r) = G(r+1) - 2 G(r) + G(r-1)
+    with G the second antiderivative of the ring law (cut at the timeout: nobody is
+    answered after it).
+    """
+    lo = float(r.min()) - 1
+    grid = _second_antiderivative(np.arange(lo, float(r.max()) + 2), mu, sigma, w, timeout)
+    i = (r - lo).astype(np.int64)  # whole seconds: G once on the integer grid
+    p = grid[i + 1] - 2 * grid[i] + grid[i - 1]
+    return float((wts * np.log(np.maximum(p, 1e-300))).sum())
+
+
+def _grid_terms(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray, timeout: float
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per component k at each x: G_k(x) (cut at the timeout) and its derivatives in
+    mu_k and sigma_k (dG/dmu = -E[X; X <= x], dG/dsigma = M (phi(z - s) - s Phi(z - s)))."""
+    m = np.exp(mu + sigma ** 2 / 2)
+    xc = np.maximum(np.minimum(x, timeout), 0.0)
+    with np.errstate(divide="ignore"):
+        z = (np.log(xc)[:, None] - mu) / sigma
+    zs = z - sigma
+    phi_zs = np.where(np.isfinite(zs), np.exp(-0.5 * zs * zs) / math.sqrt(2 * math.pi), 0.0)
+    cdf_zs = special.ndtr(zs)
+    g = xc[:, None] * special.ndtr(z) - m * cdf_zs
+    d_mu = -m * cdf_zs
+    d_sig = m * (phi_zs - sigma * cdf_zs)
+    over = (x - timeout)[:, None]
+    if np.any(over > 0):
+        zt = (math.log(timeout) - mu) / sigma
+        phi_t = np.exp(-0.5 * zt * zt) / math.sqrt(2 * math.pi)
+        extra = np.maximum(over, 0.0)
+        g = g + special.ndtr(zt) * extra
+        d_mu = d_mu + (-phi_t / sigma) * extra
+        d_sig = d_sig + (-phi_t * zt / sigma) * extra
+    return g, d_mu, d_sig
+
+
+def whole_second_loglik_grad(r: np.ndarray, wts: np.ndarray, theta: np.ndarray, k: int,
+                             timeout: float) -> tuple[float, np.ndarray]:
+    """:func:`whole_second_loglik` and its gradient in the mixture parameters."""
+    mu, sigma, w = mixture_params(theta, k)
+    lo = float(r.min()) - 1
+    gk, gmu, gsig = _grid_terms(np.arange(lo, float(r.max()) + 2), mu, sigma, timeout)
+    i = (r - lo).astype(np.int64)
+
+    def second(a: np.ndarray) -> np.ndarray:  # a[i+1] - 2 a[i] + a[i-1], per component
+        return a[i + 1] - 2 * a[i] + a[i - 1]
+
+    pk = second(gk)
+    p = np.maximum(pk @ w, 1e-300)
+    ll = float((wts * np.log(p)).sum())
+    c = wts / p
+    d_mu = second(gmu) * w
+    d_ls = second(gsig) * w * (sigma - SIGMA_FLOOR)
+    d_a = w[1:] * (pk[:, 1:] - p[:, None])
+    return ll, c @ pack_grad(d_mu, d_ls, d_a)
+
+
 def censored_fit(ans: Bins, cens_t: np.ndarray, cens_w: np.ndarray, k: int,
-                 p0: float) -> LawFit:
-    """Maximum-likelihood ``p`` and a ``k``-component lognormal ring law, censoring included."""
+                 p0: float, whole: tuple[np.ndarray, np.ndarray, float] | None = None
+                 ) -> LawFit:
+    """Maximum-likelihood ``p`` and a ``k``-component lognormal ring law, censoring included.
+
+    ``whole``: (ring seconds, counts, timeout) when the ring times were read off
+    timestamps truncated to the second (see :func:`whole_second_loglik`).
+    """
     def nll(theta: np.ndarray) -> float:
         p = expit(theta[0])
         mu, sigma, w = mixture_params(theta[1:], k)
-        ll = float((ans.w * (math.log(max(p, 1e-300)) + bin_loglik(ans, mu, sigma, w))).sum())
+        if whole is not None:
+            r, wts, timeout = whole
+            ll = float(wts.sum()) * math.log(max(p, 1e-300)) + whole_second_loglik(
+                r, wts, mu, sigma, w, timeout)
+        else:
+            ll = float((ans.w * (math.log(max(p, 1e-300))
+                                 + bin_loglik(ans, mu, sigma, w))).sum())
         if len(cens_t):
             s = 1 - p * lognormal_mixture_cdf(cens_t, mu, sigma, w)
             ll += float((cens_w * np.log(np.maximum(s, 1e-300))).sum())
@@ -118,8 +208,12 @@ def censored_fit(ans: Bins, cens_t: np.ndarray, cens_w: np.ndarray, k: int,
 
     def nll_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
         p = expit(theta[0])
-        ll, g_law = bin_loglik_grad(ans, theta[1:], k)
-        n_ans = float(ans.w.sum())
+        if whole is not None:
+            ll, g_law = whole_second_loglik_grad(whole[0], whole[1], theta[1:], k, whole[2])
+            n_ans = float(whole[1].sum())
+        else:
+            ll, g_law = bin_loglik_grad(ans, theta[1:], k)
+            n_ans = float(ans.w.sum())
         ll += n_ans * math.log(max(p, 1e-300))
         grad = np.empty(len(theta))
         grad[0] = n_ans * (1 - p)
@@ -372,13 +466,17 @@ def fit_ring(d: Dials) -> RingFit:
                                    "answered share is written, biased low")
         return rf
     ans_bins = d.ring_bins(ok) if d.whole_seconds else bins_exact(ring[ok])
+    whole = None
+    if d.whole_seconds:
+        r_u, r_w = np.unique(ring[ok], return_counts=True)
+        whole = (r_u.astype(float), r_w.astype(float), float(d.ring_timeout_s))
     ct, cw = _censored(cens)
     p0 = n_ans / (n_ans + n_na)
     for k in (1, 2):
         if k == 2 and n_ans < 50:
             continue
         try:
-            rf.fits[k] = censored_fit(ans_bins, ct, cw, k, p0)
+            rf.fits[k] = censored_fit(ans_bins, ct, cw, k, p0, whole)
         except ValueError:
             continue
     if not rf.fits:
