@@ -196,6 +196,10 @@ def test_cli_fit_writes_everything_and_refuses_to_overwrite(simulated: sim.CDRTa
     bad = tmp_path / "bad.csv"
     bad.write_bytes(b"\x00\x01garbage\n")
     assert main(["fit", str(bad)]) == 2
+    assert main(["fit", str(src), "--map", "nonsense"]) == 2
+    assert main(["fit", str(src), "--reps", "0", "--lead-column", "no_such_column"]) == 2
+    err = capsys.readouterr().err
+    assert "no_such_column" in err and "Traceback" not in err
 
 
 def test_fit_never_loads_the_simulator():
