@@ -384,6 +384,18 @@ class Empirical(Distribution):
         idx = np.searchsorted(cum, np.asarray(u, dtype=float), side="right")
         return v[np.minimum(idx, len(v) - 1)]
 
+    def ppf1(self, u: float) -> float:
+        # in plain Python: an empirical retry delay is drawn once per retry in the event
+        # loop, where numpy's per-call overhead (~0.15 ms) dominated a fitted campaign
+        pairs = sorted(zip(self.values, self.weights, strict=True))
+        target = u * sum(self.weights)
+        acc = 0.0
+        for value, weight in pairs:
+            acc += weight
+            if target < acc:
+                return float(value)
+        return float(pairs[-1][0])
+
     def spec(self) -> dict[str, Any]:
         return {"dist": "empirical", "values": list(self.values), "weights": list(self.weights)}
 

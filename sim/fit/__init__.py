@@ -19,7 +19,23 @@ The package never imports the simulator itself; the check runs it through ``sim.
 
 from __future__ import annotations
 
+import sys
+import types
+from typing import Any
+
 from .core import Fit, fit
 from .estimate import Estimate
 
 __all__ = ["Estimate", "Fit", "fit"]
+
+
+class _CallableModule(types.ModuleType):
+    """``sim.fit`` is both this package and the function: importing a submodule
+    (``sim.fit.synthetic``) binds the package as ``sim.fit``, so the package itself
+    calls :func:`fit`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Fit:
+        return fit(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

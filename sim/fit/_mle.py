@@ -39,6 +39,8 @@ __all__ = [
 Z95 = 1.959963984540054
 _LOG_STEP = 0.01  # width of an exact-value bin on the log scale (1 %)
 _TINY = 1e-300
+#: Smallest log-sd of a component (s on the log scale): no spike narrower than the bins.
+SIGMA_FLOOR = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +87,10 @@ def bins_interval(lo: np.ndarray, hi: np.ndarray) -> Bins:
 
 
 def mixture_params(theta: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unpack ``[mu_1, log sigma_1, ..., mu_k, log sigma_k, a_2 .. a_k]`` (softmax weights)."""
+    """Unpack ``[mu_1, s_1, ..., mu_k, s_k, a_2 .. a_k]``: sigma = exp(s) + SIGMA_FLOOR,
+    softmax weights."""
     mu = np.asarray(theta[0:2 * k:2], dtype=float)
-    sigma = np.exp(np.asarray(theta[1:2 * k:2], dtype=float))
+    sigma = np.exp(np.asarray(theta[1:2 * k:2], dtype=float)) + SIGMA_FLOOR
     a = np.concatenate([[0.0], np.asarray(theta[2 * k:3 * k - 1], dtype=float)])
     w = np.exp(a - a.max())
     return mu, sigma, w / w.sum()
@@ -129,7 +132,7 @@ def mixture_terms(lx: np.ndarray, mu: np.ndarray, sigma: np.ndarray, w: np.ndarr
         zpdf = np.where(np.isfinite(z), z * pdf, 0.0)
     f = cdf_k @ w
     d_mu = -w * pdf / sigma
-    d_ls = -w * zpdf
+    d_ls = -w * zpdf * (sigma - SIGMA_FLOOR) / sigma  # sigma = exp(theta) + floor
     d_a = w[1:] * (cdf_k[:, 1:] - f[:, None])
     return f, cdf_k, d_mu, d_ls, d_a
 
@@ -255,3 +258,53 @@ def logit(p: float) -> float:
 
 def expit(x: float) -> float:
     return float(special.expit(x))
+
+
+def profile_ci(jac: Callable[[np.ndarray], tuple[float, np.ndarray]], res: MLEResult,
+               i: int) -> tuple[float, float]:
+    """95 % profile-likelihood interval of parameter ``i`` (its own scale).
+
+    Where the likelihood is skewed — a pick-up probability extrapolated past a ring
+    timeout — the Wald interval is too narrow on one side; the profile interval is
+    the set of values whose maximised log-likelihood is within chi2(1)/2 of the best.
+    """
+    if res.cov is None:
+        return math.nan, math.nan
+    target = -res.loglik + 3.841458820694124 / 2
+    others = [j for j in range(len(res.theta)) if j != i]
+    warm = res.theta[others].copy()
+
+    def prof(v: float) -> float:
+        nonlocal warm
+
+        def sub(x: np.ndarray) -> tuple[float, np.ndarray]:
+            th = res.theta.copy()
+            th[i] = v
+            th[others] = x
+            f, g = jac(th)
+            return f, g[others]
+
+        with np.errstate(all="ignore"):
+            r = optimize.minimize(sub, warm, method="BFGS", jac=True,
+                                  options={"gtol": 1e-5, "maxiter": 200})
+        if np.isfinite(r.fun):
+            warm = r.x
+        return float(r.fun) - target
+
+    se = math.sqrt(res.cov[i, i])
+    out = []
+    for side in (-1.0, 1.0):
+        warm = res.theta[others].copy()
+        a, b = res.theta[i], res.theta[i] + side * 2.5 * se
+        fb = prof(b)
+        tries = 0
+        while fb < 0 and tries < 4:
+            a, b = b, b + side * 2.5 * se
+            fb = prof(b)
+            tries += 1
+        if fb < 0:
+            out.append(math.nan)
+            continue
+        warm = res.theta[others].copy()
+        out.append(float(optimize.brentq(prof, a, b, xtol=se / 100)))
+    return out[0], out[1]

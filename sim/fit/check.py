@@ -162,7 +162,7 @@ def _replication(args: tuple[Any, int, str, bool]) -> dict[str, float]:
     return measure(result.cdrs, rule=rule)
 
 
-def twin_check(f: Fit, *, reps: int = 5, seed: int = 1, max_leads: int = 100_000,
+def twin_check(f: Fit, *, reps: int = 5, seed: int = 1, max_leads: int = 40_000,
                executor: Any = None) -> Check:
     """Re-simulate ``f.scenario`` ``reps`` times and compare it with the export."""
     d = f.dials

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..cdr import CDRTable
+from ..cdr import CDRTable, encode
 from ..scenario import Scenario, scenario_from_dict
 from .data import Dials, prepare
 from .estimate import Estimate, not_identified
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["Fit", "fit"]
 
 MIN_ROWS = 30  # below this the fit says it rests on too few calls
+_MACHINE = encode("answered_by", "machine")
 
 
 def _r(x: float) -> float:
@@ -67,7 +68,7 @@ class Fit:
     by_attempt: list[dict[str, float]] = field(default_factory=list)
     by_hour: list[dict[str, float]] = field(default_factory=list)
 
-    def check(self, reps: int = 5, *, seed: int = 1, max_leads: int = 100_000,
+    def check(self, reps: int = 5, *, seed: int = 1, max_leads: int = 40_000,
               executor: Any = None) -> Check:
         """Re-simulate the fitted scenario ``reps`` times (CRN seeds) against the export."""
         from .check import twin_check
@@ -209,8 +210,25 @@ def fit(cdrs: CDRTable, *, lead_column: str | None = None, ring_timeout_s: float
     ests.update(fit_outcomes(d))
     rf = fit_ring(d)
     ests.update(rf.estimates)
-    tf = fit_talk(d.talk_bins(), d.talk_values())
+    p_machine = ests["customers.p_machine"]
+    machines = p_machine.identified and float(p_machine.value) > 0
+    who = d.answered_by[d.answered]
+    people = who != _MACHINE if machines else np.ones(len(who), dtype=bool)
+    # people's talk makes the script; machines' greetings are their own law
+    tf = fit_talk(d.talk_bins(people), d.talk_values()[people])
     ests.update(tf.estimates)
+    machine_talk: Any = 0
+    if machines:
+        mt = fit_talk(d.talk_bins(~people), d.talk_values()[~people], max_k=1)
+        if mt.best is not None:
+            mu, sigma, w = mt.best.law()
+            machine_talk = law_table(mu, sigma, w)
+            ests["customers.machine_talk"] = Estimate(
+                name="customers.machine_talk", value=machine_talk, n=int((~people).sum()),
+                method="lognormal MLE of machine-answered talk times")
+    else:
+        ests["customers.machine_talk"] = not_identified(
+            "customers.machine_talk", 0, "no machine-answered calls told apart")
     zone = tz or cdrs.tz
     cal = fit_calendar(d, zone)
     ests.update(cal)
@@ -266,8 +284,10 @@ def fit(cdrs: CDRTable, *, lead_column: str | None = None, ring_timeout_s: float
                             "simulated billsec may be up to 1 s longer")
     by_attempt = rf.by_attempt or [1.0]
     by_hour = {str(h): v for h, v in rf.by_hour.items()}
-    sources["customers.pickup_by_attempt"] = ests["customers.pickup_by_attempt"]
-    sources["customers.pickup_by_hour"] = ests["customers.pickup_by_hour"]
+    for key, empty in (("customers.pickup_by_attempt", [1.0]), ("customers.pickup_by_hour", {})):
+        ests.setdefault(key, not_identified(key, empty, "no censored pick-up fit: "
+                                            + (p_pick.note or "no answer times")))
+        sources[key] = ests[key]
     script, pend_script = _script(tf, ests, talk, sources)
     if "script.p_callback" in ests:
         script["p_callback"] = ests["script.p_callback"].value
@@ -302,6 +322,7 @@ def fit(cdrs: CDRTable, *, lead_column: str | None = None, ring_timeout_s: float
             "reachability": 1.0, "interest": 1.0,
             "ring": ring, "machine_ring": ring,
             "patience": 0,
+            "machine_talk": machine_talk,
         },
         "agents": {"count": int(ests["agents.count"].value), "wrap": ests["agents.wrap"].value,
                    "preview": 0},

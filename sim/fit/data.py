@@ -80,7 +80,9 @@ class Dials:
         if rows is not None:
             r = r[rows]
         if self.whole_seconds:
-            return bins_interval(np.maximum(r - 0.5, 0.0), r + 0.5)
+            # to the second, but never after the line stopped ringing
+            hi = np.minimum(r + 0.5, self.ring_timeout_s)
+            return bins_interval(np.minimum(np.maximum(r - 0.5, 0.0), hi * 0.999), hi)
         return bins_exact(r)
 
     def talk_values(self) -> np.ndarray:
@@ -178,9 +180,9 @@ def prepare(cdrs: CDRTable, *, lead_column: str | None = None,
         attempt = np.ones(n, dtype=np.int32)
     else:
         order = np.lexsort((start, key))
-        _, lead_sorted = np.unique(key[order], return_inverse=True)
-        lead = lead_sorted.astype(np.int64)
-        first = np.r_[True, lead[1:] != lead[:-1]] if n else np.zeros(0, dtype=bool)
+        k_sorted = key[order]
+        first = np.r_[True, k_sorted[1:] != k_sorted[:-1]] if n else np.zeros(0, dtype=bool)
+        lead = (np.cumsum(first) - 1).astype(np.int64)
         idx = np.arange(n)
         attempt = (idx - np.maximum.accumulate(np.where(first, idx, 0)) + 1).astype(np.int32)
 

@@ -174,22 +174,16 @@ def fit_calendar(d: Dials, tz: str) -> dict[str, Estimate]:
     return out
 
 
-def peak_concurrency(start: np.ndarray, end: np.ndarray) -> tuple[int, float]:
-    """Most intervals ``[start, end)`` in progress at once, and the time-mean while > 0."""
+def peak_concurrency(start: np.ndarray, end: np.ndarray) -> int:
+    """Most intervals ``[start, end)`` in progress at once (a call ending as another
+    starts does not overlap it)."""
     ok = np.isfinite(start) & np.isfinite(end) & (end >= start)
-    s, e = start[ok], end[ok]
+    s, e = np.sort(start[ok]), np.sort(end[ok])
     if len(s) == 0:
-        return 0, 0.0
-    t = np.concatenate([s, e])
-    step = np.concatenate([np.ones(len(s)), -np.ones(len(e))])
-    order = np.lexsort((step, t))  # ends before starts at the same instant
-    level = np.cumsum(step[order])
-    tt = t[order]
-    dur = np.diff(tt)
-    lv = level[:-1]
-    busy = dur[lv > 0].sum()
-    mean = float((lv * dur)[lv > 0].sum() / busy) if busy > 0 else 0.0
-    return int(level.max()), mean
+        return 0
+    # in progress just after the i-th start: starts so far minus ends at or before it
+    level = np.arange(1, len(s) + 1) - np.searchsorted(e, s, side="right")
+    return int(level.max())
 
 
 def fit_agents(d: Dials, agents: int | None) -> dict[str, Any]:
@@ -197,8 +191,8 @@ def fit_agents(d: Dials, agents: int | None) -> dict[str, Any]:
     out: dict[str, Estimate] = {}
     ids = d.agent_id[d.agent_id >= 0]
     ans = d.answered
-    peak_talk, _ = peak_concurrency(d.start[ans], d.end[ans])
-    peak_dial, mean_dial = peak_concurrency(d.start, d.end)
+    peak_talk = peak_concurrency(d.start[ans], d.end[ans])
+    peak_dial = peak_concurrency(d.start, d.end)
     if agents is not None:
         n_agents, how, ident = agents, "given (--agents)", True
     elif len(ids):
@@ -214,8 +208,7 @@ def fit_agents(d: Dials, agents: int | None) -> dict[str, Any]:
                                    note="" if ident else "no answered call: agents unknown")
     ratio = max(1.0, round(peak_dial / max(n_agents, 1), 1))
     mode = "progressive"
-    note = (f"peak {peak_dial} dials at once, mean {mean_dial:.2f} while dialling, "
-            f"{n_agents} agents")
+    note = f"peak {peak_dial} dials at once, {n_agents} agents"
     if ratio <= 1.0:
         ratio_note = "at most one line per agent: progressive 1:1 (agents dial their own calls)"
     else:

@@ -29,14 +29,17 @@ def _share(name: str, k: int, n: int, method: str) -> Estimate:
 
 def outcome_table(d: Dials, by: str) -> list[dict[str, float]]:
     """Outcome shares per attempt number (``by="attempt"``) or hour (``by="hour"``)."""
-    key = d.attempt if by == "attempt" else d.hour
+    key = (d.attempt if by == "attempt" else d.hour).astype(np.int64)
+    if d.n == 0:
+        return []
+    size = int(key.max()) + 1
+    counts = np.bincount(key * 4 + d.disposition, minlength=size * 4).reshape(size, 4)
     rows = []
-    for g in np.unique(key):
-        sel = key == g
-        n = int(sel.sum())
+    for g in np.flatnonzero(counts.sum(axis=1)):
+        n = int(counts[g].sum())
         row: dict[str, float] = {by: int(g), "dials": n}
         for code, name in NAMES.items():
-            p, lo, hi = wilson(int((d.disposition[sel] == code).sum()), n)
+            p, lo, hi = wilson(int(counts[g, code]), n)
             row[name], row[f"{name}_low"], row[f"{name}_high"] = p, lo, hi
         rows.append(row)
     return rows

@@ -10,7 +10,8 @@ timeout is decided. The likelihood here takes the censoring into account: a dial
 - not answered after ringing ``c`` s with probability ``1 - p F(c)``,
 
 with ``F`` a lognormal or a two-component lognormal mixture (chosen by AIC). Given the
-fitted ``F``, pick-up multipliers by attempt and by hour of day are fitted by
+fitted ``F`` (the mixture only when its AIC is lower by more than 2), pick-up
+multipliers by attempt and by hour of day are fitted by
 alternating one-dimensional maximisations of the same likelihood, and written only
 where a likelihood-ratio test finds them different (p < 0.05).
 """
@@ -22,9 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 from ._mle import (
+    SIGMA_FLOOR,
     Bins,
     MLEResult,
     bin_loglik,
@@ -39,10 +41,14 @@ from ._mle import (
     mixture_params,
     mixture_terms,
     pack_grad,
+    profile_ci,
 )
 from .data import Dials
 from .estimate import Estimate, wilson
 
+#: A richer law is chosen only if its AIC is lower by more than this (Burnham and
+#: Anderson: within 2 the models are equally supported, and the simpler one is kept).
+AIC_MARGIN = 2.0
 #: Dials an attempt number needs for a multiplier of its own.
 MIN_GROUP = 30
 
@@ -86,6 +92,7 @@ class LawFit:
 
     k: int
     res: MLEResult
+    jac: Any = None  # negative log-likelihood and gradient, for profile intervals
 
     @property
     def p(self) -> float:
@@ -95,13 +102,103 @@ class LawFit:
         return mixture_params(self.res.theta[1:], self.k)
 
 
+def _second_antiderivative(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray,
+                           w: np.ndarray, timeout: float) -> np.ndarray:
+    """G(x) = integral of F(min(u, T)) du from 0 to x, for a lognormal mixture F."""
+    def g(y: np.ndarray) -> np.ndarray:
+        y = np.maximum(y, 0.0)
+        with np.errstate(divide="ignore"):
+            z = (np.log(y)[:, None] - mu) / sigma
+        part = y[:, None] * special.ndtr(z) - np.exp(mu + sigma ** 2 / 2) * special.ndtr(z - sigma)
+        return part @ w
+
+    x = np.asarray(x, dtype=float)
+    t = np.array([timeout])
+    f_t = float(lognormal_mixture_cdf(t, mu, sigma, w)[0])
+    return np.where(x <= timeout, g(np.minimum(x, timeout)),
+                    g(t)[0] + f_t * (x - timeout))
+
+
+def whole_second_loglik(r: np.ndarray, wts: np.ndarray, mu: np.ndarray, sigma: np.ndarray,
+                        w: np.ndarray, timeout: float) -> float:
+    """Log-likelihood of ring times read off timestamps truncated to the second.
+
+    Both ends are truncated, so a pick-up after ``x`` s is read as ``r`` s with
+    probability ``max(0, 1 - |r - x|)`` (a triangle): P(r) = G(r+1) - 2 G(r) + G(r-1)
+    with G the second antiderivative of the ring law (cut at the timeout: nobody is
+    answered after it).
+    """
+    lo = float(r.min()) - 1
+    grid = _second_antiderivative(np.arange(lo, float(r.max()) + 2), mu, sigma, w, timeout)
+    i = (r - lo).astype(np.int64)  # whole seconds: G once on the integer grid
+    p = grid[i + 1] - 2 * grid[i] + grid[i - 1]
+    return float((wts * np.log(np.maximum(p, 1e-300))).sum())
+
+
+def _grid_terms(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray, timeout: float
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per component k at each x: G_k(x) (cut at the timeout) and its derivatives in
+    mu_k and sigma_k (dG/dmu = -E[X; X <= x], dG/dsigma = M (phi(z - s) - s Phi(z - s)))."""
+    m = np.exp(mu + sigma ** 2 / 2)
+    xc = np.maximum(np.minimum(x, timeout), 0.0)
+    with np.errstate(divide="ignore"):
+        z = (np.log(xc)[:, None] - mu) / sigma
+    zs = z - sigma
+    phi_zs = np.where(np.isfinite(zs), np.exp(-0.5 * zs * zs) / math.sqrt(2 * math.pi), 0.0)
+    cdf_zs = special.ndtr(zs)
+    g = xc[:, None] * special.ndtr(z) - m * cdf_zs
+    d_mu = -m * cdf_zs
+    d_sig = m * (phi_zs - sigma * cdf_zs)
+    over = (x - timeout)[:, None]
+    if np.any(over > 0):
+        zt = (math.log(timeout) - mu) / sigma
+        phi_t = np.exp(-0.5 * zt * zt) / math.sqrt(2 * math.pi)
+        extra = np.maximum(over, 0.0)
+        g = g + special.ndtr(zt) * extra
+        d_mu = d_mu + (-phi_t / sigma) * extra
+        d_sig = d_sig + (-phi_t * zt / sigma) * extra
+    return g, d_mu, d_sig
+
+
+def whole_second_loglik_grad(r: np.ndarray, wts: np.ndarray, theta: np.ndarray, k: int,
+                             timeout: float) -> tuple[float, np.ndarray]:
+    """:func:`whole_second_loglik` and its gradient in the mixture parameters."""
+    mu, sigma, w = mixture_params(theta, k)
+    lo = float(r.min()) - 1
+    gk, gmu, gsig = _grid_terms(np.arange(lo, float(r.max()) + 2), mu, sigma, timeout)
+    i = (r - lo).astype(np.int64)
+
+    def second(a: np.ndarray) -> np.ndarray:  # a[i+1] - 2 a[i] + a[i-1], per component
+        return a[i + 1] - 2 * a[i] + a[i - 1]
+
+    pk = second(gk)
+    p = np.maximum(pk @ w, 1e-300)
+    ll = float((wts * np.log(p)).sum())
+    c = wts / p
+    d_mu = second(gmu) * w
+    d_ls = second(gsig) * w * (sigma - SIGMA_FLOOR)
+    d_a = w[1:] * (pk[:, 1:] - p[:, None])
+    return ll, c @ pack_grad(d_mu, d_ls, d_a)
+
+
 def censored_fit(ans: Bins, cens_t: np.ndarray, cens_w: np.ndarray, k: int,
-                 p0: float) -> LawFit:
-    """Maximum-likelihood ``p`` and a ``k``-component lognormal ring law, censoring included."""
+                 p0: float, whole: tuple[np.ndarray, np.ndarray, float] | None = None
+                 ) -> LawFit:
+    """Maximum-likelihood ``p`` and a ``k``-component lognormal ring law, censoring included.
+
+    ``whole``: (ring seconds, counts, timeout) when the ring times were read off
+    timestamps truncated to the second (see :func:`whole_second_loglik`).
+    """
     def nll(theta: np.ndarray) -> float:
         p = expit(theta[0])
         mu, sigma, w = mixture_params(theta[1:], k)
-        ll = float((ans.w * (math.log(max(p, 1e-300)) + bin_loglik(ans, mu, sigma, w))).sum())
+        if whole is not None:
+            r, wts, timeout = whole
+            ll = float(wts.sum()) * math.log(max(p, 1e-300)) + whole_second_loglik(
+                r, wts, mu, sigma, w, timeout)
+        else:
+            ll = float((ans.w * (math.log(max(p, 1e-300))
+                                 + bin_loglik(ans, mu, sigma, w))).sum())
         if len(cens_t):
             s = 1 - p * lognormal_mixture_cdf(cens_t, mu, sigma, w)
             ll += float((cens_w * np.log(np.maximum(s, 1e-300))).sum())
@@ -111,8 +208,12 @@ def censored_fit(ans: Bins, cens_t: np.ndarray, cens_w: np.ndarray, k: int,
 
     def nll_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
         p = expit(theta[0])
-        ll, g_law = bin_loglik_grad(ans, theta[1:], k)
-        n_ans = float(ans.w.sum())
+        if whole is not None:
+            ll, g_law = whole_second_loglik_grad(whole[0], whole[1], theta[1:], k, whole[2])
+            n_ans = float(whole[1].sum())
+        else:
+            ll, g_law = bin_loglik_grad(ans, theta[1:], k)
+            n_ans = float(ans.w.sum())
         ll += n_ans * math.log(max(p, 1e-300))
         grad = np.empty(len(theta))
         grad[0] = n_ans * (1 - p)
@@ -143,7 +244,7 @@ def censored_fit(ans: Bins, cens_t: np.ndarray, cens_w: np.ndarray, k: int,
             hi = float(lm[min(np.searchsorted(q, 0.8), len(lm) - 1)])
             starts.append(np.array([logit(pp), lo, math.log(sd / 2), hi + 0.2,
                                     math.log(sd / 2), 0.0]))
-    return LawFit(k=k, res=maximise(nll, starts, nll_grad))
+    return LawFit(k=k, res=maximise(nll, starts, nll_grad), jac=nll_grad)
 
 
 def law_dict(mu: np.ndarray, sigma: np.ndarray, w: np.ndarray) -> dict[str, Any]:
@@ -236,38 +337,48 @@ def _multipliers(d: Dials, rf: RingFit) -> None:
     att = np.minimum(att, max(well) if well else 1)
     hour = d.hour[elig]
     is_ans = d.answered[elig]
-    fvals = np.ones(int(elig.sum()))
     mu, sigma, w = rf.best.law()
     c = np.minimum(np.where(np.isfinite(d.dur_s) & (d.dur_s > 0), d.dur_s, d.ring_timeout_s),
                    d.ring_timeout_s)[elig]
-    fvals = np.where(is_ans, 1.0, lognormal_mixture_cdf(c, mu, sigma, w))
     n_att = int(att.max()) if len(att) else 1
+    # the likelihood only needs counts: answers per (attempt, hour), no-answers per
+    # (attempt, hour, ring time) — a few hundred cells for a million dials
+    cell = att * 24 + hour
+    ans_w = np.bincount(cell[is_ans], minlength=(n_att + 1) * 24).astype(float)
+    a_cells = np.flatnonzero(ans_w)
+    a_att, a_hour, a_w = a_cells // 24, a_cells % 24, ans_w[a_cells]
+    na_all = ~is_ans
+    c_u, c_inv = np.unique(np.round(c[na_all], 3), return_inverse=True)
+    key, n_w = np.unique(cell[na_all] * len(c_u) + c_inv, return_counts=True)
+    n_w = n_w.astype(float)
+    n_cell, n_c = key // max(len(c_u), 1), key % max(len(c_u), 1)
+    n_att_, n_hour = n_cell // 24, n_cell % 24
+    n_f = lognormal_mixture_cdf(c_u, mu, sigma, w)[n_c] if len(c_u) else np.zeros(0)
     qa = np.full(n_att + 1, rf.best.p)
     se_a = np.full(n_att + 1, math.nan)
     mh = np.ones(24)
-    na_all = ~is_ans
+    dial_hours = np.bincount(hour, minlength=24).astype(float)
     for _ in range(6):
         for g in range(1, n_att + 1):
-            sel = att == g
-            na = sel & na_all
-            qa[g], se_a[g] = _group_q(float((sel & is_ans).sum()), fvals[na] * mh[hour[na]],
-                                      np.ones(int(na.sum())))
-        for h in np.unique(hour):
-            sel = hour == h
-            na = sel & na_all
-            mh[h], _ = _group_q(float((sel & is_ans).sum()), fvals[na] * qa[att[na]],
-                                np.ones(int(na.sum())))
+            sel = n_att_ == g
+            qa[g], se_a[g] = _group_q(float(a_w[a_att == g].sum()), n_f[sel] * mh[n_hour[sel]],
+                                      n_w[sel])
+        for h in np.flatnonzero(dial_hours):
+            sel = n_hour == h
+            mh[h], _ = _group_q(float(a_w[a_hour == h].sum()), n_f[sel] * qa[n_att_[sel]],
+                                n_w[sel])
         # scale: the hours average 1 over the dials, the attempts carry the level
-        mean_h = float(np.mean(mh[hour])) if len(hour) else 1.0
+        mean_h = float((mh * dial_hours).sum() / dial_hours.sum()) if len(hour) else 1.0
         if mean_h > 0:
             mh /= mean_h
             qa *= mean_h
             se_a *= mean_h
 
     def total_ll(qv: np.ndarray, mv: np.ndarray) -> float:
-        p = np.clip(qv[att] * mv[hour], 1e-12, None)
-        return float(np.log(p[is_ans]).sum()
-                     + np.log(np.maximum(1 - p[na_all] * fvals[na_all], 1e-300)).sum())
+        pa = np.clip(qv[a_att] * mv[a_hour], 1e-12, None)
+        pn = qv[n_att_] * mv[n_hour]
+        return float((a_w * np.log(pa)).sum()
+                     + (n_w * np.log(np.maximum(1 - pn * n_f, 1e-300))).sum())
 
     full = total_ll(qa, mh)
     hours_seen = sorted(set(hour.tolist()))
@@ -287,13 +398,14 @@ def _multipliers(d: Dials, rf: RingFit) -> None:
             method=f"censored MLE by attempt, LR test p={p_att:.2g}",
             note="relative to attempt 1; dials " + ", ".join(map(str, rf.attempt_counts)))
     else:
-        single = n_att <= 1
+        single = int(d.attempt.max()) <= 1
+        few = not single and n_att <= 1
         rf.estimates["customers.pickup_by_attempt"] = Estimate(
             name="customers.pickup_by_attempt", value=[1.0], n=n,
-            method=" (a single attempt per lead)" if single else
-            f"no difference by attempt (LR test p={p_att:.2g})",
-            identified=not single,
-            note="every lead was dialled once: retries cannot be told" if single else "")
+            method="" if single or few else f"no difference by attempt (LR test p={p_att:.2g})",
+            identified=not (single or few),
+            note="every lead was dialled once: retries cannot be told" if single else
+            f"fewer than {MIN_GROUP} dials of any attempt after the first" if few else "")
     if use_hour:
         rf.by_hour = {h: _r(float(mh[h])) for h in hours_seen}
         rf.estimates["customers.pickup_by_hour"] = Estimate(
@@ -306,11 +418,19 @@ def _multipliers(d: Dials, rf: RingFit) -> None:
             method=f"no difference by hour (LR test p={p_hour:.2g})" if len(hours_seen) > 1
             else "one hour dialled")
     if use_att:
+        # q1's CI given F, widened by F's own uncertainty: the pooled p's variance beyond
+        # its variance given F, as a relative part shared by every group
         q1, se = float(qa[1]), float(se_a[1])
+        pooled = rf.estimates["customers.p_pickup"]
+        p_all, se_c = _group_q(float(a_w.sum()), n_f, n_w)
+        se_full = (pooled.high - pooled.low) / (2 * 1.96)
+        if math.isfinite(se_full) and p_all > 0:
+            rel_f2 = max(se_full ** 2 - se_c ** 2, 0.0) / p_all ** 2
+            se = math.sqrt(se ** 2 + rel_f2 * q1 ** 2)
         rf.estimates["customers.p_pickup.scenario"] = Estimate(
             name="customers.p_pickup.scenario", value=min(q1, 1.0), low=max(q1 - 1.96 * se, 0),
             high=min(q1 + 1.96 * se, 1.0), n=rf.attempt_counts[0],
-            method="attempt-1 level of the multiplier fit (ring law fixed)")
+            method="attempt-1 level of the multiplier fit (CI includes the ring law's)")
     elif use_hour:
         rf.estimates["customers.p_pickup.scenario"] = Estimate(
             name="customers.p_pickup.scenario", value=min(float(qa[1]), 1.0), n=n,
@@ -346,36 +466,48 @@ def fit_ring(d: Dials) -> RingFit:
                                    "answered share is written, biased low")
         return rf
     ans_bins = d.ring_bins(ok) if d.whole_seconds else bins_exact(ring[ok])
+    whole = None
+    if d.whole_seconds:
+        r_u, r_w = np.unique(ring[ok], return_counts=True)
+        whole = (r_u.astype(float), r_w.astype(float), float(d.ring_timeout_s))
     ct, cw = _censored(cens)
     p0 = n_ans / (n_ans + n_na)
     for k in (1, 2):
         if k == 2 and n_ans < 50:
             continue
         try:
-            rf.fits[k] = censored_fit(ans_bins, ct, cw, k, p0)
+            rf.fits[k] = censored_fit(ans_bins, ct, cw, k, p0, whole)
         except ValueError:
             continue
     if not rf.fits:
         return rf
-    best = min(rf.fits.values(), key=lambda f: f.res.aic)
-    if best.k == 2:  # a degenerate mixture (a component of almost no weight) is no better
-        _, _, w = best.law()
-        if w.min() < 0.02:
-            best = rf.fits[1]
+    best = rf.fits.get(1) or rf.fits[2]
+    if 2 in rf.fits and best.k == 1 and rf.fits[2].res.aic < best.res.aic - AIC_MARGIN:
+        _, _, w = rf.fits[2].law()
+        if w.min() >= 0.02:  # a component of almost no weight is no mixture
+            best = rf.fits[2]
     rf.best = best
     aics = ", ".join(f"{'lognormal' if k == 1 else '2-lognormal mixture'} AIC "
                      f"{f.res.aic:.1f}" for k, f in sorted(rf.fits.items()))
-    p, plo, phi = delta_ci(best.res, lambda th: th[0], expit)
+    p = best.p
+    lo_l, hi_l = profile_ci(best.jac, best.res, 0)
+    plo, phi = (expit(lo_l), expit(hi_l)) if math.isfinite(lo_l + hi_l) else \
+        delta_ci(best.res, lambda th: th[0], expit)[1:]
     n = n_ans + n_na
     rf.estimates["customers.p_pickup"] = Estimate(
         name="customers.p_pickup", value=p, low=plo, high=phi, n=n,
-        method="censored MLE (no-answer calls right-censored at their ring time)")
+        method="censored MLE (no-answer calls right-censored at their ring time), "
+               "profile-likelihood CI")
     k = best.k
 
     def log_median(th: np.ndarray) -> float:
         return math.log(lognormal_mixture_ppf(0.5, *mixture_params(th[1:], k)))
 
     med, mlo, mhi = delta_ci(best.res, log_median, math.exp)
+    if k == 1:  # the median is exp(mu): its profile interval
+        lo_m, hi_m = profile_ci(best.jac, best.res, 1)
+        if math.isfinite(lo_m + hi_m):
+            mlo, mhi = math.exp(lo_m), math.exp(hi_m)
     rf.estimates["ring.median_s"] = Estimate(
         name="ring.median_s", value=med, low=mlo, high=mhi, n=n_ans,
         method="median of the censored ring law")
@@ -384,7 +516,8 @@ def fit_ring(d: Dials) -> RingFit:
         name="customers.ring", value=law_dict(mu, sigma, w), n=n_ans,
         method=f"censored MLE, chosen by AIC ({aics})")
     if k == 1:
-        s, slo, shi = delta_ci(best.res, lambda th: th[2], math.exp)
+        s, slo, shi = delta_ci(best.res, lambda th: math.log(math.exp(th[2]) + SIGMA_FLOOR),
+                               math.exp)
         rf.estimates["ring.sigma"] = Estimate(name="ring.sigma", value=s, low=slo, high=shi,
                                               n=n_ans, method="censored MLE")
     _multipliers(d, rf)

@@ -4,7 +4,8 @@ lognormal conversations, and the script that plays them.
 Outbound talk times are not one lognormal: many calls end within seconds. The law is
 fitted as a mixture of 1 to 3 lognormal components by maximum likelihood on binned
 talk times (whole-second billsec as intervals under the export's rounding rule), the
-number of components chosen by AIC. It is mapped to a script the model plays:
+number of components chosen by AIC (one more only if it lowers the AIC by more than
+2). It is mapped to a script the model plays:
 
 - an ``opening`` stage lasting the short component, after which a share ``w_short`` of
   people decline (the call then ends: ``decline_exit`` 0),
@@ -164,17 +165,24 @@ def fit_talk(b: Bins, values: np.ndarray, *, max_k: int = 3) -> TalkFit:
                                         note=f"too few answered calls ({n}) for a talk law")
         return tf
     for k in range(1, max_k + 1):
-        if n < 40 * k:
+        if k > 1 and n < 40 * k:  # a component per 40 calls at most
             break
         try:
             tf.fits[k] = fit_mixture(b, k)
         except ValueError:
             continue
-    best = min(tf.fits.values(), key=lambda f: f.res.aic)
-    _, _, w = best.law()
-    while best.k > 1 and w.min() < 0.03:  # a component of almost no weight adds nothing
-        best = tf.fits[best.k - 1]
-        _, _, w = best.law()
+    if 1 not in tf.fits:
+        tf.estimates["talk"] = Estimate(name="talk", value=None, n=n, identified=False,
+                                        note="the talk-time likelihood could not be maximised")
+        return tf
+    # more components only while each lowers the AIC by more than 2 and has weight
+    best = tf.fits[1]
+    for k in sorted(tf.fits)[1:]:
+        cand = tf.fits[k]
+        if cand.res.aic < best.res.aic - 2.0 and cand.law()[2].min() >= 0.03:
+            best = cand
+        else:
+            break
     tf.best = best
     mu, sigma, w = best.law()
     aics = ", ".join(f"{k} component{'s' if k > 1 else ''} AIC {f.res.aic:.1f}"
