@@ -266,7 +266,7 @@ def run(args: argparse.Namespace) -> int:
         if args.report:
             from ..report import write_report
 
-            write_report(tmp)
+            write_report(tmp, name=Path(out).name)
             files.append("report.html")
     for note in run_notes(result):
         con.note(note)
