@@ -106,7 +106,7 @@ class RunFolder:
 
 
 def read_agent_log(path: str | Path) -> AgentLog:
-    """Read agents.csv (agent_id, state, start_s, end_s, duration_s) into an AgentLog."""
+    """Read agents.csv (agent_id, state, start_s, end_s, ...; ISO columns ignored)."""
     ids: list[int] = []
     states: list[int] = []
     starts: list[float] = []
@@ -131,8 +131,10 @@ def _read_timeline(path: Path) -> dict[str, np.ndarray]:
     if not rows:
         return {}
     head, body = rows[0], rows[1:]
-    data = np.asarray(body, dtype=float).reshape(len(body), len(head))
-    return {k: data[:, i] for i, k in enumerate(head)}
+    keep = [i for i, k in enumerate(head) if k != "time"]  # ISO stamps: t has the seconds
+    data = np.asarray([[r[i] for i in keep] for r in body], dtype=float).reshape(
+        len(body), len(keep))
+    return {head[i]: data[:, j] for j, i in enumerate(keep)}
 
 
 def _json(path: Path) -> Any:
