@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -90,15 +91,18 @@ def test_native_round_trip_is_exact(tmp_path: Path) -> None:
     assert imp.report.rejected == ()
     # times and durations to the microsecond, everything else exactly
     assert_same_table(table, imp.cdrs, time_tol_s=0.5e-6)
-    assert imp.cdrs.categories == table.categories  # codes too, via '# categories.*'
+    assert imp.cdrs.categories == table.categories  # codes too, via the sidecar
     assert (imp.cdrs.tz, imp.cdrs.epoch) == (table.tz, table.epoch)
     assert imp.cdrs.meta["seed"] == 7 and imp.cdrs.meta["source_format"] == "native"
-    # writing the re-read table gives the same file
+    # writing the re-read table gives the same file, and the same sidecar but for meta
     again = tmp_path / "again.csv"
     write_cdrs(imp.cdrs.with_meta(source=None, source_format=None), again)
-    body = [ln for ln in path.read_text().splitlines() if not ln.startswith("# meta")]
-    body2 = [ln for ln in again.read_text().splitlines() if not ln.startswith("# meta")]
-    assert body == body2
+    assert again.read_bytes() == path.read_bytes()
+    side, side2 = (json.loads((tmp_path / f"{n}.meta.json").read_text())
+                   for n in ("cdrs", "again"))
+    assert side["meta"] == {"scenario": "test", "seed": 7}
+    assert {k: v for k, v in side2["meta"].items() if v is not None} == side["meta"]
+    assert {**side, "meta": None, "csv": None} == {**side2, "meta": None, "csv": None}
 
 
 def test_native_file_layout(tmp_path: Path) -> None:
@@ -106,14 +110,27 @@ def test_native_file_layout(tmp_path: Path) -> None:
     path = tmp_path / "cdrs.csv"
     write_cdrs(table, path)
     lines = path.read_text(encoding="utf-8").splitlines()
-    assert lines[1] == "# tz=Asia/Shanghai"
-    assert lines[2] == "# epoch=2026-03-02T00:00:00"
-    header_at = next(i for i, ln in enumerate(lines) if not ln.startswith("#"))
-    assert lines[header_at].split(",") == [c.name for c in COLUMNS]
-    row = next(csv.DictReader(lines[header_at:]))
+    # the header is the first line: the csv module and pandas read it with defaults
+    assert lines[0].split(",") == [c.name for c in COLUMNS] and len(lines) == 51
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 50 and list(rows[0]) == [c.name for c in COLUMNS]
+    row = rows[0]
     assert row["start"].endswith("+08:00") and len(row["start"]) == 32
     assert row["disposition"] in ("ANSWERED", "NO ANSWER", "BUSY", "FAILED")
-    assert not list(tmp_path.glob(".*tmp"))  # atomic write left nothing behind
+    pd = pytest.importorskip("pandas")
+    df = pd.read_csv(path)
+    assert list(df.columns) == [c.name for c in COLUMNS] and len(df) == 50
+    assert df["billsec"].tolist() == table["billsec"].tolist()
+    # zone, epoch, category order and meta are in the sidecar
+    side = json.loads((tmp_path / "cdrs.meta.json").read_text(encoding="utf-8"))
+    assert side["format"] == "dialsim native CDR metadata" and side["version"] == 1
+    assert (side["tz"], side["epoch"]) == ("Asia/Shanghai", "2026-03-02T00:00:00")
+    assert side["categories"]["segment"] == ["", "warm", "b%c"]
+    assert side["meta"] == {"scenario": "test", "seed": 7}
+    assert side["csv"] == {"file": "cdrs.csv", "bytes": path.stat().st_size, "rows": 50,
+                           "columns": [c.name for c in COLUMNS]}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cdrs.csv", "cdrs.meta.json"]
 
 
 def test_native_round_trip_across_dst(tmp_path: Path) -> None:
@@ -137,17 +154,63 @@ def test_native_tz_option_converts_times(tmp_path: Path) -> None:
     np.testing.assert_allclose(utc["start"] + shift, table["start"] - 8 * 3600, atol=1e-6)
 
 
-def test_native_without_comments_takes_zone_from_offsets(tmp_path: Path) -> None:
+def test_native_without_sidecar_takes_zone_from_offsets(tmp_path: Path) -> None:
     table = realistic_table(60)
     path = tmp_path / "cdrs.csv"
     write_cdrs(table, path)
-    bare = tmp_path / "bare.csv"
-    bare.write_text("".join(ln for ln in path.read_text().splitlines(keepends=True)
-                            if not ln.startswith("#")))
-    imp = read_cdrs(bare)
+    (tmp_path / "cdrs.meta.json").unlink()
+    imp = read_cdrs(path)
     assert imp.cdrs.tz == "Etc/GMT-8"  # POSIX sign: UTC+08:00
     assert any("UTC offset" in n for n in imp.report.notes)
     assert_same_table(table, imp.cdrs, time_tol_s=0.5e-6)
+    assert imp.cdrs.epoch == table.epoch  # midnight of the first call
+    assert "seed" not in imp.cdrs.meta
+
+
+def test_stale_or_broken_sidecar_is_ignored_with_a_note(tmp_path: Path) -> None:
+    table = realistic_table(40)
+    path = tmp_path / "cdrs.csv"
+    write_cdrs(table, path)
+    side = tmp_path / "cdrs.meta.json"
+    good = side.read_text()
+    # the CSV changed since (one row removed by a spreadsheet user): sidecar ignored
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:-1]))
+    imp = read_cdrs(path)
+    assert imp.report.accepted == 39 and imp.cdrs.tz == "Etc/GMT-8"
+    assert any("cdrs.meta.json: written for a CSV of" in n and "ignored" in n
+               for n in imp.report.notes)
+    path.write_text("".join(lines))
+    for broken, needle in (("{not json", "not valid JSON"), ("[1, 2]", "not a dialsim"),
+                           (good.replace('"tz": "Asia/Shanghai"', '"tz": 8'), "'tz'")):
+        side.write_text(broken)
+        imp = read_cdrs(path)
+        assert imp.report.accepted == 40, broken
+        assert any(needle in n for n in imp.report.notes), (broken, imp.report.notes)
+    side.write_text(good)
+    imp = read_cdrs(path)
+    assert imp.cdrs.tz == "Asia/Shanghai"
+    assert "zone, epoch, category order and meta read from cdrs.meta.json" in imp.report.notes
+
+
+def test_old_native_files_with_comment_lines_still_read(tmp_path: Path) -> None:
+    """Files written before the sidecar carried it in leading '# key=value' lines."""
+    table = realistic_table(80)
+    path = tmp_path / "new.csv"
+    write_cdrs(table, path)
+    side = json.loads((tmp_path / "new.meta.json").read_text())
+    head = ["# dialsim CDR, native CSV: one row per dial attempt", f"# tz={side['tz']}",
+            f"# epoch={side['epoch']}"]
+    head += [f"# categories.{k}={json.dumps(v)}" for k, v in side["categories"].items()]
+    head.append(f"# meta={json.dumps(side['meta'])}")
+    old = tmp_path / "old.csv"
+    old.write_text("\n".join(head) + "\n" + path.read_text())
+    imp = read_cdrs(old)
+    assert imp.report.rows_read == imp.report.accepted == 80
+    assert_same_table(table, imp.cdrs, time_tol_s=0.5e-6)
+    assert imp.cdrs.categories == table.categories
+    assert (imp.cdrs.tz, imp.cdrs.epoch) == (table.tz, table.epoch)
+    assert imp.cdrs.meta["seed"] == 7
 
 
 def test_native_with_missing_columns_uses_defaults(tmp_path: Path) -> None:
@@ -262,8 +325,8 @@ def test_empty_table_round_trip(tmp_path: Path) -> None:
 
 def test_module_exports_are_sorted_and_exist() -> None:
     import importlib
-    for name in ("", "._build", "._fastast", "._fields", "._readers", "._report", "._text",
-                 "._values", "._write"):
+    for name in ("", "._build", "._fastast", "._fields", "._readers", "._report",
+                 "._sidecar", "._text", "._values", "._write"):
         module = importlib.import_module("sim.cdrio" + name)
         exported = list(module.__all__)
         assert exported == sorted(exported), name

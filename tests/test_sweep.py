@@ -239,8 +239,10 @@ def test_keep_cdrs_writes_each_run_and_needs_out(tmp_path):
         sim.sweep(noisy(), grid={"agents.count": [1, 2]}, keep_cdrs=True, plans=())
     res = sim.sweep(noisy(), grid={"agents.count": [1, 2]}, workers=1, plans=(),
                     out=tmp_path / "k", keep_cdrs=True)
-    files = sorted((tmp_path / "k" / "cdrs").iterdir())
+    files = sorted((tmp_path / "k" / "cdrs").glob("*.csv"))
     assert [f.name for f in files] == ["p000000-r000.csv", "p000001-r000.csv"]
+    assert sorted(p.name for p in (tmp_path / "k" / "cdrs").glob("*.meta.json")) == [
+        "p000000-r000.meta.json", "p000001-r000.meta.json"]  # their sidecars
     assert len(sim.read_cdrs(files[1]).cdrs) == res.table.column("dials")[1]
 
 

@@ -10,9 +10,11 @@ campaign is saved and re-rated later without simulating again. Both go through h
 Formats
 -------
 ``native``
-    Header = the CDR columns (:data:`sim.cdr.COLUMNS`); timestamps ISO-8601 to the
-    microsecond with the UTC offset of the table's zone; labels for categories; leading
-    ``# key=value`` lines keep ``tz``, ``epoch``, category order and meta. Lossless.
+    Header (first line) = the CDR columns (:data:`sim.cdr.COLUMNS`); timestamps
+    ISO-8601 to the microsecond with the UTC offset of the table's zone; labels for
+    categories. The sidecar ``<name>.meta.json`` beside it keeps ``tz``, ``epoch``,
+    category order and meta (:mod:`._sidecar`): lossless with it, readable without it.
+    Files of older versions, with leading ``# key=value`` lines instead, still read.
 ``asterisk``
     ``cdr_csv`` Master.csv, no header, 16 to 21 columns (see
     :data:`._fields.ASTERISK_FIELDS`); local ``YYYY-MM-DD HH:MM:SS`` times.
@@ -32,7 +34,7 @@ Times
 -----
 A table's times are seconds from its ``epoch`` (local midnight of the first call's
 start date, unless a native file names it) on the wall clock of ``tz``. The zone is
-``tz=`` if given, else the native file's ``# tz=`` line, else a fixed zone from the
+``tz=`` if given, else the native file's sidecar, else a fixed zone from the
 UTC offsets written in the file, else UTC (wall-clock times kept as written). Offsets
 written in a file are honoured: the times are converted to ``tz``.
 

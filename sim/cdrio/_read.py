@@ -21,6 +21,7 @@ from ._fastast import parse_asterisk_bytes
 from ._fields import DISPOSITION_CODES, OPEN_CATEGORIES, cause_kind, normalise_label, unescape_label
 from ._readers import MAPPABLE, AsteriskConverter, FreeSwitchConverter, HeaderConverter, Raw
 from ._report import CDRImport, ImportReport, Rejections
+from ._sidecar import read_sidecar
 from ._text import Block, gc_paused, iter_blocks, read_head
 from ._values import NO_OFFSET, get_zone, parse_times
 
@@ -194,9 +195,9 @@ def _comment_meta(lines: list[tuple[int, str]]) -> dict[str, str]:
     return meta
 
 
-def _json(text: str | None, what: str, rej: Rejections) -> Any:
-    if text is None:
-        return None
+def _json(text: Any, what: str, rej: Rejections) -> Any:
+    if not isinstance(text, str):  # absent, or already parsed (from the sidecar)
+        return text
     try:
         return json.loads(text)
     except ValueError:
@@ -231,7 +232,7 @@ def _clean_label(text: str) -> str:
 
 
 def _setup_header(path: Path, fmt: str, mapping: Mapping[str, str] | None,
-                  content: list[tuple[int, str]], file_meta: dict[str, str],
+                  content: list[tuple[int, str]], file_meta: dict[str, Any],
                   tz: str | None, rej: Rejections, asm: Assembler) -> _Setup:
     """Native and mapped files: header, column positions, zone, epoch, labels."""
     if not content:
@@ -291,7 +292,7 @@ def _setup_header(path: Path, fmt: str, mapping: Mapping[str, str] | None,
         try:
             setup.epoch = str(np.datetime64(file_meta["epoch"], "s"))
         except ValueError:
-            rej.note(f"'# epoch=' line not a datetime ({file_meta['epoch']!r}): "
+            rej.note(f"epoch of the file not a datetime ({file_meta['epoch']!r}): "
                      "epoch taken from the first call")
     return setup
 
@@ -356,7 +357,10 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
         elif text.strip():
             content.append((no, text))
     fmt: str = _detect(path, content) if format == "auto" else format
-    file_meta = _comment_meta(comments) if fmt == "native" else {}
+    file_meta: dict[str, Any] = {}
+    if fmt == "native":  # old files: '# key=value' lines; the sidecar wins over them
+        file_meta.update(_comment_meta(comments))
+        file_meta.update(read_sidecar(path, rej))
     asm = Assembler()
     if fmt in ("native", "mapped"):
         setup = _setup_header(path, fmt, mapping, content, file_meta, tz, rej, asm)

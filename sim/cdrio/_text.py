@@ -3,9 +3,12 @@
 CDR exports are written line by line by a switch or a PBX and never legitimately hold a
 newline inside a field. Parsing each physical line as one record keeps line numbers
 exact and confines a broken quote to its own line: an unterminated quote cannot
-swallow the rest of the file. Files are read in blocks of a few MB so that a million
-rows never become a million row objects at once; the csv module does the parsing
-(C speed), everything after it works on whole columns.
+swallow the rest of the file. A line ends at LF, CRLF or a lone CR, in any mix (a file
+appended to by two tools, a line pasted from an old Mac editor): each is one line end,
+so every record is counted once and line numbers are what an editor shows. Files are
+read in blocks of a few MB so that a million rows never become a million row objects
+at once; the csv module does the parsing (C speed), everything after it works on whole
+columns.
 
 Text is UTF-8 (a BOM is skipped, UTF-16 with a BOM is recognised). Bytes that are not
 valid UTF-8 - typically a Latin-1 caller-ID name in an otherwise UTF-8 file - are read
@@ -18,7 +21,7 @@ import codecs
 import contextlib
 import csv
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -34,6 +37,7 @@ __all__ = ["Block", "gc_paused", "iter_blocks", "read_head"]
 #: Bytes read per block: large enough to amortise per-block work, small enough that
 #: the row lists of one block (a few 10^4 rows) stay cheap.
 BLOCK_BYTES = 8 << 20
+#: Piece size for reading the head of a file (pieces are read until enough records).
 _HEAD_BYTES = 1 << 16
 
 
@@ -95,60 +99,98 @@ def _utf16(data: bytes) -> bool:
     return data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
 
 
-def _raw_blocks(path: Path) -> Iterator[bytes]:
-    """Blocks of whole lines (each ending in ``\\n`` except perhaps the last), as UTF-8."""
+def _chunks(path: Path, size: int) -> Generator[bytes, None, None]:
+    """The file's bytes in pieces of ``size``, as UTF-8 (BOM skipped, UTF-16 recoded)."""
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise CDRFormatError(f"{path}: cannot read the CDR file: {exc.strerror or exc}") from exc
     with fh:
-        first = fh.read(BLOCK_BYTES)
+        first = fh.read(size)
         if _utf16(first):
             # Rare (some Windows tools): decode whole, re-encode, go on as UTF-8.
-            text = (first + fh.read()).decode("utf-16", errors="replace")
-            yield text.encode("utf-8")
+            yield (first + fh.read()).decode("utf-16", errors="replace").encode("utf-8")
             return
         if first.startswith(codecs.BOM_UTF8):
             first = first[len(codecs.BOM_UTF8):]
-        cr_only = b"\r" in first and b"\n" not in first
-        carry = b""
         data = first
         while data:
-            if cr_only:
-                data = data.replace(b"\r", b"\n")
-            data = carry + data
-            cut = data.rfind(b"\n") + 1
-            if cut:
-                yield data[:cut]
-                carry = data[cut:]
-            else:
-                carry = data
-            data = fh.read(BLOCK_BYTES)
-        if carry:
-            yield carry
+            yield data
+            data = fh.read(size)
 
 
-def read_head(path: str | Path, max_lines: int = 64) -> list[tuple[int, str]]:
-    """The first lines of a file as ``(line number, text)``, without line ends."""
+def _lines_of(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Blocks of whole lines, each ending in ``\\n`` (the last block perhaps not).
+
+    Every line end - CRLF, LF or a lone CR, mixed in one file as they come - becomes
+    one LF, so a line is counted the same whichever end it has, and a lone CR never
+    merges two records. A CR at the end of a piece is held back until the next piece
+    shows whether an LF follows it. A line longer than a piece is gathered from its
+    pieces without limit (and without copying them again for every piece).
+    """
+    pending: list[bytes] = []
+    held_cr = False
+    for data in chunks:
+        if held_cr:
+            data = b"\r" + data
+        held_cr = data.endswith(b"\r")
+        if held_cr:
+            data = data[:-1]
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        cut = data.rfind(b"\n") + 1
+        if not cut:
+            pending.append(data)
+            continue
+        if pending:
+            pending.append(data[:cut])
+            yield b"".join(pending)
+        else:
+            yield data[:cut]
+        pending = [data[cut:]] if cut < len(data) else []
+    if held_cr:
+        pending.append(b"\n")
+    rest = b"".join(pending)
+    if rest:
+        yield rest
+
+
+def _raw_blocks(path: Path, size: int | None = None) -> Generator[bytes, None, None]:
+    """Blocks of whole lines of about ``size`` bytes (default :data:`BLOCK_BYTES`), as
+    UTF-8 with LF line ends (see :func:`_lines_of`)."""
+    chunks = _chunks(path, size or BLOCK_BYTES)
+    with contextlib.closing(chunks):  # the file closes when the reader stops early too
+        yield from _lines_of(chunks)
+
+
+def read_head(path: str | Path, records: int = 21) -> list[tuple[int, str]]:
+    """The non-blank lines at the start of a file as ``(line number, text)``, without
+    line ends, up to and including the ``records``-th that is not a leading ``#``
+    comment line.
+
+    There is no fixed byte or line limit: the file is read in small pieces until that
+    many records are found (or it ends), so long comment lines, many blank lines or a
+    very long first line cannot hide the header. Line numbers are those of
+    :func:`iter_blocks` (the same line ends are recognised).
+    """
     path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(_HEAD_BYTES)
-            more = bool(fh.read(1))
-    except OSError as exc:
-        raise CDRFormatError(f"{path}: cannot read the CDR file: {exc.strerror or exc}") from exc
-    if _utf16(data):
-        text = data.decode("utf-16", errors="replace")
-    else:
-        if data.startswith(codecs.BOM_UTF8):
-            data = data[len(codecs.BOM_UTF8):]
-        text = data.decode("utf-8", "dialsim-latin1")
-    if "\n" not in text and "\r" in text:
-        text = text.replace("\r", "\n")
-    lines = text.split("\n")
-    if more or not lines[-1]:
-        lines.pop()  # a partial (or empty) last line
-    return [(i + 1, s.rstrip("\r")) for i, s in enumerate(lines[:max_lines])]
+    head: list[tuple[int, str]] = []
+    seen = 0
+    no = 1
+    with contextlib.closing(_raw_blocks(path, _HEAD_BYTES)) as blocks:
+        for raw in blocks:
+            lines = raw.decode("utf-8", "dialsim-latin1").split("\n")
+            if raw.endswith(b"\n"):
+                lines.pop()
+            for text in lines:
+                if text.strip():
+                    head.append((no, text))
+                    if seen or not text.startswith("#"):
+                        seen += 1
+                        if seen >= records:
+                            return head
+                no += 1
+    return head
 
 
 def _parse_slow(lines: list[str], first_no: int,

@@ -2,10 +2,11 @@
 
 Native CSV keeps everything: timestamps to the microsecond with the UTC offset of the
 table's zone, durations to the microsecond (fixed point, trailing zeros dropped),
-billsec and every other column exactly, and leading ``# key=value`` lines carry the
-zone, the epoch, the label order of open categories (so codes survive a round trip)
-and the table's meta. Its columns are formatted whole into bytes (:mod:`sim.csvtext`), with no
-Python call per field.
+billsec and every other column exactly. The header is the first line, so pandas, the
+csv module and spreadsheets read it with their defaults; the zone, the epoch, the label
+order of open categories (so codes survive a round trip) and the table's meta go to
+the sidecar ``<name>.meta.json`` beside it (:mod:`._sidecar`). Its columns are
+formatted whole into bytes (:mod:`sim.csvtext`), with no Python call per field.
 
 Asterisk Master.csv is written through ``csv.writer`` (its quoting rules, a few
 optional columns). It keeps what a carrier bills and what a PBX would log: whole-second
@@ -17,7 +18,6 @@ goes in ``uniqueid`` and dialsim's own columns in ``userfield`` as ``key=value;.
 from __future__ import annotations
 
 import csv
-import json
 from itertools import repeat
 from pathlib import Path
 from typing import IO, Any
@@ -27,15 +27,13 @@ import numpy as np
 from ..cdr import COLUMNS, CDRTable
 from ..csvtext import fixed_us, integers, join_rows, labels
 from ..output import atomic_write
-from ._fields import OPEN_CATEGORIES, USERFIELD_KEYS, escape_label
+from ._fields import USERFIELD_KEYS, escape_label
+from ._sidecar import sidecar_data, sidecar_path, write_sidecar
 from ._values import NAT, US_PER_S, format_times, get_zone, local_offsets_s
 
-__all__ = ["NATIVE_MAGIC", "write_asterisk", "write_native"]
+__all__ = ["write_asterisk", "write_native"]
 
-#: First line of a native file.
-NATIVE_MAGIC = "# dialsim CDR, native CSV: one row per dial attempt"
 _SLICE_ROWS = 65536
-_MAX_VOCAB_IN_HEADER = 10_000
 _TIMES = ("start", "answer", "connect", "end")
 
 
@@ -58,34 +56,23 @@ def _labels(cdrs: CDRTable, name: str, rows: slice, escape: bool = False) -> lis
     return np.asarray(vocab, dtype=object)[cdrs[name][rows]].tolist()
 
 
-def _header_lines(cdrs: CDRTable) -> list[str]:
-    lines = [NATIVE_MAGIC, f"# tz={cdrs.tz}", f"# epoch={cdrs.epoch}"]
-    for name in OPEN_CATEGORIES:
-        vocab = cdrs.vocabulary(name)
-        if len(vocab) <= _MAX_VOCAB_IN_HEADER:
-            lines.append(f"# categories.{name}={json.dumps(list(vocab), ensure_ascii=False)}")
-    try:
-        meta = json.dumps(dict(cdrs.meta), ensure_ascii=False, sort_keys=True)
-    except (TypeError, ValueError):
-        meta = None  # not JSON-able: provenance stays with the in-memory table
-    if meta is not None and len(meta) < 65_536:
-        lines.append(f"# meta={meta}")
-    return lines
-
-
 def write_native(cdrs: CDRTable, path: str | Path) -> None:
-    """Write ``cdrs`` as native CSV (see the module docstring), atomically.
+    """Write ``cdrs`` as native CSV and its sidecar (see the module docstring).
 
     Times are written to the microsecond; so are durations (fixed point, trailing
     zeros dropped). Every column is formatted whole into bytes (:mod:`sim.csvtext`).
+    Both files are written atomically; the sidecar is renamed into place just before
+    the CSV, and names the CSV's size so that a sidecar left beside another CSV (a
+    crash between the two renames) is recognised and ignored when read.
     """
+    path = Path(path)
     zone = get_zone(cdrs.tz)
     epoch_us = _epoch_us(cdrs)
     with atomic_write(path, "wb") as fh:
-        fh.write(("\n".join(_header_lines(cdrs)) + "\n").encode("utf-8"))
-        fh.write((",".join(c.name for c in COLUMNS) + "\n").encode("ascii"))
+        size = fh.write((",".join(c.name for c in COLUMNS) + "\n").encode("ascii"))
         for lo in range(0, len(cdrs), _SLICE_ROWS):
-            fh.write(_native_rows(cdrs, slice(lo, lo + _SLICE_ROWS), zone, epoch_us))
+            size += fh.write(_native_rows(cdrs, slice(lo, lo + _SLICE_ROWS), zone, epoch_us))
+        write_sidecar(sidecar_path(path), sidecar_data(cdrs, path.name, size))
 
 
 def _native_rows(cdrs: CDRTable, rows: slice, zone: Any, epoch_us: int) -> bytes:

@@ -42,9 +42,10 @@ def add_parser(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "run", help="simulate a scenario and price its calls",
         description="Simulate a campaign scenario, print KPIs and the cost under every "
-                    "billing plan, and write cdrs.csv, agents.csv, costs.csv, charges.csv "
-                    "and summary.json to the output folder. With --reps, also replicate "
-                    "it and report every figure with a 95% confidence interval.")
+                    "billing plan, and write cdrs.csv (with cdrs.meta.json), agents.csv, "
+                    "costs.csv, charges.csv and summary.json to the output folder. With "
+                    "--reps, also replicate it and report every figure with a 95% "
+                    "confidence interval.")
     add_scenario_args(p)
     p.add_argument("--out", type=Path, help="output folder (default: runs/<scenario>-NNN, "
                                             "a new one each time)")
@@ -312,8 +313,9 @@ def save_run(folder: Path, result: Any, rating: Any, plan_files: Sequence[Path],
              asterisk: bool = False) -> list[str]:
     """Write one run's files into ``folder``; return the names written.
 
-    cdrs.csv, agents.csv, summary.json, the plan files under ``plans/`` (so the folder
-    can be re-rated and reported on anywhere), costs.csv and charges.csv when rated,
+    cdrs.csv (with its sidecar cdrs.meta.json), agents.csv, summary.json, the plan files
+    under ``plans/`` (so the folder can be re-rated and reported on anywhere), costs.csv
+    and charges.csv when rated,
     timeline.csv when the dialer recorded one, Master.csv with ``asterisk``.
     """
     with Writers() as writing:
@@ -367,6 +369,7 @@ def start_writes(writing: Writers, folder: Path, result: Any, *,
     from ..cdrio import write_cdrs
 
     writing.submit("cdrs.csv", write_cdrs, result.cdrs, folder / "cdrs.csv")
+    writing.names.append("cdrs.meta.json")  # the sidecar, written with cdrs.csv
     writing.submit("agents.csv", write_agent_log, result.agents, folder / "agents.csv",
                    epoch=result.cdrs.epoch, tz=result.cdrs.tz)
     if asterisk:
