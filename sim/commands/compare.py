@@ -92,7 +92,10 @@ def run(args: argparse.Namespace) -> int:
         files = save_run(tmp, base, rating, plan_files)
         write_json(tmp / "compare.json", comp.to_dict())
         write_rows_csv(comp.replication_rows(), tmp / "compare.csv")
-        files += ["compare.json", "compare.csv"]
+        from ..tidy import write_long_csv
+
+        write_long_csv(comp.replication_rows(), ["variant", "seed"], tmp / "compare_long.csv")
+        files += ["compare.json", "compare.csv", "compare_long.csv"]
         if args.report:
             from ..report import write_report
 

@@ -261,9 +261,12 @@ def run(args: argparse.Namespace) -> int:
 
         files = finish_run(tmp, result, rating, plan_files, writing)
         if reps is not None:
+            from ..tidy import write_long_csv
+
             write_rows_csv(reps.rows, tmp / "replications.csv")
+            write_long_csv(reps.rows, ["seed"], tmp / "replications_long.csv")
             write_json(tmp / "replications.json", estimates_dict(reps))
-            files += ["replications.csv", "replications.json"]
+            files += ["replications.csv", "replications_long.csv", "replications.json"]
         if args.report:
             from ..report import write_report
 

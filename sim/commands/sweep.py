@@ -262,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
     con.table(format_table(shown, header, align="r" * len(header)))
     if len(rows) > MAX_PRINTED:
         con.table(f"... and {len(rows) - MAX_PRINTED} more points (see aggregate.csv)")
-    written = ["sweep.csv", "aggregate.csv"]
+    written = ["sweep.csv", "sweep_long.csv", "aggregate.csv"]
     if not args.no_plots and len(res.table):
         plots = write_plots(res, metrics, Path(out) / "plots")
         written.append(f"plots/ ({len(plots)} PNG)")
