@@ -32,9 +32,15 @@ _LAZY: dict[str, str] = {
     "breakeven_map": "analysis.breakeven",
     "compare": "variants",
     "cost_curve": "analysis.breakeven",
+    "format_comparison": "billing",
+    "independent_diff": "variants",
     "load_plans": "billing",
     "load_scenario": "scenario",
+    "paired_diff": "analysis.stats",
+    "plans_from_dict": "billing",
+    "quick": "scenario",
     "rate": "billing",
+    "rate_run": "costing",
     "read_cdrs": "cdrio",
     "replicate": "experiment",
     "rounding_analysis": "analysis.rounding",
@@ -53,9 +59,11 @@ __getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
 if TYPE_CHECKING:  # pragma: no cover
     from .analysis.breakeven import CallMix, breakeven_map, cost_curve
     from .analysis.rounding import rounding_analysis
-    from .billing import load_plans, rate
+    from .analysis.stats import paired_diff
+    from .billing import format_comparison, load_plans, plans_from_dict, rate
     from .cdr import CDRTable
     from .cdrio import read_cdrs, write_cdrs
+    from .costing import rate_run
     from .errors import (
         CDRFormatError,
         OutputExistsError,
@@ -67,6 +75,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .experiment import replicate
     from .model import run
     from .report import write_report
-    from .scenario import Scenario, load_scenario
+    from .scenario import Scenario, load_scenario, quick
     from .sweeps import sweep
-    from .variants import Comparison, compare
+    from .variants import Comparison, compare, independent_diff

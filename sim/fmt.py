@@ -95,8 +95,10 @@ def number(x: Num | None, sig: int = 4, *, places: int | None = None, sep: bool 
     if not _finite(x):
         return missing
     assert x is not None
-    p = min(12, sig_places(x, sig)) if places is None else places
-    return _fixed(x, p, sep=sep, sign=sign)
+    if places is None:
+        whole = isinstance(x, int) or (hasattr(x, "dtype") and x.dtype.kind in "iu")
+        places = 0 if whole else min(12, sig_places(x, sig))
+    return _fixed(x, places, sep=sep, sign=sign)
 
 
 def plain(x: Num | None, sig: int = 6, *, missing: str = "n/a") -> str:
