@@ -206,7 +206,8 @@ def ci_column(means: Sequence[Num | None], halves: Sequence[Num | None],
     if is_money:
         places = min(MAX_UNIT_PLACES, max(minor_places(currency), places))
     elif not shown:
-        places = max([sig_places(m, 4) for m in means if _finite(m)], default=0)
+        places = max([sig_places(m, 4) for m in means if m is not None and _finite(m)],
+                     default=0)
     return [ci(m, h, currency, places=places, sign=sign, missing=missing)
             for m, h in zip(means, halves, strict=True)]
 

@@ -20,6 +20,7 @@ __all__ = [
     "Console",
     "add_output_args",
     "add_scenario_args",
+    "blame_set",
     "check_out",
     "default_out",
     "format_table",
@@ -116,7 +117,7 @@ def load_from_args(args: argparse.Namespace, *, most_agents: int | None = None) 
         if not overrides:
             raise
         load_scenario(args.scenario)  # the file alone is broken: report that
-        raise _blame_set(exc, args.scenario, args.overrides) from None
+        raise blame_set(exc, args.scenario, args.overrides) from None
     if not getattr(args, "quick", False):
         return scenario
     if most_agents is not None and most_agents > min(scenario.agents.count, 10):
@@ -124,7 +125,7 @@ def load_from_args(args: argparse.Namespace, *, most_agents: int | None = None) 
     return quick(scenario)
 
 
-def _blame_set(exc: ScenarioError, source: str | Path, items: Sequence[str]) -> ScenarioError:
+def blame_set(exc: ScenarioError, source: str | Path, items: Sequence[str]) -> ScenarioError:
     """``exc`` with each ``<file>: key: msg`` line told as ``--set KEY=VALUE: key: msg``."""
     keys = [(text.partition("=")[0].strip(), text) for text in items]
     lines = list(exc.problems) or str(exc).splitlines()
