@@ -35,11 +35,17 @@ _LAZY: dict[str, str] = {
     "compare": "variants",
     "cost_curve": "analysis.breakeven",
     "fit": "fit",
+    "format_comparison": "billing",
+    "independent_diff": "variants",
     "load_plans": "billing",
-    "negotiate": "decide.negotiate",
     "load_scenario": "scenario",
-    "rate": "billing",
+    "negotiate": "decide.negotiate",
     "optimize": "decide.optimize",
+    "paired_diff": "analysis.stats",
+    "plans_from_dict": "billing",
+    "quick": "scenario",
+    "rate": "billing",
+    "rate_run": "costing",
     "read_cdrs": "cdrio",
     "replicate": "experiment",
     "rounding_analysis": "analysis.rounding",
@@ -58,10 +64,12 @@ __getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
 if TYPE_CHECKING:  # pragma: no cover
     from .analysis.breakeven import CallMix, breakeven_map, cost_curve
     from .analysis.rounding import rounding_analysis
+    from .analysis.stats import paired_diff
     from .audit import audit
-    from .billing import load_plans, rate
+    from .billing import format_comparison, load_plans, plans_from_dict, rate
     from .cdr import CDRTable
     from .cdrio import read_cdrs, write_cdrs
+    from .costing import rate_run
     from .decide.negotiate import negotiate
     from .decide.optimize import optimize
     from .errors import (
@@ -76,6 +84,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .fit import Fit, fit
     from .model import run
     from .report import write_report
-    from .scenario import Scenario, load_scenario
+    from .scenario import Scenario, load_scenario, quick
     from .sweeps import sweep
-    from .variants import Comparison, compare
+    from .variants import Comparison, compare, independent_diff

@@ -8,6 +8,7 @@ agent never overlap. Occupancy = (talk + wrap) / logged-in time.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -40,8 +41,16 @@ class AgentLog:
     def labels(self) -> np.ndarray:
         return np.asarray(AGENT_STATES, dtype=object)[self.state]
 
-    def to_pandas(self):  # type: ignore[no-untyped-def]
+    def to_pandas(self, *, epoch: str | None = None, tz: str | None = None) -> Any:
+        """agent_id, state, start, end, duration_s. With ``epoch`` and ``tz`` (the CDRs'),
+        ``start`` and ``end`` are tz-aware datetimes; else seconds from the epoch."""
         import pandas as pd
 
+        start: Any = self.start
+        end: Any = self.end
+        if epoch is not None and tz is not None:
+            from .cdr import local_datetimes
+
+            start, end = local_datetimes(start, epoch, tz), local_datetimes(end, epoch, tz)
         return pd.DataFrame({"agent_id": self.agent_id, "state": self.labels(),
-                             "start": self.start, "end": self.end})
+                             "start": start, "end": end, "duration_s": self.end - self.start})

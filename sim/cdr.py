@@ -39,9 +39,11 @@ __all__ = [
     "DISPOSITIONS",
     "HANGUP_BY",
     "RESULTS",
+    "TIME_COLUMNS",
     "column",
     "empty_columns",
     "encode",
+    "local_datetimes",
     "open_categories",
 ]
 
@@ -224,21 +226,47 @@ class CDRTable:
         out = {c.name: np.concatenate([r[c.name] for r in recoded]) for c in COLUMNS}
         return CDRTable(out, cats, first.epoch, first.tz, dict(first.meta))
 
-    def to_pandas(self) -> Any:
-        """The table as a pandas DataFrame with decoded categoricals (needs pandas)."""
+    def to_pandas(self, *, times: str = "datetime") -> Any:
+        """The table as a pandas DataFrame with decoded categoricals (needs pandas).
+
+        ``times="datetime"`` (default): ``start``, ``answer``, ``connect`` and ``end`` are
+        tz-aware datetimes in ``tz`` (NaT where the event did not happen); ``"seconds"``:
+        seconds from ``epoch``, as stored. Durations (``*_s``, ``billsec``) stay seconds.
+        """
         try:
             import pandas as pd
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ImportError("to_pandas() needs pandas: pip install 'dialsim[pandas]'") from exc
+        if times not in ("datetime", "seconds"):
+            raise ValueError(f"times: must be 'datetime' or 'seconds' (got {times!r})")
         data: dict[str, Any] = {}
         for c in COLUMNS:
             if c.kind == "cat":
                 data[c.name] = pd.Categorical.from_codes(
                     self.columns[c.name].astype(np.int64), categories=list(self.vocabulary(c.name))
                 )
+            elif times == "datetime" and c.name in TIME_COLUMNS:
+                data[c.name] = local_datetimes(self.columns[c.name], self.epoch, self.tz)
             else:
                 data[c.name] = self.columns[c.name]
         return pd.DataFrame(data)
+
+
+#: Columns holding instants (s from the epoch); the others are durations or labels.
+TIME_COLUMNS: tuple[str, ...] = ("start", "answer", "connect", "end")
+
+
+def local_datetimes(t_s: np.ndarray, epoch: str, tz: str) -> Any:
+    """Seconds from a naive local ``epoch`` as a tz-aware pandas ``DatetimeIndex`` in
+    ``tz`` (NaN -> NaT; an ambiguous wall time takes its first occurrence, as the CSV
+    writer does; a time in a spring-forward gap moves forward)."""
+    import pandas as pd
+
+    t = np.asarray(t_s, dtype=float)
+    naive = pd.Timestamp(epoch) + pd.to_timedelta(np.rint(t * 1e6), unit="us")
+    idx = pd.DatetimeIndex(naive)
+    return idx.tz_localize(tz, ambiguous=np.ones(len(idx), dtype=bool),
+                           nonexistent="shift_forward")
 
 
 def empty_columns(n: int) -> dict[str, np.ndarray]:

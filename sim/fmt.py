@@ -95,8 +95,10 @@ def number(x: Num | None, sig: int = 4, *, places: int | None = None, sep: bool 
     if not _finite(x):
         return missing
     assert x is not None
-    p = min(12, sig_places(x, sig)) if places is None else places
-    return _fixed(x, p, sep=sep, sign=sign)
+    if places is None:
+        whole = isinstance(x, int) or (hasattr(x, "dtype") and x.dtype.kind in "iu")
+        places = 0 if whole else min(12, sig_places(x, sig))
+    return _fixed(x, places, sep=sep, sign=sign)
 
 
 def plain(x: Num | None, sig: int = 6, *, missing: str = "n/a") -> str:
@@ -204,7 +206,8 @@ def ci_column(means: Sequence[Num | None], halves: Sequence[Num | None],
     if is_money:
         places = min(MAX_UNIT_PLACES, max(minor_places(currency), places))
     elif not shown:
-        places = max([sig_places(m, 4) for m in means if _finite(m)], default=0)
+        places = max([sig_places(m, 4) for m in means if m is not None and _finite(m)],
+                     default=0)
     return [ci(m, h, currency, places=places, sign=sign, missing=missing)
             for m, h in zip(means, halves, strict=True)]
 

@@ -6,12 +6,16 @@ present replications.json, compare.json and timeline.csv — and writes ``report
 with every plot embedded as a base64 PNG (the page needs no other file, no network),
 plus the same PNGs beside it (``report-<name>.png``) for slides and mail.
 
-Sections, always present (each says plainly when its input is missing): the KPI table,
-the plan comparison, the rounding analysis, break-even between plans, the variants
+Sections, always present (each says plainly when its input is missing): the decision
+box (cheapest plan, margin over the runner-up, saving against 60/60 or the current plan,
+best variant, compliance; :mod:`sim.report_decision`), the KPI table, the plan
+comparison, the rounding analysis, break-even between plans, the variants
 compared on the same customers, compliance (``summary.json["compliance"]``, "not
 evaluated" when absent) and operations (agent states, abandonment and the dialer's
 pacing over time). Nothing is simulated here: the CDRs are re-rated from the files, so
-the report agrees with ``costs.csv`` to the last digit.
+the report agrees with ``costs.csv`` to the last digit, and every section uses the same
+rating and the same call mix. Money is written by :mod:`sim.fmt`; every value put into
+the page is escaped with :func:`html.escape`.
 """
 
 from __future__ import annotations
@@ -37,7 +41,9 @@ from .agentlog import AGENT_STATES, AgentLog
 from .billing import CampaignInfo, Plan, Rating, rate
 from .cdr import CDRTable
 from .errors import OutputExistsError, SimError
+from .fmt import ci, money, money_column, number, unit_places
 from .output import atomic_write, atomic_write_text
+from .report_decision import decide, decision_html
 
 __all__ = ["REPORT_NAME", "SECTIONS", "RunFolder", "load_run", "read_agent_log",
            "render_report", "write_report"]
@@ -45,6 +51,7 @@ __all__ = ["REPORT_NAME", "SECTIONS", "RunFolder", "load_run", "read_agent_log",
 REPORT_NAME = "report.html"
 #: Section id -> heading, in page order. Every report has all of them.
 SECTIONS: dict[str, str] = {
+    "decision": "Decision",
     "kpis": "Campaign KPIs",
     "plans": "Plan comparison",
     "rounding": "Rounding analysis",
@@ -99,7 +106,7 @@ class RunFolder:
 
 
 def read_agent_log(path: str | Path) -> AgentLog:
-    """Read agents.csv (agent_id, state, start_s, end_s, duration_s) into an AgentLog."""
+    """Read agents.csv (agent_id, state, start_s, end_s, ...; ISO columns ignored)."""
     ids: list[int] = []
     states: list[int] = []
     starts: list[float] = []
@@ -124,8 +131,10 @@ def _read_timeline(path: Path) -> dict[str, np.ndarray]:
     if not rows:
         return {}
     head, body = rows[0], rows[1:]
-    data = np.asarray(body, dtype=float).reshape(len(body), len(head))
-    return {k: data[:, i] for i, k in enumerate(head)}
+    keep = [i for i, k in enumerate(head) if k != "time"]  # ISO stamps: t has the seconds
+    data = np.asarray([[r[i] for i in keep] for r in body], dtype=float).reshape(
+        len(body), len(keep))
+    return {head[i]: data[:, j] for j, i in enumerate(keep)}
 
 
 def _json(path: Path) -> Any:
@@ -205,7 +214,8 @@ def _note(text: str) -> str:
     return f'<p class="note">{_e(text)}</p>'
 
 
-def _num(x: Any, fmt: str = "{:,.4g}") -> str:
+def _num(x: Any, fmt: str | None = None) -> str:
+    """A number for the page: ``fmt`` if given, else 4 significant digits, fixed-point."""
     if x is None:
         return "–"
     if isinstance(x, Decimal):
@@ -214,16 +224,36 @@ def _num(x: Any, fmt: str = "{:,.4g}") -> str:
         f = float(x)
     except (TypeError, ValueError):
         return str(x)
-    return fmt.format(f) if math.isfinite(f) else "n/a"
+    if not math.isfinite(f):
+        return "n/a"
+    return fmt.format(f) if fmt is not None else number(f, 4)
 
 
 def _est(mean: float | None, low: float | None, high: float | None,
-         fmt: str = "{:,.4g}") -> str:
+         fmt: str | None = None, *, currency: str | None = None, money_: bool = False,
+         sign: bool = False) -> str:
+    """``mean ± half``: half-widths to 2 significant digits (:func:`sim.fmt.ci`)."""
     if mean is None or not math.isfinite(mean):
         return "n/a"
-    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+    half = None
+    if low is not None and high is not None and math.isfinite(low) and math.isfinite(high):
+        half = (high - low) / 2
+    if fmt is not None and "%" in fmt:
+        if half is None:
+            return fmt.format(mean)
+        text = ci(100 * mean, 100 * half, is_money=False, places=max(1, _places(fmt)),
+                  sign=sign)
+        return text.replace(" ± ", "% ± ") + "%"
+    if fmt is not None and half is None:
         return fmt.format(mean)
-    return f"{fmt.format(mean)} ± {fmt.format((high - low) / 2)}"
+    return ci(mean, half, currency, is_money=money_, sign=sign)
+
+
+def _places(fmt: str) -> int:
+    """Places after the point of a format like ``{:.2%}``."""
+    head, dot, rest = fmt.partition(".")
+    digits = "".join(c for c in rest if c.isdigit())
+    return int(digits) if dot and digits else 0
 
 
 class _Figures:
@@ -293,16 +323,25 @@ def _plans_section(run: RunFolder, rating: Rating | None, figs: _Figures) -> str
         groups.setdefault(s.currency, []).append(s)
     est = (run.replications or {}).get("estimates", {})
     for currency, group in groups.items():
+        from .billing.describe import bills_time
+
+        cols = [money_column([s.telecom for s in group], currency),
+                money_column([s.fees.total for s in group], currency),
+                money_column([s.total for s in group], currency),
+                money_column([s.per_dial() for s in group], currency, unit=True),
+                money_column([s.per_contact() for s in group], currency, unit=True),
+                money_column([s.per_conversion() for s in group], currency, unit=True),
+                money_column([s.campaign_total for s in group], currency)]
         rows = []
-        for s in group:
-            pct = s.overhead_pct
-            rows.append([s.plan, plans[s.plan].tariff_text, f"{s.billed_min:,.1f}",
-                         "–" if pct is None else f"{pct:+.1f}%", _num(s.telecom),
-                         _num(s.fees.total), _num(s.total), _num(s.per_contact()),
-                         _num(s.per_conversion()), _num(s.campaign_total)])
+        for i, s in enumerate(group):
+            timed = bills_time(plans[s.plan])
+            pct = s.overhead_pct if timed else None
+            rows.append([s.plan, plans[s.plan].tariff_text,
+                         f"{s.billed_min:,.1f}" if timed else "–",
+                         "–" if pct is None else f"{pct:+.1f}%", *(c[i] for c in cols)])
         out.append(f"<h3>{_e(currency)}</h3>")
         out.append(_table(["plan", "tariff", "billed min", "rounding overhead",
-                           f"telecom {currency}", "fees", "total", "per contact",
+                           f"telecom {currency}", "fees", "total", "per dial", "per contact",
                            "per conversion", "with labour"], rows, left=2,
                           best=lambda j: j == 0, wrap=(1,)))
         terms = [[s.plan, t.term.name, t.term.line, t.term.action,
@@ -319,9 +358,12 @@ def _plans_section(run: RunFolder, rating: Rating | None, figs: _Figures) -> str
         if len(group) > 1:
             gap = group[1].total - group[0].total
             rel = f" (+{100 * gap / group[0].total:.1f}%)" if group[0].total else ""
-            out.append(_note(f"Cheapest: {group[0].plan} at {currency} {group[0].total:,}; "
-                             f"the runner-up {group[1].plan} costs {currency} {gap:,} more"
-                             f"{rel}."))
+            out.append(_note(f"Cheapest: {group[0].plan} at "
+                             f"{money(group[0].total, currency, code=True)}; "
+                             f"the runner-up {group[1].plan} costs "
+                             f"{money(gap, currency, code=True)} more{rel}. Plans that bill "
+                             "no talk time (flat fee per call or per dial) show no billed "
+                             "minutes or rounding overhead."))
         names = [s.plan for s in group]
         if est and all(f"total:{n}" in est for n in names):
             costs: dict[str, Any] = {
@@ -339,6 +381,30 @@ def _plans_section(run: RunFolder, rating: Rating | None, figs: _Figures) -> str
     return "\n".join(out)
 
 
+def rounding_costs(cdrs: CDRTable, rating: Rating) -> dict[str, Decimal | None]:
+    """What block rounding costs each plan on these calls (currency): its total minus
+    the total of the same plan billed by the second (every step's increment 1 s), both
+    from the rater. None for plans that bill no talk time."""
+    from dataclasses import replace
+
+    from .billing.describe import bills_time
+
+    def per_second(p: Plan) -> Plan:
+        steps = tuple(replace(st, increment_s=1) for st in p.steps)
+        dests = tuple(replace(d, steps=tuple(replace(st, increment_s=1) for st in d.steps))
+                      if d.steps else d for d in p.destinations)
+        return replace(p, steps=steps, destinations=dests)
+
+    timed = [p for p in rating.plans if bills_time(p)]
+    out: dict[str, Decimal | None] = {p.name: None for p in rating.plans}
+    if not timed:
+        return out
+    flat = rate(cdrs, [per_second(p) for p in timed], campaign=rating.campaign)
+    for p in timed:
+        out[p.name] = rating.summary(p.name).total - flat.summary(p.name).total
+    return out
+
+
 def _rounding_section(run: RunFolder, rating: Rating | None, figs: _Figures) -> str:
     if rating is None or run.cdrs is None:
         return _empty("No billing plans (or no CDRs) in this run: no rounding to analyse.")
@@ -346,40 +412,54 @@ def _rounding_section(run: RunFolder, rating: Rating | None, figs: _Figures) -> 
     from .analysis.rounding import rounding_analysis
 
     ra = rounding_analysis(run.cdrs, rating)
+    cost = rounding_costs(run.cdrs, rating)
     trims = sorted({t.trim_s for p in ra for t in p.trims})
     lines = any(p.short_lines for p in ra)  # plans with a short-call surcharge line
+    rank = {s.plan: i for i, s in enumerate(rating.ranked())}
+    # Costliest rounding first; plans that bill no time (nothing to round) last.
+    order = sorted(ra, key=lambda p: (cost[p.plan] is None,
+                                      -(cost[p.plan] or 0), rank[p.plan]))
     rows = []
-    for p in ra:
+    for p in order:
+        c = cost[p.plan]
+        if c is None:
+            rows.append([p.plan, "no time billed", "–", "–", "–", "–",
+                         f"{p.short_calls:,}", "–", *["–" for _ in trims],
+                         *(["–"] if lines else [])])
+            continue
         by_k = {t.trim_s: t for t in p.trims}
-        rows.append([p.plan, f"{p.first_block_s}/{p.next_block_s}", f"{p.billed_s / 60:,.1f}",
+        rows.append([p.plan, f"{p.first_block_s}/{p.next_block_s}",
+                     money(c, p.currency, code=True), f"{p.billed_s / 60:,.1f}",
                      f"{p.rounding_s / 60:,.1f}", _pct(p.rounding_share),
                      f"{p.short_calls:,} ({_pct(p.short_share)})",
-                     f"{p.short_charge:,} ({_pct(p.short_charge_share)})",
-                     *[f"{by_k[k].calls:,} / {by_k[k].saved:,}" for k in trims],
+                     f"{money(p.short_charge, p.currency)} ({_pct(p.short_charge_share)})",
+                     *[f"{by_k[k].calls:,} / {money(by_k[k].saved, p.currency)}"
+                       for k in trims],
                      *(["; ".join(f"≤{x.max_s} s: {_pct(x.share)} vs {_pct(float(x.threshold))}"
                                   for x in p.short_lines) or "–"] if lines else [])])
     out = [_note("Carriers bill talk time in blocks; what a call leaves unused of its last "
-                 "block is billed anyway. 'Rounding' is billed minus billable time (whole "
-                 "seconds, all legs); 'short calls' are calls billed a whole first block "
-                 "though shorter than it (their charges include connection and attempt "
-                 "fees); 'trim ≤ k s' counts the calls ending at most k s past a block "
-                 "boundary (after the first block) and what ending them at the boundary "
-                 "would save in call charges. Totals reconcile exactly with the rater."),
-           _table(["plan", "blocks (first / next, s)", "billed min", "rounding min",
-                   "rounding share", "short calls (share)", "their cost (share)",
-                   *[f"trim ≤ {k} s: calls / saving" for k in trims],
-                   *(["short-call share vs line"] if lines else [])], rows)]
-    # Two histograms: the plan losing most to rounding and the cheapest plan with blocks
-    # longer than a second (ties: the cheaper plan).
-    rank = {s.plan: i for i, s in enumerate(rating.ranked())}
-    worst = min(ra, key=lambda p: (-(p.rounding_share if p.billed_s else -1.0), rank[p.plan]))
-    blocky = [p.plan for p in sorted(ra, key=lambda p: rank[p.plan]) if p.first_block_s > 1]
-    picks = list(dict.fromkeys([worst.plan, *blocky[:1]]))
+                 "block is billed anyway. Plans are ranked by what rounding costs them on "
+                 "these calls: the plan's total minus the same plan billed by the second "
+                 "(both from the rater). 'Rounding min' is billed minus billable time "
+                 "(whole seconds, all legs); 'short calls' are calls billed a whole first "
+                 "block though shorter than it (their charges include connection and "
+                 "attempt fees); 'trim ≤ k s' counts the calls ending at most k s past a "
+                 "block boundary (after the first block) and what ending them at the "
+                 "boundary would save in call charges. Plans that bill no talk time (a "
+                 "flat fee per call or per dial) have nothing to round."),
+           _table(["plan", "blocks (first / next, s)", "rounding costs", "billed min",
+                   "rounding min", "rounding share", "short calls (share)",
+                   "their cost (share)", *[f"trim ≤ {k} s: calls / saving" for k in trims]],
+                  rows)]
+    # Histograms of the two plans rounding costs most (plans that bill time only).
+    picks = [p.plan for p in order if cost[p.plan] is not None and (cost[p.plan] or 0) > 0][:2]
     plans = {p.name: p for p in rating.plans}
     for name in picks:
         ax = plot_talk_histogram(run.cdrs, plans[name], rounding_share=ra[name].rounding_share)
         out.append(figs.add(f"talk-{_slug(name)}", ax,
-                            f"Talk time of answered calls against the blocks of {name}"))
+                            f"Talk time of answered calls against the blocks of {name} "
+                            "(rounding costs "
+                            f"{money(cost[name], plans[name].currency, code=True)})"))
     return "\n".join(out)
 
 
@@ -399,12 +479,18 @@ def _breakeven_section(run: RunFolder, rating: Rating | None, figs: _Figures) ->
 
     mix = CallMix.from_cdrs(run.cdrs)
     sigma = min(mix.sigma, 1.5)  # a wider fit comes from few calls; keep the map meaningful
+    talk = run.summary.get("kpis", {}).get("mean_talk_s")
+    talk_text = (f"Answered calls talk {talk:,.1f} s on average (the KPI table's mean talk "
+                 "time); of them " if isinstance(talk, int | float) and math.isfinite(talk)
+                 else "Of the answered calls, ")
     out = [_note(
-        f"Expected cost per answered call under each plan for call mixes around this "
-        f"campaign's: {100 * mix.p_short:.0f}% short calls (1–{mix.short_max_s} s) and "
-        f"conversations averaging {mix.mean_talk_s:.0f} s (lognormal, log-sd {sigma:.2f}). "
-        "Charges come from the rater; each plan's fees of this run (rent, bundles) are "
-        "added per answered call, and per-attempt fees at this run's dials per answer.")]
+        f"{talk_text}{100 * mix.p_short:.0f}% are short calls (1–{mix.short_max_s} s) and the "
+        f"rest, the conversations, average {mix.mean_talk_s:.0f} s (fitted as a lognormal, "
+        f"log-sd {sigma:.2f}). The map and curve give the expected cost per answered call "
+        "of each plan for call mixes around this one. Charges come from the rater; each "
+        "plan's fees of this run (rent, bundles) are added per answered call, and "
+        "per-attempt fees at this run's dials per answer.")]
+    ranked_names = [s.plan for s in rating.ranked()]
     groups: dict[str, list[Plan]] = {}
     for p in rating.plans:
         groups.setdefault(p.currency, []).append(p)
@@ -434,16 +520,31 @@ def _breakeven_section(run: RunFolder, rating: Rating | None, figs: _Figures) ->
                             plot_cost_curve(curve, plans=shown, mark_s=mix.mean_talk_s),
                             f"Cost per answered call against mean conversation length at "
                             f"{100 * mix.p_short:.0f}% short calls"))
-        rows = [[c.left, c.right, f"{c.mean_talk_s:,.1f}", _num(c.cost)]
-                for c in curve.crossings]
+        cross_places = unit_places([c.cost for c in curve.crossings], currency)
+        rows = [[c.left, c.right, f"{c.mean_talk_s:,.1f}",
+                 money(c.cost, currency, places=cross_places)] for c in curve.crossings]
         if rows:
             out.append(_table(["cheaper below", "cheaper above", "mean talk (s)",
                                f"cost per answered call ({currency})"], rows, left=2))
         else:
             out.append(_note("The same plan is cheapest over the whole range."))
         best = by_cost[0]
-        out.append(_note(f"At this campaign's mix the cheapest plan is {best} "
-                         f"({at_mix[best]:.4g} {currency} per answered call, model)."))
+        table_best = next(n for n in ranked_names if n in at_mix)
+        places = unit_places(list(at_mix.values()), currency)
+        if best == table_best:
+            out.append(_note(f"At this campaign's own mix the model agrees with the plan "
+                             f"table: {best} is cheapest "
+                             f"({money(at_mix[best], currency, places=places, code=True)} "
+                             "per answered call)."))
+        else:
+            out.append(_note(
+                f"The plan table, which prices this run's actual calls, ranks {table_best} "
+                f"cheapest; the model at the fitted mix ranks {best} first "
+                f"({money(at_mix[best], currency, places=places, code=True)} against "
+                f"{money(at_mix[table_best], currency, places=places, code=True)} per "
+                "answered call). They differ because the model replaces the run's call "
+                "lengths by a smooth fitted mix, and the two plans are close at it; for this "
+                "run's bill, the plan table is the answer."))
     return "\n".join(out)
 
 
@@ -472,28 +573,30 @@ def _variants_section(run: RunFolder, figs: _Figures) -> str:
             for v in comp["variants"]]
     out.append(_table(["variant", "description", "overrides"], desc, left=3))
 
-    def cell(r: Mapping[str, Any], fmt: str = "{:,.4g}") -> str:
-        text = _e(_est(r["mean"], r["low"], r["high"], fmt))
+    def cell(r: Mapping[str, Any], fmt: str | None = None, cur: str | None = None) -> str:
+        is_money = cur is not None
+        text = _e(_est(r["mean"], r["low"], r["high"], fmt, currency=cur, money_=is_money))
         if r["diff"] is None:
             return text
-        d = _est(r["diff"], r["diff_low"], r["diff_high"], fmt)
+        d = _est(r["diff"], r["diff_low"], r["diff_high"], fmt, currency=cur,
+                 money_=is_money, sign=True)
         lo, hi = r["diff_low"], r["diff_high"]
         sure = lo is not None and hi is not None and (lo > 0 or hi < 0)
         cls = "sure" if sure else "muted"
         return f'{text}<br><span class="{cls}">Δ {_e(d)}</span>'
 
     index = {(r["metric"], r["plan"], r["variant"]): r for r in rows}
+    plans = [p["name"] for p in comp.get("plans", [])]
+    currency = {p["name"]: p["currency"] for p in comp.get("plans", [])}
     plan_free = [m for m in ("contacts", "conversions", "abandonment_rate")
                  if any(k[0] == m for k in index)]
     table = [[m.replace("_", " "), *[cell(index[(m, "", n)], "{:.2%}" if "rate" in m
-                                          else "{:,.4g}")
+                                          else None)
                                      for n in names]] for m in plan_free]
     out.append("<h3>All plans</h3>" + _table(["figure", *names], table, raw=True))
-    plans = [p["name"] for p in comp.get("plans", [])]
-    currency = {p["name"]: p["currency"] for p in comp.get("plans", [])}
     for metric, label in (("per_conversion", "Cost per conversion"),
                           ("per_contact", "Cost per contact")):
-        table = [[_e(p), *[cell(index[(metric, p, n)]) for n in names]]
+        table = [[_e(p), *[cell(index[(metric, p, n)], None, currency.get(p, "")) for n in names]]
                  for p in plans if all((metric, p, n) in index for n in names)]
         if table:
             out.append(f"<h3>{label}</h3>" + _table(["plan", *names], table, raw=True))
@@ -535,7 +638,7 @@ def _compliance_section(run: RunFolder) -> str:
                 if ok is not None else "–")
         limit = c.get("limit")
         # Shares (a limit between 0 and 1, like 3 %) read best as percentages.
-        fmt = "{:.2%}" if isinstance(limit, int | float) and 0 < limit < 1 else "{:,.4g}"
+        fmt = "{:.2%}" if isinstance(limit, int | float) and 0 < limit < 1 else None
         rows.append([_e(c.get("rule", "")), _e(c.get("measure", "")),
                      _e(_num(c.get("value"), fmt)), _e(_num(limit, fmt)), mark,
                      _e(_num(c.get("calls"), "{:,.0f}")), _e(_window(c.get("worst_window"))),
@@ -571,7 +674,8 @@ def _operations_section(run: RunFolder, figs: _Figures) -> str:
 
     out = []
     if run.agents is not None and len(run.agents):
-        out.append(figs.add("agent-states", plot_agent_states(run.agents),
+        epoch = run.cdrs.epoch if run.cdrs is not None else None
+        out.append(figs.add("agent-states", plot_agent_states(run.agents, epoch=epoch),
                             "Average agents talking, in wrap-up, previewing and idle"))
     else:
         out.append(_empty("No agent log in this folder."))
@@ -581,7 +685,8 @@ def _operations_section(run: RunFolder, figs: _Figures) -> str:
         out.append(figs.add("abandonment", plot_abandonment(run.cdrs, limit=float(limit)),
                             "Abandoned share of live answers per hour and to date"))
     if run.timeline:
-        out.append(figs.add("dial-level", plot_dial_level(run.timeline),
+        out.append(figs.add("dial-level", plot_dial_level(
+            run.timeline, epoch=run.cdrs.epoch if run.cdrs is not None else None),
                             "Dial level and abandonment rate of the pooled dialer"))
     else:
         out.append(_note("No dialer timeline in this folder (timeline.csv)."))
@@ -591,11 +696,28 @@ def _operations_section(run: RunFolder, figs: _Figures) -> str:
 # -- the page -------------------------------------------------------------------------
 
 
-def render_report(run: RunFolder) -> tuple[str, dict[str, bytes]]:
-    """The report page (HTML text) and its PNGs by name."""
+def final_name(path: Path) -> str:
+    """The folder's name as the user will see it: a staging folder of
+    :func:`sim.output.output_dir` (``.NAME.xxxx.partial``) gives ``NAME``."""
+    name = path.name
+    if name.startswith(".") and name.endswith(".partial"):
+        return name[1:].rsplit(".", 2)[0] or name
+    return name
+
+
+def render_report(run: RunFolder, *, current: str | None = None,
+                  name: str | None = None) -> tuple[str, dict[str, bytes]]:
+    """The report page (HTML text) and its PNGs by name.
+
+    ``current`` names the plan the campaign pays today (the decision's saving is
+    against it; default the plain 60/60 plan); ``name`` is the folder name for the
+    footer (default: the folder's final name).
+    """
     figs = _Figures()
     rating = run.rating()
+    decision = decide(run.path, rating, run.summary, run.comparison, current=current)
     body = {
+        "decision": decision_html(decision),
         "kpis": _kpis(run),
         "plans": _plans_section(run, rating, figs),
         "rounding": _rounding_section(run, rating, figs),
@@ -613,7 +735,8 @@ def render_report(run: RunFolder) -> tuple[str, dict[str, bytes]]:
         values.get("description", ""), f"seed {run.summary.get('seed')}",
         f"{k.get('dials', 0):,} dials" if k.get("dials") is not None else ""] if x)
     footer = (f"dialsim {_e(run.summary.get('dialsim_version', __version__))} · scenario "
-              f"{_e(scen.get('source', ''))} · folder {_e(run.path.name)} · plots also saved "
+              f"{_e(scen.get('source', ''))} · folder {_e(name or final_name(run.path))} · "
+              "plots also saved "
               "beside this file as report-*.png")
     template = resources.files("sim").joinpath("report_template.html").read_text("utf-8")
     page = string.Template(template).substitute(
@@ -623,8 +746,11 @@ def render_report(run: RunFolder) -> tuple[str, dict[str, bytes]]:
     return page, figs.png
 
 
-def write_report(run_dir: str | Path, *, force: bool = False) -> Path:
+def write_report(run_dir: str | Path, *, force: bool = False, current: str | None = None,
+                 name: str | None = None) -> Path:
     """Write ``report.html`` and its ``report-*.png`` into ``run_dir``; return the page.
+
+    ``current`` and ``name`` are passed to :func:`render_report`.
 
     Raises
     ------
@@ -639,7 +765,7 @@ def write_report(run_dir: str | Path, *, force: bool = False) -> Path:
     if target.exists() and not force:
         raise OutputExistsError(f"{target}: a report already exists; use --force to "
                                 "overwrite it")
-    page, pngs = render_report(run)
+    page, pngs = render_report(run, current=current, name=name)
     for name, data in pngs.items():
         with atomic_write(folder / f"report-{name}.png", "wb") as fh:
             fh.write(data)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import math
+import os
 import re
 import tomllib
 import zoneinfo
@@ -888,6 +889,10 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) 
         ``{"dotted.key": value}`` applied before validation, e.g.
         ``{"agents.count": 20, "script.stages[0].duration": 4}``.
 
+    With ``DIALSIM_QUICK=1`` in the environment the scenario is returned scaled down by
+    :func:`quick` (as ``--quick`` does): scripts, notebooks and the README's examples
+    then run in seconds unchanged.
+
     Raises
     ------
     ScenarioError
@@ -895,7 +900,9 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) 
     """
     path = Path(path)
     raw = read_toml(path, ScenarioError)
-    return scenario_from_dict(raw, source=str(path), overrides=overrides, base_dir=path.parent)
+    scenario = scenario_from_dict(raw, source=str(path), overrides=overrides,
+                                  base_dir=path.parent)
+    return quick(scenario) if os.environ.get("DIALSIM_QUICK") == "1" else scenario
 
 
 #: Most leads a ``quick`` copy gets (its run stays well under a second or two).
@@ -914,12 +921,9 @@ def quick(scenario: Scenario, *, leads: int | None = None, days: int = 1,
     most :data:`QUICK_MAX_LEADS` — unless ``leads`` gives its size.
     """
     n_days = min(scenario.campaign.days, max(days, _first_calling_span(scenario)))
-    all_days = scenario.campaign.calling_days()
-    kept_days = len([d for d in all_days if d < n_days]) or 1
     n = agents if agents is not None else min(scenario.agents.count, 10)
     if leads is None:
-        per = scenario.list.size / (max(scenario.agents.count, 1) * max(len(all_days), 1))
-        leads = min(QUICK_MAX_LEADS, max(50, round(per * n * kept_days)))
+        leads = quick_leads(scenario, n, days=days)
     over: dict[str, Any] = {
         "list.size": min(scenario.list.size, leads),
         "campaign.days": n_days,
@@ -937,6 +941,17 @@ def quick(scenario: Scenario, *, leads: int | None = None, days: int = 1,
         if d.rate_per_min:
             over["dialer.rate_per_min"] = d.rate_per_min * share
     return scenario.with_overrides(over)
+
+
+def quick_leads(scenario: Scenario, agents: int, *, days: int = 1) -> int:
+    """Leads a quick copy with ``agents`` agents and ``days`` days gets: the full
+    scenario's leads per agent and calling day, times the copy's agents and calling days
+    (at least 50, at most :data:`QUICK_MAX_LEADS`)."""
+    n_days = min(scenario.campaign.days, max(days, _first_calling_span(scenario)))
+    all_days = scenario.campaign.calling_days()
+    kept_days = len([d for d in all_days if d < n_days]) or 1
+    per = scenario.list.size / (max(scenario.agents.count, 1) * max(len(all_days), 1))
+    return min(QUICK_MAX_LEADS, max(50, round(per * agents * kept_days)))
 
 
 def _first_calling_span(scenario: Scenario) -> int:

@@ -75,3 +75,9 @@ def test_unknown_variant_lists_the_known_ones(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no variant named 'nope'" in err
     assert "short greeting, quick exit, power 1.3" in err
+
+
+def test_validate_blames_a_bad_set_too(capsys):
+    assert main(["validate", BASE, "--set", "agents.count=-2"]) == 2
+    err = capsys.readouterr().err
+    assert "--set agents.count=-2: agents.count: must be an integer >= 1" in err

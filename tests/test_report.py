@@ -8,6 +8,7 @@ folder, and the refusal to overwrite a report without ``--force``.
 from __future__ import annotations
 
 import csv
+import html
 import json
 import re
 import shutil
@@ -20,6 +21,7 @@ from conftest import SCENARIOS
 
 from sim.analysis.kpis import KPI_LABELS
 from sim.cli import main
+from sim.fmt import money
 from sim.report import SECTIONS, load_run
 
 SCENARIO_FILES = sorted(SCENARIOS.glob("*.toml"))
@@ -47,6 +49,36 @@ def two_plans(tmp_path_factory) -> Path:
     return path
 
 
+E_NOTATION = re.compile(r"(?<![A-Za-z_])\d+(\.\d+)?[eE][+-]?\d+")
+
+
+def page_text(page: str) -> str:
+    """The page's visible text: no tags, no embedded images."""
+    bare = re.sub(r"<style>.*?</style>|base64,[^\"]+", "", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", bare))
+
+
+def money_columns(text: str) -> list[list[str]]:
+    """The money columns (telecom .. with labour) of every plan table in ``text``."""
+    out = []
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if not line.startswith("plan ") or "telecom" not in line or i + 1 >= len(lines):
+            continue
+        rule = lines[i + 1]
+        spans = [(m.start(), m.end()) for m in re.finditer(r"-+", rule)]
+        names = [line[a:b].strip() for a, b in spans]
+        first = next(k for k, n in enumerate(names) if n.startswith("telecom"))
+        body = []
+        for row in lines[i + 2:]:
+            if not row.strip() or row.startswith("cheapest"):
+                break
+            body.append(row)
+        for a, b in spans[first:]:
+            out.append([r[a:b].strip() for r in body if r[a:b].strip() not in ("", "-")])
+    return out
+
+
 def sections_of(page: str) -> list[str]:
     return re.findall(r'<section id="([a-z]+)">', page)
 
@@ -61,9 +93,17 @@ def self_contained(page: str) -> None:
 def test_report_for_every_scenario(path, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["run", str(path), "--quick", "--out", str(out), "--report"]) == 0
-    assert "report.html" in capsys.readouterr().err
+    cap = capsys.readouterr()
+    assert "report.html" in cap.err
     page = (out / "report.html").read_text(encoding="utf-8")
     assert sections_of(page) == list(SECTIONS)
+    # Numbers read right: no e-notation in the CLI output or the page's text, and every
+    # money column of the CLI plan table keeps one count of decimals.
+    assert not E_NOTATION.search(cap.out), E_NOTATION.search(cap.out)
+    assert not E_NOTATION.search(page_text(page)), E_NOTATION.search(page_text(page))
+    for column in money_columns(cap.out):
+        assert len({len(c.partition(".")[2]) for c in column}) == 1, column
+    assert "folder run ·" in page and ".partial" not in page  # the final folder's name
     for heading in SECTIONS.values():
         assert f"<h2>{heading}</h2>" in page
     self_contained(page)
@@ -81,7 +121,8 @@ def test_report_for_every_scenario(path, tmp_path, capsys):
             for row in csv.DictReader(fh):
                 from decimal import Decimal
 
-                assert f"<td>{Decimal(row['total']):,}</td>" in page, row["plan"]
+                assert f"<td>{money(Decimal(row['total']), row['currency'])}</td>" in page, \
+                    row["plan"]
     else:
         assert "No billing plans" in page
     if summary["scenario"]["values"].get("variant"):
@@ -214,3 +255,87 @@ def test_reporting_never_imports_the_simulation_engine(reps_run):
             "assert 'scipy.stats' not in sys.modules, 'scipy.stats imported'\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def decision_box(page: str) -> dict[str, str]:
+    """The decision box's lines by key (``data-k``), as plain text."""
+    box = page[page.index('<div class="decision">'):]
+    box = box[:box.index("</div>")]
+    return {k: re.sub(r"<[^>]+>", "", v) for k, v in
+            re.findall(r'<p data-k="([a-z]+)">(.*?)</p>', box, flags=re.S)}
+
+
+def test_decision_box_agrees_with_rate(tmp_path, capsys):
+    from decimal import Decimal
+
+    out = tmp_path / "run"
+    assert main(["run", str(SCENARIOS / "baseline.toml"), "--quick", "--reps", "3",
+                 "--out", str(out), "--report", "-q"]) == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page.index('id="decision"') < page.index('id="kpis"')  # the page opens with it
+    box = decision_box(page)
+    # Rate the saved CDRs again with `dialsim rate`, with the run's campaign facts.
+    summary = json.loads((out / "summary.json").read_text())
+    c = summary["campaign"]
+    plans = sorted((out / "plans").glob("*.toml"))
+    argv = ["rate", str(out / "cdrs.csv"), "--out", str(tmp_path / "rated"),
+            "--seats", str(c["seats"]), "--channels", str(c["channels"]),
+            "--numbers", str(c["numbers"]), "--days", str(c["days"])]
+    for p in plans:
+        argv += ["--plans", str(p)]
+    assert main(argv) == 0
+    capsys.readouterr()
+    with open(tmp_path / "rated" / "costs.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["currency"] == "CNY"]
+    ranked = sorted(rows, key=lambda r: Decimal(r["total"]))
+    first, second = ranked[0], ranked[1]
+    assert f"Cheapest plan: {first['plan']} at CNY {money(Decimal(first['total']), 'CNY')}" \
+        in box["cheapest"]
+    gap = Decimal(second["total"]) - Decimal(first["total"])
+    assert f"runner-up {second['plan']}: CNY {money(gap, 'CNY')}" in box["margin"]
+    assert "over 3 replications" in box["margin"] and "95% CI, paired" in box["margin"]
+    ref = next(r for r in rows if r["plan"] == "cn-60/60")
+    saving = Decimal(ref["total"]) - Decimal(first["total"])
+    assert f"cn-60/60: CNY {money(saving, 'CNY')}" in box["saving"]
+    failed = [r for r in summary["compliance"] if not r["passed"]]
+    assert ("FAIL" in box["compliance"]) == bool(failed)
+    # Flat-fee plans bill no minutes: no overhead, nothing to round, no histogram.
+    text = page_text(page)
+    assert re.search(r"cn-per-connected-call\s+0\.20 per connected call > 3 s\s+–\s+–", text)
+    assert re.search(r"cn-robot-per-attempt\s+no time billed", text)
+    captions = re.findall(r"<figcaption>(Talk time[^<]*)</figcaption>", page)
+    assert len(captions) == 2
+    assert not any("per-connected-call" in c or "per-attempt" in c for c in captions)
+
+
+def test_rounding_is_ranked_by_what_it_costs(reps_run):
+    from sim.report import load_run, rounding_costs
+
+    run = load_run(reps_run)
+    rating = run.rating()
+    cost = rounding_costs(run.cdrs, rating)
+    assert cost["per-second"] == 0  # 1/1 billing rounds nothing
+    assert cost["60/60"] > 0
+    page = (reps_run / "report.html").read_text(encoding="utf-8")
+    section = page_text(page[page.index('id="rounding"'):page.index('id="breakeven"')])
+    assert section.index("60/60") < section.index("per-second")
+
+
+def test_decision_box_names_the_best_variant_and_a_current_plan(tmp_path):
+    from sim.report import write_report
+
+    out = tmp_path / "cmp"
+    assert main(["compare", str(SCENARIOS / "baseline.toml"), "--quick", "--reps", "3",
+                 "--out", str(out), "-q"]) == 0
+    comp = json.loads((out / "compare.json").read_text())
+    write_report(out, current="cn-seat")
+    box = decision_box((out / "report.html").read_text(encoding="utf-8"))
+    assert "Saving against the current plan cn-seat" in box["saving"]
+    cheapest = box["cheapest"].split("Cheapest plan: ")[1].split(" at ")[0]
+    better = [r for r in comp["rows"] if r["metric"] == "per_conversion"
+              and r["plan"] == cheapest and r["diff_high"] is not None and r["diff_high"] < 0]
+    if better:
+        best = min(better, key=lambda r: r["diff"])
+        assert f"Best variant: {best['variant']}" in box["variant"]
+    else:
+        assert "Best variant: none of 3" in box["variant"]

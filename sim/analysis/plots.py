@@ -3,9 +3,10 @@
 Every function takes an optional ``ax`` (a :class:`matplotlib.axes.Axes`) and returns
 the Axes it drew on; without one it makes a new :class:`~matplotlib.figure.Figure` (no
 pyplot, no global state), so the same calls serve notebooks, scripts, the HTML report
-and tests under the Agg backend. Times on the x axis are campaign hours (or days, for
-campaigns longer than a day and a half) from the table's epoch, local midnight of the
-first day.
+and tests under the Agg backend. Times on the x axis are local clock times with the
+weekday (``Mon 09:00``), read from the table's epoch; hours when nothing happens (nights,
+weekends) are gaps, not lines drawn across them. Money labels and axes are written by
+:mod:`sim.fmt` (the currency's places, thousands separators, never e-notation).
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ from matplotlib.patches import Patch
 from ..agentlog import AGENT_STATES, AgentLog
 from ..billing import Plan
 from ..cdr import CDRTable
+from ..fmt import ci, money, money_formatter, unit_places
 from .breakeven import BreakEvenMap, CallMix, CostCurve
 from .rounding import block_edges
 
 __all__ = [
+    "GAP_S",
     "STATE_COLOURS",
+    "clock_axis",
     "new_axes",
     "plot_abandonment",
     "plot_agent_states",
@@ -81,11 +85,53 @@ def new_axes(ax: Axes | None = None, *, size_in: tuple[float, float] = (8.0, 4.2
     return fig.add_subplot()
 
 
+#: A pause longer than this between two points of a line is drawn as a gap, s.
+GAP_S = 2 * 3600.0
+
+
 def _time_scale(span_s: float) -> tuple[float, str]:
-    """Divisor and axis label for campaign times spanning ``span_s`` seconds."""
-    if span_s > 36 * 3600:
-        return 86_400.0, "campaign day (from the first midnight)"
-    return 3600.0, "hour of the campaign (from the first midnight)"
+    """Divisor (hours) and axis label for campaign times; ticks read as clock times."""
+    return 3600.0, "local time" if span_s <= 36 * 3600 else "local day and time"
+
+
+def _epoch(epoch: str | None) -> Any:
+    import datetime as dt
+
+    try:
+        return dt.datetime.fromisoformat(epoch or "1970-01-01T00:00:00").replace(tzinfo=None)
+    except ValueError:
+        return dt.datetime(1970, 1, 1)
+
+
+def clock_axis(ax: Axes, epoch: str | None, span_s: float) -> None:
+    """Ticks of an x axis in hours from ``epoch`` labelled as clock time and weekday:
+    ``Mon 09:00`` (one day or less: every 1-3 h; longer: each day at midnight and noon)."""
+    import datetime as dt
+
+    from matplotlib.ticker import FuncFormatter, MultipleLocator
+
+    start = _epoch(epoch)
+    hours = span_s / 3600
+    step = 1 if hours <= 8 else 2 if hours <= 16 else 3 if hours <= 36 else 12 \
+        if hours <= 24 * 4 else 24
+    ax.xaxis.set_major_locator(MultipleLocator(step))
+
+    def label(x: float, _pos: Any = None) -> str:
+        t = start + dt.timedelta(hours=float(x))
+        return t.strftime("%a %H:%M") if step < 24 else t.strftime("%a %d %b")
+
+    ax.xaxis.set_major_formatter(FuncFormatter(label))
+    for tick in ax.get_xticklabels():
+        tick.set_fontsize(8)
+    ax.tick_params(axis="x", labelsize=8, labelrotation=30 if hours > 8 else 0)
+
+
+def _gaps(t: np.ndarray, *ys: np.ndarray, gap_s: float = GAP_S) -> list[np.ndarray]:
+    """``t`` and ``ys`` with a NaN inserted wherever ``t`` jumps by more than ``gap_s``,
+    so a line stops at the end of a day and starts again the next morning."""
+    t = np.asarray(t, dtype=float)
+    cut = np.flatnonzero(np.diff(t) > gap_s) + 1
+    return [np.insert(np.asarray(a, dtype=float), cut, np.nan) for a in (t, *ys)]
 
 
 def _value(x: _Interval | Decimal | float | None) -> tuple[float, float, float]:
@@ -190,8 +236,11 @@ def plot_plan_costs(costs: Mapping[str, _Interval | Decimal | float | None], *,
             error_kw={"ecolor": "#333333", "capsize": 3, "lw": 1})
     ax.set_yticks(y, [it[0] for it in items], fontsize=8)
     ax.set_xlabel(f"{label} ({currency})" if currency else label)
+    ax.xaxis.set_major_formatter(money_formatter(currency or None))
+    places = unit_places(means, currency or None) if "per" in label else None
     for yi, m in zip(y, means, strict=True):
-        ax.text(m, float(yi), f" {m:,.4g}", va="center", fontsize=7)
+        ax.text(m, float(yi), f" {money(m, currency or None, places=places)}", va="center",
+                fontsize=7)
     title = f"{label.capitalize()} per plan"
     if has_ci:
         title += " (mean and 95% CI over replications)"
@@ -227,6 +276,7 @@ def plot_variant_costs(estimates: Mapping[str, _Interval], *,
            error_kw={"ecolor": "#333333", "capsize": 4, "lw": 1})
     ax.set_xticks(x, names, fontsize=8, rotation=15 if len(names) > 4 else 0)
     ax.set_ylabel(f"{label} ({currency})" if currency else label)
+    ax.yaxis.set_major_formatter(money_formatter(currency or None))
     tops = np.nan_to_num(np.asarray(means) + err[1])
     for xi, n, top in zip(x, names, tops, strict=True):
         d = (diffs or {}).get(n)
@@ -234,7 +284,9 @@ def plot_variant_costs(estimates: Mapping[str, _Interval], *,
             continue
         sure = math.isfinite(d.low) and math.isfinite(d.high) and (d.low > 0 or d.high < 0)
         half = (d.high - d.low) / 2
-        text = f"{d.mean:+.3g}\n±{half:.2g}" if math.isfinite(half) else f"{d.mean:+.3g}"
+        text = (ci(d.mean, half, currency or None, sign=True).replace(" ± ", "\n± ")
+                if math.isfinite(half) else money(d.mean, currency or None, sign=True,
+                                                  places=unit_places([d.mean], currency)))
         ax.annotate(text, (xi, top), xytext=(0, 3), textcoords="offset points", ha="center",
                     va="bottom", fontsize=7, color="#000000" if sure else "#777777",
                     fontweight="bold" if sure else "normal")
@@ -260,8 +312,8 @@ def _time_in(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.ndar
     return np.diff(upto)
 
 
-def plot_agent_states(agents: AgentLog, *, ax: Axes | None = None, bin_s: float = 900.0
-                      ) -> Axes:
+def plot_agent_states(agents: AgentLog, *, ax: Axes | None = None, bin_s: float = 900.0,
+                      epoch: str | None = None) -> Axes:
     """Average number of agents in each state (idle, preview, talk, wrap) over time.
 
     Parameters
@@ -270,6 +322,9 @@ def plot_agent_states(agents: AgentLog, *, ax: Axes | None = None, bin_s: float 
         The agent state log.
     bin_s
         Width of the time bins, s.
+    epoch
+        Naive local ISO datetime the log's seconds count from (the CDRs' ``epoch``), for
+        clock-time ticks; hours with nobody logged in stay empty.
     """
     ax = new_axes(ax, size_in=(9.0, 3.8), margins_in=(0.7, 0.2, 0.55, 0.35))
     if len(agents) == 0:
@@ -296,6 +351,7 @@ def plot_agent_states(agents: AgentLog, *, ax: Axes | None = None, bin_s: float 
                  colors=colours, alpha=0.9, lw=0)
     ax.set_xlim(x[0], x[-1])
     ax.set_xlabel(xlabel)
+    clock_axis(ax, epoch, hi - lo)
     ax.set_ylabel("agents (average per bin)")
     ax.set_title(f"Agent states over time ({bin_s / 60:g}-minute bins)", fontsize=10)
     ax.legend(loc="upper right", fontsize=8, ncol=len(labels))
@@ -335,10 +391,12 @@ def plot_abandonment(cdrs: CDRTable, *, ax: Axes | None = None, bin_s: float = 3
            alpha=0.7, label="per bin")
     order = np.argsort(t)
     running = np.cumsum(ab[order]) / np.arange(1, t.size + 1)
-    ax.plot(t[order] / scale, 100 * running, color="#333333", lw=1.2, label="campaign to date")
+    tt, rr = _gaps(t[order], 100 * running)
+    ax.plot(tt / scale, rr, color="#333333", lw=1.2, label="campaign to date")
     if limit is not None:
         ax.axhline(100 * limit, color="#dd8452", ls="--", lw=1.2, label=f"limit {100 * limit:g}%")
     ax.set_xlabel(xlabel)
+    clock_axis(ax, cdrs.epoch, edges[-1] - edges[0])
     ax.set_ylabel("abandoned, % of live answers")
     ax.set_title(f"Abandonment over time ({bin_s / 60:g}-minute bins; "
                  f"{int(ab.sum()):,} of {t.size:,} live answers)", fontsize=10)
@@ -356,26 +414,37 @@ def plot_abandonment(cdrs: CDRTable, *, ax: Axes | None = None, bin_s: float = 3
     return ax
 
 
-def plot_dial_level(timeline: Mapping[str, Any] | None, ax: Axes | None = None) -> Axes:
+def plot_dial_level(timeline: Mapping[str, Any] | None, ax: Axes | None = None, *,
+                    epoch: str | None = None) -> Axes:
     """A pooled dialer's dial level (lines per agent) and its abandonment over time.
 
     ``timeline`` holds equal-length arrays ``t`` (s), ``dial_level`` and
     ``abandon_rate`` (0-1). A missing or empty timeline draws nothing (the Axes is
-    returned as it was).
+    returned as it was). ``epoch`` (the CDRs') gives clock-time ticks; bins where no
+    agent is logged in (``logged_in`` 0, when the timeline has it) and pauses longer
+    than :data:`GAP_S` are gaps.
     """
     ax = new_axes(ax, size_in=(9.0, 3.6), margins_in=(0.7, 0.75, 0.55, 0.35))
     if not timeline or len(np.asarray(timeline.get("t", ()))) == 0:
         return ax
     t = np.asarray(timeline["t"], dtype=float)
     level = np.asarray(timeline.get("dial_level", np.full(t.size, np.nan)), dtype=float)
-    scale, xlabel = _time_scale(float(t.max() - t.min()) if t.size else 0.0)
-    ax.step(t / scale, level, where="post", color="#4c72b0", lw=1.0, label="dial level")
+    span = float(t.max() - t.min()) if t.size else 0.0
+    scale, xlabel = _time_scale(span)
+    rate = np.asarray(timeline.get("abandon_rate", np.full(t.size, np.nan)), dtype=float)
+    for key in ("logged_in", "agents", "agents_logged_in"):
+        if key in timeline:
+            off = np.asarray(timeline[key], dtype=float) <= 0
+            level, rate = np.where(off, np.nan, level), np.where(off, np.nan, rate)
+            break
+    tt, lv, rt = _gaps(t, level, rate)
+    ax.step(tt / scale, lv, where="post", color="#4c72b0", lw=1.0, label="dial level")
     ax.set_xlabel(xlabel)
+    clock_axis(ax, epoch, span)
     ax.set_ylabel("dial level (lines per agent)", color="#4c72b0")
     if "abandon_rate" in timeline:
-        rate = np.asarray(timeline["abandon_rate"], dtype=float)
         twin = ax.twinx()
-        twin.plot(t / scale, 100 * rate, color="#c44e52", lw=1.0, label="abandonment")
+        twin.plot(tt / scale, 100 * rt, color="#c44e52", lw=1.0, label="abandonment")
         twin.set_ylabel("abandoned, % of live answers", color="#c44e52")
         twin.set_ylim(bottom=0)
     ax.set_title("Dialer pacing over time", fontsize=10)

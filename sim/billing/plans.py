@@ -250,6 +250,14 @@ class Plan:
 
         return describe_tariff(self)
 
+    @property
+    def bills_time(self) -> bool:
+        """True when the charge depends on talk time (a minute price, a bundle, or
+        per-destination minute prices); False for flat fees per call or per dial."""
+        from .describe import bills_time
+
+        return bills_time(self)
+
     def charge(self, talk_s: float, *, answered: bool = True,
                answer: float | datetime | None = None, epoch: str = "1970-01-01T00:00:00",
                destination: str | None = None, number_type: str | None = None) -> Decimal:

@@ -218,6 +218,22 @@ class Rating:
         return {name: [p.to_dict() for p in s.fees.periods]
                 for name, s in self.summaries.items() if s.fees.periods}
 
+    def to_pandas(self, *, money: str = "decimal") -> Any:
+        """One row per plan (index ``plan``), the columns of :meth:`rows` / costs.csv.
+
+        ``money="decimal"`` keeps amounts exact (``Decimal`` objects); ``"float"`` gives
+        float columns for plotting and arithmetic (needs pandas).
+        """
+        import pandas as pd
+
+        if money not in ("decimal", "float"):
+            raise ValueError(f"money: must be 'decimal' or 'float' (got {money!r})")
+        rows = self.rows()
+        if money == "float":
+            rows = [{k: float(v) if isinstance(v, Decimal) else v for k, v in r.items()}
+                    for r in rows]
+        return pd.DataFrame(rows).set_index("plan")
+
     def totals(self) -> dict[str, Decimal]:
         """Total cost per plan name, e.g. for a sweep table's columns."""
         return {name: s.total for name, s in self.summaries.items()}

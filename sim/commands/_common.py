@@ -14,12 +14,13 @@ from typing import Any
 from ..errors import ScenarioError
 from ..fmt import format_table
 from ..output import atomic_write_text
-from ..scenario import Scenario, load_scenario, parse_override, quick
+from ..scenario import Scenario, load_scenario, parse_override, quick, quick_leads
 
 __all__ = [
     "Console",
     "add_output_args",
     "add_scenario_args",
+    "blame_set",
     "check_out",
     "default_out",
     "format_table",
@@ -101,11 +102,12 @@ def overrides_from(items: Sequence[str]) -> dict[str, Any]:
     return dict(parse_override(text) for text in items)
 
 
-def load_from_args(args: argparse.Namespace) -> Scenario:
+def load_from_args(args: argparse.Namespace, *, most_agents: int | None = None) -> Scenario:
     """The scenario of ``args`` with its ``--set`` overrides (and ``--quick``).
 
     A problem caused by an override is reported as the ``--set`` that caused it, not as
-    a problem of the file.
+    a problem of the file. ``most_agents`` (a sweep over ``agents.count``) sizes the
+    quick list for the largest team, so that no point runs out of leads at once.
     """
     check_out(getattr(args, "out", None))
     overrides = overrides_from(args.overrides)
@@ -115,11 +117,15 @@ def load_from_args(args: argparse.Namespace) -> Scenario:
         if not overrides:
             raise
         load_scenario(args.scenario)  # the file alone is broken: report that
-        raise _blame_set(exc, args.scenario, args.overrides) from None
-    return quick(scenario) if getattr(args, "quick", False) else scenario
+        raise blame_set(exc, args.scenario, args.overrides) from None
+    if not getattr(args, "quick", False):
+        return scenario
+    if most_agents is not None and most_agents > min(scenario.agents.count, 10):
+        return quick(scenario, leads=quick_leads(scenario, most_agents))
+    return quick(scenario)
 
 
-def _blame_set(exc: ScenarioError, source: str | Path, items: Sequence[str]) -> ScenarioError:
+def blame_set(exc: ScenarioError, source: str | Path, items: Sequence[str]) -> ScenarioError:
     """``exc`` with each ``<file>: key: msg`` line told as ``--set KEY=VALUE: key: msg``."""
     keys = [(text.partition("=")[0].strip(), text) for text in items]
     lines = list(exc.problems) or str(exc).splitlines()

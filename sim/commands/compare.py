@@ -92,11 +92,14 @@ def run(args: argparse.Namespace) -> int:
         files = save_run(tmp, base, rating, plan_files)
         write_json(tmp / "compare.json", comp.to_dict())
         write_rows_csv(comp.replication_rows(), tmp / "compare.csv")
-        files += ["compare.json", "compare.csv"]
+        from ..tidy import write_long_csv
+
+        write_long_csv(comp.replication_rows(), ["variant", "seed"], tmp / "compare_long.csv")
+        files += ["compare.json", "compare.csv", "compare_long.csv"]
         if args.report:
             from ..report import write_report
 
-            write_report(tmp)
+            write_report(tmp, name=Path(out).name)
             files.append("report.html")
     for note in run_notes(base):
         con.note(note)

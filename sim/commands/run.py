@@ -262,13 +262,16 @@ def run(args: argparse.Namespace) -> int:
 
         files = finish_run(tmp, result, rating, plan_files, writing)
         if reps is not None:
+            from ..tidy import write_long_csv
+
             write_rows_csv(reps.rows, tmp / "replications.csv")
+            write_long_csv(reps.rows, ["seed"], tmp / "replications_long.csv")
             write_json(tmp / "replications.json", estimates_dict(reps))
-            files += ["replications.csv", "replications.json"]
+            files += ["replications.csv", "replications_long.csv", "replications.json"]
         if args.report:
             from ..report import write_report
 
-            write_report(tmp)
+            write_report(tmp, name=Path(out).name)
             files.append("report.html")
     for note in run_notes(result):
         con.note(note)
@@ -371,7 +374,8 @@ def start_writes(writing: Writers, folder: Path, result: Any, *,
 
     writing.submit("cdrs.csv", write_cdrs, result.cdrs, folder / "cdrs.csv")
     writing.names.append("cdrs.meta.json")  # the sidecar, written with cdrs.csv
-    writing.submit("agents.csv", write_agent_log, result.agents, folder / "agents.csv")
+    writing.submit("agents.csv", write_agent_log, result.agents, folder / "agents.csv",
+                   epoch=result.cdrs.epoch, tz=result.cdrs.tz)
     if asterisk:
         writing.submit("Master.csv", write_cdrs, result.cdrs, folder / "Master.csv",
                        format="asterisk")
@@ -394,7 +398,8 @@ def finish_run(folder: Path, result: Any, rating: Any, plan_files: Sequence[Path
         copied.append(f"plans/{name}")
     timeline = getattr(result, "timeline", None)
     if timeline:
-        write_timeline(timeline, folder / "timeline.csv")
+        write_timeline(timeline, folder / "timeline.csv", epoch=result.cdrs.epoch,
+                       tz=result.cdrs.tz)
         files.append("timeline.csv")
     data = summary(result, rating, list(plan_files))
     data["plans_copies"] = copied
@@ -437,23 +442,49 @@ def summary(result: Any, rating: Any, plan_files: list[Path]) -> dict[str, Any]:
     return out
 
 
-def write_agent_log(log: Any, path: Path) -> None:
-    """agents.csv: agent_id, state, start_s, end_s, duration_s (seconds from the epoch)."""
+def iso_times(t_s: Any, epoch: str, tz: str) -> Any:
+    """ISO 8601 text with the UTC offset (``2026-03-02T09:00:00+08:00``, to the µs when
+    there are any) of times ``t_s`` (s from the naive local ``epoch``) in zone ``tz``,
+    as a NUL-padded character matrix for :func:`sim.csvtext.join_rows` (as cdrs.csv)."""
+    import numpy as np
+
+    from ..cdrio._values import NAT, US_PER_S, format_times, get_zone, local_offsets_s
+
+    t = np.asarray(t_s, dtype=float)
+    finite = np.isfinite(t)
+    us = np.where(finite, np.rint(np.where(finite, t, 0.0) * US_PER_S).astype(np.int64)
+                  + int(np.datetime64(epoch, "us").astype(np.int64)), NAT)
+    off = (local_offsets_s(us, get_zone(tz)) // 60).astype(np.int16)
+    return format_times(us, offset_min=off, chars=True)
+
+
+#: agents.csv columns: times as ISO 8601 with offset, and as seconds from the epoch.
+AGENT_COLUMNS: tuple[str, ...] = ("agent_id", "state", "start", "end", "start_s", "end_s",
+                                  "duration_s")
+
+
+def write_agent_log(log: Any, path: Path, *, epoch: str = "1970-01-01T00:00:00",
+                    tz: str = "UTC") -> None:
+    """agents.csv: agent_id, state, start, end (ISO 8601 with the UTC offset of ``tz``),
+    start_s, end_s, duration_s (seconds from the naive local ``epoch``)."""
     from ..agentlog import AGENT_STATES
     from ..csvtext import fixed_us, integers, join_rows, labels
 
     with atomic_write(path, "wb") as fh:
-        fh.write(b"agent_id,state,start_s,end_s,duration_s\n")
+        fh.write((",".join(AGENT_COLUMNS) + "\n").encode("ascii"))
         step = 1 << 17
         for lo in range(0, len(log), step):
             sl = slice(lo, lo + step)
             start, end = log.start[sl], log.end[sl]
             fh.write(join_rows([integers(log.agent_id[sl]), labels(log.state[sl], AGENT_STATES),
+                                iso_times(start, epoch, tz), iso_times(end, epoch, tz),
                                 fixed_us(start), fixed_us(end), fixed_us(end - start)]))
 
 
-def write_timeline(timeline: Mapping[str, Any], path: Path) -> None:
-    """timeline.csv: the pooled dialer's ``t`` (s) and every other series of the same length."""
+def write_timeline(timeline: Mapping[str, Any], path: Path, *,
+                   epoch: str = "1970-01-01T00:00:00", tz: str = "UTC") -> None:
+    """timeline.csv: ``time`` (bin start, ISO 8601 with offset), the pooled dialer's
+    ``t`` (s from the epoch) and every other series of the same length."""
     import numpy as np
 
     t = np.asarray(timeline["t"], dtype=float)
@@ -462,7 +493,9 @@ def write_timeline(timeline: Mapping[str, Any], path: Path) -> None:
         arr = np.asarray(v)
         if k != "t" and arr.ndim == 1 and arr.size == t.size and arr.dtype.kind in "biuf":
             cols[k] = arr.astype(float)
+    stamps = [bytes(r).rstrip(b"\0").decode("ascii") for r in iso_times(t, epoch, tz)]
     with atomic_write(path) as fh:
-        fh.write(",".join(cols) + "\n")
-        for row in zip(*(c.tolist() for c in cols.values()), strict=True):
-            fh.write(",".join(repr(x) for x in row) + "\n")
+        fh.write(",".join(["time", *cols]) + "\n")
+        for stamp, row in zip(stamps, zip(*(c.tolist() for c in cols.values()), strict=True),
+                              strict=True):
+            fh.write(",".join([stamp, *(repr(x) for x in row)]) + "\n")

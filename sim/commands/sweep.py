@@ -152,6 +152,13 @@ def summary_rows(res: Any, metrics: list[str]) -> tuple[list[str], list[list[str
     return header, rows
 
 
+def _most_agents(grid: dict[str, Any], ranges: dict[str, Any]) -> int | None:
+    """The largest ``agents.count`` a sweep's points ask for (None if not swept)."""
+    values = [*grid.get("agents.count", ()), *ranges.get("agents.count", ())]
+    nums = [int(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    return max(nums) if nums else None
+
+
 def sweep_summary(res: Any, metrics: list[str], out: Path | str,
                   files: list[str]) -> dict[str, Any]:
     """What ``--json`` prints: the design, and per point its parameters and each metric's
@@ -227,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
 
     con = Console(args)
     grid, ranges = _parse(args)  # malformed values fail before the scenario is read
-    scenario = load_from_args(args)
+    scenario = load_from_args(args, most_agents=_most_agents(grid, ranges))
     out = args.out or default_out(scenario, root="sweeps")
     bar = ProgressBar(f"sweep {scenario.name}", enabled=False if con.quiet else None)
     client, executor = _executor(args.dask)
@@ -262,7 +269,7 @@ def run(args: argparse.Namespace) -> int:
     con.table(format_table(shown, header, align="r" * len(header)))
     if len(rows) > MAX_PRINTED:
         con.table(f"... and {len(rows) - MAX_PRINTED} more points (see aggregate.csv)")
-    written = ["sweep.csv", "aggregate.csv"]
+    written = ["sweep.csv", "sweep_long.csv", "aggregate.csv"]
     if not args.no_plots and len(res.table):
         plots = write_plots(res, metrics, Path(out) / "plots")
         written.append(f"plots/ ({len(plots)} PNG)")

@@ -35,8 +35,9 @@ def _is_plan_file(path: Path) -> bool:
 def run(args: argparse.Namespace) -> int:
     from ..billing import load_plans
     from ..costing import load_plan_files
+    from ..errors import ScenarioError
     from ..scenario import load_scenario
-    from ._common import overrides_from
+    from ._common import blame_set, overrides_from
 
     overrides = overrides_from(args.overrides)
     errors: list[str] = []
@@ -46,7 +47,13 @@ def run(args: argparse.Namespace) -> int:
                 plans = load_plans(path)
                 print(f"{path}: ok ({len(plans)} plans: {', '.join(p.name for p in plans)})")
                 continue
-            scenario = load_scenario(path, overrides=overrides)
+            try:
+                scenario = load_scenario(path, overrides=overrides)
+            except ScenarioError as exc:
+                if not overrides:
+                    raise
+                load_scenario(path)  # the file alone is broken: report that
+                raise blame_set(exc, path, args.overrides) from None
             if scenario.plans:
                 load_plan_files(scenario.plans)
             extra = f", {len(scenario.variants)} variants" if scenario.variants else ""

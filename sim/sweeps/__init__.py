@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import SweepError
 from .points import Design, design, parse_range, parse_values, parse_vary, validate_points
+from .guard import check_main_guard
 from .progress import ProgressBar, SweepProgress
 from .runner import RunFailure, default_workers, execute, local_pool
 from .store import SweepStore, fingerprint
@@ -206,6 +207,7 @@ def sweep(scenario: Scenario | str | Path, grid: Mapping[str, Sequence[Any]] | N
         if executor is None:  # no more processes than runs left to make
             workers = min(default_workers() if workers is None else workers,
                           max(len(missing), 1))
+            check_main_guard(workers)  # before any process starts
 
         def done(task: Task, outcome: Outcome) -> None:
             if store is not None:

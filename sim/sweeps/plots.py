@@ -44,7 +44,28 @@ def _numeric(values: Sequence[Any]) -> bool:
 
 
 def _label(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    """A parameter value as a tick label, without e-notation (:func:`sim.fmt.plain`)."""
+    from ..fmt import plain
+
+    return plain(value) if isinstance(value, float) else str(value)
+
+
+def _cell_text(value: float, metric: str) -> str:
+    """A heat-map cell of ``metric``: 3 significant digits, fixed-point (no e-notation)."""
+    from ..fmt import number
+
+    return number(value, 3)
+
+
+def _no_offsets(ax: Any) -> None:
+    """Plain tick labels: no offset or scientific-notation multiplier on the axes."""
+    from matplotlib.ticker import ScalarFormatter
+
+    for axis in (ax.xaxis, ax.yaxis):
+        f = axis.get_major_formatter()
+        if isinstance(f, ScalarFormatter):
+            f.set_scientific(False)
+            f.set_useOffset(False)
 
 
 def _rows(res: SweepResult, metric: str) -> list[dict[str, Any]]:
@@ -121,6 +142,7 @@ def plot_line(res: SweepResult, metric: str, param: str, *, ax: Axes | None = No
         ax.set_xticks(range(len(cats)), [_label(c) for c in cats])
     ax.set_xlabel(param)
     ax.set_ylabel(metric)
+    _no_offsets(ax)
     how = {"lines": "", "average": ", averaged over the other parameters",
            "points": ", every point"}[others if rest else "lines"]
     ax.set_title(f"{metric} vs {param}\nmean and {_pct(res)} CI of {len(res.seeds)} "
@@ -172,7 +194,8 @@ def plot_heatmap(res: SweepResult, metric: str, x: str, y: str, *,
             for i in range(len(ys)):
                 for j in range(len(xs)):
                     if np.isfinite(grid[i, j]):
-                        ax.text(j, i, f"{grid[i, j]:.3g}", ha="center", va="center",
+                        ax.text(j, i, _cell_text(float(grid[i, j]), metric),
+                                ha="center", va="center",
                                 fontsize=7, color="w" if grid[i, j] < mid else "k")
         if fig is not None:
             fig.colorbar(im, ax=ax, label=metric)

@@ -84,6 +84,14 @@ class Table:
 
         return pd.DataFrame(list(self.rows), columns=list(self.columns))
 
+    def long(self, ids: Sequence[str]) -> Table:
+        """The long form: the ``ids`` columns, then ``plan``, ``metric``, ``value``, one row
+        per row × figure (see :mod:`sim.tidy`)."""
+        from ..tidy import LONG_COLUMNS, long_rows
+
+        rows = long_rows(iter(self), ids)
+        return Table((*ids, *LONG_COLUMNS), tuple(tuple(r.values()) for r in rows))
+
     def to_csv(self, path: str | Path | None = None) -> str:
         """CSV text with a header; written atomically to ``path`` when given."""
         buf = io.StringIO()
@@ -206,14 +214,22 @@ class SweepResult:
         return (min(pairs) if minimise else max(pairs))[1]
 
     def save(self, out: str | Path | None = None) -> list[Path]:
-        """Write ``sweep.csv`` (tidy) and ``aggregate.csv`` into ``out`` (default: its folder)."""
+        """Write ``sweep.csv`` (one row per point × replication), ``sweep_long.csv`` (one
+        row per point × replication × plan × metric) and ``aggregate.csv`` into ``out``
+        (default: its folder)."""
         folder = Path(out) if out is not None else self.out
         if folder is None:
             raise ValueError("save: no folder given and the sweep had no out=")
-        paths = [folder / "sweep.csv", folder / "aggregate.csv"]
+        paths = [folder / "sweep.csv", folder / "aggregate.csv", folder / "sweep_long.csv"]
         self.table.to_csv(paths[0])
         self.aggregate().to_csv(paths[1])
+        self.long_table().to_csv(paths[2])
         return paths
+
+    def long_table(self) -> Table:
+        """The tidy table in long form: point, parameters, replication, seed, then
+        ``plan``, ``metric``, ``value``."""
+        return self.table.long(("point", *self.params, "replication", "seed"))
 
     def plot(self, metric: str, ax: Any = None) -> Any:
         """The natural plot of ``metric``: against the one parameter, or a heat map of two."""
