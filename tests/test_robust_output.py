@@ -171,3 +171,14 @@ def test_numpy_runtime_warnings_do_not_reach_stderr(monkeypatch, capsys):
         assert capsys.readouterr().err == ""
         with pytest.raises(RuntimeWarning):
             main(["--debug", "validate", BASELINE])
+
+
+def test_sweep_and_compare_into_read_only_folder_fail_before_the_work(read_only_dir, capsys):
+    for argv in (["sweep", BASELINE, "--quick", "--vary", "agents.count=5,6", "--reps", "1",
+                  "--workers", "1", "--no-plots", "--out", str(read_only_dir / "sw")],
+                 ["compare", BASELINE, "--quick", "--reps", "2",
+                  "--out", str(read_only_dir / "cmp")]):
+        assert main(argv) == 2
+        cap = capsys.readouterr()
+        line = _one_clean_line(cap.err.replace("\r", "\n").splitlines()[-1])
+        assert "cannot write there" in line and str(read_only_dir) in line

@@ -211,10 +211,9 @@ def run(args: argparse.Namespace) -> int:
 
         plans = load_plan_files(plan_files)
     out = args.out or default_out(scenario)
-    if args.out is not None:
-        from ..output import check_writable
+    from ..output import check_writable
 
-        check_writable(out, args.force)  # fail before simulating, not after
+    check_writable(out, args.force)  # fail before simulating, not after (also runs/NNN)
 
     bar = ProgressBar(f"simulating {scenario.name}", 1.0,
                       enabled=False if con.quiet else None)

@@ -127,6 +127,9 @@ class SweepStore:
         ours = old is not None and old.get("fingerprint") == key
         if _occupied(root) and not ours and not force:
             raise OutputExistsError(_refusal(root, old, identity))
+        from ..output import probe_writable
+
+        probe_writable(root if root.is_dir() else root.parent, root)  # read-only: exit 2
         store = cls(root, key)
         store._lock()  # before touching anything: another process may be resuming it
         try:
