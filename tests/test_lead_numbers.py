@@ -57,3 +57,18 @@ def test_number_in_native_and_asterisk_files(runs: tuple, tmp_path: Path) -> Non
     for p in plans:
         assert before.summary(p.name).telecom == after.summary(p.name).telecom, p.name
     assert np.array_equal(back["billsec"], a["billsec"])
+
+
+def test_contacts_and_conversions_survive_the_asterisk_export(runs: tuple,
+                                                              tmp_path: Path) -> None:
+    """dialsim's Asterisk export keeps no connect time; its userfield (agent, answered
+    by, result) still tells contacts and conversions, so they are not 0 after a re-import."""
+    a = runs[0]
+    path = tmp_path / "Master.csv"
+    write_cdrs(a, path, format="asterisk")
+    plans = sim.load_plans(ROOT / "scenarios" / "plans" / "china.toml")
+    before = sim.rate(a, plans).ranked()[0]
+    after = sim.rate(read_cdrs(path, tz=a.tz).cdrs, plans).ranked()[0]
+    assert before.contacts > 0 and before.conversions > 0
+    assert (after.contacts, after.conversions) == (before.contacts, before.conversions)
+    assert after.outcomes_known

@@ -255,6 +255,7 @@ def rate(cdrs: CDRTable, plans: Iterable[Plan], *,
     n = len(cdrs)
     billsec, disposition, talk = cdrs["billsec"], cdrs["disposition"], cdrs["talk_s"]
     answered_by, connect, result = cdrs["answered_by"], cdrs["connect"], cdrs["result"]
+    agent = cdrs["agent_id"]
     is_answered, person = encode("disposition", "ANSWERED"), encode("answered_by", "person")
     converted = encode("result", "converted")
     passes = [_PlanPass(p, cdrs) for p in plans]
@@ -289,7 +290,10 @@ def rate(cdrs: CDRTable, plans: Iterable[Plan], *,
         part = float(talk[s].sum())
         talk_s += part if part == part else float(np.nansum(talk[s]))
         np.equal(answered_by[s], person, out=x)
+        # a contact: a person answered and was bridged - connected, or (files that keep
+        # no connect time, like dialsim's Asterisk export) an agent or robot was named
         np.isfinite(connect[s], out=y)
+        y |= agent[s] >= 0
         contacts += int(np.count_nonzero(np.logical_and(x, y, out=x)))
         conversions += int(np.count_nonzero(np.equal(result[s], converted, out=x)))
         for pp in passes:
