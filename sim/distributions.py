@@ -12,6 +12,7 @@ weibull, triangular, empirical, mixture.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -675,13 +676,38 @@ def check_draws(dist: Distribution, key: str, problems: Problems, *,
     """Validate ``dist`` by what it would sample; record a problem at ``key`` if not sane.
 
     Probes the quantile function (``ppf``) at 0, 1e-9, 0.1 %, quartiles and 99.9 %,
-    the one-in-a-billion tail, the mean, and a batch of 256 draws from the sampler the
+    the one-in-a-billion tail, the mean, and a batch of 64 draws from the sampler the
     engine uses (``draw``, seeded): all must be finite and >= 0, the 99.9 % quantile at
     most ``hi`` and the far tail at most ``tail``. Families whose quantile function
     needs scipy (gamma) are probed through their draws instead, so loading a scenario
-    never imports scipy. Returns True when sane.
+    never imports scipy. Verdicts are cached by distribution. Returns True when sane.
     """
+    try:
+        verdict = _VERDICTS.get((dist, hi, tail))
+    except TypeError:  # an unhashable parameter: just check
+        verdict = None
+    if verdict is None:
+        verdict = _verdict(dist, hi, tail)
+        if len(_VERDICTS) < 4096:
+            with contextlib.suppress(TypeError):
+                _VERDICTS[(dist, hi, tail)] = verdict
+    if verdict:
+        problems.add(key, verdict)
+    return not verdict
+
+
+#: check_draws' verdicts by (distribution, hi, tail): a scenario's variants and a sweep's
+#: points validate the same distributions again and again.
+_VERDICTS: dict[tuple[Distribution, float, float], str] = {}
+
+
+def _verdict(dist: Distribution, hi: float, tail: float) -> str:
+    """The problem with what ``dist`` draws ('' when sane); see :func:`check_draws`."""
     name = dist.name
+    if isinstance(dist, Constant):  # analytic: no numpy for the commonest case
+        v = dist.value
+        return "" if math.isfinite(v) and 0 <= v <= hi else (
+            f"must be a number from 0 to {hi:g} (got {v:g})")
     try:
         with np.errstate(all="ignore"):
             if isinstance(dist, Gamma):
@@ -694,25 +720,20 @@ def check_draws(dist: Distribution, key: str, problems: Problems, *,
             else:
                 q = dist.ppf(_PROBES)
                 far = float(dist.ppf(np.array([_FAR]))[0])
-                draws = dist.draw(np.random.default_rng(0), 256)
+                draws = dist.draw(np.random.default_rng(0), 64)
             mean = float(dist.mean)
     except (OverflowError, ValueError, ZeroDivisionError, FloatingPointError):
-        problems.add(key, f"{name} parameters out of range: its quantiles or mean overflow")
-        return False
+        return f"{name} parameters out of range: its quantiles or mean overflow"
     if not (np.isfinite(q).all() and np.isfinite(draws).all() and math.isfinite(mean)
             and math.isfinite(far)):
-        problems.add(key, f"{name} parameters out of range: it would draw values that are "
-                          "not finite numbers (inf or NaN)")
-        return False
+        return (f"{name} parameters out of range: it would draw values that are "
+                "not finite numbers (inf or NaN)")
     if (q < 0).any() or (draws < 0).any():
-        problems.add(key, f"{name} parameters out of range: it would draw negative values")
-        return False
+        return f"{name} parameters out of range: it would draw negative values"
     if float(q[-1]) > hi:
-        problems.add(key, f"must be a distribution whose 99.9th percentile is <= {hi:g} "
-                          f"(got {float(q[-1]):.4g})")
-        return False
+        return (f"must be a distribution whose 99.9th percentile is <= {hi:g} "
+                f"(got {float(q[-1]):.4g})")
     if far > tail:
-        problems.add(key, f"must be a distribution whose one-in-a-billion draw is <= "
-                          f"{tail:g} (got {far:.4g})")
-        return False
-    return True
+        return (f"must be a distribution whose one-in-a-billion draw is <= "
+                f"{tail:g} (got {far:.4g})")
+    return ""

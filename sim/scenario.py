@@ -294,8 +294,13 @@ class Scenario:
     raw: Mapping[str, Any] = field(repr=False)
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Scenario:
-        """A new scenario: this one's raw dict with ``overrides`` applied, re-validated."""
-        return scenario_from_dict(self.raw, source=self.source, overrides=overrides)
+        """A new scenario: this one's raw dict with ``overrides`` applied, re-validated.
+
+        Its ``[[variant]]`` entries were validated when this scenario was loaded; they are
+        not validated again for every variant, quick copy or sweep point made from it.
+        """
+        return scenario_from_dict(self.raw, source=self.source, overrides=overrides,
+                                  _validate_variants=False)
 
     def variant(self, name: str) -> Scenario:
         """The scenario of variant ``name`` (its overrides applied to this one)."""

@@ -182,3 +182,15 @@ def test_sweep_and_compare_into_read_only_folder_fail_before_the_work(read_only_
         cap = capsys.readouterr()
         line = _one_clean_line(cap.err.replace("\r", "\n").splitlines()[-1])
         assert "cannot write there" in line and str(read_only_dir) in line
+
+
+def test_rate_refuses_absurd_campaign_facts(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["run", BASELINE, "--quick", "--out", str(run)]) == 0
+    capsys.readouterr()
+    plans = str(SCENARIOS / "plans" / "china.toml")
+    for flag, value in [("--days", "1e999999"), ("--labour", "1e999999"),
+                        ("--seats", str(10**22)), ("--days", "٣٠")]:
+        assert main(["rate", str(run / "cdrs.csv"), "--plans", plans, flag, value]) == 2
+        line = _one_clean_line(capsys.readouterr().err)
+        assert line.startswith(f"dialsim rate: error: {flag}: must be"), line

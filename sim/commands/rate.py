@@ -21,6 +21,7 @@ from typing import Any
 
 from sim.errors import CDRFormatError, SimError
 from sim.output import atomic_write, atomic_write_text, check_writable, output_dir
+from sim.validate import DECIMAL_MAX
 
 __all__ = ["add_parser", "run"]
 
@@ -82,15 +83,22 @@ def _mapping(items: list[str]) -> dict[str, str] | None:
     return out or None
 
 
-def _amount(option: str, text: str | None) -> Decimal | None:
+#: Sane upper limits of the campaign facts given on the command line.
+MAX_DAYS = Decimal(36_600)  # a century
+MAX_COUNT = 10**9  # seats, channels, numbers
+
+
+def _amount(option: str, text: str | None, hi: Decimal = DECIMAL_MAX) -> Decimal | None:
     if text is None:
         return None
     try:
-        value = Decimal(text)
+        value = Decimal(text) if text.isascii() else Decimal("NaN")
     except InvalidOperation:
         value = Decimal("NaN")
     if not value.is_finite() or value < 0:
         raise SimError(f"{option}: must be a number >= 0 (got {text!r})")
+    if value > hi:
+        raise SimError(f"{option}: must be a number <= {hi:,f} (got {text!r})")
     return value
 
 
@@ -103,8 +111,10 @@ def _campaign(args: argparse.Namespace, cdrs: Any) -> Any:
         if value is not None:
             if value < 0:
                 raise SimError(f"--{name}: must be an integer >= 0 (got {value})")
+            if value > MAX_COUNT:
+                raise SimError(f"--{name}: must be an integer <= {MAX_COUNT:,} (got {value})")
             given[name] = value
-    days, labour = _amount("--days", args.days), _amount("--labour", args.labour)
+    days, labour = _amount("--days", args.days, MAX_DAYS), _amount("--labour", args.labour)
     if days is not None:
         given["days"] = days
     if labour is not None:

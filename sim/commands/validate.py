@@ -27,7 +27,7 @@ def _is_plan_file(path: Path) -> bool:
 
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):  # the loader says why
         return False
     return "plan" in raw and "campaign" not in raw
 

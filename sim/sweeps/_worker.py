@@ -118,7 +118,9 @@ def _scenario(task: Task) -> tuple[Scenario, tuple[Plan, ...]]:
         scenario = _points.get((task.key, task.point))
     raw, source, plans = base
     if scenario is None:
-        scenario = scenario_from_dict(raw, source=source, overrides=task.overrides)
+        # the parent validated the base and its variants; a point needs only itself
+        scenario = scenario_from_dict(raw, source=source, overrides=task.overrides,
+                                      _validate_variants=False)
         with _lock:
             _points[(task.key, task.point)] = scenario
             while len(_points) > _POINT_CACHE:

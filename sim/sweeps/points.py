@@ -22,6 +22,7 @@ from typing import Any
 
 from ..errors import ScenarioError, SweepError
 from ..scenario import Scenario
+from ..validate import MAX_DEPTH, check_depth
 
 __all__ = [
     "Design",
@@ -85,6 +86,9 @@ def _scalar(text: str) -> Any:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text.strip()
+    except (RecursionError, ValueError):  # nested 1,000 deep, or a 5,000-digit integer
+        raise SweepError(f"--vary: value {text[:40]!r}...: nested deeper than {MAX_DEPTH} "
+                         "levels or an integer of more than 4300 digits") from None
 
 
 def parse_values(key: str, text: str) -> list[Any]:
@@ -125,6 +129,10 @@ def parse_values(key: str, text: str) -> list[Any]:
         values = list(tomllib.loads(f"v = [{text}]")["v"])
     except tomllib.TOMLDecodeError:
         values = [_scalar(item) for item in text.split(",")]
+    except (RecursionError, ValueError):  # nested 1,000 deep, or a 5,000-digit integer
+        raise SweepError(f"{where}: values nested deeper than {MAX_DEPTH} levels or an "
+                         "integer of more than 4300 digits") from None
+    check_depth(values, where, SweepError)
     if any(v == "" for v in values):
         raise SweepError(f"{where}: an empty value in the list")
     _check_unique(where, values)
