@@ -10,7 +10,8 @@ in the campaign's zone; for an import: midnight of the first day seen). NaN mean
 event did not happen. Categorical columns hold small integer codes into a tuple of
 labels: fixed vocabularies (disposition, answered_by, amd, hangup_by, result, direction) are the
 same in every table; open ones (stage, number_type, destination, segment) carry their
-labels with the table.
+labels with the table (``number`` is the full dialled number: synthetic for a
+simulated lead, ``dst`` for an import).
 
 ``billsec`` is talk time in whole seconds, what a carrier bills from: rounded up
 (``ceil``) by default, as carriers bill. A simulated campaign may follow a PBX that
@@ -95,6 +96,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("number_type", "cat", "int16", "mobile / landline / ... ('' unknown)"),
     Column("destination", "cat", "int32", "dialled number or its prefix ('' unknown)"),
     Column("segment", "cat", "int16", "call-list segment of the lead ('' unknown)"),
+    Column("number", "cat", "int32", "dialled number of the lead ('' unknown)"),
     Column("direction", "cat", "int8", "outbound (to a trunk), inbound, internal, unknown",
            DIRECTIONS),
 )

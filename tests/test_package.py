@@ -33,7 +33,7 @@ def test_cdr_schema_is_pinned():
         ("abandoned", "bool", "bool"), ("hangup_by", "cat", "int8"), ("result", "cat", "int8"),
         ("stage", "cat", "int16"), ("number_type", "cat", "int16"),
         ("destination", "cat", "int32"), ("segment", "cat", "int16"),
-        ("direction", "cat", "int8"),
+        ("number", "cat", "int32"), ("direction", "cat", "int8"),
     ]
 
 

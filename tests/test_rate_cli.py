@@ -79,7 +79,8 @@ def test_rates_an_asterisk_export(asterisk_file: Path, tmp_path: Path,
     folder = tmp_path / "out"
     assert {p.name for p in folder.iterdir()} == {"costs.csv", "charges.csv",
                                                  "rejections.csv", "comparison.txt",
-                                                 "import.json"}
+                                                 "import.json", "rate.json", "cdrs.csv",
+                                                 "plans"}
     with (folder / "rejections.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert [r["line"] for r in rows] == ["4"]

@@ -83,16 +83,16 @@ def _ascii(whole: np.ndarray, frac: np.ndarray | None = None, places: int = 0) -
 def _text_cells(values: np.ndarray) -> np.ndarray:
     """CSV cells of arbitrary values (quoted where needed) as an ASCII-or-UTF-8 byte
     matrix padded with zeros, like :func:`_ascii` (an empty value becomes ``""``)."""
-    out_text = []
+    out_text: list[bytes] = []
     for v in values.tolist():
         t = str(v)
         if not t or any(c in t for c in ',"\r\n') or t != t.strip():
             t = '"' + t.replace('"', '""') + '"'
         out_text.append(t.encode("utf-8"))
-    width = max((len(t) for t in out_text), default=1)
+    width = max((len(b) for b in out_text), default=1)
     out = np.zeros((len(out_text), max(width, 1)), dtype=np.uint8)
-    for i, t in enumerate(out_text):
-        out[i, :len(t)] = np.frombuffer(t, dtype=np.uint8)
+    for i, b in enumerate(out_text):
+        out[i, :len(b)] = np.frombuffer(b, dtype=np.uint8)
     return out
 
 
@@ -146,8 +146,10 @@ def format_comparison(rating: Rating) -> str:
         return "no plans rated"
     first = ranked[0]
     c = rating.campaign
-    lines = [f"{first.calls:,} calls, {first.answered:,} answered, {first.contacts:,} "
-             f"contacts, {first.conversions:,} conversions; talk {first.talk_min:,.1f} min",
+    outcomes = (f"{first.contacts:,} contacts, {first.conversions:,} conversions"
+                if first.outcomes_known else "contacts n/a, conversions n/a (not in the CDRs)")
+    lines = [f"{first.calls:,} calls, {first.answered:,} answered, {outcomes}; "
+             f"talk {first.talk_min:,.1f} min",
              f"plan-level fees prorated to {_n(c.days, 'day')}, {_n(c.seats, 'seat')}, "
              f"{_n(c.channels, 'channel')}, {_n(c.numbers, 'number')}"
              + (" (estimated from the CDRs)" if c.estimated else "")]
@@ -166,8 +168,9 @@ def format_comparison(rating: Rating) -> str:
             pct = s.overhead_pct
             row = [s.plan, plans[s.plan].tariff_text, f"{s.billed_min:,.1f}",
                    "-" if pct is None else f"{pct:+.1f}%", _fmt(s.telecom), _fmt(s.fees.total),
-                   _fmt(s.total), _fmt(s.per_dial()), _fmt(s.per_contact()),
-                   _fmt(s.per_conversion())]
+                   _fmt(s.total), _fmt(s.per_dial()),
+                   _fmt(s.per_contact()) if s.outcomes_known else "n/a",
+                   _fmt(s.per_conversion()) if s.outcomes_known else "n/a"]
             if labour:
                 row.append(_fmt(s.campaign_total))
             rows.append(row)

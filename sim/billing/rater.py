@@ -294,13 +294,25 @@ def rate(cdrs: CDRTable, plans: Iterable[Plan], *,
     calls: dict[str, PlanCalls] = {}
     summaries: dict[str, PlanSummary] = {}
     shared: dict[str, Any] = dict(calls=n, answered=answered, contacts=contacts,
-                                  conversions=conversions, talk_s=talk_s)
+                                  conversions=conversions, talk_s=talk_s,
+                                  outcomes_known=outcomes_known(cdrs))
     for pp in passes:
         pc = pp.result(hist)
         calls[pc.plan.name] = pc
         summaries[pc.plan.name] = _summary(pc, campaign, shared)
     return Rating(call_id=cdrs["call_id"], campaign=campaign, calls=calls,
                   summaries=summaries)
+
+
+def outcomes_known(cdrs: CDRTable) -> bool:
+    """Whether the table tells contacts and conversions: simulated or dialsim's own
+    exports do (leads, who answered, results); a foreign export does not."""
+    if len(cdrs) == 0:
+        return True
+    by = cdrs["answered_by"]
+    return bool((cdrs["lead_id"] >= 0).any() or (cdrs["result"] != 0).any()
+                or ((by == encode("answered_by", "person"))
+                    | (by == encode("answered_by", "machine"))).any())
 
 
 def _summary(pc: PlanCalls, campaign: CampaignInfo, shared: dict[str, Any]) -> PlanSummary:

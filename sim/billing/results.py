@@ -81,7 +81,10 @@ class PlanSummary:
     """One plan's costs for the whole table (money in the plan's currency).
 
     Per-dial, -contact and -conversion costs are rounded half up to two places more than
-    the plan's decimals, and are None when the count is 0.
+    the plan's decimals, and are None when the count is 0 or unknown.
+    ``outcomes_known`` is False when the CDRs cannot tell contacts and conversions (a
+    foreign export: no lead, no answered-by, no result; dialsim's own Asterisk export
+    carries them in its userfield): those figures are then unknown (None, "n/a"), not 0.
     """
 
     plan: str
@@ -96,6 +99,7 @@ class PlanSummary:
     telecom: Decimal
     fees: PlanFees
     labour: Decimal
+    outcomes_known: bool = True
 
     @property
     def talk_min(self) -> float:
@@ -128,19 +132,24 @@ class PlanSummary:
         return _per(self.total, self.calls, self.decimals)
 
     def per_contact(self) -> Decimal | None:
+        if not self.outcomes_known:
+            return None
         return _per(self.total, self.contacts, self.decimals)
 
     def per_conversion(self) -> Decimal | None:
+        if not self.outcomes_known:
+            return None
         return _per(self.total, self.conversions, self.decimals)
 
     def row(self) -> dict[str, Any]:
         """A flat dict for tables, CSV and sweeps (Decimal money, float minutes)."""
         f = self.fees
         pct = self.overhead_pct
+        known = self.outcomes_known
         return {
             "plan": self.plan, "currency": self.currency, "calls": self.calls,
-            "answered": self.answered, "contacts": self.contacts,
-            "conversions": self.conversions, "talk_min": round(self.talk_min, 4),
+            "answered": self.answered, "contacts": self.contacts if known else None,
+            "conversions": self.conversions if known else None, "talk_min": round(self.talk_min, 4),
             "billed_min": round(self.billed_min, 4), "overhead_min": round(self.overhead_min, 4),
             "overhead_pct": None if pct is None else round(pct, 2),
             "telecom": self.telecom, "seat_fees": f.seats, "channel_fees": f.channels,
@@ -150,9 +159,10 @@ class PlanSummary:
             "per_dial": self.per_dial(), "per_contact": self.per_contact(),
             "per_conversion": self.per_conversion(), "labour": self.labour,
             "campaign_total": self.campaign_total,
-            "campaign_per_contact": _per(self.campaign_total, self.contacts, self.decimals),
+            "campaign_per_contact": _per(self.campaign_total, self.contacts, self.decimals)
+            if known else None,
             "campaign_per_conversion": _per(self.campaign_total, self.conversions,
-                                            self.decimals),
+                                            self.decimals) if known else None,
         }
 
 

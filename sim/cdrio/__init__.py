@@ -4,7 +4,7 @@ A business prices its *own* traffic by importing its switch's CDRs; a simulated
 campaign is saved and re-rated later without simulating again. Both go through here::
 
     imp = sim.read_cdrs("Master.csv")                 # format detected from the first lines
-    print(imp.report.summary())                       # rows read = accepted + rejected
+    print(imp.report.summary())                       # read = accepted + rejected + excluded
     sim.write_cdrs(imp.cdrs, "calls.csv")             # native CSV, lossless
 
 Formats
@@ -35,6 +35,16 @@ start date, unless a native file names it) on the wall clock of ``tz``. The zone
 ``tz=`` if given, else the native file's ``# tz=`` line, else a fixed zone from the
 UTC offsets written in the file, else UTC (wall-clock times kept as written). Offsets
 written in a file are honoured: the times are converted to ``tz``.
+
+Legs
+----
+Every row gets a ``direction`` (outbound, inbound, internal, unknown) from the format's
+own fields (:mod:`._direction`); ``read_cdrs`` keeps the outbound legs by default (what
+a carrier bills; rows of unknown direction too, with a warning), ``direction=`` and
+``where=["COLUMN=VALUE", "COLUMN!=VALUE"]`` select others. Rows left out are
+*excluded*, counted per reason: rows read = accepted + rejected + excluded. Each row
+keeps its file line and the export's own call id (``CDRImport.source_line``,
+``source_id``).
 
 Rows
 ----

@@ -239,7 +239,8 @@ class Assembler:
 
     def finish(self, *, tz: str, epoch: str | None, meta: dict[str, Any],
                vocabularies: Mapping[str, tuple[str, ...]] | None = None,
-               transforms: Mapping[str, Callable[[str], str]] | None = None) -> CDRTable:
+               transforms: Mapping[str, Callable[[str], str]] | None = None,
+               number_is_destination: bool = False) -> CDRTable:
         """The table of all accepted rows.
 
         Parameters
@@ -254,6 +255,9 @@ class Assembler:
             Known label order of open categoricals (keeps codes stable in round trips).
         transforms
             Clean-up of raw labels per open column (e.g. unescaping).
+        number_is_destination
+            Where no ``number`` column was read, the dialled number is the destination
+            as written (a switch's ``dst``), not unknown.
         """
         n = self.n
         vocabularies = vocabularies or {}
@@ -304,4 +308,7 @@ class Assembler:
                 cols[name], cats[name] = self.factorizers[name].finish(
                     ids, vocabulary=vocabularies.get(name, ()),
                     transform=transforms.get(name), dtype=dtype)
+        if number_is_destination and self.column("number") is None:
+            cols["number"] = cols["destination"].astype(np.int32)
+            cats["number"] = cats["destination"]
         return CDRTable(cols, cats, epoch, tz, meta)

@@ -41,7 +41,7 @@ import numpy as np
 from ..cdr import DIRECTIONS
 from ..errors import CDRFormatError
 
-__all__ = ["DirectionRule", "Selection", "Where", "parse_where"]
+__all__ = ["DirectionRule", "Selection", "Where", "classify_asterisk", "parse_where"]
 
 OUT, IN, INT, UNK = (DIRECTIONS.index(x) for x in ("outbound", "inbound", "internal",
                                                     "unknown"))
@@ -205,6 +205,16 @@ def _classify(values: tuple[str, ...], roles: tuple[str, ...]) -> int:
                          v.get("dstchannel", ""), v.get("lastapp", ""),
                          v.get("lastdata", ""), v.get("dst", ""))
     return UNK
+
+
+_ASTERISK_NAMES = ("dst", "dcontext", "channel", "dstchannel", "lastapp", "lastdata")
+
+
+def classify_asterisk(dst: str, dcontext: str, channel: str, dstchannel: str, lastapp: str,
+                      lastdata: str) -> int:
+    """Direction code of one Asterisk row (not dialsim's own) from its fields."""
+    return _classify((dst, dcontext, channel, dstchannel, lastapp, lastdata),
+                     _ASTERISK_NAMES)
 
 
 @dataclass(slots=True)

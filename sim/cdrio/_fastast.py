@@ -26,6 +26,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ._build import OPEN_CATEGORIES, Assembler
+from ._direction import OUT, classify_asterisk
 from ._fields import BOOL_CODES, DISPOSITION_CODES, FIXED_CODES, USERFIELD_KEYS, normalise_label
 from ._values import NAT, US_PER_S, _civil
 
@@ -33,8 +34,10 @@ __all__ = ["parse_asterisk_bytes"]
 
 _QUOTE, _COMMA, _LF, _CR, _SEMI, _EQ, _MINUS = 34, 44, 10, 13, 59, 61, 45
 _MAX_LABEL = 64
-#: Fields read: dst, start, answer, end, duration, billsec, disposition, uniqueid, userfield.
-_NEEDED = (2, 9, 10, 11, 12, 13, 14, 16, 17)
+#: Fields read: dst, dcontext, channel, dstchannel, lastapp (a leg's direction), start,
+#: answer, end, duration, billsec, disposition, uniqueid, userfield. (lastdata, field 9,
+#: is read only on the rare rows whose direction depends on it.)
+_NEEDED = (2, 3, 5, 6, 7, 9, 10, 11, 12, 13, 14, 16, 17)
 _MAX_DIGITS = 17  # digit strings up to 10^17, times 32, fit in int64
 _TS_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
 #: Masks keeping the first 0..8 bytes of a little-endian 8-byte word.
@@ -110,6 +113,7 @@ class _Block:
         if np.any(self.fend[:, -1] <= self.fstart[:, 0]):
             raise _Irregular  # blank line
         self.windows = np.lib.stride_tricks.sliding_window_view(self.buf, _PAD)
+        self.words: np.ndarray | None = None  # unaligned 8-byte words, made on demand
         # text ranges of the fields we read, all at once: quoted ("...") or bare
         need = [k for k in _NEEDED if k < width]
         self.column_of = {k: j for j, k in enumerate(need)}
@@ -335,6 +339,99 @@ def _userfields(blk: _Block, raw: dict[str, np.ndarray], asm: Assembler) -> None
                                BOOL_CODES if name == "abandoned" else FIXED_CODES[name])
 
 
+def _texts(blk: _Block, k: int) -> np.ndarray:
+    """The text of field ``k`` on every line (fixed-width str array; no sort)."""
+    cs, ce = blk.content(k)
+    length = ce - cs
+    width = max(int(length.max(initial=0)), 1)
+    b = blk.gather(cs, width)
+    b = np.where(np.arange(width) < length[:, None], b, 0).astype(np.uint8)
+    return np.ascontiguousarray(b).view(f"S{width}").reshape(-1).astype("U")
+
+
+_HASH_WEIGHTS = np.random.default_rng(20261202).integers(
+    1, 2 ** 63, (5, _MAX_LABEL // 8 + 1), dtype=np.uint64) | np.uint64(1)
+
+
+def _field_words(blk: _Block, k: int, cut_at_dash: bool = False) -> np.ndarray:
+    """The text of field ``k`` on every line as 8-byte words, zero past its end
+    (gathered a word at a time: far cheaper than per byte). ``cut_at_dash`` drops a
+    channel's per-call suffix (``SIP/301-00000004`` -> ``SIP/301``)."""
+    cs, ce = blk.content(k)
+    length = ce - cs
+    width = int(length.max(initial=0))
+    if width > _MAX_LABEL:
+        raise _Irregular
+    words_n = width // 8 + 1
+    if blk.words is None:
+        blk.words = np.ndarray((len(blk.buf) - 7,), dtype="<u8", buffer=blk.buf,
+                               strides=(1,))
+    words = np.empty((len(cs), words_n), dtype=np.uint64)
+    for j in range(words_n):
+        words[:, j] = blk.words[cs + 8 * j]
+    if cut_at_dash:  # the last '-' inside the field, found from the right
+        is_dash = words.view(np.uint8) == _MINUS
+        is_dash &= np.arange(words_n * 8) < length[:, None]
+        back = np.argmax(is_dash[:, ::-1], axis=1)
+        found = is_dash[np.arange(len(cs)), words_n * 8 - 1 - back]
+        length = np.where(found, words_n * 8 - 1 - back, length)
+    for j in range(words_n):  # keep each word's bytes inside the field only
+        words[:, j] &= _WORD_MASKS[np.clip(length - 8 * j, 0, 8)]
+    return words
+
+
+def _directions(blk: _Block) -> np.ndarray:
+    """Direction codes of a PBX's rows, as :func:`._direction.classify_asterisk` gives
+    them: decided once per distinct (context, channel peer, destination channel peer,
+    application, dst is a network number) - rows are grouped through one hash of those
+    fields' words, checked exactly against each group's first row - and from
+    ``lastdata`` only for the rare rows whose verdict depends on it."""
+    n = blk.n
+    fields = [_field_words(blk, 3), _field_words(blk, 5, cut_at_dash=True),
+              _field_words(blk, 6, cut_at_dash=True), _field_words(blk, 7)]
+    cs, ce = blk.content(2)
+    length = ce - cs
+    b = blk.gather(cs, max(min(int(length.max(initial=1)), _PAD), 1))
+    inside = np.arange(b.shape[1]) < length[:, None]
+    plus = (b[:, 0] == ord("+")) & (length > 0)
+    digit = (b >= 48) & (b <= 57)
+    digit[:, 0] |= plus
+    long_number = np.all(digit | ~inside, axis=1) & (length - plus >= 6)
+    h = long_number.astype(np.uint64)
+    for f, words in enumerate(fields):
+        h += (words * _HASH_WEIGHTS[f, :words.shape[1]]).sum(axis=1, dtype=np.uint64)
+    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    rep = first[inverse]
+    if not (all(np.array_equal(w, w[rep]) for w in fields)
+            and np.array_equal(long_number, long_number[rep])):
+        raise _Irregular  # a hash collision: the csv path decides
+    texts = [w[first].view(f"S{w.shape[1] * 8}").reshape(-1).astype("U").tolist()
+             for w in fields]
+    out = np.empty(len(first), dtype=np.int8)
+    dependent: list[int] = []
+    for j, i in enumerate(first.tolist()):
+        ctx, chan, dchan, app = (t[j] for t in texts)
+        dst = "1000000" if long_number[i] else ""
+        verdict = classify_asterisk(dst, ctx, chan, dchan, app, "")
+        if verdict != classify_asterisk(dst, ctx, chan, dchan, app, "SIP/1@peer"):
+            dependent.append(j)
+        out[j] = verdict
+    codes_out = out[inverse]
+    if dependent:
+        for i in np.flatnonzero(np.isin(inverse, dependent)).tolist():
+            ctx, chan, dchan, app = (t[inverse[i]] for t in texts)
+            text = blk.buf[blk.fstart[i, 8]:blk.fend[i, 8]].tobytes().decode("ascii")
+            if len(text) >= 2 and text[0] == text[-1] == '"':
+                text = text[1:-1]
+            if '"' in text:
+                raise _Irregular  # doubled quotes: csv knows the rules
+            dst = "1000000" if long_number[i] else ""
+            codes_out[i] = classify_asterisk(dst, ctx, chan, dchan, app, text)
+    assert len(codes_out) == n
+    return codes_out
+
+
 def _word_table(codes: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
     """Sorted 8-byte words of the texts (up to 8 ASCII bytes) of a fixed vocabulary,
     and their codes."""
@@ -391,10 +488,12 @@ def parse_asterisk_bytes(data: bytes, first_line: int,
             raw["call_id"] = np.where(ok, values, NAT)
         if blk.width > 17:
             _userfields(blk, raw, asm)
-        if "lead_id" not in raw:
-            # not dialsim's own rows: the csv path reads the channels and contexts
-            # that tell each leg's direction (and keeps the export's uniqueids)
-            return None
+        if "lead_id" in raw:  # dialsim's own rows: every leg outbound
+            raw["direction"] = np.full(blk.n, OUT, dtype=np.int8)
+        else:  # a PBX's rows: the direction from channels and contexts, its uniqueids
+            raw["direction"] = _directions(blk)
+            raw["source_id"] = (_texts(blk, 16) if blk.width > 16
+                                else np.full(blk.n, "", dtype="U1"))
     except _Irregular:
         return None
     return raw, np.arange(first_line, first_line + blk.n, dtype=np.int64)

@@ -46,7 +46,7 @@ from ._readers import (
 )
 from ._report import CDRImport, ImportReport, Rejections
 from ._text import Block, gc_paused, iter_blocks, read_head
-from ._values import NAT, NO_OFFSET, get_zone, parse_times
+from ._values import NO_OFFSET, get_zone, parse_times
 
 __all__ = ["PRESETS", "read_cdrs"]
 
@@ -383,7 +383,9 @@ def _setup_header(path: Path, fmt: str, mapping: Mapping[str, str] | None,
                      + ", ".join(dict.fromkeys(headers[i] for i in roles.values())))
         if setup.id_field is not None:
             rej.note(f"the export's own call id: column {headers[setup.id_field]!r}")
-        used |= set(roles.values()) | ({setup.id_field} - {None})  # type: ignore[arg-type]
+        used |= set(roles.values())
+        if setup.id_field is not None:
+            used.add(setup.id_field)
     ignored = [h for i, h in enumerate(headers) if i not in used]
     if ignored:
         rej.note(f"{len(ignored)} columns not used, ignored: "
@@ -517,12 +519,14 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
                 if setup.id_field is not None:
                     raw["source_id"] = np.array(
                         column(block.rows, setup.id_field, 0), dtype=object)
-            else:  # parsed by the fast path: dialsim's own rows, all outbound
+                elif fmt != "native":  # the file has no call id of its own
+                    raw["source_id"] = np.full(len(block.rows), "", dtype=object)
+            else:  # parsed by the fast path (direction and source ids included)
                 raw, lines = block
                 rows = None
                 checks = RowChecks(lines, rej)
-                raw["direction"] = np.full(len(lines), OUT, dtype=np.int8)
-                raw["source_id"] = raw.get("call_id", np.full(len(lines), NAT)).astype(object)
+                if "source_id" not in raw:  # dialsim's own: its call ids
+                    raw["source_id"] = raw["call_id"].astype(object)
             del block
             derive(raw, checks, rej)
             if "direction" not in raw:  # native without a direction column: dialsim's
@@ -541,7 +545,8 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
             meta.update(loaded)
     meta.update(source=str(path), source_format=fmt)
     table = asm.finish(tz=setup.zone.key, epoch=setup.epoch, meta=meta,
-                       vocabularies=setup.vocabularies, transforms=setup.transforms)
+                       vocabularies=setup.vocabularies, transforms=setup.transforms,
+                       number_is_destination=fmt != "native")
     rejected = rej.sorted()
     excluded = tuple(selection.excluded.items())
     warnings: list[str] = []

@@ -10,8 +10,9 @@ Python call per field.
 Asterisk Master.csv is written through ``csv.writer`` (its quoting rules, a few
 optional columns). It keeps what a carrier bills and what a PBX would log: whole-second
 local timestamps (start, answer and end are floored), duration = whole seconds
-started from start to end, billsec, disposition, ``dst`` = destination; the call_id
-goes in ``uniqueid`` and dialsim's own columns in ``userfield`` as ``key=value;...``.
+started from start to end, billsec, disposition, ``dst`` = the dialled number (the
+destination where it is unknown); the call_id goes in ``uniqueid`` and dialsim's own
+columns in ``userfield`` as ``key=value;...``.
 """
 
 from __future__ import annotations
@@ -137,6 +138,14 @@ def _userfields(cdrs: CDRTable, rows: slice) -> list[str]:
     return list(map(template.format, *args))
 
 
+def _dst(cdrs: CDRTable, rows: slice) -> list[str]:
+    """The dialled number of each row, else its destination (prefix)."""
+    number = _labels(cdrs, "number", rows)
+    if not any(number):
+        return _labels(cdrs, "destination", rows)
+    return [n or d for n, d in zip(number, _labels(cdrs, "destination", rows), strict=True)]
+
+
 def write_asterisk(cdrs: CDRTable, path: str | Path) -> None:
     """Write ``cdrs`` as an Asterisk Master.csv (18 columns), atomically."""
     epoch_us = _epoch_us(cdrs)
@@ -161,7 +170,7 @@ def _write_asterisk_rows(cdrs: CDRTable, fh: IO[str], epoch_us: int) -> None:
         n = len(billsec)
         const = repeat
         cols: list[Any] = [
-            const("", n), const("", n), _labels(cdrs, "destination", rows), const("dialsim", n),
+            const("", n), const("", n), _dst(cdrs, rows), const("dialsim", n),
             const("", n), const("", n), const("", n), const("Dial", n), const("", n),
             format_times(start, unit="s", sep=" "), format_times(answer, unit="s", sep=" "),
             format_times(end, unit="s", sep=" "), duration.tolist(), billsec.tolist(),

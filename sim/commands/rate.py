@@ -53,8 +53,15 @@ def add_parser(subparsers: Any) -> None:
                    help="IANA time zone of the file's wall-clock times (bands use local time)")
     p.add_argument("--out", metavar="DIR", type=Path,
                    help="write costs.csv, charges.csv (with each row's source line and "
-                        "call id), rejections.csv, import.json and comparison.txt")
+                        "call id), rejections.csv, import.json, comparison.txt, and what "
+                        "`dialsim report DIR` needs: rate.json, cdrs.csv (the rows "
+                        "priced), plans/")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out folder")
+    p.add_argument("--report", action="store_true",
+                   help="also write --out/report.html: the decision, plans, rounding, "
+                        "break-even, short calls, calls by hour, the import account")
+    p.add_argument("--current", metavar="PLAN",
+                   help="the plan paid today: the comparison says what switching saves")
     g = p.add_argument_group("campaign (for plan-level fees; default: estimated from the CDRs)")
     g.add_argument("--seats", type=int, metavar="N", help="agent seats rented")
     g.add_argument("--channels", type=int, metavar="N", help="concurrent channels rented")
@@ -114,7 +121,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out is not None:
         check_writable(args.out, args.force)  # fail before the work, not after it
+    elif args.report:
+        raise SimError("--report needs --out DIR (the report is written into it)")
     plans = tuple(p for f in args.plans for p in load_plans(f))
+    names = [p.name for p in plans]
+    if args.current is not None and args.current not in names:
+        raise SimError(f"--current {args.current!r}: no such plan in "
+                       f"{', '.join(map(str, args.plans))}; plans: {', '.join(names)}")
     mapping = _mapping(args.map)
     imported = read_cdrs(args.cdrfile, format=args.format, mapping=mapping, strict=args.strict,
                          tz=args.tz, direction=args.direction, where=args.where)
@@ -150,17 +163,69 @@ def run(args: argparse.Namespace) -> int:
                                  source_line=imported.source_line,
                                  source_id=imported.source_id)
     table = format_comparison(rating)
+    saving = saving_line(rating, args.current)
+    if saving:
+        table += "\n" + saving
     print()
     print(table)
     if args.out is not None:
         with output_dir(args.out, force=args.force) as folder:
             write_costs(rating, folder)
             atomic_write_text(folder / "comparison.txt", table + "\n")
+            _write_inputs(folder, args, cdrs, campaign, report)
             with atomic_write(folder / "rejections.csv") as fh:
                 w = csv.writer(fh, lineterminator="\n")
                 w.writerow(["line", "reason"])
                 w.writerows([r.line, r.reason] for r in rejected)
             write_json(folder / "import.json", report.to_dict())
         print(f"\nwrote {args.out}/costs.csv, charges.csv, rejections.csv, import.json, "
-              "comparison.txt")
+              "comparison.txt, rate.json, cdrs.csv, plans/")
+        if args.report:
+            from sim.report_rate import write_rate_report
+
+            print(f"wrote {write_rate_report(args.out, force=True)}")
     return 0
+
+
+def saving_line(rating: Any, current: str | None) -> str:
+    """``current plan X: CUR total; the cheapest, Y, saves CUR d (p %)``, or ''."""
+    if current is None:
+        return ""
+    now = rating.summary(current)
+    same = [s for s in rating.ranked() if s.currency == now.currency]
+    best = same[0]
+    if best.plan == current:
+        return (f"current plan {current} is the cheapest ({now.currency} {now.total:,}); "
+                + (f"the runner-up {same[1].plan} would cost {now.currency} "
+                   f"{same[1].total - now.total:,} more" if len(same) > 1 else "no other plan"))
+    gap = now.total - best.total
+    rel = f" ({100 * gap / now.total:.1f} %)" if now.total else ""
+    return (f"current plan {current}: {now.currency} {now.total:,}; switching to {best.plan} "
+            f"saves {now.currency} {gap:,}{rel}")
+
+
+def _write_inputs(folder: Path, args: argparse.Namespace, cdrs: Any, campaign: Any,
+                  report: Any) -> None:
+    """What `dialsim report` re-rates from: the rows priced, the plans, the options."""
+    import shutil
+
+    from sim.cdrio import write_cdrs
+    from sim.commands._common import write_json
+
+    write_cdrs(cdrs, folder / "cdrs.csv")
+    (folder / "plans").mkdir(exist_ok=True)
+    copies = []
+    for i, p in enumerate(args.plans):
+        name = f"plans/{i:02d}-{Path(p).name}"
+        shutil.copyfile(p, folder / name)
+        copies.append(name)
+    write_json(folder / "rate.json", {
+        "kind": "dialsim rate", "source": str(args.cdrfile), "format": report.format,
+        "direction": args.direction, "where": list(args.where), "map": list(args.map),
+        "tz": args.tz, "current": args.current, "plans_files": [str(p) for p in args.plans],
+        "plans_copies": copies,
+        "campaign": {"seats": campaign.seats, "channels": campaign.channels,
+                     "numbers": campaign.numbers, "days": str(campaign.days),
+                     "labour": str(campaign.labour), "estimated": campaign.estimated},
+        "import": report.to_dict(max_rejections=1000),
+    })

@@ -16,14 +16,17 @@ def add_parser(sub: Any) -> None:
                     "break-even, variants (from a compare folder), compliance and "
                     "operations, plots embedded (also saved beside it as report-*.png).")
     p.add_argument("run_dir", metavar="RUN_DIR", type=Path,
-                   help="folder written by `dialsim run` or `dialsim compare`")
+                   help="folder written by `dialsim run`, `dialsim compare` or "
+                        "`dialsim rate --out`")
     p.add_argument("--force", action="store_true", help="overwrite an existing report")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..report import write_report
+    from ..report_rate import is_rate_folder, write_rate_report
 
-    path = write_report(args.run_dir, force=args.force)
+    write = write_rate_report if is_rate_folder(args.run_dir) else write_report
+    path = write(args.run_dir, force=args.force)
     print(f"wrote {path}")
     return 0

@@ -11,6 +11,7 @@ derived the same way from the calls and the agents' logged-in sessions.
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from array import array
 from collections.abc import Callable
 from typing import Any
@@ -81,6 +82,55 @@ class Column:
 
     def __len__(self) -> int:
         return len(self.buf) + sum(map(len, self.chunks))
+
+
+#: Subscriber digits of a synthetic number (after the segment's prefix), by number type.
+NUMBER_DIGITS: dict[str, int] = {"landline": 7}
+_DEFAULT_DIGITS = 8
+#: Odd and not a multiple of 5: ``lead * _NUMBER_MULT mod 10**k`` is a bijection, so
+#: distinct leads get distinct numbers (up to 10**k leads of a prefix and length).
+_NUMBER_MULT = 61_803_399
+
+
+def lead_numbers(lead: np.ndarray, seg: np.ndarray, segments: Any, seed: int
+                 ) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Synthetic dialled numbers of the rows' leads: codes (int32) and labels.
+
+    A lead's number is its segment's prefix followed by digits (7 for a landline, 8
+    for other number types) derived from the lead id and the seed: stable for a seed,
+    the same on every attempt, distinct for distinct leads (the digits are a bijection
+    of the lead id per prefix and length). Built once per distinct lead, in numpy,
+    after the simulation (no sort: lead ids are list positions).
+
+    Parameters
+    ----------
+    lead, seg
+        Lead id (>= 0) and segment index of each row.
+    segments
+        The scenario's call-list segments (``prefix``, ``number_type``).
+    seed
+        Root seed of the run.
+    """
+    if len(lead) == 0:
+        return np.zeros(0, dtype=np.int32), ("",)
+    size = int(lead.max()) + 1
+    present = np.zeros(size, dtype=bool)
+    present[lead] = True
+    ids = np.flatnonzero(present)
+    seg_of = np.zeros(size, dtype=np.int64)
+    seg_of[lead] = seg
+    lead_seg = seg_of[ids]
+    width = np.array([NUMBER_DIGITS.get(s.number_type, _DEFAULT_DIGITS) for s in segments])
+    mod = 10 ** width
+    salt = np.array([zlib.crc32(f"{seed}:{s.prefix}:{w}".encode()) for s, w in
+                     zip(segments, width.tolist(), strict=True)], dtype=np.int64)
+    m = mod[lead_seg]
+    digits = (ids % m * _NUMBER_MULT + salt[lead_seg] % m) % m
+    labels = [f"{segments[k].prefix}{d:0{w}d}" for k, d, w in
+              zip(lead_seg.tolist(), digits.tolist(), width[lead_seg].tolist(), strict=True)]
+    code_of = np.zeros(size, dtype=np.int32)
+    code_of[ids] = np.arange(1, len(ids) + 1, dtype=np.int32)
+    return code_of[lead], ("", *labels)
 
 
 class Recorder:
@@ -256,6 +306,7 @@ class Recorder:
         cols["segment"] = seg_code[seg].astype(np.int16)
         epoch = dt.datetime.combine(scenario.campaign.start, dt.time()).isoformat()
         cols["direction"] = np.zeros(n, dtype=np.int8)  # dialsim dials out: all outbound
+        cols["number"], cats["number"] = lead_numbers(lead, seg, segs, draws.seed)
         cols = {c.name: cols[c.name] for c in COLUMNS}  # schema order
         return CDRTable(cols, cats, epoch=epoch, tz=scenario.campaign.timezone,
                         meta={"scenario": scenario.name})
