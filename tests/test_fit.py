@@ -228,3 +228,11 @@ def test_grandstream_outbound_legs_acceptance(shared_dir: Path):
     assert abs(rows["talk_median_s"]["rel_diff"]) <= 0.10
     assert abs(rows["billed_ratio_60_60"]["rel_diff"]) <= 0.05
     assert math.isfinite(rows["short_share"]["twin"])
+
+
+def test_talk_law_option_writes_script_talk(simulated: sim.CDRTable):
+    f = sim.fit(simulated, talk="law")
+    assert f.scenario.script.talk is not None and not f.scenario.script.stages
+    assert f.raw["script"]["talk"] == f.estimates["talk.law"].value
+    with pytest.raises(ValueError):
+        sim.fit(simulated, talk="stage")
