@@ -104,6 +104,9 @@ def test_report_for_every_scenario(path, tmp_path, capsys):
     for column in money_columns(cap.out):
         assert len({len(c.partition(".")[2]) for c in column}) == 1, column
     assert "folder run ·" in page and ".partial" not in page  # the final folder's name
+    # Tables fit a 1,280-px page: the page is at most that wide and every table scrolls.
+    assert "max-width: 1280px" in page
+    assert page.count("<table>") == page.count('<div class="scroll"><table>')
     for heading in SECTIONS.values():
         assert f"<h2>{heading}</h2>" in page
     self_contained(page)
@@ -183,7 +186,7 @@ def test_compliance_section_reads_the_summary(reps_run):
          "limit": 0, "passed": True, "worst_window": None, "detail": ""}]
     part = _compliance_section(replace(run, summary={**run.summary, "compliance": items}))
     assert "2 rule(s) evaluated, 1 failed" in part and "4.10%" in part
-    assert "day 1 00:00 – day 31 00:00" in part
+    assert "Mon 2 Mar 00:00 – Wed 1 Apr 00:00" in part  # local dates of the campaign
     assert "US TSR" in part and '<span class="fail">FAIL</span>' in part
     assert '<span class="pass">pass</span>' in part and "41 of 1,000" in part
     assert "&lt;b&gt;" in part  # text from files is escaped
