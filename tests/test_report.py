@@ -79,6 +79,25 @@ def money_columns(text: str) -> list[list[str]]:
     return out
 
 
+def html_money_columns(page: str) -> list[list[str]]:
+    """The money columns (telecom .. with labour) of each plan table of the report."""
+    if 'id="plans"' not in page:
+        return []
+    part = page[page.index('id="plans"'):page.index('id="rounding"')]
+    out = []
+    for table in re.findall(r"<table>(.*?)</table>", part, flags=re.S):
+        heads = [html.unescape(h) for h in re.findall(r"<th[^>]*>(.*?)</th>", table)]
+        if not any(h.startswith("telecom") for h in heads):
+            continue
+        first = next(i for i, h in enumerate(heads) if h.startswith("telecom"))
+        rows = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in
+                re.findall(r"<tr(?: class=\"best\")?>(.*?)</tr>", table, flags=re.S)]
+        rows = [r for r in rows if r]
+        for j in range(first, len(heads)):
+            out.append([r[j] for r in rows if r[j] not in ("–", "-", "")])
+    return out
+
+
 def sections_of(page: str) -> list[str]:
     return re.findall(r'<section id="([a-z]+)">', page)
 
@@ -104,6 +123,8 @@ def test_report_for_every_scenario(path, tmp_path, capsys):
     for column in money_columns(cap.out):
         assert len({len(c.partition(".")[2]) for c in column}) == 1, column
     assert "folder run ·" in page and ".partial" not in page  # the final folder's name
+    for column in html_money_columns(page):
+        assert len({len(c.partition(".")[2]) for c in column}) == 1, column
     # Tables fit a 1,280-px page: the page is at most that wide and every table scrolls.
     assert "max-width: 1280px" in page
     assert page.count("<table>") == page.count('<div class="scroll"><table>')
