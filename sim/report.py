@@ -711,6 +711,12 @@ def render_report(run: RunFolder, *, current: str | None = None,
     """
     figs = _Figures()
     rating = run.rating()
+    if current is not None and current not in {p.name for p in run.plans}:
+        from .validate import did_you_mean
+
+        raise SimError(f"--current {current!r}: no such plan in {run.path}"
+                       + did_you_mean(current, [p.name for p in run.plans])
+                       + f" (its plans: {', '.join(p.name for p in run.plans)})")
     decision = decide(run.path, rating, run.summary, run.comparison, current=current)
     body = {
         "decision": decision_html(decision),

@@ -363,3 +363,13 @@ def test_decision_box_names_the_best_variant_and_a_current_plan(tmp_path):
         assert f"Best variant: {best['variant']}" in box["variant"]
     else:
         assert "Best variant: none of 3" in box["variant"]
+
+
+def test_report_command_takes_the_current_plan(reps_run, capsys):
+    assert main(["report", str(reps_run), "--force", "--current", "per-second"]) == 0
+    assert "wrote" in capsys.readouterr().err
+    box = decision_box((reps_run / "report.html").read_text(encoding="utf-8"))
+    assert "current plan" in box["saving"] and "per-second" in box["saving"]
+    assert main(["report", str(reps_run), "--force", "--current", "per-secnd"]) == 2
+    err = capsys.readouterr().err
+    assert "--current 'per-secnd': no such plan" in err and "did you mean 'per-second'" in err

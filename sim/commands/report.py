@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,15 @@ def add_parser(sub: Any) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", type=Path,
                    help="folder written by `dialsim run` or `dialsim compare`")
     p.add_argument("--force", action="store_true", help="overwrite an existing report")
+    p.add_argument("--current", metavar="PLAN",
+                   help="the plan the campaign pays today: the decision box gives the "
+                        "saving against it (default: the plain 60/60 plan)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..report import write_report
 
-    path = write_report(args.run_dir, force=args.force)
-    print(f"wrote {path}")
+    path = write_report(args.run_dir, force=args.force, current=args.current)
+    print(f"wrote {path}", file=sys.stderr)
     return 0
