@@ -631,6 +631,7 @@ def _compliance_section(run: RunFolder) -> str:
         return _empty("Compliance: not evaluated for this run.")
     if not items:
         return _empty("Compliance: no rules configured for this scenario.")
+    epoch = run.cdrs.epoch if run.cdrs is not None else None
     rows = []
     for c in items:
         ok = c.get("passed")
@@ -641,31 +642,41 @@ def _compliance_section(run: RunFolder) -> str:
         fmt = "{:.2%}" if isinstance(limit, int | float) and 0 < limit < 1 else None
         rows.append([_e(c.get("rule", "")), _e(c.get("measure", "")),
                      _e(_num(c.get("value"), fmt)), _e(_num(limit, fmt)), mark,
-                     _e(_num(c.get("calls"), "{:,.0f}")), _e(_window(c.get("worst_window"))),
+                     _e(_num(c.get("calls"), "{:,.0f}")), _e(_window(c.get("worst_window"), epoch)),
                      _e(c.get("detail", ""))])
     failed = sum(1 for c in items if c.get("passed") is False)
-    head = _note(f"{len(items)} rule(s) evaluated, {failed} failed. Windows are campaign "
-                 "days (day 1 = the first calendar day) and local clock times.")
+    head = _note(f"{len(items)} rule(s) evaluated, {failed} failed. Windows are local "
+                 "dates and clock times of the campaign.")
     return head + _table(["rule", "measure", "value", "limit", "result", "calls",
                           "worst window", "detail"], rows, left=2, raw=True, wrap=(1, 7))
 
 
-def _clock(t_s: Any) -> str:
+def _clock(t_s: Any, epoch: str | None = None) -> str:
+    """A time (s from the epoch) as ``Mon 2 Mar 09:00`` (``day N 09:00`` without one)."""
+    import datetime as dt
+
     try:
         t = float(t_s)
     except (TypeError, ValueError):
         return str(t_s)
     if not math.isfinite(t):
         return "–"
+    if epoch is not None:
+        try:
+            when = dt.datetime.fromisoformat(epoch) + dt.timedelta(seconds=t)
+        except (ValueError, OverflowError):
+            pass
+        else:
+            return f"{when:%a} {when.day} {when:%b %H:%M}"
     day, rest = divmod(int(t), 86_400)
     return f"day {day + 1} {rest // 3600:02d}:{rest % 3600 // 60:02d}"
 
 
-def _window(w: Any) -> str:
+def _window(w: Any, epoch: str | None = None) -> str:
     if w is None:
         return "–"
     if isinstance(w, Sequence) and not isinstance(w, str) and len(w) == 2:
-        return f"{_clock(w[0])} – {_clock(w[1])}"
+        return f"{_clock(w[0], epoch)} – {_clock(w[1], epoch)}"
     return str(w)
 
 
@@ -715,6 +726,12 @@ def render_report(run: RunFolder, *, current: str | None = None,
     """
     figs = _Figures()
     rating = run.rating()
+    if current is not None and current not in {p.name for p in run.plans}:
+        from .validate import did_you_mean
+
+        raise SimError(f"--current {current!r}: no such plan in {run.path}"
+                       + did_you_mean(current, [p.name for p in run.plans])
+                       + f" (its plans: {', '.join(p.name for p in run.plans)})")
     decision = decide(run.path, rating, run.summary, run.comparison, current=current)
     body = {
         "decision": decision_html(decision),

@@ -17,6 +17,7 @@ The plan, rounding and break-even sections are those of the run report
 
 from __future__ import annotations
 
+import dataclasses
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -297,8 +298,11 @@ def render_rate_report(folder: RateFolder) -> tuple[str, dict[str, bytes]]:
     return page, figs.png
 
 
-def write_rate_report(folder_path: str | Path, *, force: bool = False) -> Path:
+def write_rate_report(folder_path: str | Path, *, force: bool = False,
+                      current: str | None = None) -> Path:
     """Write ``report.html`` and its ``report-*.png`` into a ``rate --out`` folder.
+
+    ``current`` names the plan paid today (default: the one ``rate --current`` gave).
 
     Raises
     ------
@@ -308,6 +312,12 @@ def write_rate_report(folder_path: str | Path, *, force: bool = False) -> Path:
         The folder is not a complete ``rate --out`` folder.
     """
     folder = load_rate(folder_path)
+    if current is not None:
+        names = [p.name for p in folder.plans]
+        if current not in names:
+            raise SimError(f"--current: no plan named {current!r} (plans: "
+                           f"{', '.join(names)})")
+        folder = dataclasses.replace(folder, info={**folder.info, "current": current})
     target = folder.path / REPORT_NAME
     if target.exists() and not force:
         raise OutputExistsError(f"{target}: a report already exists; use --force to "

@@ -79,6 +79,25 @@ def money_columns(text: str) -> list[list[str]]:
     return out
 
 
+def html_money_columns(page: str) -> list[list[str]]:
+    """The money columns (telecom .. with labour) of each plan table of the report."""
+    if 'id="plans"' not in page:
+        return []
+    part = page[page.index('id="plans"'):page.index('id="rounding"')]
+    out = []
+    for table in re.findall(r"<table>(.*?)</table>", part, flags=re.S):
+        heads = [html.unescape(h) for h in re.findall(r"<th[^>]*>(.*?)</th>", table)]
+        if not any(h.startswith("telecom") for h in heads):
+            continue
+        first = next(i for i, h in enumerate(heads) if h.startswith("telecom"))
+        rows = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in
+                re.findall(r"<tr(?: class=\"best\")?>(.*?)</tr>", table, flags=re.S)]
+        rows = [r for r in rows if r]
+        for j in range(first, len(heads)):
+            out.append([r[j] for r in rows if r[j] not in ("–", "-", "")])
+    return out
+
+
 def sections_of(page: str) -> list[str]:
     return re.findall(r'<section id="([a-z]+)">', page)
 
@@ -104,6 +123,11 @@ def test_report_for_every_scenario(path, tmp_path, capsys):
     for column in money_columns(cap.out):
         assert len({len(c.partition(".")[2]) for c in column}) == 1, column
     assert "folder run ·" in page and ".partial" not in page  # the final folder's name
+    for column in html_money_columns(page):
+        assert len({len(c.partition(".")[2]) for c in column}) == 1, column
+    # Tables fit a 1,280-px page: the page is at most that wide and every table scrolls.
+    assert "max-width: 1280px" in page
+    assert page.count("<table>") == page.count('<div class="scroll"><table>')
     for heading in SECTIONS.values():
         assert f"<h2>{heading}</h2>" in page
     self_contained(page)
@@ -183,7 +207,7 @@ def test_compliance_section_reads_the_summary(reps_run):
          "limit": 0, "passed": True, "worst_window": None, "detail": ""}]
     part = _compliance_section(replace(run, summary={**run.summary, "compliance": items}))
     assert "2 rule(s) evaluated, 1 failed" in part and "4.10%" in part
-    assert "day 1 00:00 – day 31 00:00" in part
+    assert "Mon 2 Mar 00:00 – Wed 1 Apr 00:00" in part  # local dates of the campaign
     assert "US TSR" in part and '<span class="fail">FAIL</span>' in part
     assert '<span class="pass">pass</span>' in part and "41 of 1,000" in part
     assert "&lt;b&gt;" in part  # text from files is escaped
@@ -339,3 +363,13 @@ def test_decision_box_names_the_best_variant_and_a_current_plan(tmp_path):
         assert f"Best variant: {best['variant']}" in box["variant"]
     else:
         assert "Best variant: none of 3" in box["variant"]
+
+
+def test_report_command_takes_the_current_plan(reps_run, capsys):
+    assert main(["report", str(reps_run), "--force", "--current", "per-second"]) == 0
+    assert "wrote" in capsys.readouterr().err
+    box = decision_box((reps_run / "report.html").read_text(encoding="utf-8"))
+    assert "current plan" in box["saving"] and "per-second" in box["saving"]
+    assert main(["report", str(reps_run), "--force", "--current", "per-secnd"]) == 2
+    err = capsys.readouterr().err
+    assert "--current 'per-secnd': no such plan" in err and "did you mean 'per-second'" in err

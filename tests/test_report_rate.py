@@ -59,8 +59,11 @@ def test_report_has_every_section_and_rates_numbers(rate_folder: tuple[Path, str
     assert f"switching to {best['plan']} saves CNY {saving:,}" in printed
     # the plan comparison lists every plan with rate's total
     plans = text.split("Plan comparison", 2)[2].split("Rounding analysis")[0]
-    for name, r in costs.items():
-        assert re.search(re.escape(name) + r" .*? " + re.escape(f"{Decimal(r['total']):,}"),
+    from sim.fmt import money
+
+    for name, r in costs.items():  # totals in the currency's minor unit (sim.fmt)
+        assert re.search(re.escape(name) + r" .*? " + re.escape(money(Decimal(r["total"]),
+                                                                      r["currency"])),
                          plans), name
     # the import report: rate's counts
     imp = json.loads((out / "import.json").read_text())
@@ -80,7 +83,7 @@ def test_report_command_dispatches_on_a_rate_folder(rate_folder: tuple[Path, str
     assert main(["report", str(out)]) == 2  # the report exists: --force needed
     assert "--force" in capsys.readouterr().err
     assert main(["report", str(out), "--force"]) == 0
-    assert "report.html" in capsys.readouterr().out
+    assert "report.html" in capsys.readouterr().err  # notes go to stderr
 
 
 def test_rate_report_options_need_out_and_a_known_plan(tmp_path: Path,

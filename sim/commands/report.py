@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,9 @@ def add_parser(sub: Any) -> None:
                    help="folder written by `dialsim run`, `dialsim compare` or "
                         "`dialsim rate --out`")
     p.add_argument("--force", action="store_true", help="overwrite an existing report")
+    p.add_argument("--current", metavar="PLAN",
+                   help="the plan the campaign pays today: the decision box gives the "
+                        "saving against it (default: the plain 60/60 plan)")
     p.set_defaults(func=run)
 
 
@@ -26,7 +30,9 @@ def run(args: argparse.Namespace) -> int:
     from ..report import write_report
     from ..report_rate import is_rate_folder, write_rate_report
 
-    write = write_rate_report if is_rate_folder(args.run_dir) else write_report
-    path = write(args.run_dir, force=args.force)
-    print(f"wrote {path}")
+    if is_rate_folder(args.run_dir):
+        path = write_rate_report(args.run_dir, force=args.force, current=args.current)
+    else:
+        path = write_report(args.run_dir, force=args.force, current=args.current)
+    print(f"wrote {path}", file=sys.stderr)
     return 0

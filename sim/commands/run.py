@@ -397,8 +397,9 @@ def finish_run(folder: Path, result: Any, rating: Any, plan_files: Sequence[Path
         copied.append(f"plans/{name}")
     timeline = getattr(result, "timeline", None)
     if timeline:
-        write_timeline(timeline, folder / "timeline.csv", epoch=result.cdrs.epoch,
-                       tz=result.cdrs.tz)
+        # on a writer thread: its ISO stamps need the zone's offsets (~10-30 ms)
+        writing.submit("timeline.csv", write_timeline, timeline, folder / "timeline.csv",
+                       epoch=result.cdrs.epoch, tz=result.cdrs.tz)
         files.append("timeline.csv")
     data = summary(result, rating, list(plan_files))
     data["plans_copies"] = copied

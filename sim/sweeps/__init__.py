@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import SweepError
-from .points import Design, design, parse_range, parse_values, parse_vary, validate_points
 from .guard import check_main_guard
+from .points import Design, design, parse_range, parse_values, parse_vary, validate_points
 from .progress import ProgressBar, SweepProgress
 from .runner import RunFailure, default_workers, execute, local_pool
 from .store import SweepStore, fingerprint
