@@ -263,3 +263,32 @@ def test_days_to_be_sure_follows_the_ci_shrinking_with_more_data() -> None:
     assert out["multiple"] == 8 and out["more_days"] == 35
     for step in out["steps"]:
         assert abs(step["p_best"] - min(1.0, 0.5 + step["multiple"] ** 0.5 / 6)) <= 0.05
+
+
+def test_compare_how_sure_finds_the_variant_that_is_always_cheaper() -> None:
+    # A seat-rent plan: the variant with a short wrap-up makes more contacts from the same
+    # seats, so its cost per contact is lower on every draw of the uncertain pick-up rate.
+    from _factory import tiny_dict
+
+    from sim.decide.uncertainty import variants_how_sure
+    from sim.scenario import scenario_from_dict
+
+    raw = tiny_dict()
+    raw["list"]["size"] = 2000  # more leads than the day can dial: the agent is the limit
+    raw["agents"]["wrap"] = 90
+    raw["customers"]["p_pickup"] = 0.5
+    raw["variant"] = [{"name": "short wrap", "set": {"agents.wrap": 5}}]
+    scenario = scenario_from_dict(raw)
+    (seat,) = plans_from_dict({"plan": [{"name": "seat", "currency": "CNY",
+                                         "price_per_min": "0.1", "increments": "60/60",
+                                         "seat_per_month": "3000"}]})
+    hs = variants_how_sure(scenario, ["base", "short wrap"], [seat], "seat",
+                           {"customers.p_pickup": (0.3, 0.7)}, samples=3, seeds=[1, 2])
+    assert hs.n == 6
+    assert hs.p_cheapest()["short wrap"][0] == 1.0
+    assert hs.p_cheaper("short wrap", "base")[0] == 1.0
+    assert hs.best() == "short wrap" and hs.regret()["short wrap"] == 0
+    assert hs.regret()["base"] > 0
+    # the sampled inputs reached the runs: draws differ across samples of the same seed
+    totals = {(tuple(d.inputs.items()), d.seed): d.totals["base"] for d in hs.draws}
+    assert len(set(totals.values())) > 2

@@ -38,6 +38,15 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="processes for the runs (same results; default 1)")
     p.add_argument("--report", action="store_true", help="also write report.html")
+    p.add_argument("--uncertain", metavar="KEY=LO:HI", action="append", default=[],
+                   help="an uncertain scenario input, sampled uniformly on the same seeds: "
+                        "reports P(each choice is the cheapest) and its expected regret "
+                        "(repeatable; with --samples)")
+    p.add_argument("--samples", type=int, default=10, metavar="N",
+                   help="samples of the --uncertain inputs (default 10)")
+    p.add_argument("--sure-plan", metavar="PLAN",
+                   help="the plan whose cost per contact decides, for --uncertain "
+                        "(default: the first plan)")
     p.set_defaults(func=run)
 
 
@@ -104,5 +113,48 @@ def run(args: argparse.Namespace) -> int:
     for note in run_notes(base):
         con.note(note)
     con.note(f"wrote {out}/ ({', '.join(files)})")
-    con.emit({**comp.to_dict(), "out": str(out), "files": files})
+    sure = _how_sure(args, scenario, comp, plans, con) if args.uncertain else None
+    con.emit({**comp.to_dict(), "out": str(out), "files": files,
+              **({"how_sure": sure} if sure is not None else {})})
     return 0
+
+
+def _how_sure(args: argparse.Namespace, scenario: Any, comp: Any, plans: list[Any],
+              con: Console) -> dict[str, Any]:
+    """``--uncertain``: the choice among base and variants over sampled inputs x seeds."""
+    from ..decide.uncertainty import variants_how_sure
+    from ..errors import ScenarioError
+    from ..fmt import format_table
+    from ..progress import ProgressBar
+    from .negotiate import _ranges
+
+    if not plans:
+        raise ScenarioError("--uncertain: needs plans (the cost per contact decides)")
+    plan = args.sure_plan or plans[0].name
+    if plan not in {p.name for p in plans}:
+        raise ScenarioError(f"--sure-plan: no plan named {plan!r} (plans: "
+                            f"{', '.join(p.name for p in plans)})")
+    ranges = _ranges(args.uncertain)
+    bar = ProgressBar("how sure", 1, enabled=False if con.quiet else None, lines=10,
+                      unit="runs")
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done, f"{done}/{total} runs")
+
+    try:
+        hs = variants_how_sure(scenario, list(comp.names), plans, plan, ranges,
+                               samples=args.samples, seeds=comp.seeds, progress=progress)
+    finally:
+        bar.close()
+    rows = hs.rows()
+    con.table(f"\nHow sure ({hs.n} draws: {args.samples} samples of {', '.join(ranges)} x "
+              f"{len(comp.seeds)} seeds), cost per contact under {plan}:")
+    con.table(format_table([[r["plan"], f"{r['p_cheapest']:.2f} ({r['p_cheapest_low']:.2f}-"
+                                        f"{r['p_cheapest_high']:.2f})",
+                             f"{r['p_cheaper_than_current']:.2f}"
+                             if "p_cheaper_than_current" in r else "-",
+                             r["expected_regret"]] for r in rows],
+                           ["choice", "P(cheapest)", "P(< base)", "expected regret"], "lrrr"))
+    con.table(f"least expected regret: {hs.best()}")
+    return {**hs.to_dict(), "plan": plan, "uncertain": {k: list(v) for k, v in ranges.items()}}

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["Draw", "HowSure", "days_to_be_sure", "fit_ranges", "how_sure", "sample_ranges",
-           "shrink", "wilson"]
+           "shrink", "variants_how_sure", "wilson"]
 
 
 def wilson(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -69,6 +69,7 @@ class HowSure:
     draws: tuple[Draw, ...]
     reference: str | None
     level: float = 0.95
+    places: int = 2  # decimals of the regrets shown (unit costs need more than totals)
 
     @property
     def n(self) -> int:
@@ -92,21 +93,28 @@ class HowSure:
         k = sum(1 for d in self.draws if d.totals[a] < d.totals[b])
         return (k / self.n, *wilson(k, self.n, self.level))
 
-    def regret(self, places: int = 2) -> dict[str, Decimal]:
-        """Plan -> E[its total - the cheapest total of the draw] (exact mean rounded down
-        to ``places`` decimals, currency)."""
-        out: dict[str, Decimal] = {}
+    def _regret_exact(self) -> dict[str, Fraction | None]:
+        """Plan -> exact E[its total - the cheapest of the draw]; None when infinite."""
+        out: dict[str, Fraction | None] = {}
         for p in self.plans:
-            s = sum((Fraction(d.totals[p]) - Fraction(min(d.totals[q] for q in self.plans))
-                     for d in self.draws), Fraction(0))
-            mean = s / self.n
-            out[p] = Decimal(mean.numerator * 10**places // mean.denominator).scaleb(-places)
+            gaps = [d.totals[p] - min(d.totals[q] for q in self.plans) for d in self.draws]
+            out[p] = (None if not all(g.is_finite() for g in gaps)  # buys nothing in a draw
+                      else sum((Fraction(g) for g in gaps), Fraction(0)) / self.n)
         return out
 
+    def regret(self, places: int | None = None) -> dict[str, Decimal]:
+        """Plan -> E[its total - the cheapest total of the draw] (exact mean rounded down
+        to ``places`` decimals, default :attr:`places`; Infinity for a choice that buys
+        nothing in some draw)."""
+        places = self.places if places is None else places
+        return {p: Decimal("Infinity") if m is None else
+                Decimal(m.numerator * 10**places // m.denominator).scaleb(-places)
+                for p, m in self._regret_exact().items()}
+
     def best(self) -> str:
-        """The choice with the least expected regret."""
-        r = self.regret()
-        return min(self.plans, key=lambda p: (r[p], p))
+        """The choice with the least expected regret (exact, before rounding)."""
+        r = self._regret_exact()
+        return min(self.plans, key=lambda p: (r[p] is None, r[p] or 0, p))
 
     def rows(self) -> list[dict[str, Any]]:
         cheapest = self.p_cheapest()
@@ -134,7 +142,7 @@ Evaluate = Callable[[Mapping[str, float], int], Mapping[str, Decimal]]
 
 def how_sure(evaluate: Evaluate, ranges: Mapping[str, tuple[float, float]], *,
              samples: int, seeds: Sequence[int], reference: str | None = None,
-             sample_seed: int = 0, level: float = 0.95,
+             sample_seed: int = 0, level: float = 0.95, places: int = 2,
              progress: Callable[[int, int], None] | None = None) -> HowSure:
     """Evaluate every (input sample × seed) and summarise the plan choice.
 
@@ -166,7 +174,8 @@ def how_sure(evaluate: Evaluate, ranges: Mapping[str, tuple[float, float]], *,
     plans = tuple(draws[0].totals)
     if reference is not None and reference not in plans:
         raise ValueError(f"reference: no plan named {reference!r}")
-    return HowSure(plans=plans, draws=tuple(draws), reference=reference, level=level)
+    return HowSure(plans=plans, draws=tuple(draws), reference=reference, level=level,
+                   places=places)
 
 
 def fit_ranges(estimates: Sequence[Mapping[str, Any]], scenario: Any) -> dict[str, tuple[float,
@@ -227,3 +236,44 @@ def days_to_be_sure(evaluate: Evaluate, ranges: Mapping[str, tuple[float, float]
                     "choice": choice, "steps": steps}
     return {"multiple": None, "more_days": None, "p_best": steps[-1]["p_best"],
             "choice": steps[-1]["choice"], "steps": steps}
+
+
+def variants_how_sure(scenario: Any, names: Sequence[str], plans: Sequence[Any], plan: str,
+                      ranges: Mapping[str, tuple[float, float]], *, samples: int,
+                      seeds: Sequence[int], metric: str = "per_contact",
+                      progress: Callable[[int, int], None] | None = None) -> HowSure:
+    """How sure the choice among the base and its variants is, under one plan.
+
+    Every (input sample × seed) runs the base (``"base"``) and each variant with the
+    sampled inputs as overrides, on the same customers; a draw's "cost" of a choice is
+    its ``metric`` (``per_contact``, ``per_conversion`` or ``total``) under ``plan``.
+    """
+    from sim.costing import rate_run
+    from sim.model import run
+
+    if metric not in ("per_contact", "per_conversion", "total"):
+        raise ValueError(f"metric: must be per_contact, per_conversion or total "
+                         f"(got {metric!r})")
+    chosen = [p for p in plans if p.name == plan]
+    if not chosen:
+        raise ValueError(f"plan: no plan named {plan!r}")
+    total = (samples if ranges else 1) * len(seeds) * len(names)
+    done = [0]
+
+    def evaluate(inputs: Mapping[str, float], seed: int) -> dict[str, Decimal]:
+        out: dict[str, Decimal] = {}
+        for name in names:
+            sc = scenario if name == "base" else scenario.variant(name)
+            sc = sc.with_overrides(dict(inputs)) if inputs else sc
+            res = run(sc, seed=seed)
+            s = rate_run(sc, res.cdrs, res.agents, chosen).summary(plan)
+            value = s.total if metric == "total" else getattr(s, metric)()
+            # no contact (or conversion) at all: that choice buys nothing in this draw
+            out[name] = value if value is not None else Decimal("Infinity")
+            done[0] += 1
+            if progress is not None:
+                progress(done[0], total)
+        return out
+
+    return how_sure(evaluate, ranges, samples=samples, seeds=seeds, reference="base",
+                    places=2 if metric == "total" else 4)
