@@ -189,3 +189,18 @@ def test_reference_samples_rate(shared_dir: Path, name: str, tmp_path: Path,
         assert "cheapest: " in out
     else:  # the Asterisk sample: inbound calls to a venue and their ring groups
         assert "nothing to price" in out and "excluded 73 rows: inbound legs" in out
+
+
+def test_json_prints_the_summary_alone_on_stdout(asterisk_file: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    code, out, err = run(capsys, asterisk_file, "--plans", CHINA, "--json")
+    assert code == 0, err
+    data = json.loads(out)  # nothing else on stdout
+    assert data["import"]["rows_read"] == 5 and data["import"]["accepted"] == 4
+    totals = {r["plan"]: Decimal(r["total"]) for r in data["plans"]}  # decimal strings
+    assert data["cheapest"] == min(totals, key=lambda p: (totals[p], p))
+    assert "rows read" in err  # the human account went to stderr
+    code, out, err = run(capsys, asterisk_file, "--plans", CHINA, "--json", "-q")
+    assert code == 0 and err == "" and json.loads(out)["cheapest"] == data["cheapest"]

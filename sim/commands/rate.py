@@ -23,6 +23,8 @@ from sim.errors import CDRFormatError, SimError
 from sim.output import atomic_write, atomic_write_text, check_writable, output_dir
 from sim.validate import DECIMAL_MAX
 
+from ._common import Console, add_output_args
+
 __all__ = ["add_parser", "run"]
 
 #: Rejections printed on the terminal (all of them go to rejections.csv with --out).
@@ -69,6 +71,7 @@ def add_parser(subparsers: Any) -> None:
     g.add_argument("--numbers", type=int, metavar="N", help="caller-ID numbers rented")
     g.add_argument("--days", metavar="D", help="campaign length in days")
     g.add_argument("--labour", metavar="AMOUNT", help="labour cost, in the plans' currency")
+    add_output_args(p)
     p.set_defaults(func=run)
 
 
@@ -129,6 +132,13 @@ def run(args: argparse.Namespace) -> int:
     from sim.cdrio import read_cdrs
     from sim.commands._common import write_json
 
+    con = Console(args)
+
+    def say(text: str = "") -> None:
+        """The import account and the table are the result; with --json they go to
+        stderr (the JSON summary alone is on stdout), where -q silences them."""
+        (con.note if con.json else con.table)(text)
+
     if args.out is not None:
         check_writable(args.out, args.force)  # fail before the work, not after it
     elif args.report:
@@ -143,32 +153,33 @@ def run(args: argparse.Namespace) -> int:
                          tz=args.tz, direction=args.direction, where=args.where)
     report, cdrs = imported.report, imported.cdrs
     rejected = list(report.rejected)
-    print(f"{args.cdrfile}: {report.format} CDRs: {report.counts_line()}")
+    say(f"{args.cdrfile}: {report.format} CDRs: {report.counts_line()}")
     if report.directions:
-        print("  legs by direction: " + ", ".join(f"{n:,} {d}" for d, n in report.directions)
+        say("  legs by direction: " + ", ".join(f"{n:,} {d}" for d, n in report.directions)
               + f"; priced: {args.direction}"
               + (" and unknown" if args.direction == "outbound"
                  and dict(report.directions).get("unknown") else ""))
     for reason, n in report.excluded:
-        print(f"  excluded {n:,} rows: {reason}")
+        say(f"  excluded {n:,} rows: {reason}")
     for warning in report.warnings:
-        print(f"  WARNING: {warning}")
+        say(f"  WARNING: {warning}")
     for rej in rejected[:SHOW_REJECTIONS]:
-        print(f"  rejected line {rej.line}: {rej.reason}")
+        say(f"  rejected line {rej.line}: {rej.reason}")
     if len(rejected) > SHOW_REJECTIONS:
         more = f"  ... and {len(rejected) - SHOW_REJECTIONS:,} more"
-        print(more + (" (all in rejections.csv)" if args.out else " (use --out to list all)"))
+        say(more + (" (all in rejections.csv)" if args.out else " (use --out to list all)"))
     for note in report.notes:
-        print(f"  note: {note}")
+        say(f"  note: {note}")
     if len(cdrs) == 0 and report.n_excluded:
-        print(f"\nnothing to price: no {args.direction} legs left after the exclusions "
+        con.emit({"import": report.to_dict(), "plans": [], "cheapest": None})
+        say(f"\nnothing to price: no {args.direction} legs left after the exclusions "
               "above (a carrier bills no leg of this file as an outbound call); "
               "--direction all prices every leg" + (", nothing written to --out"
                                                     if args.out else ""))
         return 0
     campaign = _campaign(args, cdrs)
     if args.seats is None and campaign.seats == 0 and any(p.seat_per_month for p in plans):
-        print("  note: the CDRs name no agents, so seat fees are 0: give --seats N")
+        say("  note: the CDRs name no agents, so seat fees are 0: give --seats N")
     rating = dataclasses.replace(rate(cdrs, plans, campaign=campaign),
                                  source_line=imported.source_line,
                                  source_id=imported.source_id)
@@ -179,8 +190,8 @@ def run(args: argparse.Namespace) -> int:
     # traffic terms and period terms (minimum spend, tiers) per window / period
     terms = bool(rating.traffic()) or any(p.contract.tiers or p.contract.min_monthly
                                           for p in plans)
-    print()
-    print(table)
+    say()
+    say(table)
     if args.out is not None:
         with output_dir(args.out, force=args.force) as folder:
             write_costs(rating, folder)
@@ -197,12 +208,16 @@ def run(args: argparse.Namespace) -> int:
                 w.writerows([r.line, r.reason] for r in rejected)
             write_json(folder / "import.json", report.to_dict())
         extra = ", terms.json" if terms else ""
-        print(f"\nwrote {args.out}/costs.csv, charges.csv, rejections.csv, import.json, "
+        say(f"\nwrote {args.out}/costs.csv, charges.csv, rejections.csv, import.json, "
               f"comparison.txt{extra}, rate.json, cdrs.csv, plans/")
         if args.report:
             from sim.report_rate import write_rate_report
 
-            print(f"wrote {write_rate_report(args.out, force=True)}")
+            say(f"wrote {write_rate_report(args.out, force=True)}")
+    con.emit({"import": report.to_dict(), "plans": rating.rows(),
+              "cheapest": rating.ranked()[0].plan if rating.summaries else None,
+              "current": args.current, "traffic_terms": rating.traffic(),
+              "out": str(args.out) if args.out is not None else None})
     return 0
 
 
