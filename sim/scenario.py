@@ -321,7 +321,7 @@ def _split_key(key: str) -> list[str | int]:
     for piece in _INDEX.sub(r".\1", key).split("."):
         if piece == "":
             raise ValueError(f"empty part in key {key!r}")
-        parts.append(int(piece) if piece.isdigit() else piece)
+        parts.append(int(piece) if piece.isascii() and piece.isdigit() else piece)
     return parts
 
 
@@ -458,7 +458,7 @@ def _multipliers(s: Section, name: str, n: int | None) -> tuple[float, ...] | No
     if isinstance(raw, Mapping) and n == 24:
         out = [1.0] * 24
         for k, v in raw.items():
-            if not (isinstance(k, str) and k.isdigit() and int(k) < 24):
+            if not (isinstance(k, str) and k.isascii() and k.isdigit() and int(k) < 24):
                 s.problems.must(f"{key}.{k}", 'an hour "0".."23"', k)
                 continue
             val = s.check_number(f"{key}.{k}", v, None, lo=0, cap=MAX_MULTIPLIER)

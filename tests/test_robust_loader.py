@@ -197,6 +197,9 @@ def test_unicode_digits_are_not_prefixes_or_amounts():
             "list.segments": [{"name": "a", "share": 1, "prefix": "١٣٨"}]})
     with pytest.raises(ScenarioError, match="hourly_cost"):
         scenario_from_dict(tiny_dict(), source="s.toml", overrides={"agents.hourly_cost": "١٢"})
+    with pytest.raises(ScenarioError, match=r"pickup_by_hour.٩: must be an hour"):
+        scenario_from_dict(tiny_dict(), source="s.toml",
+                           overrides={"customers.pickup_by_hour": {"٩": 1.2}})
 
 
 def test_segment_shares_must_add_up_to_one():

@@ -44,7 +44,10 @@ def _children(pid: int) -> list[int]:
 
 
 @pytest.mark.slow
-def test_sigkill_of_sweep_parent_leaves_no_process(tmp_path):
+@pytest.mark.parametrize("after_s", [0.0, 1.0], ids=["while-starting", "while-running"])
+def test_sigkill_of_sweep_parent_leaves_no_process(tmp_path, after_s):
+    """Killed while its workers still start up (they must not take their new parent for
+    the old one) or while they run."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "sim", "sweep", str(SCENARIOS / "baseline.toml"),
            "--set", "list.size=3000", "--vary", "agents.count=10:60:1", "--reps", "3",
@@ -58,10 +61,10 @@ def test_sigkill_of_sweep_parent_leaves_no_process(tmp_path):
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the sweep did not start its workers (exit {proc.poll()})")
             time.sleep(0.1)
-        time.sleep(1.0)  # let the workers get into their first runs
+        time.sleep(after_s)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        deadline = time.monotonic() + 30  # a loaded machine schedules them late
+        deadline = time.monotonic() + 30  # generous: a loaded machine starts workers slowly
         while (left := _session_members(sid)) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert left == [], f"processes left behind: {left}"

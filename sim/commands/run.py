@@ -127,11 +127,16 @@ def _executor(workers: int) -> Any:
     if workers == 1:
         return None
     import multiprocessing
+    import os
     from concurrent.futures import ProcessPoolExecutor
 
-    # a spawn context made here: no process-wide start-method change
+    from ..sweeps._worker import watch_parent
+
+    # a spawn context made here: no process-wide start-method change; workers exit
+    # when this process dies (even by SIGKILL)
     return ProcessPoolExecutor(max_workers=workers,
-                               mp_context=multiprocessing.get_context("spawn"))
+                               mp_context=multiprocessing.get_context("spawn"),
+                               initializer=watch_parent, initargs=(os.getpid(),))
 
 
 def reps_table(reps: Any, plans: Sequence[Any]) -> str:

@@ -136,12 +136,22 @@ def estimate_run_bytes(scenario: Scenario) -> tuple[int, int]:
 
 
 def _machine_bytes() -> int | None:
+    """Physical memory, or the container's cgroup limit when that is lower."""
     import os
+    from pathlib import Path
 
     try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+        total = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
         return None
+    for limit in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return total
 
 
 def check_memory(scenario: Scenario, available: int | None = None) -> None:

@@ -69,7 +69,7 @@ _points: OrderedDict[tuple[str, int], Scenario] = OrderedDict()
 PARENT_CHECK_S = 0.5
 
 
-def warm_up() -> None:
+def warm_up(parent_pid: int | None = None) -> None:
     """Process-pool initializer: import the model and rater once; leave Ctrl-C to the parent;
     exit when the parent dies.
 
@@ -80,20 +80,26 @@ def warm_up() -> None:
     multiprocessing resource tracker then sees its last client go and exits too.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    watch_parent()
+    watch_parent(parent_pid)
     from .. import costing, model  # noqa: F401  (imported for their start-up cost)
 
 
-def watch_parent(interval_s: float = PARENT_CHECK_S) -> threading.Thread:
+def watch_parent(parent_pid: int | None = None,
+                 interval_s: float = PARENT_CHECK_S) -> threading.Thread:
     """Start a daemon thread that ends this process as soon as its parent is gone.
 
-    The parent is gone when this process is re-parented (``os.getppid()`` changes, to
-    1 or a sub-reaper). ``os._exit`` skips clean-up on purpose: nobody is left to
-    receive this worker's results, and its stdout may be a pipe someone waits on.
+    The parent is gone when this process is re-parented (``os.getppid()`` is no longer
+    ``parent_pid``: 1 or a sub-reaper). Give the pid the parent had when it started this
+    process (``initargs``): a worker still starting up when its parent was killed is
+    already re-parented when it gets here, and must not take its new parent for the
+    old one. ``os._exit`` skips clean-up on purpose: nobody is left to receive this
+    worker's results, and its stdout may be a pipe someone waits on.
     """
     import os
 
-    parent = os.getppid()
+    parent = os.getppid() if parent_pid is None else parent_pid
+    if os.getppid() != parent:
+        os._exit(3)
 
     def watch() -> None:
         while True:

@@ -147,7 +147,7 @@ def local_pool(workers: int | None = None) -> ProcessPoolExecutor:
     if n < 1:
         raise SweepError(f"workers: must be >= 1 (got {workers})")
     return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=warm_up)
+                               initializer=warm_up, initargs=(os.getpid(),))
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
