@@ -14,10 +14,12 @@ from typing import Any
 from ..errors import ScenarioError
 from ..fmt import format_table
 from ..output import atomic_write_text
+from ..progress import ProgressBar as Progress  # the one progress bar (old name kept)
 from ..scenario import Scenario, load_scenario, parse_override, quick, quick_leads
 
 __all__ = [
     "Console",
+    "Progress",
     "add_output_args",
     "add_scenario_args",
     "blame_set",
