@@ -713,8 +713,8 @@ def _script(s: Section) -> ScriptSpec | None:
     items = s.items("stages")
     talk = _dist(s, "talk", None)
     if talk is not None and items:
-        s.problems.add(s.path("talk"), "and script.stages are mutually exclusive: give the "
-                                       "talk-time law or the stages, not both")
+        s.problems.add(s.path("talk"), "cannot be given with script.stages (mutually "
+                                       "exclusive): give the talk-time law or the stages")
     elif not items and talk is None and not s.has("talk"):
         s.problems.add(s.path("stages"), "needs at least one [[script.stages]] entry "
                                          "(or a talk-time law script.talk)")
