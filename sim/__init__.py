@@ -35,10 +35,12 @@ _LAZY: dict[str, str] = {
     "compare": "variants",
     "cost_curve": "analysis.breakeven",
     "fit": "fit",
+    "iter_cdrs": "cdrio",
     "load_plans": "billing",
     "negotiate": "decide.negotiate",
     "load_scenario": "scenario",
     "rate": "billing",
+    "rate_chunks": "billing",
     "optimize": "decide.optimize",
     "read_cdrs": "cdrio",
     "replicate": "experiment",
@@ -59,9 +61,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .analysis.breakeven import CallMix, breakeven_map, cost_curve
     from .analysis.rounding import rounding_analysis
     from .audit import audit
-    from .billing import load_plans, rate
+    from .billing import load_plans, rate, rate_chunks
     from .cdr import CDRTable
-    from .cdrio import read_cdrs, write_cdrs
+    from .cdrio import iter_cdrs, read_cdrs, write_cdrs
     from .decide.negotiate import negotiate
     from .decide.optimize import optimize
     from .errors import (

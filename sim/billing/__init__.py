@@ -10,6 +10,7 @@ or imported CDRs can be re-rated under new plans cheaply::
 
 from __future__ import annotations
 
+from .chunks import ChunkedRating, rate_chunks
 from .costs import format_comparison, write_costs
 from .fees import DAYS_PER_MONTH, CampaignInfo, PlanFees
 from .plans import (
@@ -32,6 +33,7 @@ __all__ = [
     "Bundle",
     "CampaignInfo",
     "ChannelTier",
+    "ChunkedRating",
     "Destination",
     "Plan",
     "PlanCalls",
@@ -44,5 +46,6 @@ __all__ = [
     "load_plans",
     "plans_from_dict",
     "rate",
+    "rate_chunks",
     "write_costs",
 ]

@@ -139,7 +139,8 @@ class _File:
         self.epoch = str(meta.get("epoch", "1970-01-01T00:00:00"))
         given = meta.get("meta")
         self.meta: dict[str, Any] = given if isinstance(given, dict) else {}
-        cats = meta.get("categories") if isinstance(meta.get("categories"), dict) else {}
+        found = meta.get("categories")
+        cats: dict[str, Any] = found if isinstance(found, dict) else {}
         self.categories: dict[str, tuple[str, ...]] = {}
         for name in OPEN_CATEGORIES:
             labels = cats.get(name)
