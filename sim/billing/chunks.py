@@ -275,7 +275,8 @@ def rate_chunks(chunks: Iterable[CDRTable], plans: Iterable[Plan], *,
         if on_block is not None:
             on_block(table, r)
     shared["outcomes_known"] = known or shared["calls"] == 0
-    info = campaign if carry is None else carry.info()
+    info = carry.info() if carry is not None else campaign
+    assert info is not None
     empty = np.zeros(0, dtype=np.int64)
     summaries: dict[str, PlanSummary] = {}
     for plan in plans:
