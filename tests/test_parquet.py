@@ -189,3 +189,43 @@ def test_dialsim_rate_rates_a_parquet_file(tmp_path: Path,
     assert "parquet CDRs: 300 rows read = 300 accepted" in out_pq
     # the same comparison table, whichever file it came from
     assert out_pq[out_pq.index("\n\n"):] == out_csv[out_csv.index("\n\n"):]
+
+
+def test_run_writes_parquet_or_no_cdrs(tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = str(ROOT / "scenarios/baseline.toml")
+    base = ["run", scenario, "--quick", "--seed", "3", "-q"]
+    assert main([*base, "--out", str(tmp_path / "csv")]) == 0
+    assert main([*base, "--out", str(tmp_path / "pq"), "--cdr-format", "parquet"]) == 0
+    assert main([*base, "--out", str(tmp_path / "none"), "--cdr-format", "none"]) == 0
+    capsys.readouterr()
+    for gone in ("cdrs.csv", "cdrs.meta.json", "agents.csv", "cdrs.parquet", "agents.parquet"):
+        assert not (tmp_path / "none" / gone).exists(), gone
+        assert (tmp_path / "pq" / gone).exists() == gone.endswith(".parquet"), gone
+    from_csv = read_cdrs(tmp_path / "csv/cdrs.csv", direction="all").cdrs
+    from_pq = read_cdrs(tmp_path / "pq/cdrs.parquet", direction="all").cdrs
+    assert len(from_pq) > 100
+    for c in COLUMNS:  # the CSV keeps microseconds; Parquet keeps the float64 itself
+        x, y = from_csv[c.name], from_pq[c.name]
+        if c.kind == "float":
+            np.testing.assert_allclose(x, y, rtol=0, atol=5e-7, err_msg=c.name)
+        elif c.kind == "cat":
+            assert from_csv.labels(c.name).tolist() == from_pq.labels(c.name).tolist()
+        else:
+            assert np.array_equal(x, y), c.name
+    agents = pq.read_table(tmp_path / "pq/agents.parquet").to_pydict()
+    with open(tmp_path / "csv/agents.csv") as fh:
+        rows = fh.read().splitlines()[1:]
+    assert len(agents["agent_id"]) == len(rows)
+    assert rows[0].split(",")[:2] == [str(agents["agent_id"][0]), agents["state"][0]]
+    for name in ("costs.csv", "charges.csv"):
+        assert (tmp_path / "csv" / name).read_bytes() == (tmp_path / "pq" / name).read_bytes()
+
+
+def test_run_report_needs_csv_cdrs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", str(ROOT / "scenarios/baseline.toml"), "--quick", "--report",
+                 "--cdr-format", "parquet", "--out", str(tmp_path / "x")])
+    assert code == 2
+    assert "--report reads cdrs.csv and agents.csv: it needs --cdr-format csv" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
