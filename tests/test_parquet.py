@@ -94,7 +94,7 @@ def test_file_layout_reads_with_pyarrow_alone(tmp_path: Path) -> None:
     table = pq.read_table(path)
     assert table.schema.field("destination").type == pa.dictionary(pa.int32(), pa.string())
     assert table.column("disposition").to_pylist()[:5] == t.labels("disposition")[:5].tolist()
-    meta = json.loads(table.schema.metadata[b"dialsim"])
+    meta = json.loads(pq.ParquetFile(path).metadata.metadata[b"dialsim"])
     assert (meta["tz"], meta["epoch"], meta["rows"]) == ("Europe/London",
                                                           "2026-03-29T00:00:00", 100)
     assert meta["categories"]["destination"] == list(t.vocabulary("destination"))
@@ -229,3 +229,23 @@ def test_run_report_needs_csv_cdrs(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "--report reads cdrs.csv and agents.csv: it needs --cdr-format csv" in \
         capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_streaming_writer_merges_the_chunks_vocabularies(tmp_path: Path) -> None:
+    from sim.cdrio._parquet import ParquetCDRWriter
+
+    a, b = random_table(50, 6, n_dest=10), random_table(30, 7, n_dest=20)
+    path = tmp_path / "calls.parquet"
+    with ParquetCDRWriter(path, row_group=16) as writer:
+        writer.write(a)
+        writer.write(b)
+    back = read_cdrs(path, direction="all").cdrs
+    joined = CDRTable.concat([a, b])
+    assert back.vocabulary("destination") == joined.vocabulary("destination")
+    for c in COLUMNS:
+        if c.kind == "cat":
+            assert back.labels(c.name).tolist() == joined.labels(c.name).tolist(), c.name
+    with pytest.raises(RuntimeError), ParquetCDRWriter(tmp_path / "half.parquet") as writer:
+        writer.write(a)
+        raise RuntimeError("the producer failed")
+    assert not list(tmp_path.glob("*half*"))  # neither the file nor its temporary

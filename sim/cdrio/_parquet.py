@@ -12,7 +12,8 @@ One Parquet column per CDR column (:data:`sim.cdr.COLUMNS`), in row groups of
 (:func:`iter_parquet`) with bounded memory. Times stay float64 seconds from the epoch
 (NaN = did not happen), ints and bools as they are, categorical columns as Parquet
 dictionary columns of their labels (pandas reads them as categoricals). The file's
-key-value metadata ``dialsim`` holds JSON: ``format``, ``version``, ``rows``, ``tz``,
+key-value metadata (the footer's: ``pyarrow.parquet.ParquetFile(path).metadata.metadata``)
+``dialsim`` holds JSON: ``format``, ``version``, ``rows``, ``tz``,
 ``epoch``, ``categories`` (the label order of each open category, so codes survive a
 round trip) and the table's JSON-able ``meta`` -- what the sidecar holds for a CSV.
 """
@@ -32,8 +33,8 @@ from ..output import atomic_write
 from ._fields import OPEN_CATEGORIES
 from ._sidecar import _json_able
 
-__all__ = ["FORMAT", "MAGIC", "ROW_GROUP", "is_parquet", "iter_parquet", "read_parquet",
-           "write_agent_parquet", "write_parquet"]
+__all__ = ["FORMAT", "MAGIC", "ROW_GROUP", "ParquetCDRWriter", "is_parquet", "iter_parquet",
+           "read_parquet", "write_agent_parquet", "write_parquet"]
 
 MAGIC = b"PAR1"
 FORMAT = "dialsim CDR table"
@@ -63,49 +64,98 @@ def is_parquet(path: str | Path) -> bool:
 
 
 # -- writing ---------------------------------------------------------------------------
-def _metadata(cdrs: CDRTable) -> dict[str, Any]:
-    return {"format": FORMAT, "version": VERSION, "rows": len(cdrs), "tz": cdrs.tz,
-            "epoch": cdrs.epoch,
-            "categories": {name: list(cdrs.vocabulary(name)) for name in OPEN_CATEGORIES},
-            "meta": _json_able(cdrs.meta)}
+def _metadata(rows: int, tz: str, epoch: str, categories: dict[str, list[str]],
+              meta: Any) -> bytes:
+    return json.dumps({"format": FORMAT, "version": VERSION, "rows": rows, "tz": tz,
+                       "epoch": epoch, "categories": categories, "meta": _json_able(meta)},
+                      ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
-def _schema(pa: Any, cdrs: CDRTable) -> Any:
-    fields = []
-    for c in COLUMNS:
-        if c.kind == "cat":
-            fields.append(pa.field(c.name, pa.dictionary(pa.from_numpy_dtype(c.dtype),
-                                                         pa.string())))
+class ParquetCDRWriter:
+    """Write CDR tables to one Parquet file as they arrive, in row groups.
+
+    Chunks must share their epoch and zone; their open categories are merged (labels
+    in order of first appearance) and the file's metadata (zone, epoch, categories,
+    the first chunk's meta) is written at :meth:`close`. The file appears under its
+    name only when closed without error (written to a temporary name, then renamed).
+
+    Parameters
+    ----------
+    path
+        The Parquet file.
+    row_group
+        Rows per row group (chunks are cut to it).
+    """
+
+    def __init__(self, path: str | Path, *, row_group: int = ROW_GROUP) -> None:
+        self.pa, self.pq = _pyarrow()
+        self.path = Path(path)
+        self.row_group = row_group
+        self.rows = 0
+        self.first: CDRTable | None = None
+        self.categories: dict[str, dict[str, None]] = {n: {"": None} for n in OPEN_CATEGORIES}
+        self._fields = [self.pa.field(c.name, self.pa.dictionary(
+            self.pa.from_numpy_dtype(np.dtype(c.dtype)), self.pa.string()))
+            if c.kind == "cat" else self.pa.field(c.name, self.pa.from_numpy_dtype(
+                np.dtype(c.dtype))) for c in COLUMNS]
+        self.schema = self.pa.schema(self._fields)
+        self._file = atomic_write(self.path, "wb")
+        self._fh = self._file.__enter__()
+        self._writer = self.pq.ParquetWriter(self._fh, self.schema)
+
+    def write(self, cdrs: CDRTable) -> None:
+        """Append the rows of ``cdrs``."""
+        pa = self.pa
+        if self.first is None:
+            self.first = cdrs
+        elif (cdrs.epoch, cdrs.tz) != (self.first.epoch, self.first.tz):
+            raise CDRFormatError(f"{self.path}: a chunk's epoch/zone ({cdrs.epoch}, "
+                                 f"{cdrs.tz}) differs from the first's ({self.first.epoch}, "
+                                 f"{self.first.tz})")
+        for name in OPEN_CATEGORIES:
+            self.categories[name].update(dict.fromkeys(cdrs.vocabulary(name)))
+        vocab = {c.name: pa.array(list(cdrs.vocabulary(c.name)), pa.string())
+                 for c in COLUMNS if c.kind == "cat"}
+        for lo in range(0, len(cdrs), self.row_group):
+            rows = slice(lo, lo + self.row_group)
+            arrays = [pa.DictionaryArray.from_arrays(pa.array(cdrs[c.name][rows]),
+                                                     vocab[c.name])
+                      if c.kind == "cat" else pa.array(cdrs[c.name][rows]) for c in COLUMNS]
+            self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self.schema),
+                                     row_group_size=self.row_group)
+        self.rows += len(cdrs)
+
+    def close(self, error: BaseException | None = None) -> None:
+        """Write the metadata and the footer, and rename the file into place (or, after
+        an ``error``, remove the temporary file)."""
+        if error is None:
+            first = self.first
+            cats = {n: list(v) for n, v in self.categories.items()}
+            self._writer.add_key_value_metadata({_KEY: _metadata(
+                self.rows, first.tz if first is not None else "UTC",
+                first.epoch if first is not None else "1970-01-01T00:00:00", cats,
+                first.meta if first is not None else {})})
+        try:
+            self._writer.close()
+        except BaseException as exc:
+            error = error or exc
+        if error is None:
+            self._file.__exit__(None, None, None)
         else:
-            fields.append(pa.field(c.name, pa.from_numpy_dtype(np.dtype(c.dtype))))
-    meta = json.dumps(_metadata(cdrs), ensure_ascii=False, allow_nan=False)
-    return pa.schema(fields, metadata={_KEY: meta.encode("utf-8")})
+            self._file.__exit__(type(error), error, error.__traceback__)
 
+    def __enter__(self) -> ParquetCDRWriter:
+        return self
 
-def _batch(pa: Any, schema: Any, cdrs: CDRTable, rows: slice,
-           vocab: dict[str, Any]) -> Any:
-    arrays = []
-    for c in COLUMNS:
-        a = cdrs[c.name][rows]
-        if c.kind == "cat":
-            arrays.append(pa.DictionaryArray.from_arrays(pa.array(a), vocab[c.name]))
-        else:
-            arrays.append(pa.array(a))
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        self.close(exc)
 
 
 def write_parquet(cdrs: CDRTable, path: str | Path, *, row_group: int = ROW_GROUP) -> None:
     """Write ``cdrs`` to ``path`` as Parquet in row groups of ``row_group`` rows,
     atomically (temporary name, then rename). See the module docstring."""
-    pa, pq = _pyarrow()
-    schema = _schema(pa, cdrs)
-    vocab = {c.name: pa.array(list(cdrs.vocabulary(c.name)), pa.string())
-             for c in COLUMNS if c.kind == "cat"}
-    with atomic_write(path, "wb") as fh, pq.ParquetWriter(fh, schema) as writer:
-        for lo in range(0, max(len(cdrs), 1), row_group):
-            rows = slice(lo, lo + row_group)
-            writer.write_batch(_batch(pa, schema, cdrs, rows, vocab),
-                               row_group_size=row_group)
+    with ParquetCDRWriter(path, row_group=row_group) as writer:
+        writer.write(cdrs)
 
 
 def write_agent_parquet(log: Any, path: str | Path, *, row_group: int = ROW_GROUP) -> None:
@@ -144,7 +194,7 @@ class _File:
         self.errors = (pa.ArrowException, OSError, ValueError)
         try:
             self.pf = pq.ParquetFile(path)
-            raw = (self.pf.schema_arrow.metadata or {}).get(_KEY)
+            raw = (self.pf.metadata.metadata or {}).get(_KEY)
         except self.errors as exc:
             raise CDRFormatError(f"{path}: not a readable Parquet file (truncated or "
                                  f"corrupt?): {exc}") from exc
