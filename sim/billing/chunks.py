@@ -83,8 +83,15 @@ class ChunkedRating:
         return {name: s.total for name, s in self.summaries.items()}
 
 
+def _rows(t: CDRTable, lo: int, hi: int) -> CDRTable:
+    """Rows ``lo:hi`` of ``t`` as views (no copy)."""
+    return CDRTable({k: v[lo:hi] for k, v in t.columns.items()}, t.categories, t.epoch,
+                    t.tz, t.meta)
+
+
 def blocks(chunks: Iterable[CDRTable], size: int = CHUNK) -> Iterator[CDRTable]:
-    """The calls of ``chunks`` re-cut into tables of ``size`` rows (the last fewer).
+    """The calls of ``chunks`` re-cut into tables of ``size`` rows (the last fewer):
+    views into a chunk where a block lies within one, else the pieces concatenated.
 
     Chunks must share their epoch and zone (those of one file do).
     """
@@ -98,18 +105,20 @@ def blocks(chunks: Iterable[CDRTable], size: int = CHUNK) -> Iterator[CDRTable]:
             raise CDRFormatError(f"chunked rating: a chunk's epoch/zone ({chunk.epoch}, "
                                  f"{chunk.tz}) differs from the first's ({first.epoch}, "
                                  f"{first.tz}); chunks must come from one table")
-        if not len(chunk):
-            continue
-        if not held and len(chunk) == size:
-            yield chunk
-            continue
-        held.append(chunk)
-        count += len(chunk)
-        while count >= size:
-            table = held[0] if len(held) == 1 else CDRTable.concat(held)
-            yield table.select(np.arange(size))
-            rest = table.select(np.arange(size, len(table)))
-            held, count = ([rest] if len(rest) else []), len(rest)
+        n, pos = len(chunk), 0
+        if held and n:
+            pos = min(size - count, n)
+            held.append(_rows(chunk, 0, pos))
+            count += pos
+            if count == size:
+                yield CDRTable.concat(held)
+                held, count = [], 0
+        while n - pos >= size:
+            yield _rows(chunk, pos, pos + size)
+            pos += size
+        if pos < n:
+            held.append(_rows(chunk, pos, n))
+            count += n - pos
     if held:
         yield held[0] if len(held) == 1 else CDRTable.concat(held)
 
