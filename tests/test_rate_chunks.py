@@ -175,3 +175,43 @@ def test_chunks_of_different_tables_are_refused() -> None:
     a, b = calls(5, 1), calls(5, 2, tz="UTC")
     with pytest.raises(CDRFormatError, match="epoch/zone"):
         rate_chunks([a, b], PLANS)
+
+
+def test_dialsim_rate_chunked_writes_what_the_whole_table_path_does(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import csv
+
+    from sim.cli import main
+
+    t = calls(3000, 9).with_meta()
+    t.columns["direction"][:50] = encode("direction", "inbound")  # excluded, counted
+    path = tmp_path / "calls.parquet"
+    write_cdrs(t, path, format="parquet")
+    plans = str(ROOT / "scenarios/plans/uk.toml")
+    base = ["rate", str(path), "--plans", plans]
+    assert main([*base, "--out", str(tmp_path / "whole")]) == 0
+    assert main([*base, "--chunked", "--out", str(tmp_path / "chunked")]) == 0
+    out = capsys.readouterr().out
+    assert "rated chunk by chunk (1 blocks): 3,000 rows read = 2,950 accepted + 0 rejected" \
+           " + 50 excluded" in out
+    for name in ("costs.csv", "comparison.txt"):
+        assert (tmp_path / "whole" / name).read_text() == \
+            (tmp_path / "chunked" / name).read_text(), name
+    with open(tmp_path / "whole/charges.csv") as a, open(tmp_path / "chunked/charges.csv") as b:
+        whole = [{k: v for k, v in r.items() if not k.startswith("source_")}
+                 for r in csv.DictReader(a)]
+        assert whole == list(csv.DictReader(b))
+    assert len(whole) == 2950
+
+
+def test_dialsim_rate_chunked_refuses_a_partial_campaign(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sim.cli import main
+
+    path = tmp_path / "calls.parquet"
+    write_cdrs(calls(10, 1), path, format="parquet")
+    code = main(["rate", str(path), "--plans", str(ROOT / "scenarios/plans/uk.toml"),
+                 "--chunked", "--seats", "3"])
+    assert code == 2
+    assert "give all of --seats, --channels, --numbers, --days or none" in \
+        capsys.readouterr().err

@@ -25,7 +25,7 @@ __all__ = ["iter_cdrs"]
 
 
 def iter_cdrs(path: str | Path, rows: int = ROW_GROUP, *, direction: str = "outbound",
-              **options: Any) -> Iterator[CDRTable]:
+              account: dict[str, Any] | None = None, **options: Any) -> Iterator[CDRTable]:
     """The CDRs of ``path`` as tables of at most ``rows`` rows, in file order.
 
     Parameters
@@ -38,6 +38,10 @@ def iter_cdrs(path: str | Path, rows: int = ROW_GROUP, *, direction: str = "outb
         legs not selected by ``direction`` are then left out, so a chunk may be shorter.
     direction
         Legs kept, as for :func:`~sim.cdrio.read_cdrs`.
+    account
+        If given, filled as the chunks are read: ``rows_read``, ``accepted``,
+        ``excluded`` (reason -> rows) and ``rejected`` (CSV: the import's rejections),
+        so that every row is accounted for (rows read = accepted + rejected + excluded).
     options
         Further :func:`~sim.cdrio.read_cdrs` options (CSV files only).
 
@@ -56,12 +60,22 @@ def iter_cdrs(path: str | Path, rows: int = ROW_GROUP, *, direction: str = "outb
             raise CDRFormatError(f"{path}: {', '.join(unsupported)}: not used for a Parquet "
                                  "CDR table")
         selection = Selection(direction, [])
+        account = {} if account is None else account
+        account.update(rows_read=0, accepted=0, rejected=0, excluded=selection.excluded)
         for chunk in iter_parquet(path, rows):
             keep = selection.keep(chunk["direction"], None, np.ones(len(chunk), dtype=bool))
-            yield chunk if keep.all() else chunk.select(keep)
+            account["rows_read"] += len(chunk)
+            if not keep.all():
+                chunk = chunk.select(keep)
+            account["accepted"] += len(chunk)
+            yield chunk
         return
     from ._read import read_cdrs
 
-    table = read_cdrs(path, direction=direction, **options).cdrs  # type: ignore[arg-type]
+    imported = read_cdrs(path, direction=direction, **options)  # type: ignore[arg-type]
+    table, report = imported.cdrs, imported.report
+    if account is not None:
+        account.update(rows_read=report.rows_read, accepted=report.accepted,
+                       rejected=len(report.rejected), excluded=dict(report.excluded))
     for lo in range(0, len(table), rows):
         yield table.select(np.arange(lo, min(lo + rows, len(table))))
