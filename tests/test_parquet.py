@@ -142,7 +142,7 @@ def test_corrupt_row_group_is_a_clear_error(tmp_path: Path) -> None:
     data = bytearray(path.read_bytes())
     data[200:40000] = bytes(39800)  # the first row groups' pages zeroed, footer intact
     path.write_bytes(bytes(data))
-    with pytest.raises(CDRFormatError, match="calls.parquet: Parquet data unreadable"):
+    with pytest.raises(CDRFormatError, match="calls.parquet: Parquet row group 1 of 6 unreadable"):
         read_cdrs(path)
 
 

@@ -193,7 +193,9 @@ class _File:
         self.path = path
         self.errors = (pa.ArrowException, OSError, ValueError)
         try:
-            self.pf = pq.ParquetFile(path)
+            # no pre-buffering: iter_batches and pre_buffer=True read the whole file
+            # into memory first (measured: RSS grew with the file)
+            self.pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
             raw = (self.pf.metadata.metadata or {}).get(_KEY)
         except self.errors as exc:
             raise CDRFormatError(f"{path}: not a readable Parquet file (truncated or "
@@ -261,15 +263,20 @@ class _File:
         return CDRTable(cols, self.categories, self.epoch, self.tz, dict(self.meta))
 
     def groups_of(self, rows: int) -> Iterator[CDRTable]:
-        """The file in tables of about ``rows`` rows (whole row groups, or batches)."""
+        """The file in tables of at most ``rows`` rows: one row group at a time, cut."""
         done = 0
-        try:
-            for batch in self.pf.iter_batches(batch_size=max(1, rows)):
-                yield self.table(batch, done)
-                done += batch.num_rows
-        except self.errors as exc:
-            raise CDRFormatError(f"{self.path}: Parquet data unreadable after row {done} "
-                                 f"(truncated or corrupt?): {exc}") from exc
+        for g in range(self.groups):
+            try:
+                arrow = self.pf.read_row_group(g)
+            except self.errors as exc:
+                raise CDRFormatError(f"{self.path}: Parquet row group {g + 1} of "
+                                     f"{self.groups} unreadable, after row {done} (truncated "
+                                     f"or corrupt?): {exc}") from exc
+            for lo in range(0, arrow.num_rows, max(1, rows)):
+                part = arrow.slice(lo, rows)
+                yield self.table(part, done)
+                done += part.num_rows
+            del arrow
         if done != self.rows:
             raise CDRFormatError(f"{self.path}: Parquet file holds {done} rows, its "
                                  f"footer says {self.rows}")
