@@ -249,3 +249,42 @@ def test_streaming_writer_merges_the_chunks_vocabularies(tmp_path: Path) -> None
         writer.write(a)
         raise RuntimeError("the producer failed")
     assert not list(tmp_path.glob("*half*"))  # neither the file nor its temporary
+
+
+@pytest.mark.parametrize("sidecar", [True, False])
+def test_native_csv_chunks_equal_the_whole_import(tmp_path: Path, sidecar: bool,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_cdrio import realistic_table
+
+    import sim.cdrio._text as text
+
+    monkeypatch.setattr(text, "BLOCK_BYTES", 8192)  # many blocks of lines
+    t = realistic_table(1500, seed=5)
+    t.columns["direction"][:20] = encode("direction", "inbound")
+    path = tmp_path / "calls.csv"
+    write_cdrs(t, path)
+    data = path.read_bytes()
+    at = data.index(b",ANSWERED,", len(data) // 2)
+    path.write_bytes(data[:at] + b",ANSWERXD," + data[at + 10:])  # same size: one rejection
+    if not sidecar:  # read whole then sliced: same chunks, same account
+        (tmp_path / "calls.meta.json").unlink()
+    whole = read_cdrs(path)
+    if sidecar:  # streamed through the reader's blocks, never read whole
+        import sim.cdrio._read as reader
+
+        monkeypatch.delattr(reader, "read_cdrs")
+    account: dict[str, object] = {}
+    chunks = list(iter_cdrs(path, rows=100, account=account))
+    assert max(map(len, chunks)) <= 100 and len(chunks) >= 15
+    joined = CDRTable.concat(chunks)
+    assert (joined.epoch, joined.tz) == (whole.cdrs.epoch, whole.cdrs.tz)
+    for c in COLUMNS:
+        if c.kind == "cat":
+            assert joined.labels(c.name).tolist() == whole.cdrs.labels(c.name).tolist()
+        else:
+            assert np.array_equal(joined[c.name], whole.cdrs[c.name], equal_nan=True), c.name
+    r = whole.report
+    assert account["rows_read"] == r.rows_read == 1500
+    assert (account["accepted"], account["rejected"]) == (r.accepted, len(r.rejected)) \
+        == (1479, 1)
+    assert account["excluded"] == dict(r.excluded)

@@ -69,13 +69,14 @@ class _Charges:
         self.fh.write(_csv_bytes(fields))
 
 
-def run_chunked(args: argparse.Namespace, plans: Any) -> int:
-    """Rate ``args.cdrfile`` chunk by chunk under ``plans``; print and write the results."""
+def run_chunked(args: argparse.Namespace, plans: Any, mapping: dict[str, str] | None,
+                saving_line: Any) -> int:
+    """Rate ``args.cdrfile`` chunk by chunk under ``plans`` (``mapping`` from ``--map``,
+    ``saving_line`` the comparison's last line, both from :mod:`.rate`)."""
     from sim.billing import format_comparison, rate_chunks
     from sim.billing.costs import _cell
     from sim.cdrio import iter_cdrs
     from sim.commands._common import write_json
-    from sim.commands.rate import saving_line
 
     if args.report:
         raise SimError("--report needs the whole table: leave out --chunked")
@@ -84,10 +85,8 @@ def run_chunked(args: argparse.Namespace, plans: Any) -> int:
     options: dict[str, Any] = {}
     if args.format != "auto":
         options["format"] = args.format
-    if args.map:
-        from sim.commands.rate import _mapping
-
-        options["mapping"] = _mapping(args.map)
+    if mapping:
+        options["mapping"] = mapping
     if args.where:
         options["where"] = args.where
     if args.strict:

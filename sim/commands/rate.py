@@ -132,11 +132,11 @@ def run(args: argparse.Namespace) -> int:
     if args.current is not None and args.current not in names:
         raise SimError(f"--current {args.current!r}: no such plan in "
                        f"{', '.join(map(str, args.plans))}; plans: {', '.join(names)}")
+    mapping = _mapping(args.map)
     if getattr(args, "chunked", False):
         from sim.commands._rate_chunked import run_chunked
 
-        return run_chunked(args, plans)
-    mapping = _mapping(args.map)
+        return run_chunked(args, plans, mapping, saving_line)
     imported = read_cdrs(args.cdrfile, format=args.format, mapping=mapping, strict=args.strict,
                          tz=args.tz, direction=args.direction, where=args.where)
     report, cdrs = imported.report, imported.cdrs
