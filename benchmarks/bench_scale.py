@@ -6,7 +6,9 @@ The same synthetic campaign (:mod:`benchmarks.synthetic`) of 1, 4 and 16 million
 peak RSS is its own:
 
 * ``read``: :func:`sim.iter_cdrs` over the file, every chunk dropped;
-* ``rate``: :func:`sim.rate_chunks` over those chunks under the shipped China plans.
+* ``rate``: :func:`sim.rate_chunks` over those chunks under the shipped China plans;
+* ``whole``: today's whole-table path for comparison, :func:`sim.read_cdrs` then
+  :func:`sim.rate` (only up to ``--whole-max`` calls: it holds everything).
 
 Bounded memory means peak RSS does not grow with the rows, and linear cost means rows/s
 does not fall: the table gives both ratios to the smallest size, measured in the same
@@ -83,6 +85,8 @@ def child(task: str, path: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     if task == "read":
         rows = sum(len(c) for c in sim.iter_cdrs(path))
+    elif task == "whole":
+        rows = len(sim.rate(sim.read_cdrs(path).cdrs, plans).call_id)
     else:
         rows = sim.rate_chunks(sim.iter_cdrs(path), plans).calls
     seconds = time.perf_counter() - t0
@@ -102,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="1e6,4e6,16e6",
                     help="comma-separated call counts (default 1e6,4e6,16e6)")
+    ap.add_argument("--whole-max", type=float, default=4e6,
+                    help="largest size also rated whole, the old way (default 4e6)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/scale.json")
     ap.add_argument("--child", nargs=2, metavar=("TASK", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -115,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             path = Path(tmp) / f"calls-{n}.parquet"
             wrote = write_file(path, n)
             size_mib = path.stat().st_size / 2**20
-            for task in ("read", "rate"):
+            for task in ("read", "rate", "whole")[:3 if n <= args.whole_max else 2]:
                 r = measure(task, path)
                 r.update(n=n, file_mib=round(size_mib, 1), write_s=round(wrote, 2))
                 rows.append(r)
