@@ -288,3 +288,15 @@ def test_native_csv_chunks_equal_the_whole_import(tmp_path: Path, sidecar: bool,
     assert (account["accepted"], account["rejected"]) == (r.accepted, len(r.rejected)) \
         == (1479, 1)
     assert account["excluded"] == dict(r.excluded)
+
+
+def test_pandas_reads_the_file_with_its_defaults(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    t = random_table(60, 8, n_dest=12)
+    path = tmp_path / "calls.parquet"
+    write_cdrs(t, path, format="parquet")
+    df = pd.read_parquet(path)
+    assert list(df.columns) == [c.name for c in COLUMNS]
+    assert isinstance(df["destination"].dtype, pd.CategoricalDtype)
+    assert df["destination"].astype(str).tolist() == t.labels("destination").tolist()
+    assert np.array_equal(df["answer"].to_numpy(), t["answer"], equal_nan=True)
