@@ -43,8 +43,9 @@ def iter_cdrs(path: str | Path, rows: int = ROW_GROUP, *, direction: str = "outb
         Legs kept, as for :func:`~sim.cdrio.read_cdrs`.
     account
         If given, filled as the chunks are read: ``rows_read``, ``accepted``,
-        ``excluded`` (reason -> rows) and ``rejected`` (CSV: the import's rejections),
-        so that every row is accounted for (rows read = accepted + rejected + excluded).
+        ``excluded`` (reason -> rows), ``rejected`` (how many) and, for a CSV,
+        ``rejections`` (each with its line and reason) and ``notes``: every row is
+        accounted for (rows read = accepted + rejected + excluded).
     options
         Further :func:`~sim.cdrio.read_cdrs` options (CSV files only).
 
@@ -85,7 +86,8 @@ def iter_cdrs(path: str | Path, rows: int = ROW_GROUP, *, direction: str = "outb
     table, report = imported.cdrs, imported.report
     if account is not None:
         account.update(rows_read=report.rows_read, accepted=report.accepted,
-                       rejected=len(report.rejected), excluded=dict(report.excluded))
+                       rejected=len(report.rejected), excluded=dict(report.excluded),
+                       rejections=list(report.rejected), notes=dict.fromkeys(report.notes))
     for lo in range(0, len(table), rows):
         yield table.select(np.arange(lo, min(lo + rows, len(table))))
 
@@ -128,7 +130,8 @@ def _iter_native(path: Path, rows: int, direction: str, account: dict[str, Any] 
         meta.update(loaded)
     meta.update(source=str(path), source_format="native")
     tally = {} if account is None else account
-    tally.update(rows_read=0, accepted=0, rejected=0, excluded=selection.excluded)
+    tally.update(rows_read=0, accepted=0, rejected=0, excluded=selection.excluded,
+                 rejections=rej.items, notes={})
 
     def flush() -> CDRTable:
         table = asm.finish(tz=setup.zone.key, epoch=setup.epoch, meta=dict(meta),
@@ -163,6 +166,7 @@ def _iter_native(path: Path, rows: int, direction: str, account: dict[str, Any] 
                 table = flush()
                 for lo in range(0, len(table), rows):
                     yield _view(table, lo, lo + rows)
+        tally["notes"] = dict.fromkeys(rej.notes())
         if asm.n:
             yield flush()
 

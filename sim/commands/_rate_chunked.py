@@ -112,8 +112,12 @@ def run_chunked(args: argparse.Namespace, plans: Any, mapping: dict[str, str] | 
                 w.writerows([_cell(v) for v in r.values()] for r in rows)
         table = _comparison(args, rating, account, format_comparison, saving_line)
         atomic_write_text(folder / "comparison.txt", table + "\n")
-        write_json(folder / "import.json", {"path": str(args.cdrfile), "chunked": True,
-                                            "blocks": rating.blocks, **account})
+        write_json(folder / "import.json", {
+            "path": str(args.cdrfile), "chunked": True, "blocks": rating.blocks,
+            **{k: v for k, v in account.items() if k not in ("rejections", "notes")},
+            "notes": list(account.get("notes", ())),
+            "rejections": [{"line": r.line, "reason": r.reason}
+                           for r in account.get("rejections", [])]})
     print(f"\nwrote {args.out}/costs.csv, charges.csv, comparison.txt, import.json")
     return 0
 
@@ -126,6 +130,11 @@ def _comparison(args: argparse.Namespace, rating: Any, account: dict[str, Any],
           f"accepted + {account.get('rejected', 0):,} rejected + {excluded:,} excluded")
     for reason, n in account.get("excluded", {}).items():
         print(f"  excluded {n:,} rows: {reason}")
+    rejections = account.get("rejections", [])
+    for rej in rejections[:10]:
+        print(f"  rejected line {rej.line}: {rej.reason}")
+    if len(rejections) > 10:
+        print(f"  ... and {len(rejections) - 10:,} more rejected rows")
     table = format_comparison(rating)
     saving = saving_line(rating, args.current)
     if saving:
