@@ -1,12 +1,13 @@
 """``dialsim rate --chunked``: price a large CDR file chunk by chunk in bounded memory.
 
-The calls are read a chunk at a time (:func:`sim.cdrio.iter_cdrs`: bounded for Parquet;
-a CSV is still read whole first) and rated by :func:`sim.billing.rate_chunks`: the
-same comparison as ``dialsim rate``, to the last digit. With ``--out``: ``costs.csv``,
-``charges.csv`` (written block by block as the charges are computed, the same columns as
-the whole-table path's, without ``source_line``/``source_id``), ``comparison.txt`` and
-``import.json`` (the account of the rows). Not written: ``cdrs.csv``, ``rate.json`` and
-``--report`` (they need the whole table).
+The calls are read a chunk at a time (:func:`sim.cdrio.iter_cdrs`: bounded for Parquet
+and native CSVs with their sidecar; other CSVs are still read whole first) and rated
+by :func:`sim.billing.rate_chunks`: the same comparison as ``dialsim rate``, to the
+last digit. With ``--out``: ``costs.csv``, ``charges.csv`` (written block by block as
+the charges are computed, the same columns as the whole-table path's, without
+``source_line``/``source_id``), ``comparison.txt`` and ``import.json`` (the account of
+the rows). Not written: ``cdrs.csv``, ``rate.json`` and ``--report`` (they need the
+whole table).
 """
 
 from __future__ import annotations

@@ -61,9 +61,10 @@ def add_parser(subparsers: Any) -> None:
                    help="also write --out/report.html: the decision, plans, rounding, "
                         "break-even, short calls, calls by hour, the import account")
     p.add_argument("--chunked", action="store_true",
-                   help="rate chunk by chunk in bounded memory (a Parquet file; a CSV is "
-                        "read whole first): same costs; --out gets costs.csv, charges.csv, "
-                        "comparison.txt and import.json only")
+                   help="rate chunk by chunk in bounded memory (a Parquet file, or a native "
+                        "CSV with its sidecar; other CSVs are read whole first): the same "
+                        "costs; --out gets costs.csv, charges.csv, comparison.txt and "
+                        "import.json only")
     p.add_argument("--current", metavar="PLAN",
                    help="the plan paid today: the comparison says what switching saves")
     g = p.add_argument_group("campaign (for plan-level fees; default: estimated from the CDRs)")
