@@ -37,6 +37,7 @@ _LAZY: dict[str, str] = {
     "fit": "fit",
     "format_comparison": "billing",
     "independent_diff": "variants",
+    "iter_cdrs": "cdrio",
     "load_plans": "billing",
     "load_scenario": "scenario",
     "negotiate": "decide.negotiate",
@@ -45,6 +46,7 @@ _LAZY: dict[str, str] = {
     "plans_from_dict": "billing",
     "quick": "scenario",
     "rate": "billing",
+    "rate_chunks": "billing",
     "rate_run": "costing",
     "read_cdrs": "cdrio",
     "replicate": "experiment",
@@ -66,9 +68,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .analysis.rounding import rounding_analysis
     from .analysis.stats import paired_diff
     from .audit import audit
-    from .billing import format_comparison, load_plans, plans_from_dict, rate
+    from .billing import format_comparison, load_plans, plans_from_dict, rate, rate_chunks
     from .cdr import CDRTable
-    from .cdrio import read_cdrs, write_cdrs
+    from .cdrio import iter_cdrs, read_cdrs, write_cdrs
     from .costing import rate_run
     from .decide.negotiate import negotiate
     from .decide.optimize import optimize

@@ -10,6 +10,7 @@ or imported CDRs can be re-rated under new plans cheaply::
 
 from __future__ import annotations
 
+from .chunks import ChunkedRating, rate_chunks
 from .contract import Contract, Period, Tier
 from .costs import format_comparison, format_terms, write_costs
 from .fees import DAYS_PER_MONTH, CampaignInfo, PlanFees
@@ -34,6 +35,7 @@ __all__ = [
     "Bundle",
     "CampaignInfo",
     "ChannelTier",
+    "ChunkedRating",
     "Contract",
     "Destination",
     "Period",
@@ -53,5 +55,6 @@ __all__ = [
     "load_plans",
     "plans_from_dict",
     "rate",
+    "rate_chunks",
     "write_costs",
 ]

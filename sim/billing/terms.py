@@ -58,7 +58,9 @@ __all__ = [
     "WindowResult",
     "evaluate_terms",
     "parse_traffic_terms",
+    "term_counts",
     "window_keys",
+    "window_results",
 ]
 
 Metric = Literal["short_share", "zero_share", "asr", "acd_s"]
@@ -343,50 +345,70 @@ def evaluate_terms(terms: Sequence[TrafficTerm], cdrs: CDRTable, units: np.ndarr
             keys[wk] = window_keys(cdrs, *wk)
         index, labels = keys[wk]
         m = len(labels)
-
-        def count(mask: np.ndarray, idx: np.ndarray = index, m: int = m) -> list[int]:
-            return [int(x) for x in np.bincount(idx[mask], minlength=m)]
-
-        attempts = [int(x) for x in np.bincount(index, minlength=m)]
-        if term.metric == "short_share":
-            offending = positive & (d <= term.max_s)
-            num, base = count(offending), count(positive)
-        elif term.metric == "zero_share":
-            offending = d == 0
-            num, base = count(offending), attempts
-        elif term.metric == "asr":
-            offending = np.ones(len(d), dtype=bool)
-            num, base = count(answered), attempts
-        else:
-            offending = answered
-            num, base = _group_sums(index[answered], d[answered], m), count(answered)
-        if term.applies_to == "all":
-            charged_mask = np.ones(len(d), dtype=bool)
-        else:
-            charged_mask = offending
-        charged_counts = count(charged_mask)
-        charged_units = (_group_sums(index[charged_mask], units[charged_mask], m)
-                         if term.uplift is not None else [0] * m)
-        windows: list[WindowResult] = []
-        for w in range(m):
-            fired = term.breached(num[w], base[w])
-            calls = 0
-            cost = Fraction(0)
-            if fired:
-                if term.applies_to == "excess":
-                    line = Fraction(term.threshold) * base[w]
-                    over = num[w] - line if term.when == "above" else line - num[w]
-                    calls = max(0, math.ceil(over))
-                else:
-                    calls = charged_counts[w]
-                if term.fee_per_call is not None:
-                    cost = Fraction(term.fee_per_call) * calls
-                elif term.uplift is not None:
-                    cost = (Fraction(term.uplift) - 1) * Fraction(charged_units[w], den)
-                else:
-                    calls = 0
-            windows.append(WindowResult(window=labels[w], calls=attempts[w], base=base[w],
-                                        count=num[w], fired=fired, charged_calls=calls,
-                                        cost=money(cost) if cost else Decimal(0)))
-        out.append(TermResult(term=term, windows=tuple(windows)))
+        counts = term_counts(term, index, m, d, answered, positive, units)
+        out.append(window_results(term, labels, counts, den, money))
     return tuple(out)
+
+
+#: What a term counts per window: attempts, metric numerator and base, calls charged
+#: if it fires, and their charge units (uplifts). Plain sums: a chunked rating adds up
+#: the counts of its chunks (:mod:`sim.billing.chunks`).
+COUNTS: tuple[str, ...] = ("attempts", "num", "base", "charged", "charged_units")
+
+
+def term_counts(term: TrafficTerm, index: np.ndarray, m: int, d: np.ndarray,
+                answered: np.ndarray, positive: np.ndarray,
+                units: np.ndarray) -> dict[str, list[int]]:
+    """Per window (``index`` of each call into ``m`` windows), the counts of
+    :data:`COUNTS` for ``term``; ``d`` billable seconds, ``units`` charges per call."""
+
+    def count(mask: np.ndarray) -> list[int]:
+        return [int(x) for x in np.bincount(index[mask], minlength=m)]
+
+    attempts = [int(x) for x in np.bincount(index, minlength=m)]
+    if term.metric == "short_share":
+        offending = positive & (d <= term.max_s)
+        num, base = count(offending), count(positive)
+    elif term.metric == "zero_share":
+        offending = d == 0
+        num, base = count(offending), attempts
+    elif term.metric == "asr":
+        offending = np.ones(len(d), dtype=bool)
+        num, base = count(answered), attempts
+    else:
+        offending = answered
+        num, base = _group_sums(index[answered], d[answered], m), count(answered)
+    charged_mask = np.ones(len(d), dtype=bool) if term.applies_to == "all" else offending
+    charged_units = (_group_sums(index[charged_mask], units[charged_mask], m)
+                     if term.uplift is not None else [0] * m)
+    return {"attempts": attempts, "num": num, "base": base, "charged": count(charged_mask),
+            "charged_units": charged_units}
+
+
+def window_results(term: TrafficTerm, labels: Sequence[str], counts: dict[str, list[int]],
+                   den: int, money: Any) -> TermResult:
+    """The term over its windows ``labels`` from their :func:`term_counts`."""
+    attempts, num, base = counts["attempts"], counts["num"], counts["base"]
+    charged_counts, charged_units = counts["charged"], counts["charged_units"]
+    windows: list[WindowResult] = []
+    for w in range(len(labels)):
+        fired = term.breached(num[w], base[w])
+        calls = 0
+        cost = Fraction(0)
+        if fired:
+            if term.applies_to == "excess":
+                line = Fraction(term.threshold) * base[w]
+                over = num[w] - line if term.when == "above" else line - num[w]
+                calls = max(0, math.ceil(over))
+            else:
+                calls = charged_counts[w]
+            if term.fee_per_call is not None:
+                cost = Fraction(term.fee_per_call) * calls
+            elif term.uplift is not None:
+                cost = (Fraction(term.uplift) - 1) * Fraction(charged_units[w], den)
+            else:
+                calls = 0
+        windows.append(WindowResult(window=labels[w], calls=attempts[w], base=base[w],
+                                    count=num[w], fired=fired, charged_calls=calls,
+                                    cost=money(cost) if cost else Decimal(0)))
+    return TermResult(term=term, windows=tuple(windows))

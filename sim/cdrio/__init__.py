@@ -18,6 +18,11 @@ Formats
 ``asterisk``
     ``cdr_csv`` Master.csv, no header, 16 to 21 columns (see
     :data:`._fields.ASTERISK_FIELDS`); local ``YYYY-MM-DD HH:MM:SS`` times.
+``parquet``
+    dialsim's columns in row groups, categories as dictionary columns, zone, epoch,
+    category order and meta in the file's key-value metadata (:mod:`._parquet`;
+    needs pyarrow). Detected by its magic bytes; read whole, or chunk by chunk with
+    :func:`iter_cdrs`.
 ``freeswitch``
     ``mod_cdr_csv`` with the shipped "example" template (15 columns, no header);
     answered from hang-up cause + answer stamp (:mod:`._fields`).
@@ -74,11 +79,12 @@ __all__ = [
     "ImportReport",
     "PRESETS",
     "Rejection",
+    "iter_cdrs",
     "read_cdrs",
     "write_cdrs",
 ]
 
-WriteFormat = Literal["native", "asterisk"]
+WriteFormat = Literal["native", "asterisk", "parquet"]
 
 
 # -- writing ---------------------------------------------------------------------------
@@ -93,24 +99,30 @@ def write_cdrs(cdrs: CDRTable, path: str | Path, *, format: WriteFormat = "nativ
         Output file (written to a temporary name, then renamed). A native file gets
         its sidecar beside it: ``calls.csv`` -> ``calls.meta.json``.
     format
-        ``"native"`` (lossless CSV with its sidecar) or ``"asterisk"`` (Master.csv,
-        whole seconds, dialsim's columns in the userfield).
+        ``"native"`` (lossless CSV with its sidecar), ``"asterisk"`` (Master.csv, whole
+        seconds, dialsim's columns in the userfield) or ``"parquet"`` (lossless, in row
+        groups; needs pyarrow: :mod:`._parquet`).
     """
     if format == "native":
         write_native(cdrs, path)
     elif format == "asterisk":
         write_asterisk(cdrs, path)
+    elif format == "parquet":
+        from ._parquet import write_parquet
+
+        write_parquet(cdrs, path)
     else:
-        raise ValueError(f"format: must be 'native' or 'asterisk' (got {format!r})")
+        raise ValueError(f"format: must be 'native', 'asterisk' or 'parquet' (got {format!r})")
 
 
 # Reading (detection, parsers, the import report) is imported on first use: a command
 # that only writes, such as ``dialsim run``, does not pay its start-up.
-_LAZY = {"read_cdrs": "_read", "PRESETS": "_read", "CDRImport": "_report",
+_LAZY = {"read_cdrs": "_read", "iter_cdrs": "_chunks", "PRESETS": "_read", "CDRImport": "_report",
          "ImportReport": "_report", "Rejection": "_report"}
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ._chunks import iter_cdrs
     from ._read import PRESETS, read_cdrs
     from ._report import CDRImport, ImportReport, Rejection

@@ -38,6 +38,7 @@ from ._fields import (
     normalise_label,
     unescape_label,
 )
+from ._parquet import is_parquet, read_parquet
 from ._readers import (
     MAPPABLE,
     AsteriskConverter,
@@ -53,8 +54,8 @@ from ._values import NO_OFFSET, get_zone, parse_times
 
 __all__ = ["PRESETS", "read_cdrs"]
 
-ReadFormat = Literal["auto", "native", "asterisk", "freeswitch", "mapped"]
-_READ_FORMATS = ("auto", "native", "asterisk", "freeswitch", "mapped")
+ReadFormat = Literal["auto", "native", "asterisk", "freeswitch", "mapped", "parquet"]
+_READ_FORMATS = ("auto", "native", "asterisk", "freeswitch", "mapped", "parquet")
 Direction = Literal["outbound", "inbound", "internal", "all"]
 _DIRECTION_CHOICES = ("outbound", "inbound", "internal", "all")
 #: Headers (folded) that hold an export's own call id, in order of preference: a row
@@ -483,6 +484,8 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
         format = "mapped"
     if path.is_dir():
         raise CDRFormatError(f"{path}: is a folder, not a CDR file")
+    if format == "parquet" or (format == "auto" and is_parquet(path)):
+        return read_parquet(path, direction=direction, where=where, tz=tz)
     rej = Rejections(str(path), strict)
     comments: list[tuple[int, str]] = []
     content: list[tuple[int, str]] = []

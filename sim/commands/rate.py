@@ -63,6 +63,11 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--report", action="store_true",
                    help="also write --out/report.html: the decision, plans, rounding, "
                         "break-even, short calls, calls by hour, the import account")
+    p.add_argument("--chunked", action="store_true",
+                   help="rate chunk by chunk in bounded memory (a Parquet file, or a native "
+                        "CSV with its sidecar; other CSVs are read whole first): the same "
+                        "costs; --out gets costs.csv, charges.csv, comparison.txt and "
+                        "import.json only")
     p.add_argument("--current", metavar="PLAN",
                    help="the plan paid today: the comparison says what switching saves")
     g = p.add_argument_group("campaign (for plan-level fees; default: estimated from the CDRs)")
@@ -149,6 +154,10 @@ def run(args: argparse.Namespace) -> int:
         raise SimError(f"--current {args.current!r}: no such plan in "
                        f"{', '.join(map(str, args.plans))}; plans: {', '.join(names)}")
     mapping = _mapping(args.map)
+    if getattr(args, "chunked", False):
+        from sim.commands._rate_chunked import run_chunked
+
+        return run_chunked(args, plans, mapping, saving_line)
     imported = read_cdrs(args.cdrfile, format=args.format, mapping=mapping, strict=args.strict,
                          tz=args.tz, direction=args.direction, where=args.where)
     report, cdrs = imported.report, imported.cdrs

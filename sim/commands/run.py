@@ -55,6 +55,10 @@ def add_parser(sub: Any) -> None:
                         "(default: the scenario's billing.plans)")
     p.add_argument("--asterisk", action="store_true",
                    help="also export the CDRs as an Asterisk cdr_csv Master.csv")
+    p.add_argument("--cdr-format", choices=("csv", "parquet", "none"), default="csv",
+                   help="CDRs and agent log as cdrs.csv + agents.csv (default), as "
+                        "cdrs.parquet + agents.parquet (needs pyarrow: pip install "
+                        "'dialsim[parquet]'), or not written at all")
     p.add_argument("--reps", type=int, default=1, metavar="R",
                    help="replications (seeds SEED .. SEED+R-1): every KPI and plan cost as "
                         "a mean with a 95%% CI; writes replications.csv/.json (default 1)")
@@ -215,6 +219,8 @@ def run(args: argparse.Namespace) -> int:
         from ..costing import load_plan_files
 
         plans = load_plan_files(plan_files)
+    cdr_format = getattr(args, "cdr_format", "csv")
+    check_cdr_format(cdr_format, args.report)
     out = args.out or default_out(scenario)
     from ..output import check_writable
 
@@ -227,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
     # The big files are written by threads (numpy formatting releases the GIL) while
     # the tables below are computed and printed.
     with output_dir(out, force=args.force) as tmp, Writers() as writing:
-        start_writes(writing, tmp, result, asterisk=args.asterisk)
+        start_writes(writing, tmp, result, asterisk=args.asterisk, cdr_format=cdr_format)
         con.table(f"{scenario.name}: {scenario.agents.count} agents, "
                   f"{scenario.list.size:,} leads, {scenario.dialer.mode} dialing, "
                   f"seed {args.seed}")
@@ -371,15 +377,37 @@ class Writers:
             thread.join()
 
 
+def check_cdr_format(cdr_format: str, report: bool) -> None:
+    """Refuse, before simulating, a ``--cdr-format`` that cannot be honoured."""
+    from ..errors import SimError
+
+    if cdr_format != "csv" and report:
+        raise SimError(f"--report reads cdrs.csv and agents.csv: it needs --cdr-format csv "
+                       f"(got --cdr-format {cdr_format})")
+    if cdr_format == "parquet":
+        from ..cdrio._parquet import _pyarrow
+
+        _pyarrow()  # a clear error naming the extra, before the work
+
+
 def start_writes(writing: Writers, folder: Path, result: Any, *,
-                 asterisk: bool = False) -> None:
-    """Start writing the run's large files (CDRs, agent log) on threads."""
+                 asterisk: bool = False, cdr_format: str = "csv") -> None:
+    """Start writing the run's large files (CDRs, agent log) on threads, as CSV,
+    Parquet or (``cdr_format="none"``) not at all."""
     from ..cdrio import write_cdrs
 
-    writing.submit("cdrs.csv", write_cdrs, result.cdrs, folder / "cdrs.csv")
-    writing.names.append("cdrs.meta.json")  # the sidecar, written with cdrs.csv
-    writing.submit("agents.csv", write_agent_log, result.agents, folder / "agents.csv",
-                   epoch=result.cdrs.epoch, tz=result.cdrs.tz)
+    if cdr_format == "parquet":
+        from ..cdrio._parquet import write_agent_parquet
+
+        writing.submit("cdrs.parquet", write_cdrs, result.cdrs, folder / "cdrs.parquet",
+                       format="parquet")
+        writing.submit("agents.parquet", write_agent_parquet, result.agents,
+                       folder / "agents.parquet")
+    elif cdr_format == "csv":
+        writing.submit("cdrs.csv", write_cdrs, result.cdrs, folder / "cdrs.csv")
+        writing.names.append("cdrs.meta.json")  # the sidecar, written with cdrs.csv
+        writing.submit("agents.csv", write_agent_log, result.agents, folder / "agents.csv",
+                       epoch=result.cdrs.epoch, tz=result.cdrs.tz)
     if asterisk:
         writing.submit("Master.csv", write_cdrs, result.cdrs, folder / "Master.csv",
                        format="asterisk")

@@ -1,0 +1,153 @@
+"""Reading and rating CDR files chunk by chunk: rows/s and peak RSS at growing sizes.
+
+The same synthetic campaign (:mod:`benchmarks.synthetic`) of 1, 4 and 16 million calls
+(more days, same traffic per day) is written to Parquet chunk by chunk
+(:class:`sim.cdrio._parquet.ParquetCDRWriter`), then, each in a fresh process so that
+peak RSS is its own:
+
+* ``read``: :func:`sim.iter_cdrs` over the file, every chunk dropped;
+* ``rate``: :func:`sim.rate_chunks` over those chunks under the shipped China plans;
+* ``whole``: today's whole-table path for comparison, :func:`sim.read_cdrs` then
+  :func:`sim.rate` (only up to ``--whole-max`` calls: it holds everything).
+
+Bounded memory means peak RSS does not grow with the rows, and linear cost means rows/s
+does not fall: the table gives both ratios to the smallest size, measured in the same
+command. ``--sizes`` scales it down on a busy machine. Results: a table on stdout and
+JSON in ``benchmarks/results/scale.json``.
+
+    python benchmarks/bench_scale.py --sizes 1e6,4e6,16e6
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+CHUNK = 1 << 20  # calls generated per chunk written (5 days each)
+
+
+def write_file(path: Path, n: int) -> float:
+    """``n`` calls of the synthetic campaign, ``CHUNK`` at a time; returns seconds."""
+    import numpy as np
+    from synthetic import campaign_cdrs
+
+    from sim.cdr import CDRTable
+    from sim.cdrio._parquet import ParquetCDRWriter
+
+    t0 = time.perf_counter()
+    with ParquetCDRWriter(path) as writer:
+        for k, lo in enumerate(range(0, n, CHUNK)):
+            part = campaign_cdrs(min(CHUNK, n - lo), seed=k + 1, talk_median=35.0,
+                                 talk_sigma=1.0, destinations=["86138", "86139", "8610"],
+                                 tz="Asia/Shanghai")
+            cols = dict(part.columns)
+            for name in ("start", "answer", "connect", "end"):
+                cols[name] = cols[name] + k * 5 * 86400.0  # the next 5 days
+            cols["call_id"] = np.arange(lo, lo + len(part), dtype=np.int64)
+            writer.write(CDRTable(cols, part.categories, part.epoch, part.tz, part.meta))
+    return time.perf_counter() - t0
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set (MiB): VmHWM, which starts afresh at exec;
+    ``ru_maxrss`` would carry the parent's peak over the fork (Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def child(task: str, path: Path) -> dict[str, Any]:
+    """One measurement in this process: rows, seconds, peak RSS."""
+    import sim
+    from sim.billing import load_plans
+    from sim.cdrio._parquet import _pyarrow
+
+    _pyarrow()  # imports (pyarrow ~0.3 s) are not part of the rows/s
+    sim.rate_chunks([], [])
+    plans = load_plans(ROOT / "scenarios/plans/china.toml")
+    t0 = time.perf_counter()
+    if task == "read":
+        rows = sum(len(c) for c in sim.iter_cdrs(path))
+    elif task == "whole":
+        rows = len(sim.rate(sim.read_cdrs(path).cdrs, plans).call_id)
+    else:
+        rows = sim.rate_chunks(sim.iter_cdrs(path), plans).calls
+    seconds = time.perf_counter() - t0
+    rss = peak_rss_mib()
+    return {"task": task, "rows": rows, "seconds": seconds, "rows_per_s": rows / seconds,
+            "peak_rss_mib": rss, "plans": len(plans)}
+
+
+def measure(task: str, path: Path) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, __file__, "--child", task, str(path)],
+                         check=True, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return json.loads(out.stdout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="1e6,4e6,16e6",
+                    help="comma-separated call counts (default 1e6,4e6,16e6)")
+    ap.add_argument("--whole-max", type=float, default=4e6,
+                    help="largest size also rated whole, the old way (default 4e6)")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/scale.json")
+    ap.add_argument("--child", nargs=2, metavar=("TASK", "FILE"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args.child[0], Path(args.child[1]))))
+        return 0
+    sizes = [int(float(x)) for x in args.sizes.split(",")]
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench_scale.") as tmp:
+        for n in sizes:
+            path = Path(tmp) / f"calls-{n}.parquet"
+            wrote = write_file(path, n)
+            size_mib = path.stat().st_size / 2**20
+            for task in ("read", "rate", "whole")[:3 if n <= args.whole_max else 2]:
+                r = measure(task, path)
+                r.update(n=n, file_mib=round(size_mib, 1), write_s=round(wrote, 2))
+                rows.append(r)
+            path.unlink()
+    base = {r["task"]: r for r in rows if r["n"] == sizes[0]}
+    for r in rows:
+        b = base[r["task"]]
+        r["rows_per_s_ratio"] = r["rows_per_s"] / b["rows_per_s"]
+        r["rss_ratio"] = r["peak_rss_mib"] / b["peak_rss_mib"]
+    head = (f"{'task':<5} {'calls':>11} {'file MiB':>9} {'s':>7} {'calls/s':>12} "
+            f"{'vs first':>8} {'peak RSS MiB':>13} {'vs first':>8}")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(f"{r['task']:<5} {r['n']:>11,} {r['file_mib']:>9.1f} {r['seconds']:>7.2f} "
+              f"{r['rows_per_s']:>12,.0f} {r['rows_per_s_ratio']:>8.2f} "
+              f"{r['peak_rss_mib']:>13.1f} {r['rss_ratio']:>8.2f}")
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cpus")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"sizes": sizes, "rows": rows, "loadavg": load,
+                                    "cpus": os.cpu_count(), "python": platform.python_version(),
+                                    "machine": platform.machine()}, indent=1) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

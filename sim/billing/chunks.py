@@ -1,0 +1,307 @@
+"""Rating CDRs chunk by chunk in bounded memory, exactly as the whole table would be.
+
+A month of a large centre is tens of millions of calls; rating it needs no more than a
+chunk of them at a time. :func:`rate_chunks` takes the calls as an iterable of
+:class:`~sim.cdr.CDRTable` chunks (e.g. :func:`sim.cdrio.iter_cdrs` over a Parquet
+file) and gives the same per-plan summaries as :func:`~sim.billing.rate` over the
+concatenated table, to the last digit:
+
+* the chunks are re-cut into blocks of :data:`~sim.billing.rater.CHUNK` calls at the
+  same offsets as the whole-table pass, and each block is rated by the same code
+  (:func:`~sim.billing.rate`): per-call charges, minimum and maximum charges, bands and
+  destinations are per call; the talk-time float sum adds the same blocks in the same
+  order;
+* per plan, billed seconds and charge units are exact integers carried from block to
+  block; telecom (rounded once per invoice or summed per call), bundles and rent are
+  computed at the end from the carried totals;
+* traffic terms carry their per-window counts (:data:`~sim.billing.terms.COUNTS`,
+  keyed by the window's label), so windows that straddle chunks count whole;
+* without ``campaign``, the estimate of :meth:`CampaignInfo.from_cdrs` is carried too:
+  distinct agents, first and last dial day, and the peak concurrency by a sweep that
+  keeps only the calls still in progress. That needs the calls in dial order (dialsim's
+  own files are; an Asterisk Master.csv is in hang-up order): otherwise it refuses
+  with a clear error, and ``campaign=`` must be given.
+
+Per-call results are not kept: ``on_block(block, rating)`` receives each block's
+:class:`~sim.billing.Rating` to write them out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from sim.cdr import CDRTable, encode
+from sim.errors import CDRFormatError, PlanError
+
+from .fees import CampaignInfo, money
+from .plans import DAY_S, Plan
+from .rater import CHUNK, _summary, outcomes_known, rate
+from .results import PlanCalls, PlanSummary, Rating
+from .tariff import week_offset_s
+from .terms import COUNTS, TermResult, term_counts, window_keys, window_results
+
+__all__ = ["ChunkedRating", "blocks", "rate_chunks"]
+
+_NO_FEES = CampaignInfo()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ChunkedRating:
+    """Per-plan summaries of a chunked rating (a :class:`~sim.billing.Rating` without
+    its per-call arrays): :func:`~sim.billing.format_comparison` takes it as it is."""
+
+    campaign: CampaignInfo
+    summaries: Mapping[str, PlanSummary]
+    plans: tuple[Plan, ...]
+    calls: int
+    blocks: int
+
+    def summary(self, name: str) -> PlanSummary:
+        return self.summaries[name]
+
+    def ranked(self) -> list[PlanSummary]:
+        """Summaries sorted by currency, then total cost (cheapest first), then name."""
+        return sorted(self.summaries.values(), key=lambda s: (s.currency, s.total, s.plan))
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat dict per plan, in plan order."""
+        return [s.row() for s in self.summaries.values()]
+
+    def traffic(self) -> dict[str, list[dict[str, Any]]]:
+        """Per plan with traffic terms: each term's line, windows, fired and cost."""
+        return {name: [t.to_dict() for t in s.traffic]
+                for name, s in self.summaries.items() if s.traffic}
+
+    def totals(self) -> dict[str, Decimal]:
+        """Total cost per plan name."""
+        return {name: s.total for name, s in self.summaries.items()}
+
+
+def _rows(t: CDRTable, lo: int, hi: int) -> CDRTable:
+    """Rows ``lo:hi`` of ``t`` as views (no copy)."""
+    return CDRTable({k: v[lo:hi] for k, v in t.columns.items()}, t.categories, t.epoch,
+                    t.tz, t.meta)
+
+
+def blocks(chunks: Iterable[CDRTable], size: int = CHUNK) -> Iterator[CDRTable]:
+    """The calls of ``chunks`` re-cut into tables of ``size`` rows (the last fewer):
+    views into a chunk where a block lies within one, else the pieces concatenated.
+
+    Chunks must share their epoch and zone (those of one file do).
+    """
+    held: list[CDRTable] = []
+    count = 0
+    first: CDRTable | None = None
+    for chunk in chunks:
+        if first is None:
+            first = chunk
+        elif chunk.epoch != first.epoch or chunk.tz != first.tz:
+            raise CDRFormatError(f"chunked rating: a chunk's epoch/zone ({chunk.epoch}, "
+                                 f"{chunk.tz}) differs from the first's ({first.epoch}, "
+                                 f"{first.tz}); chunks must come from one table")
+        n, pos = len(chunk), 0
+        if held and n:
+            pos = min(size - count, n)
+            held.append(_rows(chunk, 0, pos))
+            count += pos
+            if count == size:
+                yield CDRTable.concat(held)
+                held, count = [], 0
+        while n - pos >= size:
+            yield _rows(chunk, pos, pos + size)
+            pos += size
+        if pos < n:
+            held.append(_rows(chunk, pos, n))
+            count += n - pos
+    if held:
+        yield held[0] if len(held) == 1 else CDRTable.concat(held)
+
+
+class _CampaignCarry:
+    """What :meth:`CampaignInfo.from_cdrs` needs, carried over the blocks."""
+
+    def __init__(self) -> None:
+        self.agents = np.zeros(0, dtype=np.int32)
+        self.first = self.last = np.nan
+        self.n = 0
+        self.epoch = ""
+        # peak concurrency sweep: starts so far, ends dropped, ends still live
+        self.started = self.dropped = self.peak = 0
+        self.live = np.zeros(0)
+        self.max_start = -np.inf
+
+    def add(self, cdrs: CDRTable) -> None:
+        self.n += len(cdrs)
+        self.epoch = cdrs.epoch
+        agents = cdrs["agent_id"]
+        self.agents = np.union1d(self.agents, agents[agents >= 0])
+        start, end = cdrs["start"], cdrs["end"]
+        ok = np.isfinite(start)
+        if ok.any():
+            self.first = np.fmin(self.first, start[ok].min())
+            self.last = np.fmax(self.last, start[ok].max())
+        ok &= np.isfinite(end)
+        s = np.sort(start[ok])
+        e = np.sort(np.maximum(end[ok], start[ok]))
+        if not len(s):
+            return
+        if s[0] < self.max_start:
+            raise CDRFormatError(
+                "chunked rating without campaign=: the calls are not in dial order (a "
+                f"chunk starts at {s[0]} s, before {self.max_start} s), so the peak "
+                "concurrency cannot be estimated chunk by chunk; give campaign= (CLI: "
+                "--seats, --channels, --numbers, --days) or sort the calls by start")
+        ends = np.concatenate([self.live, e])
+        ends.sort(kind="mergesort")
+        live = (self.started + np.arange(1, len(s) + 1) - self.dropped
+                - np.searchsorted(ends, s, side="left"))
+        self.peak = max(self.peak, int(live.max()))
+        self.started += len(s)
+        self.max_start = s[-1]
+        gone = int(np.searchsorted(ends, self.max_start, side="left"))
+        self.dropped += gone
+        self.live = ends[gone:]
+
+    def info(self) -> CampaignInfo:
+        days = 0
+        if np.isfinite(self.first):
+            off = week_offset_s(self.epoch) % DAY_S
+            first, last = (np.floor((off + x) / DAY_S) for x in (self.first, self.last))
+            days = int(last - first) + 1
+        return CampaignInfo(seats=len(self.agents), channels=self.peak,
+                            numbers=1 if self.n else 0, days=Decimal(days), estimated=True)
+
+
+class _TermCarry:
+    """One plan's traffic terms: per term, per window label, the summed counts."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.counts: list[dict[str, list[int]]] = [{} for _ in plan.traffic_terms]
+
+    def add(self, cdrs: CDRTable, units: np.ndarray,
+            keys: dict[tuple[str, str], tuple[np.ndarray, list[str]]]) -> None:
+        answered = cdrs["disposition"] == encode("disposition", "ANSWERED")
+        d = np.where(answered, cdrs["billsec"], 0)
+        positive = answered & (d > 0)
+        for term, carried in zip(self.plan.traffic_terms, self.counts, strict=True):
+            wk = (term.window, term.zone)
+            if wk not in keys:
+                keys[wk] = window_keys(cdrs, *wk)
+            index, labels = keys[wk]
+            counts = term_counts(term, index, len(labels), d, answered, positive, units)
+            for w, label in enumerate(labels):
+                row = carried.setdefault(label, [0] * len(COUNTS))
+                for k, name in enumerate(COUNTS):
+                    row[k] += counts[name][w]
+
+    def results(self, den: int) -> tuple[TermResult, ...]:
+        out = []
+        for term, carried in zip(self.plan.traffic_terms, self.counts, strict=True):
+            # labels (YYYY-MM-DD, YYYY-MM-DD/week, YYYY-MM, campaign) sort by time
+            labels = sorted(carried) or ["campaign"]
+            rows = [carried.get(label, [0] * len(COUNTS)) for label in labels]
+            counts = {name: [r[k] for r in rows] for k, name in enumerate(COUNTS)}
+            out.append(window_results(term, labels, counts, den,
+                                      lambda x, plan=self.plan: money(x, plan)))
+        return tuple(out)
+
+
+def rate_chunks(chunks: Iterable[CDRTable], plans: Iterable[Plan], *,
+                campaign: CampaignInfo | None = None,
+                on_block: Callable[[CDRTable, Rating], None] | None = None,
+                block: int = CHUNK) -> ChunkedRating:
+    """Rate calls given chunk by chunk under each plan, in memory bounded by a block.
+
+    Parameters
+    ----------
+    chunks
+        The calls, in order, as tables sharing epoch and zone (any sizes).
+    plans
+        Plans with unique names.
+    campaign
+        Seats, channels, numbers, days and labour for plan-level fees; None estimates
+        them from the calls as :meth:`CampaignInfo.from_cdrs` would (see the module
+        docstring for the one case this refuses).
+    on_block
+        Called with each block of (up to) :data:`~sim.billing.rater.CHUNK` calls and its
+        rating (per-call billed seconds and charges, traffic terms left out): to write
+        charges out as they are computed. Ratings are not kept.
+    block
+        Calls per block. The default cuts the blocks where the whole-table pass does,
+        so that even the talk-time float sum is the same to the last bit; any other
+        size gives the same money, counts and billed seconds (tests use small ones).
+
+    Returns
+    -------
+    ChunkedRating
+        Per-plan summaries equal to ``rate(CDRTable.concat(chunks), plans).summaries``.
+    """
+    plans = tuple(plans)
+    names = [p.name for p in plans]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise PlanError(f"plan names must be unique when rated together (repeated: "
+                        f"{', '.join(dupes)})")
+    bare = tuple(dataclasses.replace(p, traffic_terms=()) if p.traffic_terms else p
+                 for p in plans)
+    billed = dict.fromkeys(names, 0)
+    units = dict.fromkeys(names, 0)
+    dens = dict.fromkeys(names, 1)
+    terms = {p.name: _TermCarry(p) for p in plans if p.traffic_terms}
+    carry = _CampaignCarry() if campaign is None else None
+    shared: dict[str, Any] = dict(calls=0, answered=0, contacts=0, conversions=0,
+                                  talk_s=0.0)
+    known = False
+    n_blocks = 0
+    for table in blocks(chunks, block):
+        n_blocks += 1
+        r = rate(table, bare, campaign=_NO_FEES)
+        shared["calls"] += len(table)
+        if plans:
+            s = r.summaries[names[0]]
+            shared["answered"] += s.answered
+            shared["contacts"] += s.contacts
+            shared["conversions"] += s.conversions
+            shared["talk_s"] += s.talk_s
+        known = known or outcomes_known(table)
+        keys: dict[tuple[str, str], Any] = {}
+        for name in names:
+            pc = r.calls[name]
+            billed[name] += pc.billed_total_s
+            units[name] += pc.units_total
+            dens[name] = pc.den
+            if name in terms:
+                terms[name].add(table, pc.units, keys)
+        if carry is not None:
+            carry.add(table)
+        if on_block is not None:
+            on_block(table, r)
+    shared["outcomes_known"] = known or shared["calls"] == 0
+    info = carry.info() if carry is not None else campaign
+    assert info is not None
+    empty = np.zeros(0, dtype=np.int64)
+    summaries: dict[str, PlanSummary] = {}
+    for plan in plans:
+        name = plan.name
+        if n_blocks == 0:  # no calls: the denominators come from an empty rating
+            dens[name] = rate(_empty_like(), [bare[names.index(name)]],
+                              campaign=_NO_FEES).calls[name].den
+        pc = PlanCalls(plan=plan, billed_s=empty, units=empty, den=dens[name],
+                       billed_total_s=billed[name], units_total=units[name])
+        traffic = terms[name].results(dens[name]) if name in terms else ()
+        summaries[name] = _summary(pc, info, shared, traffic)
+    return ChunkedRating(campaign=info, summaries=summaries, plans=plans,
+                         calls=shared["calls"], blocks=n_blocks)
+
+
+def _empty_like() -> CDRTable:
+    from sim.cdr import empty_columns, open_categories
+
+    return CDRTable(empty_columns(0), open_categories())
