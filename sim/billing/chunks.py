@@ -42,7 +42,7 @@ from sim.errors import CDRFormatError, PlanError
 from .fees import CampaignInfo, money
 from .plans import DAY_S, Plan
 from .rater import CHUNK, _summary, outcomes_known, rate
-from .results import PlanCalls, PlanSummary, Rating
+from .results import PlanCalls, PlanSummary, Rating, exact_sum
 from .tariff import week_offset_s
 from .terms import COUNTS, TermResult, term_counts, window_keys, window_results
 
@@ -213,6 +213,71 @@ class _TermCarry:
         return tuple(out)
 
 
+class _PeriodCarry:
+    """Billing periods (bundles, volume tiers, minimum spend): the span of call days and,
+    per plan and period, the summed charge units and billed seconds."""
+
+    def __init__(self, plans: tuple[Plan, ...]) -> None:
+        self.plans = [p for p in plans if p.bundle is not None or p.contract.tiers
+                      or p.contract.min_monthly]
+        self.lo = self.hi = np.nan
+        self.epoch: str | None = None
+        self.sums: dict[str, dict[int, list[int]]] = {p.name: {} for p in self.plans}
+
+    def add(self, cdrs: CDRTable, calls: Mapping[str, PlanCalls]) -> None:
+        if not self.plans or len(cdrs) == 0:
+            return
+        from .contract import call_periods, call_times
+
+        self.epoch = cdrs.epoch
+        t = call_times(cdrs)
+        ok = t[np.isfinite(t)]
+        if ok.size:
+            self.lo = float(np.fmin(self.lo, ok.min()))
+            self.hi = float(np.fmax(self.hi, ok.max()))
+        by_anchor: dict[int, np.ndarray] = {}
+        for plan in self.plans:
+            anchor = plan.contract.period_start
+            if anchor not in by_anchor:
+                by_anchor[anchor] = call_periods(cdrs, anchor)
+            k = by_anchor[anchor]
+            pc = calls[plan.name]
+            acc = self.sums[plan.name]
+            for period in np.unique(k).tolist():
+                m = k == period
+                row = acc.setdefault(int(period), [0, 0])
+                row[0] += exact_sum(pc.units[m])
+                row[1] += exact_sum(pc.billed_s[m])
+
+    def periods(self, plan: Plan, days: Decimal, den: int, totals: tuple[int, int]
+                ) -> tuple[Any, ...]:
+        if plan not in self.plans:
+            return ()
+        from .contract import _local_days, period_calendar, period_lines
+
+        def rounder(x: Any) -> Decimal:
+            return money(x, plan)
+
+        if self.epoch is None:  # no calls: one period, as the whole-table pass has it
+            return period_lines(plan, days, [totals[0]], den, [totals[1]], ["-"], [1],
+                                rounder)
+        lo, hi = (self.lo, self.hi) if np.isfinite(self.lo) else (0.0, 0.0)
+        ends = _local_days(_EpochOnly(self.epoch), np.array([lo, hi]))  # type: ignore[arg-type]
+        k0, labels, spans = period_calendar(int(ends[0]), int(ends[1]),
+                                            plan.contract.period_start)
+        acc = self.sums[plan.name]
+        rows = [acc.get(k0 + i, [0, 0]) for i in range(len(labels))]
+        return period_lines(plan, days, [r[0] for r in rows], den, [r[1] for r in rows],
+                            labels, spans, rounder)
+
+
+@dataclass(frozen=True, slots=True)
+class _EpochOnly:
+    """What :func:`~.contract._local_days` reads of a table: its epoch."""
+
+    epoch: str
+
+
 def rate_chunks(chunks: Iterable[CDRTable], plans: Iterable[Plan], *,
                 campaign: CampaignInfo | None = None,
                 on_block: Callable[[CDRTable, Rating], None] | None = None,
@@ -256,6 +321,7 @@ def rate_chunks(chunks: Iterable[CDRTable], plans: Iterable[Plan], *,
     dens = dict.fromkeys(names, 1)
     terms = {p.name: _TermCarry(p) for p in plans if p.traffic_terms}
     carry = _CampaignCarry() if campaign is None else None
+    periods = _PeriodCarry(plans)
     shared: dict[str, Any] = dict(calls=0, answered=0, contacts=0, conversions=0,
                                   talk_s=0.0)
     known = False
@@ -281,6 +347,7 @@ def rate_chunks(chunks: Iterable[CDRTable], plans: Iterable[Plan], *,
                 terms[name].add(table, pc.units, keys)
         if carry is not None:
             carry.add(table)
+        periods.add(table, r.calls)
         if on_block is not None:
             on_block(table, r)
     shared["outcomes_known"] = known or shared["calls"] == 0
@@ -296,7 +363,9 @@ def rate_chunks(chunks: Iterable[CDRTable], plans: Iterable[Plan], *,
         pc = PlanCalls(plan=plan, billed_s=empty, units=empty, den=dens[name],
                        billed_total_s=billed[name], units_total=units[name])
         traffic = terms[name].results(dens[name]) if name in terms else ()
-        summaries[name] = _summary(pc, info, shared, traffic)
+        summaries[name] = _summary(pc, info, shared, traffic,
+                                   periods.periods(plan, info.days, dens[name],
+                                                   (units[name], billed[name])))
     return ChunkedRating(campaign=info, summaries=summaries, plans=plans,
                          calls=shared["calls"], blocks=n_blocks)
 

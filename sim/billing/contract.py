@@ -143,18 +143,35 @@ def billing_periods(cdrs: CDRTable, anchor: int
         ok = t[np.isfinite(t)]
         lo_t, hi_t = (float(ok.min()), float(ok.max())) if ok.size else (0.0, 0.0)
     ends = _local_days(cdrs, np.array([lo_t, hi_t]))
-    first, last = int(ends[0]), int(ends[1])
-    k0, k1 = (int(k) for k in _period_of(ends, anchor))
+    k0, labels, spans = period_calendar(int(ends[0]), int(ends[1]), anchor)
+    if len(labels) == 1:  # the usual case: no per-call work
+        return None, labels, spans
+    if t is None:
+        t = np.where(np.isfinite(start), start, cdrs["answer"])
+    return _period_of(_local_days(cdrs, t), anchor) - k0, labels, spans
+
+
+def period_calendar(first: int, last: int, anchor: int) -> tuple[int, list[str], list[int]]:
+    """The billing periods from local day ``first`` to ``last`` (days since 1970-01-01):
+    the first period's index, each period's label and its calendar days in the span."""
+    k0, k1 = (int(k) for k in _period_of(np.array([first, last]), anchor))
     labels, spans = [], []
     for k in range(k0, k1 + 1):
         lo, hi = _period_start_day(k, anchor), _period_start_day(k + 1, anchor)
         labels.append(f"{np.datetime64(lo, 'D')}..{np.datetime64(hi - 1, 'D')}")
         spans.append(max(0, min(hi, last + 1) - max(lo, first)))
-    if k0 == k1:  # the usual case: no per-call work
-        return None, labels, spans
-    if t is None:
-        t = np.where(np.isfinite(start), start, cdrs["answer"])
-    return _period_of(_local_days(cdrs, t), anchor) - k0, labels, spans
+    return k0, labels, spans
+
+
+def call_times(cdrs: CDRTable) -> np.ndarray:
+    """The time a call is placed in a billing period by: its dial time, else its answer."""
+    start = cdrs["start"]
+    return np.where(np.isfinite(start), start, cdrs["answer"])
+
+
+def call_periods(cdrs: CDRTable, anchor: int) -> np.ndarray:
+    """Each call's billing-period index (months since 1970-01, shifted by the anchor)."""
+    return _period_of(_local_days(cdrs, call_times(cdrs)), anchor)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
