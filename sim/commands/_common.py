@@ -7,7 +7,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ __all__ = [
     "Progress",
     "add_output_args",
     "add_scenario_args",
+    "parse_mapping",
+    "run_progress",
     "blame_set",
     "check_out",
     "default_out",
@@ -91,6 +93,37 @@ class Console:
         """The machine-readable summary, on stdout with ``--json``."""
         if self.json:
             sys.stdout.write(json.dumps(_clean(data), indent=2, default=json_default) + "\n")
+
+
+def parse_mapping(items: Sequence[str], option: str = "--map") -> dict[str, str] | None:
+    """``--map COLUMN=HEADER`` items as {our column: the file's header}, or None."""
+    from ..errors import CDRFormatError
+
+    out: dict[str, str] = {}
+    for item in items:
+        column, sep, header = item.partition("=")
+        if not sep or not column.strip() or not header.strip():
+            raise CDRFormatError(f"{option} {item!r}: must be COLUMN=HEADER, like "
+                                 "billsec=\"Talk Time\"")
+        out[column.strip()] = header.strip()
+    return out or None
+
+
+def run_progress(label: str, *, quiet: bool = False
+                 ) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A ``progress(done, total)`` callback on stderr (the total may grow as the work is
+    planned), and the function that ends it: a bar on a terminal, otherwise about ten
+    plain lines so logs show progress too; nothing when ``quiet``."""
+    from ..progress import ProgressBar
+
+    bar = ProgressBar(label, 1.0, lines=0 if quiet else 10, unit="runs",
+                      enabled=False if quiet else None)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = max(total, 1)
+        bar.update(done, f"{done}/{total} runs")
+
+    return progress, bar.close
 
 
 def check_out(out: Path | None) -> None:

@@ -14,6 +14,8 @@ from typing import Any
 
 from sim.errors import SimError
 
+from ._common import parse_mapping
+
 __all__ = ["add_parser", "run"]
 
 
@@ -55,17 +57,6 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _mapping(option: str, items: list[str]) -> dict[str, str] | None:
-    out: dict[str, str] = {}
-    for item in items:
-        column, sep, header = item.partition("=")
-        if not sep or not column.strip() or not header.strip():
-            raise SimError(f"{option} {item!r}: must be COLUMN=HEADER, like "
-                           "billsec=\"Talk Time\"")
-        out[column.strip()] = header.strip()
-    return out or None
-
-
 def _print_import(label: str, path: Path, report: Any) -> None:
     counts = (report.counts_line() if hasattr(report, "counts_line") else
               f"{report.rows_read:,} rows read = {report.accepted:,} accepted + "
@@ -91,7 +82,7 @@ def _run_infer(args: argparse.Namespace) -> int:
         from sim.output import check_writable
         check_writable(args.out, args.force)
     result = infer_file(args.files[0], plans=args.plans, format=args.theirs_format,
-                        mapping=_mapping("--theirs-map", args.theirs_map),
+                        mapping=parse_mapping(args.theirs_map, "--theirs-map"),
                         where=args.theirs_where, tz=args.tz)
     text = result.text()
     if args.json:
@@ -130,10 +121,10 @@ def run(args: argparse.Namespace) -> int:
     contract = load_contract(args.plan)
     ours_path, theirs_path = args.files
     ours, ours_report = read_side(ours_path, format=args.ours_format,
-                                  mapping=_mapping("--ours-map", args.ours_map),
+                                  mapping=parse_mapping(args.ours_map, "--ours-map"),
                                   where=args.ours_where, tz=args.tz, charges=False)
     theirs, theirs_report = read_side(theirs_path, format=args.theirs_format,
-                                      mapping=_mapping("--theirs-map", args.theirs_map),
+                                      mapping=parse_mapping(args.theirs_map, "--theirs-map"),
                                       where=args.theirs_where, tz=args.tz)
     result = audit(ours, theirs, contract, tolerance_s=args.tolerance_s, country=args.country)
     if args.json:

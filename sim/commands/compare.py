@@ -14,7 +14,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._common import Console, add_scenario_args, default_out, load_from_args, write_json
+from ._common import (
+    Console,
+    add_scenario_args,
+    default_out,
+    load_from_args,
+    run_progress,
+    write_json,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -125,7 +132,6 @@ def _how_sure(args: argparse.Namespace, scenario: Any, comp: Any, plans: list[An
     from ..decide.uncertainty import variants_how_sure
     from ..errors import ScenarioError
     from ..fmt import format_table
-    from ..progress import ProgressBar
     from .negotiate import _ranges
 
     if not plans:
@@ -135,18 +141,13 @@ def _how_sure(args: argparse.Namespace, scenario: Any, comp: Any, plans: list[An
         raise ScenarioError(f"--sure-plan: no plan named {plan!r} (plans: "
                             f"{', '.join(p.name for p in plans)})")
     ranges = _ranges(args.uncertain)
-    bar = ProgressBar("how sure", 1, enabled=False if con.quiet else None, lines=10,
-                      unit="runs")
-
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done, f"{done}/{total} runs")
+    progress, close = run_progress("how sure", quiet=con.quiet)
 
     try:
         hs = variants_how_sure(scenario, list(comp.names), plans, plan, ranges,
                                samples=args.samples, seeds=comp.seeds, progress=progress)
     finally:
-        bar.close()
+        close()
     rows = hs.rows()
     con.table(f"\nHow sure ({hs.n} draws: {args.samples} samples of {', '.join(ranges)} x "
               f"{len(comp.seeds)} seeds), cost per contact under {plan}:")

@@ -17,6 +17,8 @@ from typing import Any
 from sim.errors import SimError
 from sim.output import check_writable
 
+from ._common import parse_mapping
+
 __all__ = ["add_parser", "run"]
 
 
@@ -58,19 +60,6 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _mapping(items: list[str]) -> dict[str, str] | None:
-    from sim.errors import CDRFormatError
-
-    out: dict[str, str] = {}
-    for item in items:
-        column, sep, header = item.partition("=")
-        if not sep or not column.strip() or not header.strip():
-            raise CDRFormatError(f"--map {item!r}: must be COLUMN=HEADER, like "
-                                 "billsec=\"Talk Time\"")
-        out[column.strip()] = header.strip()
-    return out or None
-
-
 def run(args: argparse.Namespace) -> int:
     from sim.cdrio import read_cdrs
     from sim.fit import fit
@@ -84,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if args.ring_timeout is not None and not args.ring_timeout > 0:
         raise SimError(f"--ring-timeout: must be a number of seconds > 0 "
                        f"(got {args.ring_timeout})")
-    imported = read_cdrs(args.cdrfile, format=args.format, mapping=_mapping(args.map),
+    imported = read_cdrs(args.cdrfile, format=args.format, mapping=parse_mapping(args.map),
                          tz=args.tz, direction=args.direction, where=args.where)
     report, cdrs = imported.report, imported.cdrs
     print(report.summary())

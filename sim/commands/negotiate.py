@@ -19,7 +19,14 @@ from typing import Any
 
 from sim.errors import SimError
 
-from ._common import Console, add_output_args, format_table, overrides_from
+from ._common import (
+    Console,
+    add_output_args,
+    format_table,
+    overrides_from,
+    parse_mapping,
+    run_progress,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -78,16 +85,6 @@ def _plans(files: list[Path]) -> tuple[Any, ...]:
     return tuple(load_plan_files(files))
 
 
-def _mapping(items: list[str]) -> dict[str, str] | None:
-    out: dict[str, str] = {}
-    for item in items:
-        column, sep, header = item.partition("=")
-        if not sep or not column.strip() or not header.strip():
-            raise SimError(f"--map {item!r}: must be COLUMN=HEADER")
-        out[column.strip()] = header.strip()
-    return out or None
-
-
 def _read_source(args: argparse.Namespace, con: Console) -> tuple[Any, Any]:
     """CDRs and campaign facts of a CDR file or a run folder."""
     from sim.billing import CampaignInfo
@@ -114,7 +111,7 @@ def _read_source(args: argparse.Namespace, con: Console) -> tuple[Any, Any]:
         src = cdr_file
     elif not src.is_file():
         raise SimError(f"{src}: no such file or folder")
-    imported = read_cdrs(src, format=args.format, mapping=_mapping(args.map), tz=args.tz)
+    imported = read_cdrs(src, format=args.format, mapping=parse_mapping(args.map), tz=args.tz)
     rep = imported.report
     con.note(rep.summary() if hasattr(rep, "summary") else
              f"{src}: {rep.rows_read:,} rows read = {rep.accepted:,} accepted + "
@@ -216,7 +213,6 @@ def _format_bundles(rows: list[dict[str, Any]], currency: str, basis: str) -> st
 
 def _run_simulated(args: argparse.Namespace, plans: tuple[Any, ...], con: Console) -> int:
     from sim.decide.simulated import negotiate_simulated
-    from sim.progress import ProgressBar
     from sim.scenario import load_scenario, quick
 
     scenario = load_scenario(args.scenario, overrides=overrides_from(args.overrides))
@@ -231,12 +227,7 @@ def _run_simulated(args: argparse.Namespace, plans: tuple[Any, ...], con: Consol
         ranges = {**from_fit, **ranges}
         con.note(f"{args.fit}: {len(from_fit)} fitted values with CIs are uncertain inputs: "
                  + ", ".join(from_fit))
-    bar = ProgressBar("negotiate", 1, enabled=False if con.quiet else None, lines=10,
-                      unit="runs")
-
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done, f"{done}/{total} runs")
+    progress, close = run_progress("negotiate", quiet=con.quiet)
 
     try:
         out = negotiate_simulated(scenario, plans, args.current, reps=args.reps,
@@ -244,7 +235,7 @@ def _run_simulated(args: argparse.Namespace, plans: tuple[Any, ...], con: Consol
                                   places=args.places, uncertain=ranges,
                                   samples=args.samples, fitted=fitted, progress=progress)
     finally:
-        bar.close()
+        close()
     con.emit(out)
     con.table(f"{scenario.name}{' after ' + args.variant if args.variant else ''}: "
               f"{args.reps} replications (seeds {args.seed}..{args.seed + args.reps - 1})")

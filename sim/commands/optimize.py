@@ -13,7 +13,14 @@ from typing import Any
 
 from sim.errors import SimError, SweepError
 
-from ._common import Console, add_scenario_args, format_table, load_from_args, write_json
+from ._common import (
+    Console,
+    add_scenario_args,
+    format_table,
+    load_from_args,
+    run_progress,
+    write_json,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -72,7 +79,6 @@ def _vary(items: list[str]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from sim.decide.optimize import optimize
-    from sim.progress import ProgressBar
 
     if args.seed < 0:
         raise SimError(f"--seed: must be >= 0 (got {args.seed})")
@@ -89,12 +95,7 @@ def run(args: argparse.Namespace) -> int:
         client = Client(args.dask)
         executor = client.get_executor()
     con = Console(args)
-    bar = ProgressBar("optimize", 1, enabled=False if con.quiet else None, lines=10,
-                      unit="runs")
-
-    def progress(done: int, expected: int) -> None:
-        bar.total = expected
-        bar.update(done, f"{done}/{expected} runs")
+    progress, close = run_progress("optimize", quiet=con.quiet)
 
     try:
         res = optimize(scenario, args.objective, _vary(args.vary),
@@ -104,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
                        workers=args.workers, executor=executor, out=args.out,
                        force=args.force, progress=progress)
     finally:
-        bar.close()
+        close()
         if client is not None:
             client.close()
     data = res.to_dict()

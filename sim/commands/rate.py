@@ -19,11 +19,11 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sim.errors import CDRFormatError, SimError
+from sim.errors import SimError
 from sim.output import atomic_write, atomic_write_text, check_writable, output_dir
 from sim.validate import DECIMAL_MAX
 
-from ._common import Console, add_output_args
+from ._common import Console, add_output_args, parse_mapping
 
 __all__ = ["add_parser", "run"]
 
@@ -78,17 +78,6 @@ def add_parser(subparsers: Any) -> None:
     g.add_argument("--labour", metavar="AMOUNT", help="labour cost, in the plans' currency")
     add_output_args(p)
     p.set_defaults(func=run)
-
-
-def _mapping(items: list[str]) -> dict[str, str] | None:
-    out: dict[str, str] = {}
-    for item in items:
-        column, sep, header = item.partition("=")
-        if not sep or not column.strip() or not header.strip():
-            raise CDRFormatError(f"--map {item!r}: must be COLUMN=HEADER, like "
-                                 "billsec=\"Talk Time\"")
-        out[column.strip()] = header.strip()
-    return out or None
 
 
 #: Sane upper limits of the campaign facts given on the command line.
@@ -153,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     if args.current is not None and args.current not in names:
         raise SimError(f"--current {args.current!r}: no such plan in "
                        f"{', '.join(map(str, args.plans))}; plans: {', '.join(names)}")
-    mapping = _mapping(args.map)
+    mapping = parse_mapping(args.map)
     if getattr(args, "chunked", False):
         from sim.commands._rate_chunked import run_chunked
 

@@ -27,6 +27,7 @@ from ._common import (
     default_out,
     format_table,
     load_from_args,
+    run_progress,
     write_json,
 )
 
@@ -113,14 +114,10 @@ def compliance_table(results: Sequence[Mapping[str, Any]]) -> str:
 
 def replication_progress(label: str, total: int, *, quiet: bool = False,
                          ) -> tuple[Callable[[int, int], None], Callable[[], None]]:
-    """A ``progress(done, total)`` callback on stderr, and the function that ends it.
-
-    A bar on a terminal; otherwise about ten plain lines, so logs show progress too;
-    nothing when ``quiet``.
-    """
-    bar = ProgressBar(label, float(total), lines=0 if quiet else 10, unit="runs",
-                      enabled=False if quiet else None)
-    return (lambda done, _n: bar.update(done, f"{done}/{total}")), bar.close
+    """A ``progress(done, total)`` callback on stderr over ``total`` runs, and the
+    function that ends it (:func:`._common.run_progress`)."""
+    progress, close = run_progress(label, quiet=quiet)
+    return (lambda done, _n: progress(done, total)), close
 
 
 def _executor(workers: int) -> Any:
