@@ -37,12 +37,12 @@ from typing import Any
 import numpy as np
 
 from sim.cdr import CDRTable, encode
-from sim.errors import CDRFormatError, PlanError
+from sim.errors import CDRFormatError
 
 from .fees import CampaignInfo, money
 from .plans import DAY_S, Plan
-from .rater import CHUNK, _summary, outcomes_known, rate
-from .results import PlanCalls, PlanSummary, Rating, exact_sum
+from .rater import CHUNK, _summary, check_unique_names, outcomes_known, rate
+from .results import PlanCalls, PlanSummaries, PlanSummary, Rating, exact_sum
 from .tariff import week_offset_s
 from .terms import COUNTS, TermResult, term_counts, window_keys, window_results
 
@@ -52,7 +52,7 @@ _NO_FEES = CampaignInfo()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class ChunkedRating:
+class ChunkedRating(PlanSummaries):
     """Per-plan summaries of a chunked rating (a :class:`~sim.billing.Rating` without
     its per-call arrays): :func:`~sim.billing.format_comparison` takes it as it is."""
 
@@ -61,26 +61,6 @@ class ChunkedRating:
     plans: tuple[Plan, ...]
     calls: int
     blocks: int
-
-    def summary(self, name: str) -> PlanSummary:
-        return self.summaries[name]
-
-    def ranked(self) -> list[PlanSummary]:
-        """Summaries sorted by currency, then total cost (cheapest first), then name."""
-        return sorted(self.summaries.values(), key=lambda s: (s.currency, s.total, s.plan))
-
-    def rows(self) -> list[dict[str, Any]]:
-        """One flat dict per plan, in plan order."""
-        return [s.row() for s in self.summaries.values()]
-
-    def traffic(self) -> dict[str, list[dict[str, Any]]]:
-        """Per plan with traffic terms: each term's line, windows, fired and cost."""
-        return {name: [t.to_dict() for t in s.traffic]
-                for name, s in self.summaries.items() if s.traffic}
-
-    def totals(self) -> dict[str, Decimal]:
-        """Total cost per plan name."""
-        return {name: s.total for name, s in self.summaries.items()}
 
 
 def _rows(t: CDRTable, lo: int, hi: int) -> CDRTable:
@@ -309,11 +289,8 @@ def rate_chunks(chunks: Iterable[CDRTable], plans: Iterable[Plan], *,
         Per-plan summaries equal to ``rate(CDRTable.concat(chunks), plans).summaries``.
     """
     plans = tuple(plans)
+    check_unique_names(plans)
     names = [p.name for p in plans]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise PlanError(f"plan names must be unique when rated together (repeated: "
-                        f"{', '.join(dupes)})")
     bare = tuple(dataclasses.replace(p, traffic_terms=()) if p.traffic_terms else p
                  for p in plans)
     billed = dict.fromkeys(names, 0)

@@ -217,6 +217,15 @@ def _week_times(cdrs: CDRTable, s: slice, d: np.ndarray) -> np.ndarray:
     return np.floor(np.where(known, at, 0)).astype(np.int64) + week_offset_s(cdrs.epoch)
 
 
+def check_unique_names(plans: tuple[Plan, ...]) -> None:
+    """Plans rated together are told apart by name: refuse repeats."""
+    names = [p.name for p in plans]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise PlanError(f"plan names must be unique when rated together (repeated: "
+                        f"{', '.join(dupes)})")
+
+
 def rate(cdrs: CDRTable, plans: Iterable[Plan], *,
          campaign: CampaignInfo | None = None) -> Rating:
     """Rate every call of ``cdrs`` under each plan.
@@ -245,11 +254,7 @@ def rate(cdrs: CDRTable, plans: Iterable[Plan], *,
         call without a time.
     """
     plans = tuple(plans)
-    names = [p.name for p in plans]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise PlanError(f"plan names must be unique when rated together (repeated: "
-                        f"{', '.join(dupes)})")
+    check_unique_names(plans)
     if campaign is None:
         campaign = CampaignInfo.from_cdrs(cdrs)
     n = len(cdrs)

@@ -20,7 +20,7 @@ from .plans import Plan
 from .tariff import rounded, units_to_decimal
 from .terms import TermResult
 
-__all__ = ["PlanCalls", "PlanSummary", "Rating", "exact_sum"]
+__all__ = ["PlanCalls", "PlanSummaries", "PlanSummary", "Rating", "exact_sum"]
 
 
 def exact_sum(units: np.ndarray) -> int:
@@ -176,26 +176,12 @@ class PlanSummary:
         }
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Rating:
-    """Every plan's per-call results and summary for one CDR table."""
+class PlanSummaries:
+    """What a rating answers per plan, from its ``summaries`` (shared by :class:`Rating`
+    and :class:`~sim.billing.chunks.ChunkedRating`)."""
 
-    call_id: np.ndarray
-    campaign: CampaignInfo
-    calls: Mapping[str, PlanCalls]
+    __slots__ = ()
     summaries: Mapping[str, PlanSummary]
-    #: For an imported export: each row's 1-based file line and the export's own call
-    #: id (``charges.csv`` carries them so it joins back to the export); else None.
-    source_line: np.ndarray | None = None
-    source_id: np.ndarray | None = None
-
-    @property
-    def plans(self) -> tuple[Plan, ...]:
-        return tuple(c.plan for c in self.calls.values())
-
-    def per_call(self, name: str) -> PlanCalls:
-        """Per-call billed seconds and charges of plan ``name``."""
-        return self.calls[name]
 
     def summary(self, name: str) -> PlanSummary:
         return self.summaries[name]
@@ -237,3 +223,25 @@ class Rating:
     def totals(self) -> dict[str, Decimal]:
         """Total cost per plan name, e.g. for a sweep table's columns."""
         return {name: s.total for name, s in self.summaries.items()}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Rating(PlanSummaries):
+    """Every plan's per-call results and summary for one CDR table."""
+
+    call_id: np.ndarray
+    campaign: CampaignInfo
+    calls: Mapping[str, PlanCalls]
+    summaries: Mapping[str, PlanSummary]
+    #: For an imported export: each row's 1-based file line and the export's own call
+    #: id (``charges.csv`` carries them so it joins back to the export); else None.
+    source_line: np.ndarray | None = None
+    source_id: np.ndarray | None = None
+
+    @property
+    def plans(self) -> tuple[Plan, ...]:
+        return tuple(c.plan for c in self.calls.values())
+
+    def per_call(self, name: str) -> PlanCalls:
+        """Per-call billed seconds and charges of plan ``name``."""
+        return self.calls[name]

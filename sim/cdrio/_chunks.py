@@ -99,22 +99,16 @@ def _iter_native(path: Path, rows: int, direction: str, account: dict[str, Any] 
     the reader's own blocks; None for any other file (then read whole)."""
     from ._build import Assembler, RowChecks, derive
     from ._direction import OUT, parse_where
-    from ._read import _comment_meta, _detect, _json, _setup_header
+    from ._read import _comment_meta, _detect, _json, _setup_header, split_head
     from ._report import Rejections
     from ._sidecar import read_sidecar
-    from ._text import Block, gc_paused, iter_blocks, read_head
+    from ._text import Block, gc_paused, iter_blocks
     from ._values import Factorizer
 
     if path.is_dir() or not path.is_file():
         return None
     rej = Rejections(str(path), strict)
-    comments: list[tuple[int, str]] = []
-    content: list[tuple[int, str]] = []
-    for no, text in read_head(path):
-        if not content and text.startswith("#"):
-            comments.append((no, text))
-        elif text.strip():
-            content.append((no, text))
+    comments, content = split_head(path)
     if not content or (format is None and _detect(path, content) != "native"):
         return None
     file_meta: dict[str, Any] = {**_comment_meta(comments), **read_sidecar(path, rej)}

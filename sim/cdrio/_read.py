@@ -424,6 +424,19 @@ def _zone_or_utc(zone_name: str | None, rej: Rejections) -> ZoneInfo:
     return get_zone(zone_name or "UTC")
 
 
+def split_head(path: Path) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """The head of a file as (leading ``#`` comment lines, the first content lines),
+    each ``(line number, text)``; blank lines are skipped."""
+    comments: list[tuple[int, str]] = []
+    content: list[tuple[int, str]] = []
+    for no, text in read_head(path):
+        if not content and text.startswith("#"):
+            comments.append((no, text))
+        elif text.strip():
+            content.append((no, text))
+    return comments, content
+
+
 def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
               mapping: Mapping[str, str] | None = None, strict: bool = False,
               tz: str | None = None, direction: Direction = "outbound",
@@ -487,13 +500,7 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
     if format == "parquet" or (format == "auto" and is_parquet(path)):
         return read_parquet(path, direction=direction, where=where, tz=tz)
     rej = Rejections(str(path), strict)
-    comments: list[tuple[int, str]] = []
-    content: list[tuple[int, str]] = []
-    for no, text in read_head(path):
-        if not content and text.startswith("#"):
-            comments.append((no, text))
-        elif text.strip():
-            content.append((no, text))
+    comments, content = split_head(path)
     fmt: str = _detect(path, content) if format == "auto" else format
     file_meta: dict[str, Any] = {}
     if fmt == "native":  # old files: '# key=value' lines; the sidecar wins over them
