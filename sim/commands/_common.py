@@ -21,6 +21,7 @@ __all__ = [
     "Console",
     "Progress",
     "add_output_args",
+    "add_cdr_args",
     "add_scenario_args",
     "parse_mapping",
     "run_progress",
@@ -93,6 +94,26 @@ class Console:
         """The machine-readable summary, on stdout with ``--json``."""
         if self.json:
             sys.stdout.write(json.dumps(_clean(data), indent=2, default=json_default) + "\n")
+
+
+def add_cdr_args(p: argparse.ArgumentParser | Any, *, legs: str = "legs to read") -> None:
+    """How to read a CDR export: ``--format``, ``--map``, ``--direction``, ``--where``,
+    ``--tz`` (the options of :func:`sim.read_cdrs`)."""
+    p.add_argument("--format", default="auto",
+                   choices=("auto", "native", "asterisk", "freeswitch", "mapped", "parquet"),
+                   help="CDR format (default: detect; --map implies mapped)")
+    p.add_argument("--map", metavar="COLUMN=HEADER", action="append", default=[],
+                   help="read our COLUMN from the file's HEADER column (header CSVs); repeat")
+    p.add_argument("--direction", default="outbound",
+                   choices=("outbound", "inbound", "internal", "all"),
+                   help=f"{legs} (default: outbound, the legs a carrier bills; rows whose "
+                        "direction cannot be told are kept too, with a warning)")
+    p.add_argument("--where", metavar="COLUMN=VALUE", action="append", default=[],
+                   help="keep only rows whose COLUMN (the file's own header name; "
+                        "Asterisk/FreeSWITCH: their field names) equals VALUE, or with "
+                        "COLUMN!=VALUE differs from it; repeat (all must hold)")
+    p.add_argument("--tz", metavar="ZONE",
+                   help="IANA time zone of the file's wall-clock times (bands use local time)")
 
 
 def parse_mapping(items: Sequence[str], option: str = "--map") -> dict[str, str] | None:

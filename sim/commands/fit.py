@@ -17,7 +17,7 @@ from typing import Any
 from sim.errors import SimError
 from sim.output import check_writable
 
-from ._common import parse_mapping
+from ._common import add_cdr_args, parse_mapping, seed_arg
 
 __all__ = ["add_parser", "run"]
 
@@ -29,18 +29,7 @@ def add_parser(subparsers: Any) -> None:
                     "ring law, talk mixture, retries, calendar, agents), write a commented "
                     "scenario and check it by re-simulation.")
     p.add_argument("cdrfile", metavar="CDRFILE", type=Path, help="CDR export to fit")
-    p.add_argument("--format", default="auto",
-                   choices=("auto", "native", "asterisk", "freeswitch", "mapped"),
-                   help="CDR format (default: detect; --map implies mapped)")
-    p.add_argument("--map", metavar="COLUMN=HEADER", action="append", default=[],
-                   help="read our COLUMN from the file's HEADER column (header CSVs); repeat")
-    p.add_argument("--direction", default="outbound",
-                   choices=("outbound", "inbound", "internal", "all"),
-                   help="legs to fit (default: outbound, the campaign's dials)")
-    p.add_argument("--where", metavar="COLUMN=VALUE", action="append", default=[],
-                   help="keep only rows whose COLUMN equals VALUE (COLUMN!=VALUE: differs); "
-                        "repeat (all must hold)")
-    p.add_argument("--tz", metavar="ZONE", help="IANA time zone of the file's times")
+    add_cdr_args(p, legs="legs to fit")
     p.add_argument("--ring-timeout", dest="ring_timeout", type=float, metavar="S",
                    help="the dialer's ring timeout, s (default: inferred from no-answer calls)")
     p.add_argument("--lead-column", metavar="C",
@@ -53,7 +42,8 @@ def add_parser(subparsers: Any) -> None:
                         "fitted law script.talk")
     p.add_argument("--reps", type=int, default=5, metavar="R",
                    help="replications of the twin check (default 5; 0 skips it)")
-    p.add_argument("--seed", type=int, default=1, help="root seed of the check (default 1)")
+    p.add_argument("--seed", type=seed_arg, default=1,
+                   help="root seed of the check, an integer >= 0 (default 1)")
     p.add_argument("--out", metavar="DIR", type=Path,
                    help="write scenario.toml, fit.json, check.json, fit.html here")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out folder")

@@ -21,6 +21,7 @@ from sim.errors import SimError
 
 from ._common import (
     Console,
+    add_cdr_args,
     add_output_args,
     format_table,
     overrides_from,
@@ -52,11 +53,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--volume", type=float, default=20.0, metavar="PCT",
                    help="volume uncertainty ±PCT %% for bundle sizing on a CDR file "
                         "(default 20; with --scenario the replications give it)")
-    g = p.add_argument_group("CDR file")
-    g.add_argument("--format", default="auto",
-                   choices=("auto", "native", "asterisk", "freeswitch", "mapped"))
-    g.add_argument("--map", metavar="COLUMN=HEADER", action="append", default=[])
-    g.add_argument("--tz", metavar="ZONE")
+    add_cdr_args(p.add_argument_group("CDR file"), legs="legs to price")
     s = p.add_argument_group("simulated campaign")
     s.add_argument("--scenario", metavar="FILE", type=Path,
                    help="simulate this scenario instead of reading calls")
@@ -111,7 +108,8 @@ def _read_source(args: argparse.Namespace, con: Console) -> tuple[Any, Any]:
         src = cdr_file
     elif not src.is_file():
         raise SimError(f"{src}: no such file or folder")
-    imported = read_cdrs(src, format=args.format, mapping=parse_mapping(args.map), tz=args.tz)
+    imported = read_cdrs(src, format=args.format, mapping=parse_mapping(args.map), tz=args.tz,
+                         direction=args.direction, where=args.where)
     rep = imported.report
     con.note(rep.summary() if hasattr(rep, "summary") else
              f"{src}: {rep.rows_read:,} rows read = {rep.accepted:,} accepted + "

@@ -23,7 +23,7 @@ from sim.errors import SimError
 from sim.output import atomic_write, atomic_write_text, check_writable, output_dir
 from sim.validate import DECIMAL_MAX
 
-from ._common import Console, add_output_args, parse_mapping
+from ._common import Console, add_cdr_args, add_output_args, parse_mapping
 
 __all__ = ["add_parser", "run"]
 
@@ -38,22 +38,8 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("cdrfile", metavar="CDRFILE", type=Path, help="CDR export to rate")
     p.add_argument("--plans", metavar="FILE", type=Path, action="append", required=True,
                    help="plan file (TOML); repeat to compare plans of several files")
-    p.add_argument("--format", default="auto",
-                   choices=("auto", "native", "asterisk", "freeswitch", "mapped"),
-                   help="CDR format (default: detect; --map implies mapped)")
-    p.add_argument("--map", metavar="COLUMN=HEADER", action="append", default=[],
-                   help="read our COLUMN from the file's HEADER column (header CSVs); repeat")
-    p.add_argument("--direction", default="outbound",
-                   choices=("outbound", "inbound", "internal", "all"),
-                   help="legs to price (default: outbound, the legs a carrier bills; rows "
-                        "whose direction cannot be told are priced too, with a warning)")
-    p.add_argument("--where", metavar="COLUMN=VALUE", action="append", default=[],
-                   help="keep only rows whose COLUMN (the file's own header name; "
-                        "Asterisk/FreeSWITCH: their field names) equals VALUE, or with "
-                        "COLUMN!=VALUE differs from it; repeat (all must hold)")
+    add_cdr_args(p, legs="legs to price")
     p.add_argument("--strict", action="store_true", help="any rejected row is an error")
-    p.add_argument("--tz", metavar="ZONE",
-                   help="IANA time zone of the file's wall-clock times (bands use local time)")
     p.add_argument("--out", metavar="DIR", type=Path,
                    help="write costs.csv, charges.csv (with each row's source line and "
                         "call id), rejections.csv, import.json, comparison.txt, and what "
