@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Sequence
 
 from . import __version__
-from .errors import SimError
+from .errors import ListExhaustedWarning, SimError
 
 __all__ = ["COMMANDS", "console", "main"]
 
@@ -100,6 +100,8 @@ def _main(argv: Sequence[str] | None) -> int:
                 # (no contacts, no answers) are not the user's business: the figures are
                 # NaN ("undefined") by design. --debug shows them.
                 warnings.simplefilter("ignore", RuntimeWarning)
+            # the commands print their own notes about a run (sim.run also warns)
+            warnings.simplefilter("ignore", ListExhaustedWarning)
             return int(args.func(args) or 0)
     except SimError as exc:
         print(f"dialsim {args.command}: error: {exc}", file=sys.stderr)

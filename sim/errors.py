@@ -11,6 +11,9 @@ prints its message and exits with code 2, never a traceback::
     └── OutputError       an output location cannot be written (read-only, not a folder)
         └── OutputExistsError an output folder exists and --force was not given
 
+Warnings about a run's results (not about its input) derive from :class:`SimWarning`:
+:class:`ListExhaustedWarning` says the call list ran out before the last shift ended.
+
 Errors that collect several problems keep them in ``problems`` (one line each, in the
 form ``file: dotted.key: must be X (got Y)``) so all of them are reported at once.
 """
@@ -21,11 +24,13 @@ from collections.abc import Iterable
 
 __all__ = [
     "CDRFormatError",
+    "ListExhaustedWarning",
     "OutputError",
     "OutputExistsError",
     "PlanError",
     "ScenarioError",
     "SimError",
+    "SimWarning",
     "SweepError",
 ]
 
@@ -62,3 +67,12 @@ class OutputError(SimError):
 
 class OutputExistsError(OutputError):
     """The output folder already exists and overwriting was not allowed."""
+
+
+class SimWarning(UserWarning):
+    """A run's results need a caution (the run itself succeeded)."""
+
+
+class ListExhaustedWarning(SimWarning):
+    """The call list ran out before the campaign's last shift ended: agents sat idle, so
+    per-hour KPIs and occupancy are diluted (``sim.run`` warns; the CLI prints a note)."""

@@ -81,3 +81,18 @@ def test_validate_blames_a_bad_set_too(capsys):
     assert main(["validate", BASE, "--set", "agents.count=-2"]) == 2
     err = capsys.readouterr().err
     assert "--set agents.count=-2: agents.count: must be an integer >= 1" in err
+
+
+def test_python_run_warns_when_the_list_runs_out_early() -> None:
+    # 5 leads for an 8-hour shift: the list is done within minutes
+    import pytest
+    from _factory import tiny
+
+    import sim
+    from sim.errors import ListExhaustedWarning
+
+    with pytest.warns(ListExhaustedWarning, match="call list ran out at 09:"):
+        result = sim.run(tiny(), seed=1)
+    assert result.notes and result.list_exhausted_s is not None
+    full = tiny(list={"size": 5000})  # more leads than the day can dial: no warning
+    assert sim.run(full, seed=1).notes == []

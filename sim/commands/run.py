@@ -293,31 +293,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def list_exhausted_s(result: Any, *, slack_s: float = 1800.0) -> float | None:
-    """When the call list ran out (s from the epoch: the last call's end), if every lead
-    was dialled and the agents' shifts went on more than ``slack_s`` after it; else None."""
-    import numpy as np
-
-    from ..model.calendar import shift_intervals
-
-    if result.lead_status.get("untouched", 1) != 0 or not len(result.cdrs):
-        return None
-    horizon = max((iv.last for iv in shift_intervals(result.scenario)), default=0.0)
-    last = float(np.max(result.cdrs.columns["end"]))
-    return last if horizon - last > slack_s else None
-
-
 def run_notes(result: Any) -> list[str]:
     """Warnings about a run worth a line on stderr (e.g. the list ran out early)."""
-    notes = []
-    t = list_exhausted_s(result)
-    if t is not None:
-        day, rest = divmod(int(t), 86_400)
-        notes.append(f"warning: the call list ran out at {rest // 3600:02d}:{rest % 3600 // 60:02d}"
-                     f" on day {day + 1}, before the campaign's last shift ended: agents sat "
-                     "idle, so per-hour KPIs and occupancy are diluted (use a larger "
-                     "list.size, fewer agents or fewer days)")
-    return notes
+    return [f"warning: {note}" for note in result.notes]
 
 
 def save_run(folder: Path, result: Any, rating: Any, plan_files: Sequence[Path], *,

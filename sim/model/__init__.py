@@ -5,6 +5,7 @@ This package is the only part of dialsim that imports simpy.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -17,7 +18,9 @@ from ..analysis.compliance import ComplianceLimits, RuleResult, evaluate
 from ..analysis.dialer import dialer_stats, timeline
 from ..analysis.kpis import kpis as compute_kpis
 from ..cdr import CDRTable
+from ..errors import ListExhaustedWarning
 from ..scenario import Scenario
+from .calendar import shift_intervals
 from .customers import OWNED_LAYOUT, Draws, lead_traits
 from .dialers import PowerPacer
 from .engine import Campaign
@@ -25,6 +28,10 @@ from .leads import check_memory
 from .recorder import Intervals3, agent_log
 
 __all__ = ["RunResult", "check_compliance", "run"]
+
+
+#: How long agents may sit on after the last call before the list counts as run out (s).
+LIST_SLACK_S = 1800.0
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -53,6 +60,29 @@ class RunResult:
     def agents(self) -> AgentLog:
         """The agent state log (idle / preview / talk / wrap intervals)."""
         return agent_log(self.cdrs, self.sessions, self.previews, self.agent_start)
+
+    @cached_property
+    def list_exhausted_s(self) -> float | None:
+        """When the call list ran out (s from the epoch: the last call's end), if every
+        lead was dialled and the agents' shifts went on more than 30 minutes after it;
+        else None."""
+        if self.lead_status.get("untouched", 1) != 0 or not len(self.cdrs):
+            return None
+        horizon = max((iv.last for iv in shift_intervals(self.scenario)), default=0.0)
+        last = float(np.max(self.cdrs.columns["end"]))
+        return last if horizon - last > LIST_SLACK_S else None
+
+    @property
+    def notes(self) -> list[str]:
+        """Cautions about this run's figures, one line each (e.g. the list ran out)."""
+        t = self.list_exhausted_s
+        if t is None:
+            return []
+        day, rest = divmod(int(t), 86_400)
+        return [f"the call list ran out at {rest // 3600:02d}:{rest % 3600 // 60:02d} on "
+                f"day {day + 1}, before the campaign's last shift ended: agents sat idle, "
+                "so per-hour KPIs and occupancy are diluted (use a larger list.size, fewer "
+                "agents or fewer days)"]
 
     @cached_property
     def timeline(self) -> dict[str, Any]:
@@ -116,9 +146,12 @@ def run(scenario: Scenario, seed: int = 0, *,
     pacer: dict[str, Any] = {"mode": scenario.dialer.mode, "blocked": campaign.rec.blocked}
     if campaign.pacer is not None and hasattr(campaign.pacer, "stats"):
         pacer.update(campaign.pacer.stats())
-    return RunResult(scenario=scenario, seed=seed, cdrs=cdrs, kpis=k, lead_status=status,
-                     sessions=sessions, previews=campaign.rec.preview_intervals(),
-                     agent_start=agent_start, pacer=pacer)
+    result = RunResult(scenario=scenario, seed=seed, cdrs=cdrs, kpis=k, lead_status=status,
+                       sessions=sessions, previews=campaign.rec.preview_intervals(),
+                       agent_start=agent_start, pacer=pacer)
+    for note in result.notes:
+        warnings.warn(note, ListExhaustedWarning, stacklevel=2)
+    return result
 
 
 def check_compliance(scenario: Scenario, cdrs: CDRTable) -> list[RuleResult]:

@@ -81,6 +81,12 @@ def warm_up(parent_pid: int | None = None) -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     watch_parent(parent_pid)
+    import warnings
+
+    from ..errors import ListExhaustedWarning
+
+    # a worker's stderr is the user's terminal: one line per run would drown it
+    warnings.simplefilter("ignore", ListExhaustedWarning)
     from .. import costing, model  # noqa: F401  (imported for their start-up cost)
 
 
