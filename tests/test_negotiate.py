@@ -246,3 +246,41 @@ def test_decide_never_imports_the_simulation_engine() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_stepped_tariffs_scale_from_their_quoted_step() -> None:
+    # "first 10 s free, then 0.2/min": the price is the 0.2, the free part stays free;
+    # steps 0.15 -> 0.10 (a ratio with no finite decimal) still negotiate.
+    cdrs = calls(200)
+    current = plan(name="cur", price_per_min="0.12", increments="60/60")
+    free_start = plan(name="free-start", steps=[
+        {"from_s": 0, "price": "0", "unit_s": 60, "increment_s": 1},
+        {"from_s": 10, "price": "0.2", "unit_s": 60, "increment_s": 1}])
+    at_own = with_price(free_start, "price_per_min", Decimal("0.2"))
+    assert [st.price for st in at_own.steps] == [Decimal(0), Decimal("0.2")]
+    assert plan_total(cdrs, at_own, CAMPAIGN) == plan_total(cdrs, free_start, CAMPAIGN)
+    segmented = plan(name="segmented", steps=[
+        {"from_s": 0, "price": "0.15", "unit_s": 60, "increment_s": 60},
+        {"from_s": 60, "price": "0.10", "unit_s": 60, "increment_s": 6}])
+    neg = negotiate(cdrs, [current, free_start, segmented], "cur", campaign=CAMPAIGN)
+    got = {p.plan: p for p in neg.plans}
+    assert got["free-start"].listed == Decimal("0.2")
+    assert got["segmented"].listed == Decimal("0.15")
+    target = neg.current_total
+    for name, p in (("free-start", free_start), ("segmented", segmented)):
+        price = got[name].indifference
+        assert price is not None
+        assert plan_total(cdrs, with_price(p, "price_per_min", price), CAMPAIGN) <= target
+        above = with_price(p, "price_per_min", price + Decimal("0.000001"))
+        assert plan_total(cdrs, above, CAMPAIGN) > target
+
+
+def test_a_plan_that_cannot_be_negotiated_is_skipped_not_fatal() -> None:
+    cdrs = calls(100)
+    current = plan(name="cur", price_per_min="0.12", increments="60/60")
+    tiers = plan(name="tiers", increments="60/60", tiers=[
+        {"up_to_min": 500, "price_per_min": "0.10"}, {"price_per_min": "0.08"}])
+    six = plan(name="six", price_per_min="0.15", increments="6/6")
+    neg = negotiate(cdrs, [current, tiers, six], "cur", campaign=CAMPAIGN)
+    assert [p.plan for p in neg.plans] == ["six"]
+    assert any(s.startswith("tiers: ") and "volume tiers" in s for s in neg.skipped)

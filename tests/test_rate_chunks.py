@@ -223,3 +223,17 @@ def test_dialsim_rate_chunked_refuses_a_partial_campaign(
     assert code == 2
     assert "give all of --seats, --channels, --numbers, --days or none" in \
         capsys.readouterr().err
+
+
+@pytest.mark.parametrize("block", [1, 7, 65536])
+def test_calls_without_a_time_are_billed_in_the_first_period(block: int) -> None:
+    # unanswered rows with no dial time have no time at all: both paths bill them (and
+    # their per-attempt fees) in the campaign's first billing period, whatever the block
+    t = calls(120, 4)
+    gone = np.random.default_rng(4).random(120) < 0.1
+    t.columns["start"][gone] = np.nan
+    assert (~np.isfinite(t["start"]) & ~np.isfinite(t["answer"])).any()
+    campaign = CampaignInfo(seats=7, channels=20, numbers=3, days=D("12.5"))
+    whole = rate(t, PLANS, campaign=campaign)
+    assert any(len(s.fees.periods) > 1 for s in whole.summaries.values())
+    assert_equal(whole, rate_chunks(cut(t, 7), PLANS, campaign=campaign, block=block))

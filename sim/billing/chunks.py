@@ -215,12 +215,13 @@ class _PeriodCarry:
         if ok.size:
             self.lo = float(np.fmin(self.lo, ok.min()))
             self.hi = float(np.fmax(self.hi, ok.max()))
-        by_anchor: dict[int, np.ndarray] = {}
+        by_anchor: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for plan in self.plans:
             anchor = plan.contract.period_start
             if anchor not in by_anchor:
                 by_anchor[anchor] = call_periods(cdrs, anchor)
-            k = by_anchor[anchor]
+            k, timeless = by_anchor[anchor]
+            k = np.where(timeless, TIMELESS, k)  # billed in the first period, known at the end
             pc = calls[plan.name]
             acc = self.sums[plan.name]
             for period in np.unique(k).tolist():
@@ -246,9 +247,15 @@ class _PeriodCarry:
         k0, labels, spans = period_calendar(int(ends[0]), int(ends[1]),
                                             plan.contract.period_start)
         acc = self.sums[plan.name]
-        rows = [acc.get(k0 + i, [0, 0]) for i in range(len(labels))]
+        rows = [list(acc.get(k0 + i, [0, 0])) for i in range(len(labels))]
+        extra = acc.get(TIMELESS, [0, 0])  # calls without a time: the first period's
+        rows[0] = [rows[0][0] + extra[0], rows[0][1] + extra[1]]
         return period_lines(plan, days, [r[0] for r in rows], den, [r[1] for r in rows],
                             labels, spans, rounder)
+
+
+#: Period key of calls with neither a dial nor an answer time (see contract.call_periods).
+TIMELESS = -(1 << 62)
 
 
 @dataclass(frozen=True, slots=True)

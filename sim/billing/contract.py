@@ -146,9 +146,8 @@ def billing_periods(cdrs: CDRTable, anchor: int
     k0, labels, spans = period_calendar(int(ends[0]), int(ends[1]), anchor)
     if len(labels) == 1:  # the usual case: no per-call work
         return None, labels, spans
-    if t is None:
-        t = np.where(np.isfinite(start), start, cdrs["answer"])
-    return _period_of(_local_days(cdrs, t), anchor) - k0, labels, spans
+    k, timeless = call_periods(cdrs, anchor)
+    return np.where(timeless, 0, k - k0), labels, spans  # timeless rows: the first period
 
 
 def period_calendar(first: int, last: int, anchor: int) -> tuple[int, list[str], list[int]]:
@@ -169,9 +168,12 @@ def call_times(cdrs: CDRTable) -> np.ndarray:
     return np.where(np.isfinite(start), start, cdrs["answer"])
 
 
-def call_periods(cdrs: CDRTable, anchor: int) -> np.ndarray:
-    """Each call's billing-period index (months since 1970-01, shifted by the anchor)."""
-    return _period_of(_local_days(cdrs, call_times(cdrs)), anchor)
+def call_periods(cdrs: CDRTable, anchor: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each call's billing-period index (months since 1970-01, shifted by the anchor),
+    and which calls have no time at all (neither dial nor answer): those are billed in
+    the campaign's first period."""
+    t = call_times(cdrs)
+    return _period_of(_local_days(cdrs, t), anchor), ~np.isfinite(t)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -73,6 +73,9 @@ _PRICE_CEILING = Fraction(10**9)
 
 def default_free(plan: Plan) -> str:
     """The price a buyer would negotiate on this plan: what it bills most by."""
+    if plan.contract.tiers:
+        raise PlanError(f"plan {plan.name!r}: priced by volume tiers; negotiating tier "
+                        "prices is not supported (give --free connect_fee or another key)")
     if plan.bundle is not None:
         return "bundle_price"
     if any(s.price > 0 for s in plan.steps):
@@ -87,7 +90,9 @@ def default_free(plan: Plan) -> str:
 def listed_price(plan: Plan, free: str) -> Decimal:
     """The plan's own value of the free price (currency)."""
     if free == "price_per_min":
-        return plan.price_per_min if plan.price_per_min is not None else plan.steps[0].price
+        if plan.price_per_min is not None:
+            return plan.price_per_min
+        return _lead_price(plan.steps)
     if free in ("bundle_price", "overage_per_min"):
         if plan.bundle is None:
             raise PlanError(f"plan {plan.name!r}: --free {free} needs a bundle plan")
@@ -97,15 +102,27 @@ def listed_price(plan: Plan, free: str) -> Decimal:
     raise PlanError(f"--free: must be one of {', '.join(FREE_KEYS)} (got {free!r})")
 
 
-def _scaled_steps(steps: tuple[Step, ...], factor: Fraction) -> tuple[Step, ...] | None:
-    """Steps with every price multiplied by ``factor``, or None when not exact."""
+def _lead_price(steps: tuple[Step, ...]) -> Decimal:
+    """The price a stepped tariff is quoted by: its first step with a price (a free
+    first segment, "first 10 s free", is not the price)."""
+    return next((st.price for st in steps if st.price > 0), Decimal(0))
+
+
+#: Decimal places of a stepped tariff's other steps when scaled to a negotiated price.
+SCALED_PLACES = 12
+
+
+def _scaled_steps(steps: tuple[Step, ...], factor: Fraction) -> tuple[Step, ...]:
+    """Steps with every price multiplied by ``factor``, each rounded half up to
+    :data:`SCALED_PLACES` decimals when the product has no finite decimal form."""
     out = []
-    for s in steps:
-        value = Fraction(s.price) * factor
+    for st in steps:
+        value = Fraction(st.price) * factor
         price = _decimal(value)
         if price is None:
-            return None
-        out.append(dataclasses.replace(s, price=price))
+            units = value.numerator * 10**SCALED_PLACES * 2 + value.denominator
+            price = Decimal(units // (2 * value.denominator)).scaleb(-SCALED_PLACES)
+        out.append(dataclasses.replace(st, price=price))
     return tuple(out)
 
 
@@ -137,15 +154,11 @@ def with_price(plan: Plan, free: str, price: Decimal) -> Plan:
             x, y = (int(v) for v in plan.increments.split("/"))
             return dataclasses.replace(plan, price_per_min=price,
                                        steps=shorthand_steps(price, x, y))
-        first = plan.steps[0].price
-        if first == 0:
-            steps = tuple(dataclasses.replace(s, price=price) for s in plan.steps)
-        else:
-            scaled = _scaled_steps(plan.steps, Fraction(price) / Fraction(first))
-            if scaled is None:
-                raise PlanError(f"plan {plan.name!r}: its steps cannot be scaled exactly to "
-                                f"a first price of {price}")
-            steps = scaled
+        lead = _lead_price(plan.steps)
+        if lead == 0:  # a tariff with no price yet: every step at the price
+            steps = tuple(dataclasses.replace(st, price=price) for st in plan.steps)
+        else:  # the quoted step at the price, the others (free ones stay free) in proportion
+            steps = _scaled_steps(plan.steps, Fraction(price) / Fraction(lead))
         return dataclasses.replace(plan, steps=steps)
     if free in ("bundle_price", "overage_per_min"):
         if plan.bundle is None:
@@ -377,13 +390,11 @@ def negotiate(cdrs: CDRTable, plans: Sequence[Plan], current: str, *,
             skipped.append(f"{plan.name}: bills in {plan.currency}, the current plan in "
                            f"{base.currency}")
             continue
-        key = free or default_free(plan)
-        try:
+        try:  # one offer that cannot be negotiated this way must not stop the others
+            key = free or default_free(plan)
             out.append(indifference_price(cdrs, plan, target, free=key, campaign=campaign,
                                           places=places))
         except PlanError as exc:
-            if free is None:
-                raise
             skipped.append(f"{plan.name}: {exc}")
     for inc in templates:
         tpl = template_plan(inc, base.currency, decimals=max(base.rounding.decimals, 4))

@@ -287,6 +287,7 @@ def _p_correct(diffs: np.ndarray, seed: int, draws: int = 20_000) -> float:
     """
     if diffs.shape[1] == 0:
         return 1.0
+    diffs = diffs[np.isfinite(diffs).all(axis=1)]  # a run without contacts has no figure
     n = diffs.shape[0]
     if n < 2:
         return math.nan

@@ -97,7 +97,8 @@ class HowSure:
         """Plan -> exact E[its total - the cheapest of the draw]; None when infinite."""
         out: dict[str, Fraction | None] = {}
         for p in self.plans:
-            gaps = [d.totals[p] - min(d.totals[q] for q in self.plans) for d in self.draws]
+            gaps = [_gap(d.totals[p], min(d.totals[q] for q in self.plans))
+                    for d in self.draws]
             out[p] = (None if not all(g.is_finite() for g in gaps)  # buys nothing in a draw
                       else sum((Fraction(g) for g in gaps), Fraction(0)) / self.n)
         return out
@@ -135,6 +136,14 @@ class HowSure:
     def to_dict(self) -> dict[str, Any]:
         return {"draws": self.n, "reference": self.reference, "best": self.best(),
                 "plans": self.rows()}
+
+
+def _gap(value: Decimal, best: Decimal) -> Decimal:
+    """What a choice costs over the best one in a draw; 0 when no choice buys anything
+    (every one infinite), infinite when this one buys nothing and another does."""
+    if not best.is_finite():
+        return Decimal(0)
+    return value - best
 
 
 Evaluate = Callable[[Mapping[str, float], int], Mapping[str, Decimal]]
