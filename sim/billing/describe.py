@@ -31,7 +31,7 @@ def _d(x: Decimal) -> str:
 def bills_time(plan: Plan) -> bool:
     """True when the plan's charge depends on talk time (a per-minute price somewhere,
     a bundle, or per-destination minute prices)."""
-    if plan.bundle is not None:
+    if plan.bundle is not None or plan.contract.tiers:
         return True
     if any(s.price != 0 for s in plan.steps):
         return True
@@ -53,6 +53,11 @@ def _steps_text(steps: tuple[Step, ...]) -> str:
 
 
 def _time(plan: Plan) -> str | None:
+    c = plan.contract
+    if c.tiers and not any(s.price != 0 for s in plan.steps):
+        prices = "/".join(_d(t.price_per_min) for t in c.tiers)
+        inc = f" {plan.increments}" if plan.increments else ""
+        return f"{c.tier_mode.replace('_', '-')} volume tiers {prices}/min{inc}"
     if plan.bundle is not None:
         b = plan.bundle
         inc = f" {plan.increments}" if plan.increments else ""
@@ -112,6 +117,19 @@ def _destinations(plan: Plan) -> str | None:
     return None if not n else f", {n} destination price{'s' if n > 1 else ''}"
 
 
+def _contract(plan: Plan) -> str | None:
+    c = plan.contract
+    out = []
+    if c.min_monthly:
+        out.append(f"min spend {_d(c.min_monthly)}/mo")
+    if c.tax_rate:
+        out.append(f"tax {_d((c.tax_rate * 100).normalize())} %")
+    if plan.traffic_terms:
+        n = len(plan.traffic_terms)
+        out.append(f"{n} traffic term{'s' if n > 1 else ''}")
+    return " + ".join(out) or None
+
+
 def _rent(plan: Plan) -> str | None:
     out = []
     if plan.seat_per_month:
@@ -128,7 +146,7 @@ def _rent(plan: Plan) -> str | None:
 #: The clauses of a tariff line, in order (see the module docstring to add one).
 CLAUSES: list[Callable[[Plan], str | None]] = [
     _time, _connect, _attempt, _free_short, _included, _limits, _legs, _bands,
-    _destinations, _rent,
+    _destinations, _rent, _contract,
 ]
 
 
