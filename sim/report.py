@@ -325,8 +325,13 @@ def _plans_section(run: RunFolder, rating: Rating | None, figs: _Figures) -> str
     for currency, group in groups.items():
         from .billing.describe import bills_time
 
+        traffic = any(s.traffic for s in group)
+        tax = any(s.tax for s in group)
         cols = [money_column([s.telecom for s in group], currency),
+                *([money_column([s.traffic_fees for s in group], currency)] if traffic
+                  else []),
                 money_column([s.fees.total for s in group], currency),
+                *([money_column([s.tax for s in group], currency)] if tax else []),
                 money_column([s.total for s in group], currency),
                 money_column([s.per_dial() for s in group], currency, unit=True),
                 money_column([s.per_contact() for s in group], currency, unit=True),
@@ -341,8 +346,9 @@ def _plans_section(run: RunFolder, rating: Rating | None, figs: _Figures) -> str
                          "–" if pct is None else f"{pct:+.1f}%", *(c[i] for c in cols)])
         out.append(f"<h3>{_e(currency)}</h3>")
         out.append(_table(["plan", "tariff", "billed min", "rounding overhead",
-                           f"telecom {currency}", "fees", "total", "per dial", "per contact",
-                           "per conversion", "with labour"], rows, left=2,
+                           f"telecom {currency}", *(["traffic terms"] if traffic else []),
+                           "fees", *(["tax"] if tax else []), "total", "per dial",
+                           "per contact", "per conversion", "with labour"], rows, left=2,
                           best=lambda j: j == 0, wrap=(1,)))
         terms = [[s.plan, t.term.name, t.term.line, t.term.action,
                   f"{sum(w.fired for w in t.windows)} / {len(t.windows)}",

@@ -132,15 +132,19 @@ def _write_candidates(path: Path, table: list[dict[str, Any]]) -> None:
 
 
 def _format(data: dict[str, Any]) -> str:
+    from sim.fmt import plain
+
     def line(label: str, v: dict[str, Any] | None) -> list[list[str]]:
         if v is None:
             return []
         settings = ", ".join(f"{k}={x}" for k, x in v["settings"].items())
         o = v["objective"]
-        rows = [[label, settings, f"{o['mean']:.6g} ({o['low']:.6g} to {o['high']:.6g})", ""]]
+        rows = [[label, settings, f"{plain(o['mean'])} ({plain(o['low'])} to "
+                                  f"{plain(o['high'])})", ""]]
         for name, c in v["constraints"].items():
-            rows.append(["", f"  {name}", f"{c['mean']:.4g} ({c['low']:.4g} to "
-                                          f"{c['high']:.4g})", "ok" if c["ok"] else "BROKEN"])
+            rows.append(["", f"  {name}", f"{plain(c['mean'], 4)} ({plain(c['low'], 4)} to "
+                                          f"{plain(c['high'], 4)})",
+                         "ok" if c["ok"] else "BROKEN"])
         return rows
 
     head = (f"{data['direction']} {data['objective']}"
@@ -152,4 +156,6 @@ def _format(data: dict[str, Any]) -> str:
                         "llll")
     p = data["p_correct"]
     sure = "n/a" if p != p else f"{p:.3f}"
-    return f"{head}\n\n{body}\n\nP(the choice is the best of the candidates evaluated) = {sure}"
+    return (f"{head}\n\n{body}\n\nP(the choice is the best of the candidates evaluated) = "
+            f"{sure} (from the paired differences on the selection's common seeds: common "
+            "random numbers make a difference far surer than the two intervals above)")
