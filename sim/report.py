@@ -39,9 +39,10 @@ import numpy as np
 from . import __version__
 from .agentlog import AGENT_STATES, AgentLog
 from .billing import CampaignInfo, Plan, Rating, rate
+from .billing.costs import plan_table
 from .cdr import CDRTable
 from .errors import OutputExistsError, SimError
-from .fmt import ci, money, money_column, number, unit_places
+from .fmt import ci, money, number, unit_places
 from .output import atomic_write, atomic_write_text
 from .report_decision import decide, decision_html
 
@@ -323,32 +324,12 @@ def _plans_section(run: RunFolder, rating: Rating | None, figs: _Figures) -> str
         groups.setdefault(s.currency, []).append(s)
     est = (run.replications or {}).get("estimates", {})
     for currency, group in groups.items():
-        from .billing.describe import bills_time
-
-        traffic = any(s.traffic for s in group)
-        tax = any(s.tax for s in group)
-        cols = [money_column([s.telecom for s in group], currency),
-                *([money_column([s.traffic_fees for s in group], currency)] if traffic
-                  else []),
-                money_column([s.fees.total for s in group], currency),
-                *([money_column([s.tax for s in group], currency)] if tax else []),
-                money_column([s.total for s in group], currency),
-                money_column([s.per_dial() for s in group], currency, unit=True),
-                money_column([s.per_contact() for s in group], currency, unit=True),
-                money_column([s.per_conversion() for s in group], currency, unit=True),
-                money_column([s.campaign_total for s in group], currency)]
-        rows = []
-        for i, s in enumerate(group):
-            timed = bills_time(plans[s.plan])
-            pct = s.overhead_pct if timed else None
-            rows.append([s.plan, plans[s.plan].tariff_text,
-                         f"{s.billed_min:,.1f}" if timed else "–",
-                         "–" if pct is None else f"{pct:+.1f}%", *(c[i] for c in cols)])
+        header, rows = plan_table(group, plans, currency, labour=True,
+                                  traffic=any(s.traffic for s in group),
+                                  tax=any(s.tax for s in group), dash="–")
+        header[3] = "rounding overhead"
         out.append(f"<h3>{_e(currency)}</h3>")
-        out.append(_table(["plan", "tariff", "billed min", "rounding overhead",
-                           f"telecom {currency}", *(["traffic terms"] if traffic else []),
-                           "fees", *(["tax"] if tax else []), "total", "per dial",
-                           "per contact", "per conversion", "with labour"], rows, left=2,
+        out.append(_table(header, rows, left=2,
                           best=lambda j: j == 0, wrap=(1,)))
         terms = [[s.plan, t.term.name, t.term.line, t.term.action,
                   f"{sum(w.fired for w in t.windows)} / {len(t.windows)}",

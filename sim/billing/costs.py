@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -129,6 +129,47 @@ def _cell(value: Any) -> str:
     return "" if value is None else safe_cell(str(value))  # names: no spreadsheet formulas
 
 
+def plan_table(group: Sequence[PlanSummary], plans: Mapping[str, Any], currency: str, *,
+               labour: bool, traffic: bool, tax: bool, dash: str = "-"
+               ) -> tuple[list[str], list[list[str]]]:
+    """The plan comparison of one currency as a header and text rows: tariff, billed
+    minutes and overhead (``dash`` for plans that bill no time), telecom, traffic fees,
+    fees, tax, total and unit costs (same places down each column; ``n/a`` per contact
+    where the CDRs cannot tell contacts), and the total with labour. Used by the CLI
+    comparison and the HTML report, so both show the same figures."""
+    header = ["plan", "tariff", "billed min", "overhead", f"telecom {currency}",
+              *(["traffic"] if traffic else []), "fees", *(["tax"] if tax else []),
+              "total", "per dial", "per contact", "per conversion",
+              *(["with labour"] if labour else [])]
+    cols: list[list[str]] = [money_column([s.telecom for s in group], currency)]
+    if traffic:
+        cols.append([c if s.traffic else dash for c, s in zip(
+            money_column([s.traffic_fees for s in group], currency), group, strict=True)])
+    cols.append(money_column([s.fees.total for s in group], currency))
+    if tax:
+        cols.append([c if plans[s.plan].contract.tax_rate else dash for c, s in zip(
+            money_column([s.tax for s in group], currency), group, strict=True)])
+    cols += [money_column([s.total for s in group], currency),
+             money_column([s.per_dial() for s in group], currency, unit=True)]
+    per = [money_column([s.per_contact() for s in group], currency, unit=True),
+           money_column([s.per_conversion() for s in group], currency, unit=True)]
+    for col in per:  # contacts and conversions unknown for a foreign export
+        for i, s in enumerate(group):
+            if not s.outcomes_known:
+                col[i] = "n/a".rjust(len(col[i]))
+    cols += per
+    if labour:
+        cols.append(money_column([s.campaign_total for s in group], currency))
+    rows = []
+    for i, s in enumerate(group):
+        timed = bills_time(plans[s.plan])
+        pct = s.overhead_pct if timed else None
+        rows.append([s.plan, plans[s.plan].tariff_text,
+                     f"{s.billed_min:,.1f}" if timed else dash,
+                     dash if pct is None else f"{pct:+.1f}%", *(col[i] for col in cols)])
+    return header, rows
+
+
 def format_comparison(rating: Rating) -> str:
     """The plans side by side, cheapest first, with the gap from the cheapest to the next.
 
@@ -156,36 +197,8 @@ def format_comparison(rating: Rating) -> str:
         by_currency.setdefault(s.currency, []).append(s)
     plans = {p.name: p for p in rating.plans}
     for currency, group in by_currency.items():
-        header = ["plan", "tariff", "billed min", "overhead", f"telecom {currency}",
-                  *(["traffic"] if traffic else []), "fees", *(["tax"] if tax else []),
-                  "total", "per dial", "per contact", "per conversion"]
-        cols: list[list[str]] = [money_column([s.telecom for s in group], currency)]
-        if traffic:
-            cols.append([c if s.traffic else "-" for c, s in zip(
-                money_column([s.traffic_fees for s in group], currency), group, strict=True)])
-        cols.append(money_column([s.fees.total for s in group], currency))
-        if tax:
-            cols.append([c if plans[s.plan].contract.tax_rate else "-" for c, s in zip(
-                money_column([s.tax for s in group], currency), group, strict=True)])
-        cols += [money_column([s.total for s in group], currency),
-                 money_column([s.per_dial() for s in group], currency, unit=True)]
-        per = [money_column([s.per_contact() for s in group], currency, unit=True),
-               money_column([s.per_conversion() for s in group], currency, unit=True)]
-        for col in per:  # contacts and conversions unknown for a foreign export
-            for i, s in enumerate(group):
-                if not s.outcomes_known:
-                    col[i] = "n/a".rjust(len(col[i]))
-        cols += per
-        if labour:
-            header.append("with labour")
-            cols.append(money_column([s.campaign_total for s in group], currency))
-        rows = []
-        for i, s in enumerate(group):
-            timed = bills_time(plans[s.plan])
-            pct = s.overhead_pct if timed else None
-            rows.append([s.plan, plans[s.plan].tariff_text,
-                         f"{s.billed_min:,.1f}" if timed else "-",
-                         "-" if pct is None else f"{pct:+.1f}%", *(col[i] for col in cols)])
+        header, rows = plan_table(group, plans, currency, labour=labour, traffic=traffic,
+                                  tax=tax)
         lines += ["", format_table(rows, header, "ll")]
         best = group[0]
         line = f"cheapest: {best.plan} at {money(best.total, currency, code=True)}"
