@@ -56,10 +56,14 @@ __all__ = [
     "TermResult",
     "TrafficTerm",
     "WindowResult",
+    "epoch_timestamp",
     "evaluate_terms",
     "parse_traffic_terms",
     "term_counts",
+    "window_breaks",
+    "window_key",
     "window_keys",
+    "window_label",
     "window_results",
 ]
 
@@ -225,12 +229,23 @@ def parse_traffic_terms(sec: Section) -> tuple[TrafficTerm, ...]:
 # -- windows ---------------------------------------------------------------------------
 
 
+def epoch_timestamp(epoch: str, tz: str) -> float:
+    """Seconds since 1970-01-01 UTC of a table's ``epoch`` (naive ones are in ``tz``)."""
+    when = datetime.fromisoformat(epoch)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=ZoneInfo(tz))
+    return when.timestamp()
+
+
 def utc_seconds(cdrs: CDRTable, t: np.ndarray) -> np.ndarray:
     """Seconds since 1970-01-01 UTC of table times ``t`` (s from the table's epoch)."""
-    epoch = datetime.fromisoformat(cdrs.epoch)
-    if epoch.tzinfo is None:
-        epoch = epoch.replace(tzinfo=ZoneInfo(cdrs.tz))
-    return epoch.timestamp() + t
+    return epoch_timestamp(cdrs.epoch, cdrs.tz) + t
+
+
+def _offset_s(tz: ZoneInfo, hour: int) -> float:
+    """UTC offset (s) of ``tz`` during the UTC hour ``hour`` (hours since 1970)."""
+    off = datetime.fromtimestamp(hour * _HOUR_S, UTC).astimezone(tz).utcoffset()
+    return 0.0 if off is None else off.total_seconds()
 
 
 def _local(utc_s: np.ndarray, zone: str) -> np.ndarray:
@@ -240,16 +255,67 @@ def _local(utc_s: np.ndarray, zone: str) -> np.ndarray:
         return utc_s
     lo, hi = int(hours.min()), int(hours.max())
     tz = ZoneInfo(zone)
-
-    def offset(h: int) -> float:
-        off = datetime.fromtimestamp(h * _HOUR_S, UTC).astimezone(tz).utcoffset()
-        return 0.0 if off is None else off.total_seconds()
-
     if hi - lo < 1 << 20:
-        offs = np.array([offset(h) for h in range(lo, hi + 1)])
+        offs = np.array([_offset_s(tz, h) for h in range(lo, hi + 1)])
         return utc_s + offs[hours - lo]
     uniq, inv = np.unique(hours, return_inverse=True)
-    return utc_s + np.array([offset(int(h)) for h in uniq])[inv]
+    return utc_s + np.array([_offset_s(tz, int(h)) for h in uniq])[inv]
+
+
+def window_key(utc_s: np.ndarray, window: str, zone: str) -> np.ndarray:
+    """The calendar window of each time (UTC s) as an integer key: the local day number
+    (``day``), the week's (``week``, weeks start on Mondays), the month's; 0 for
+    ``campaign``. The one definition rating and the simulated dialer share."""
+    if window == "campaign":
+        return np.zeros(len(utc_s), dtype=np.int64)
+    day = np.floor(_local(utc_s, zone) / _DAY_S).astype(np.int64)
+    if window == "day":
+        return day
+    if window == "week":
+        return (day + 3) // 7  # 1970-01-01 was a Thursday: weeks start on Mondays
+    return day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+
+
+def window_label(key: int, window: str) -> str:
+    """``2026-03-02`` (day), ``2026-03-02/week`` (the Monday), ``2026-03`` (month),
+    ``campaign``, of a :func:`window_key`."""
+    if window == "campaign":
+        return "campaign"
+    if window == "day":
+        return str(np.datetime64(int(key), "D"))
+    if window == "week":
+        return f"{np.datetime64(int(key) * 7 - 3, 'D')}/week"
+    return str(np.datetime64(int(key), "M"))
+
+
+def window_breaks(lo_utc: float, hi_utc: float, window: str,
+                  zone: str) -> tuple[list[float], list[int]]:
+    """Where the window changes between ``lo_utc`` and ``hi_utc`` (UTC s): the times
+    ``breaks`` and the :func:`window_key` from each on (``keys[0]``: the key at
+    ``lo_utc``; ``keys[i + 1]`` from ``breaks[i]``). Exact for :func:`window_key`:
+    within a UTC hour the local offset is constant, so a key can change only at the
+    hour's start or where local midnight falls in it; each such candidate is evaluated
+    with :func:`window_key` itself."""
+    if window == "campaign":
+        return [], [0]
+    h0, h1 = math.floor(lo_utc / _HOUR_S), math.floor(hi_utc / _HOUR_S) + 1
+    tz = None if zone == "UTC" else ZoneInfo(zone)
+    cand: list[float] = [lo_utc]
+    for h in range(h0, h1 + 1):
+        off = 0.0 if tz is None else _offset_s(tz, h)
+        a = h * _HOUR_S
+        midnight = math.ceil((a + off) / _DAY_S) * _DAY_S - off
+        cand.extend(t for t in (float(a), float(midnight))
+                    if lo_utc < t < (h + 1) * _HOUR_S and t <= hi_utc)
+    cand = sorted(set(cand))
+    keys = window_key(np.array(cand), window, zone).tolist()
+    breaks: list[float] = []
+    out_keys = [keys[0]]
+    for t, k in zip(cand[1:], keys[1:], strict=True):
+        if k != out_keys[-1]:
+            breaks.append(t)
+            out_keys.append(k)
+    return breaks, out_keys
 
 
 def window_keys(cdrs: CDRTable, window: str, zone: str) -> tuple[np.ndarray, list[str]]:
@@ -263,23 +329,11 @@ def window_keys(cdrs: CDRTable, window: str, zone: str) -> tuple[np.ndarray, lis
         return np.zeros(n, dtype=np.int64), ["campaign"]
     t = np.where(np.isfinite(cdrs["start"]), cdrs["start"], cdrs["answer"])
     t = np.where(np.isfinite(t), t, 0.0)
-    day = np.floor(_local(utc_seconds(cdrs, t), zone) / _DAY_S).astype(np.int64)
-    if window == "day":
-        key = day
-    elif window == "week":
-        key = (day + 3) // 7  # 1970-01-01 was a Thursday: weeks start on Mondays
-    else:
-        key = day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    key = window_key(utc_seconds(cdrs, t), window, zone)
     lo = int(key.min())
     present = np.flatnonzero(np.bincount(key - lo)) + lo
     index = np.searchsorted(present, key)
-    if window == "day":
-        labels = [str(np.datetime64(int(k), "D")) for k in present]
-    elif window == "week":
-        labels = [f"{np.datetime64(int(k) * 7 - 3, 'D')}/week" for k in present]
-    else:
-        labels = [str(np.datetime64(int(k), "M")) for k in present]
-    return index, labels
+    return index, [window_label(int(k), window) for k in present]
 
 
 def _group_sums(index: np.ndarray | None, values: np.ndarray, m: int) -> list[int]:
