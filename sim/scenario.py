@@ -11,6 +11,7 @@ exactly what ran and variants / sweeps can derive new scenarios from it.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import math
 import os
@@ -223,6 +224,10 @@ class DialerSpec:
     give_up: Distribution | None = None
     #: Predictive pacing aims at ``target_abandon × (1 − abandon_margin)``.
     abandon_margin: float = 0.2
+    #: The plan (of ``billing.plans``) whose ``suspend = true`` traffic terms the dialer
+    #: obeys (:mod:`sim.model.suspend`), and those terms; None / () when it obeys none.
+    obey_terms: str | None = None
+    suspend_terms: tuple[Any, ...] = ()
 
 
 @dataclass(**_frozen)
@@ -692,6 +697,7 @@ def _dialer(s: Section) -> DialerSpec:
     transfer = s.integer("robot_transfer_stage", -1, lo=-1, cap=MAX_STAGES)
     give_up = _dist(s, "give_up", None)
     margin = s.number("abandon_margin", 0.2, lo=0, hi=1, hi_open=True)
+    obey = s.string("obey_terms", None)
     amd = _amd(s.sub("amd"))
     s.finish()
     if mode == "poisson" and not rate:
@@ -704,7 +710,7 @@ def _dialer(s: Section) -> DialerSpec:
                       calls_per_second=float(cps), rate_per_min=float(rate),
                       target_abandon=float(target), max_level=float(max_level),
                       adapt_offset=float(offset), robot_transfer_stage=transfer, amd=amd,
-                      give_up=give_up, abandon_margin=float(margin))
+                      give_up=give_up, abandon_margin=float(margin), obey_terms=obey)
 
 
 def _script(s: Section) -> ScriptSpec | None:
@@ -812,6 +818,7 @@ def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>",
     billing = top.sub("billing")
     plans_raw = billing.raw_get("plans", [])
     plans: list[Path] = []
+    plan_problems = len(problems.lines)
     if not isinstance(plans_raw, list) or not all(isinstance(p, str) for p in plans_raw):
         problems.must(billing.path("plans"), "a list of plan file paths", plans_raw)
     else:
@@ -828,6 +835,9 @@ def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>",
             plans.append(path)
     numbers = billing.integer("numbers", 1, lo=0, cap=MAX_NUMBERS)
     billing.finish()
+    if dialer.obey_terms is not None and len(problems.lines) == plan_problems:
+        dialer = dataclasses.replace(dialer, suspend_terms=_obeyed_terms(
+            dialer.obey_terms, plans, problems))
     compliance = _compliance(top.sub("compliance"))
     variants = _variants(top)
     top.finish()
@@ -858,6 +868,36 @@ def scenario_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>",
                     dialer=dialer, script=script, plans=tuple(plans), numbers=numbers,
                     variants=variants,
                     compliance=compliance, raw=raw)
+
+
+def _obeyed_terms(name: str, plans: list[Path], problems: Problems) -> tuple[Any, ...]:
+    """The ``suspend = true`` traffic terms of plan ``name`` of ``billing.plans``; a
+    problem (and ``()``) when no such plan, or it has none."""
+    from .billing.plans import load_plans  # plan files are read only for this key
+
+    found = [p for path in plans for p in load_plans(path)]
+    names = [p.name for p in found]
+    plan = next((p for p in found if p.name == name), None)
+    if plan is None:
+        if not names:
+            problems.must("dialer.obey_terms", "the name of a plan in billing.plans, which "
+                          "lists no plan file", name)
+        else:
+            problems.must("dialer.obey_terms", "the name of a plan in billing.plans (one of "
+                          + ", ".join(map(repr, names)) + ")", name)
+            problems.lines[-1] += did_you_mean(name, names)
+        return ()
+    terms = tuple(t for t in plan.traffic_terms if t.suspend)
+    if not terms:
+        others = ("its terms " + ", ".join(repr(t.name) for t in plan.traffic_terms)
+                  + " fee or uplift") if plan.traffic_terms else "it has no traffic terms"
+        with_suspend = [p.name for p in found if any(t.suspend for t in p.traffic_terms)]
+        hint = (" (plans with one: " + ", ".join(map(repr, with_suspend)) + ")"
+                if with_suspend else "")
+        problems.must("dialer.obey_terms", "a plan with a [[plan.traffic_terms]] entry "
+                      f"with suspend = true; plan {name!r} has none ({others})"
+                      + hint, name)
+    return terms
 
 
 def _confined_plan(root: Path, name: str) -> Path | None:

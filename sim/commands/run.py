@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..fmt import ci, money
+from ..fmt import ci, count, money, number, pct
 from ..output import atomic_write, output_dir, safe_cell
 from ..progress import ProgressBar
 from ._common import (
@@ -32,7 +32,8 @@ from ._common import (
 )
 
 __all__ = ["add_parser", "compliance_table", "dialer_table", "kpi_table",
-           "replication_progress", "reps_table", "run", "save_run", "summary"]
+           "replication_progress", "reps_table", "run", "save_run", "summary",
+           "suspension_lines"]
 
 #: Plan figures printed per plan for ``--reps`` (all of them go to replications.json).
 REP_COST_FIELDS: tuple[str, ...] = ("total", "per_contact", "per_conversion",
@@ -100,6 +101,38 @@ def dialer_table(dialer: Mapping[str, Any]) -> str:
         if isinstance(value, int | float) and math.isfinite(value):
             rows.append([label, fmt.format(value)])
     return format_table(rows)
+
+
+def _clock(t: float) -> str:
+    """``09:11 on day 1`` of a time in seconds from the campaign's first midnight."""
+    day, rest = divmod(int(t), 86_400)
+    return f"{rest // 3600:02d}:{rest % 3600 // 60:02d} on day {day + 1}"
+
+
+def suspension_lines(pacer: Mapping[str, Any]) -> list[str]:
+    """What a dialer obeying a plan's suspend terms (``dialer.obey_terms``) did: how
+    often and how long dialing was stopped, then one line per stop. Nothing without
+    the key."""
+    stops = pacer.get("suspended")
+    if stops is None:
+        return []
+    plan = pacer.get("obey_terms", "?")
+    if not stops:
+        return [f"Dialing suspended: never (the suspend terms of plan {plan!r} did not fire)"]
+    total = sum(s["to_s"] - s["from_s"] for s in stops)
+    length = "until the campaign's end" if not math.isfinite(total) else \
+        f"{number(total / 3600, 3)} h in all, to each window's end"
+    out = [f"Dialing suspended {len(stops)} time{'s' if len(stops) > 1 else ''} by plan "
+           f"{plan!r}, {length}:"]
+    for s in stops:
+        until = (f"to {_clock(s['to_s'])}" if math.isfinite(s["to_s"])
+                 else "for the rest of the campaign")
+        value = s["count"] / s["base"]
+        shown = f"{number(value, 3)} s" if s.get("metric") == "acd_s" else pct(value)
+        out.append(f"  {s['term']} {s['window']}: from {_clock(s['from_s'])} {until}; "
+                   f"{s.get('metric', 'metric')} {shown} ({count(s['count'])} / "
+                   f"{count(s['base'])}) when it stopped")
+    return out
 
 
 def compliance_table(results: Sequence[Mapping[str, Any]]) -> str:
@@ -237,6 +270,8 @@ def run(args: argparse.Namespace) -> int:
         con.table(kpi_table(result.kpis))
         con.table()
         con.table(dialer_table(result.dialer))
+        for line in suspension_lines(result.pacer):
+            con.table(line)
         con.table()
         con.table(compliance_table(result.compliance))
 

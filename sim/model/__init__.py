@@ -146,6 +146,9 @@ def run(scenario: Scenario, seed: int = 0, *,
     pacer: dict[str, Any] = {"mode": scenario.dialer.mode, "blocked": campaign.rec.blocked}
     if campaign.pacer is not None and hasattr(campaign.pacer, "stats"):
         pacer.update(campaign.pacer.stats())
+    if campaign.suspension is not None:  # dialer.obey_terms: when dialing stopped
+        pacer["obey_terms"] = scenario.dialer.obey_terms
+        pacer["suspended"] = campaign.suspension.stats()
     result = RunResult(scenario=scenario, seed=seed, cdrs=cdrs, kpis=k, lead_status=status,
                        sessions=sessions, previews=campaign.rec.preview_intervals(),
                        agent_start=agent_start, pacer=pacer)

@@ -80,7 +80,7 @@ class Pacer:
                 return None
         call = c.dial(owner)
         if call is None:
-            self.wake(c.calls.next_time(now))
+            self.wake(c.next_time(now))
         return call
 
     def wake(self, t: float) -> None:

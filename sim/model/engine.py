@@ -40,7 +40,7 @@ from .customers import Draws, LeadTraits
 from .fates import FATE_SHIFT, OUTCOME_OF_FATE, OUTCOME_OF_RESULT, outcome_of, script_code
 from .fates import F as FATE
 from .leads import CallList
-from .recorder import Recorder
+from .recorder import ANSWERED_FROM, Recorder, billsec_one
 
 __all__ = ["Campaign"]
 
@@ -60,6 +60,8 @@ _H_CUSTOMER = encode("hangup_by", "customer")
 _H_DIALER = encode("hangup_by", "dialer")
 _OUTCOME_OF_FATE = OUTCOME_OF_FATE
 _OUTCOME_OF_RESULT = OUTCOME_OF_RESULT
+#: Column positions in a row of agent-owned draws (``Draws.row`` with OWNED_LAYOUT).
+_OWNED_POS = {c: i for i, c in enumerate(cu.OWNED_LAYOUT)}
 
 
 class _Wake(simpy.Event):
@@ -164,6 +166,14 @@ class Campaign:
         self._work_gen = 0
         if pacer_factory is None:
             self.calls.wake_waiters = self._new_work
+        #: The plan's suspend terms the dialer obeys (``dialer.obey_terms``), else None:
+        #: every hook below is skipped and the run is exactly as without the key.
+        self.suspension: Any = None
+        if scenario.dialer.suspend_terms:
+            from .suspend import Suspension
+
+            self.suspension = Suspension(
+                scenario, max((iv.last for iv in self.shifts), default=0.0))
         # Any: the pooled-dialing methods only run when a pacer exists
         self.pacer: Any = pacer_factory(self) if pacer_factory is not None else None
         self._ready = [self._owned_agent(a) for a in range(self.n_agents)] \
@@ -318,12 +328,36 @@ class Campaign:
             if self.starving:  # it may have been handed work: another idle agent takes it
                 self._hand_on(now)
             return False
+        if self.suspension is not None:  # the plan's terms stopped dialing
+            t = self.suspension.hold(now)
+            if t > now:
+                self._wake(agent, min(t, shift_end))
+                return False
         if self.channels or self.min_gap:
             t = self.line_wait(now)
             if t > now:
                 self._wake(agent, min(t, shift_end))
                 return False
         return True
+
+    def _owned_watch(self, lead: int, a: int, start: float, end: float) -> None:
+        """Agent-owned dialing obeying suspend terms: tell them the call just dialled —
+        whether its CDR will be ANSWERED and its billsec, as :meth:`Recorder.cdrs`
+        works them out from the same draws (slow path: only runs with the key)."""
+        row = self.draws.row(a, lead)
+        pos = _OWNED_POS
+        if row[pos[cu.SCORE]] < self.hour_mult(lead, start):  # picked up (the loop's test)
+            code = int(row[pos[cu.A_CODE]])
+            connect = row[pos[cu.A_CONNECT]] + start
+            answer = start + row[pos[cu.RING]]
+            talk = (connect - answer) + row[pos[cu.CONV]] if connect == connect \
+                else end - answer
+        else:
+            code = int(row[pos[cu.U_CODE]])
+            talk = 0.0
+        answered = code % FATE_SHIFT >= ANSWERED_FROM
+        d = billsec_one(talk, self.scenario.customers.billsec) if answered else 0
+        self.suspension.add(start, end, answered, d)
 
     def _owned_starve(self, agent: int, now: float) -> None:
         """No lead may be dialled now: sleep until one may, or go home if none ever will."""
@@ -373,6 +407,8 @@ class Campaign:
         cur_blk: list[Any] = [None] * n_slots
         shift_end = self.shift_end
         gated = self.gated
+        watch = self._owned_watch if self.suspension is not None else None
+        gate = gated or watch is not None  # suspend terms: each dial asks them first
         preview = self.preview
         flat = self.flat_hours
         hour_mult = self.hour_mult
@@ -406,7 +442,7 @@ class Campaign:
             now = env._now
             if starving:
                 starving.pop(agent, None)
-            if (now >= shift_end[agent] or gated) and not self._owned_gate(agent, now):
+            if (now >= shift_end[agent] or gate) and not self._owned_gate(agent, now):
                 return
             lead = pop(now)
             if lead < 0:
@@ -448,6 +484,8 @@ class Campaign:
                 record(lead, a, u_out, end, u_retry)
             if channels:
                 occupy(end)
+            if watch is not None:
+                watch(lead, a, start, end)
             if len(lead_buf) >= flush_at:
                 rec.flush()
             wake.callbacks = callbacks
@@ -522,9 +560,26 @@ class Campaign:
             self._pooled_record(call, -1, _NAN, now, FATE["machine_dropped"])
         self.occupy_line(now)
 
+    def next_time(self, now: float) -> float:
+        """Earliest time at or after ``now`` when a dial may be made: when a lead may be
+        dialled, or later if the plan's suspend terms stopped dialing until then."""
+        t = self.calls.next_time(now)
+        if self.suspension is not None and self.suspension.until > t:
+            return self.suspension.until
+        return t
+
+    def suspended(self, now: float) -> bool:
+        """Whether the plan's suspend terms forbid dialing at ``now`` (pooled dialing)."""
+        if self.queue:  # waiters past their deadline end then: count them first
+            self.purge_queue(now)
+        return self.suspension.hold(now) > now
+
     def dial(self, owner: int = -1) -> Call | None:
-        """Dial the next lead now (for ``owner`` in power mode); None if no lead may be dialled."""
+        """Dial the next lead now (for ``owner`` in power mode); None if no lead may be
+        dialled (or the plan's suspend terms stopped dialing: see :meth:`next_time`)."""
         now = self.env._now
+        if self.suspension is not None and self.suspended(now):
+            return None
         lead = self.calls.pop(now)
         if lead < 0:
             return None
@@ -727,6 +782,22 @@ class Campaign:
         self._agent_talks(agent, now, rest, wrap)
         self.pacer.on_connect(call, agent)
 
+    def _pooled_watch(self, call: Call, connect: float, end: float, code: int) -> None:
+        """Pooled dialing obeying suspend terms: tell them a call just recorded (its CDR
+        ANSWERED or not, its billsec: as :meth:`Recorder.cdrs` makes them)."""
+        fate = code % FATE_SHIFT
+        d = 0
+        answered = fate >= ANSWERED_FROM
+        if answered:
+            row = call.row
+            answer = call.start + row[cu.RING]
+            if connect == connect and fate != _F_ROBOT_TRANSFER and fate != _F_ROBOT_LOST:
+                talk = (connect - answer) + row[cu.CONV]
+            else:  # not connected, or a robot's hand-over: answer to hang-up
+                talk = end - answer
+            d = billsec_one(talk, self.scenario.customers.billsec)
+        self.suspension.add(call.start, end, answered, d)
+
     def purge_queue(self, now: float) -> int:
         """Close expired waiters anywhere in the queue; return how many are still waiting."""
         q = self.queue
@@ -753,6 +824,8 @@ class Campaign:
         if len(rec.lead.buf) >= rec.lead.FLUSH:
             rec.flush()
         self.calls.record(call.lead, call.attempt, outcome_of(code), end, call.row[cu.U_RETRY])
+        if self.suspension is not None:
+            self._pooled_watch(call, connect, end, code)
         if self.worked_out():
             for idle in list(self.idle):  # the last call is settled: idle agents go home
                 self._pooled_logout(idle)

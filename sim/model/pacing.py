@@ -110,7 +110,7 @@ class PoissonPacer(Pacer):
             c.rec.blocked += 1
         elif c.dial() is None:
             self.attempts -= 1  # no lead may be dialled now: resume when one may
-            t = c.calls.next_time(now)
+            t = c.next_time(now)
             if t == _INF and not c.calls.outstanding:
                 return
             if t == _INF:

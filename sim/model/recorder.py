@@ -11,6 +11,7 @@ derived the same way from the calls and the agents' logged-in sessions.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import zlib
 from array import array
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from ..scenario import Scenario
 from . import customers as cu
 from .fates import FATE_SHIFT, FATES, F, decode_script
 
-__all__ = ["Recorder", "agent_log"]
+__all__ = ["ANSWERED_FROM", "Recorder", "agent_log", "billsec_of", "billsec_one"]
 
 _ANSWERED_FATES = [F[n] for n in FATES if n not in ("failed", "invalid", "busy", "no_answer",
                                                      "blocked")]
@@ -46,6 +47,21 @@ def billsec_of(talk: np.ndarray, method: str = "ceil") -> np.ndarray:
     else:
         out = np.ceil(talk)
     return out.astype(np.int64)
+
+
+#: Fates from this one on make an ANSWERED CDR (failed, invalid, busy and no answer
+#: come first): what a dialer obeying traffic terms counts as answered.
+ANSWERED_FROM = F["person"]
+assert sorted(_ANSWERED_FATES) == list(range(ANSWERED_FROM, len(FATES)))
+
+
+def billsec_one(talk: float, method: str = "ceil") -> int:
+    """:func:`billsec_of` of one talk time (the same rounding, in Python floats)."""
+    if method == "floor":
+        return math.floor(talk)
+    if method == "round":
+        return math.floor(talk + 0.5)
+    return math.ceil(talk)
 
 
 def _lut(size: int, mapping: dict[int, int], default: int) -> np.ndarray:
