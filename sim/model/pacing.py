@@ -434,6 +434,8 @@ class PredictivePacer(Pacer):
         if not idle and not c.talking and not c.in_wrap:
             return  # nobody logged in
         waiting = c.purge_queue(now)
+        if c.suspension is not None and c.suspended(now):
+            return  # the plan's terms stopped dialing: no decision to make until then
         if c.dials < self.WARMUP_DIALS or self.delay.n < 5 or self.talk.n < 3:
             # Learning first: one line per idle agent not already covered.
             for _ in range(idle - waiting - len(self.ringing)):
