@@ -19,14 +19,13 @@ import numpy as np
 import pytest
 
 import sim
-from sim.scenario import scenario_from_dict
 from sim.billing.terms import term_counts, window_breaks, window_key, window_keys
 from sim.cdr import encode
 from sim.commands.run import suspension_lines
 from sim.errors import ScenarioError
 from sim.model.suspend import campaign_epoch
+from sim.scenario import scenario_from_dict
 from sim.validate import read_toml
-
 from tests.conftest import SCENARIOS
 
 PLAN = """
