@@ -194,7 +194,7 @@ def test_report_shows_replication_intervals(reps_run):
 
 
 def test_compliance_section_reads_the_summary(reps_run):
-    from sim.report import _compliance_section
+    from sim.report_sections import _compliance_section
 
     run = load_run(reps_run)
     bare = {k: v for k, v in run.summary.items() if k != "compliance"}
