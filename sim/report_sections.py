@@ -38,12 +38,31 @@ def _kpis(run: RunFolder) -> str:
         "; the columns on the right are means over replications with common seeds, each "
         "with a Student-t 95% confidence interval." if est else
         ". One run is one draw: `dialsim run --reps R` adds 95% confidence intervals."))
-    status = run.summary.get("lead_status") or {}
-    extra = ""
-    if status:
-        extra = "<h3>Leads by final status</h3>" + _table(
-            ["status", "leads"], [[k, f"{v:,}"] for k, v in status.items()])
-    return intro + _table(header, rows) + extra
+    return intro + _table(header, rows) + _lead_status(run.summary.get("lead_status") or {})
+
+
+def _lead_status(status: Mapping[str, int]) -> str:
+    """Leads by final status, each as a share of the dialable leads (the list minus its
+    DNC leads), and the closed ones together: the KPI table's "Leads closed"."""
+    from .analysis.kpis import CLOSED_STATUSES, KPI_LABELS, dialable_leads
+
+    if not status:
+        return ""
+    fmt = KPI_LABELS["leads_closed"][1]
+    base = dialable_leads(sum(status.values()), dict(status))
+
+    def share(n: int) -> str:
+        return _num(n / base, fmt) if base else "n/a"
+
+    rows = [[k, f"{v:,}", "– (never dialled)" if k == "dnc" else share(v)]
+            for k, v in status.items()]
+    closed = sum(status.get(k, 0) for k in CLOSED_STATUSES)
+    rows.append([f"closed ({' + '.join(CLOSED_STATUSES)})", f"{closed:,}", share(closed)])
+    return ("<h3>Leads by final status</h3>"
+            + _note(f"Shares of the {base:,} dialable leads (the list less its DNC leads, "
+                    "which are never dialled); the closed ones are the KPI table's "
+                    "'Leads closed'.")
+            + _table(["status", "leads", "share of dialable leads"], rows))
 
 
 def _variants_section(run: RunFolder, figs: _Figures) -> str:
