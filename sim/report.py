@@ -24,12 +24,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from . import __version__
-from .errors import SimError
 from .report_costs import _breakeven_section, _plans_section, _rounding_section, rounding_costs
 from .report_decision import decide, decision_html
 from .report_folder import RunFolder, load_run, read_agent_log
 from .report_html import (
     REPORT_NAME,
+    _check_current,
     _e,
     _Figures,
     _refuse_existing,
@@ -68,17 +68,6 @@ def final_name(path: Path) -> str:
     return name
 
 
-def check_current(current: str | None, plans: list[str], where: Path) -> None:
-    """Raise :class:`~sim.errors.SimError` unless ``current`` (the plan paid today, for
-    ``--current``) is None or one of ``plans`` (the folder ``where``'s plans)."""
-    if current is not None and current not in plans:
-        from .validate import did_you_mean
-
-        raise SimError(f"--current {current!r}: no such plan in {where}"
-                       + did_you_mean(current, plans)
-                       + f" (its plans: {', '.join(plans)})")
-
-
 def render_report(run: RunFolder, *, current: str | None = None,
                   name: str | None = None) -> tuple[str, dict[str, bytes]]:
     """The report page (HTML text) and its PNGs by name.
@@ -89,7 +78,7 @@ def render_report(run: RunFolder, *, current: str | None = None,
     """
     figs = _Figures()
     rating = run.rating()
-    check_current(current, [p.name for p in run.plans], run.path)
+    _check_current(current, [p.name for p in run.plans], run.path)
     decision = decide(run.path, rating, run.summary, run.comparison, current=current)
     body: Mapping[str, str] = {
         "decision": decision_html(decision),

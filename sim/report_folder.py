@@ -23,7 +23,7 @@ from .billing import CampaignInfo, Plan, Rating, rate
 from .cdr import CDRTable
 from .errors import SimError
 
-__all__ = ["RunFolder", "load_run", "read_agent_log"]
+__all__ = ["RunFolder", "load_run", "read_agent_log", "read_agent_parquet", "run_cdr_file"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,6 +75,34 @@ def read_agent_log(path: str | Path) -> AgentLog:
                     start=np.asarray(starts, dtype=float), end=np.asarray(ends, dtype=float))
 
 
+def read_agent_parquet(path: str | Path) -> AgentLog:
+    """Read agents.parquet (``dialsim run --cdr-format parquet``; needs pyarrow)."""
+    from .cdrio._parquet import _pyarrow
+
+    _, pq = _pyarrow()
+    try:
+        table = pq.read_table(path, columns=["agent_id", "state", "start_s", "end_s"])
+        state = table.column("state").combine_chunks()
+        names = state.dictionary.to_pylist()
+        codes = np.asarray([AGENT_STATES.index(n) for n in names], dtype=np.int8)
+        index = state.indices.to_numpy(zero_copy_only=False)
+    except (OSError, KeyError, ValueError, AttributeError) as exc:
+        raise SimError(f"{path}: not a dialsim agent log ({exc})") from None
+    return AgentLog(agent_id=table.column("agent_id").to_numpy().astype(np.int32),
+                    state=codes[index] if len(index) else np.zeros(0, np.int8),
+                    start=table.column("start_s").to_numpy().astype(float),
+                    end=table.column("end_s").to_numpy().astype(float))
+
+
+def run_cdr_file(folder: Path) -> Path | None:
+    """A run folder's CDR table: cdrs.csv, else cdrs.parquet (``--cdr-format parquet``),
+    else None (``--cdr-format none``)."""
+    for name in ("cdrs.csv", "cdrs.parquet"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
 def _read_timeline(path: Path) -> dict[str, np.ndarray]:
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
@@ -116,13 +144,20 @@ def load_run(path: str | Path) -> RunFolder:
     from .cdrio import read_cdrs
 
     folder = Path(path)
+    if not folder.is_dir():
+        raise SimError(f"{folder}: not a dialsim run folder ("
+                       f"{'a file' if folder.exists() else 'no such folder'}); "
+                       "make one with `dialsim run SCENARIO --out DIR`")
     if not (folder / "summary.json").is_file():
         raise SimError(f"{folder}: not a dialsim run folder (no summary.json); "
                        "make one with `dialsim run SCENARIO --out DIR`")
     summary = _json(folder / "summary.json")
-    cdrs = read_cdrs(folder / "cdrs.csv").cdrs if (folder / "cdrs.csv").is_file() else None
-    agents = read_agent_log(folder / "agents.csv") if (folder / "agents.csv").is_file() \
-        else None
+    cdr_file = run_cdr_file(folder)
+    cdrs = read_cdrs(cdr_file).cdrs if cdr_file is not None else None
+    # --cdr-format csv (default) or parquet; none writes neither
+    agents = (read_agent_log(folder / "agents.csv") if (folder / "agents.csv").is_file()
+              else read_agent_parquet(folder / "agents.parquet")
+              if (folder / "agents.parquet").is_file() else None)
     extra = {name: _json(folder / f"{name}.json") if (folder / f"{name}.json").is_file()
              else None for name in ("replications", "compare")}
     timeline = _read_timeline(folder / "timeline.csv") if (folder / "timeline.csv").is_file() \

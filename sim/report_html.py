@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from . import __version__
-from .errors import OutputExistsError
+from .errors import OutputExistsError, SimError
 from .fmt import ci, number
 from .output import atomic_write, atomic_write_text
 
@@ -155,6 +155,15 @@ def _render_page(headings: Mapping[str, str], body: Mapping[str, str], *, title:
         version=_e(__version__), title=_e(title), subtitle=_e(subtitle), footer=footer,
         body=sections, nav="".join(f'<a href="#{sid}">{_e(h)}</a>'
                                    for sid, h in headings.items()))
+
+
+def _check_current(current: str | None, plans: list[str], where: Path) -> None:
+    """Raise :class:`~sim.errors.SimError` unless ``current`` (the plan paid today, for
+    ``--current``) is None or one of ``plans`` (the folder ``where``'s plans)."""
+    if current is not None and current not in plans:
+        from .validate import no_such_plan
+
+        raise SimError(no_such_plan("--current", current, plans, where))
 
 
 def _refuse_existing(target: Path, force: bool) -> None:

@@ -34,6 +34,7 @@ from .report_costs import _breakeven_section, _plans_section, _rounding_section
 from .report_folder import RunFolder, _json, _plans
 from .report_html import (
     REPORT_NAME,
+    _check_current,
     _e,
     _empty,
     _Figures,
@@ -304,10 +305,7 @@ def write_rate_report(folder_path: str | Path, *, force: bool = False,
     """
     folder = load_rate(folder_path)
     if current is not None:
-        names = [p.name for p in folder.plans]
-        if current not in names:
-            raise SimError(f"--current: no plan named {current!r} (plans: "
-                           f"{', '.join(names)})")
+        _check_current(current, [p.name for p in folder.plans], folder.path)
         folder = dataclasses.replace(folder, info={**folder.info, "current": current})
     target = folder.path / REPORT_NAME
     _refuse_existing(target, force)
