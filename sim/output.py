@@ -92,13 +92,13 @@ def check_writable(out: str | Path, force: bool) -> Path:
     be written (read-only disk, no permission): a test file is created and removed there.
     """
     out = Path(out)
+    if out.exists() and not out.is_dir():  # --force would not help: say so first
+        raise OutputError(f"{out}: is a file, expected an output folder; choose another --out")
     if out.exists() and not force:
         raise OutputExistsError(
             f"{out}: output folder already exists; use --force to overwrite it "
             "or choose another --out"
         )
-    if out.exists() and not out.is_dir():
-        raise OutputExistsError(f"{out}: exists and is not a folder")
     probe_writable(out.parent, out)
     return out
 

@@ -18,7 +18,6 @@ comparison (``compare.json``) and its compliance results, and returns a
 from __future__ import annotations
 
 import csv
-import html
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .fmt import ci, money, pct
+from .report_html import _e
 
 __all__ = ["Decision", "decide", "decision_html", "reference_plan"]
 
@@ -168,10 +168,6 @@ def _best_variant(comp: Mapping[str, Any], plan: str) -> dict[str, Any]:
         d, name, lo, hi = min(cands)
         out.update(best_variant=name, variant_diff=(d, lo, hi))
     return out
-
-
-def _e(x: Any) -> str:
-    return html.escape(str(x), quote=True)
 
 
 def decision_html(d: Decision | None, *, has_plans: bool = True) -> str:

@@ -18,11 +18,9 @@ The plan, rounding and break-even sections are those of the run report
 from __future__ import annotations
 
 import dataclasses
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -31,23 +29,22 @@ import numpy as np
 from . import __version__
 from .billing import CampaignInfo, Plan, Rating, rate
 from .cdr import CDRTable
-from .errors import OutputExistsError, SimError
-from .output import atomic_write, atomic_write_text
-from .report import (
+from .errors import SimError
+from .report_costs import _breakeven_section, _plans_section, _rounding_section
+from .report_folder import RunFolder, _json, _plans
+from .report_html import (
     REPORT_NAME,
-    RunFolder,
-    _breakeven_section,
+    _check_current,
     _e,
     _empty,
     _Figures,
-    _json,
     _note,
     _num,
     _pct,
-    _plans,
-    _plans_section,
-    _rounding_section,
+    _refuse_existing,
+    _render_page,
     _table,
+    _write_page,
 )
 
 __all__ = ["RATE_SECTIONS", "RateFolder", "is_rate_folder", "load_rate", "render_rate_report",
@@ -283,18 +280,13 @@ def render_rate_report(folder: RateFolder) -> tuple[str, dict[str, bytes]]:
         "hours": _hours(folder, figs),
         "import": _import(folder),
     }
-    sections = "\n".join(f'<section id="{sid}">\n<h2>{_e(RATE_SECTIONS[sid])}</h2>\n'
-                         f"{body[sid]}\n</section>" for sid in RATE_SECTIONS)
     source = str(folder.info.get("source", folder.path.name))
     subtitle = (f"{len(folder.cdrs):,} {folder.info.get('direction', 'outbound')} legs · "
                 f"{len(folder.plans)} plans")
     footer = (f"dialsim {_e(__version__)} · rated from {_e(source)} · folder "
               f"{_e(folder.path.name)} · plots also saved beside this file as report-*.png")
-    template = resources.files("sim").joinpath("report_template.html").read_text("utf-8")
-    page = string.Template(template).substitute(
-        version=_e(__version__), title=_e(f"dialsim rate report: {Path(source).name}"),
-        subtitle=_e(subtitle), footer=footer, body=sections,
-        nav="".join(f'<a href="#{sid}">{_e(h)}</a>' for sid, h in RATE_SECTIONS.items()))
+    page = _render_page(RATE_SECTIONS, body, title=f"dialsim rate report: {Path(source).name}",
+                        subtitle=subtitle, footer=footer)
     return page, figs.png
 
 
@@ -313,18 +305,9 @@ def write_rate_report(folder_path: str | Path, *, force: bool = False,
     """
     folder = load_rate(folder_path)
     if current is not None:
-        names = [p.name for p in folder.plans]
-        if current not in names:
-            raise SimError(f"--current: no plan named {current!r} (plans: "
-                           f"{', '.join(names)})")
+        _check_current(current, [p.name for p in folder.plans], folder.path)
         folder = dataclasses.replace(folder, info={**folder.info, "current": current})
     target = folder.path / REPORT_NAME
-    if target.exists() and not force:
-        raise OutputExistsError(f"{target}: a report already exists; use --force to "
-                                "overwrite it")
+    _refuse_existing(target, force)
     page, pngs = render_rate_report(folder)
-    for name, data in pngs.items():
-        with atomic_write(folder.path / f"report-{name}.png", "wb") as fh:
-            fh.write(data)
-    atomic_write_text(target, page)
-    return target
+    return _write_page(target, page, pngs)

@@ -28,6 +28,7 @@ __all__ = [
     "MAX_DEPTH",
     "check_depth",
     "did_you_mean",
+    "no_such_plan",
     "loads_toml",
     "read_toml",
 ]
@@ -73,6 +74,15 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def no_such_plan(what: str, name: str, plans: Iterable[str], where: object = None) -> str:
+    """The message for a plan name (``--current``, ``--sure-plan``, ``FILE:NAME``, ...)
+    that is not among ``plans``: ``what 'name': no such plan in WHERE (did you mean
+    'x'?); its plans: a, b``."""
+    plans = list(plans)
+    return (f"{what} {name!r}: no such plan" + (f" in {where}" if where is not None else "")
+            + did_you_mean(name, plans) + f"; its plans: {', '.join(plans)}")
 
 
 def read_toml(path: Path, error: type[SimError]) -> dict[str, Any]:

@@ -200,7 +200,7 @@ def test_cli_json_on_a_native_file(tmp_path: Any, capsys: pytest.CaptureFixture[
 
 
 @pytest.mark.parametrize(("argv", "needle"), [
-    (["--current", "nope"], "no plan named 'nope'"),
+    (["--current", "nope"], "--current 'nope': no such plan; its plans: cur, six"),
     (["--current", "cur", "--free", "bogus"], "--free: must be one of"),
     (["--current", "cur", "--variant", "x"], "--variant: needs --scenario"),
 ])

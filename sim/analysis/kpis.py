@@ -16,7 +16,7 @@ import numpy as np
 from ..agentlog import AgentLog
 from ..cdr import CDRTable
 
-__all__ = ["KPI_LABELS", "kpis"]
+__all__ = ["CLOSED_STATUSES", "KPI_LABELS", "dialable_leads", "kpis"]
 
 #: KPI key -> (label, format) in report order.
 KPI_LABELS: dict[str, tuple[str, str]] = {
@@ -35,8 +35,20 @@ KPI_LABELS: dict[str, tuple[str, str]] = {
     "mean_talk_s": ("Mean talk time, answered (s)", "{:.1f}"),
     "agent_hours": ("Agent hours logged in", "{:,.1f}"),
     "list_penetration": ("List penetration (dialled at least once)", "{:.1%}"),
-    "leads_closed": ("Leads closed (share of list)", "{:.1%}"),
+    "leads_closed": ("Leads closed (share of dialable leads)", "{:.1%}"),
 }
+
+#: The final lead statuses that count as closed: nothing more to dial (DESIGN §4). Leads
+#: on a do-not-call list (``dnc``) are never dialled: they are neither open nor closed
+#: work, so ``leads_closed`` and ``list_penetration`` are shares of the *dialable* leads
+#: (the list minus its DNC leads), and a list done to the last lead reads 100%.
+CLOSED_STATUSES: tuple[str, ...] = ("contacted", "converted", "exhausted", "invalid")
+
+
+def dialable_leads(list_size: int, lead_status: dict[str, int] | None) -> int:
+    """The leads that may be dialled: the list minus its do-not-call leads; the
+    denominator of ``leads_closed`` and ``list_penetration``."""
+    return list_size - (lead_status or {}).get("dnc", 0)
 
 
 def kpis(cdrs: CDRTable, agents: AgentLog | None = None, *, logged_in_s: float | None = None,
@@ -102,10 +114,9 @@ def kpis(cdrs: CDRTable, agents: AgentLog | None = None, *, logged_in_s: float |
         else:
             leads = cdrs["lead_id"]
             dialled = int(np.count_nonzero(np.bincount(leads[leads >= 0])))
-        eligible = list_size - (lead_status or {}).get("dnc", 0)
+        eligible = dialable_leads(list_size, lead_status)
         out["list_penetration"] = dialled / eligible if eligible else float("nan")
         if lead_status:
-            closed = sum(lead_status.get(k, 0) for k in ("contacted", "converted", "exhausted",
-                                                          "invalid"))
+            closed = sum(lead_status.get(k, 0) for k in CLOSED_STATUSES)
             out["leads_closed"] = closed / eligible if eligible else float("nan")
     return out

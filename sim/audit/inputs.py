@@ -71,8 +71,9 @@ def load_contract(spec: str | Path | Plan) -> Plan:
     for p in plans:
         if p.name == name:
             return p
-    raise AuditError(f"{path}: no plan named {name!r} (plans: "
-                     f"{', '.join(p.name for p in plans)})")
+    from ..validate import no_such_plan
+
+    raise AuditError(no_such_plan("--plan", name, [p.name for p in plans], path))
 
 
 _THOUSANDS = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")

@@ -146,16 +146,31 @@ def _nearest_preset(headers: list[str]) -> tuple[str, dict[str, str]] | None:
     return None if best is None else (best[1], best[2])
 
 
+def _shorten(text: str, limit: int = 200) -> str:
+    """``text`` cut to ``limit`` characters for a one-line message."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _describe(line_no: int, text: str) -> str:
     fields = _csv_fields(text)
     shown = text if len(text) <= 100 else text[:100] + "..."
     return f"line {line_no} has {len(fields)} fields: {shown!r}"
 
 
+def _refuse_binary(path: Path, content: list[tuple[int, str]]) -> None:
+    """Raise :class:`CDRFormatError` if one of the opening lines holds a control
+    character (NUL, ESC, ...; a tab is text): a binary file, not a CSV text export."""
+    for no, text in content[:5]:
+        if any(c < " " and c != "\t" for c in text):
+            raise CDRFormatError(f"{path}:{no}: not a CSV text file (binary data, control "
+                                 "characters on this line); expected a CDR export")
+
+
 def _detect(path: Path, content: list[tuple[int, str]]) -> str:
     if not content:
         raise CDRFormatError(f"{path}: empty file: no header and no CDR rows to detect a "
                              "format from (pass format=... to read it anyway)")
+    _refuse_binary(path, content)
     first_no, first = content[0]
     fields = _csv_fields(first)
     names = {f.strip() for f in fields}
@@ -166,7 +181,7 @@ def _detect(path: Path, content: list[tuple[int, str]]) -> str:
         if _preset_for(fields) is not None:
             return "mapped"
         raise CDRFormatError(
-            f"{path}:{first_no}: a CSV with a header ({', '.join(fields[:12])}"
+            f"{path}:{first_no}: a CSV with a header ({_shorten(', '.join(fields[:12]))}"
             f"{', ...' if len(fields) > 12 else ''}) that matches no known export; "
             "give a mapping of our columns to its headers, e.g. "
             "mapping={'start': 'Start Time', 'disposition': 'Status', 'billsec': 'Billsec'} "
@@ -320,6 +335,7 @@ def _setup_header(path: Path, fmt: str, mapping: Mapping[str, str] | None,
     """Native and mapped files: header, column positions, zone, epoch, labels."""
     if not content:
         raise CDRFormatError(f"{path}: no header line (expected a CSV header)")
+    _refuse_binary(path, content)
     header_no, header_text = content[0]
     headers = [h.strip() for h in _csv_fields(header_text)]
     if fmt == "native":
@@ -327,7 +343,7 @@ def _setup_header(path: Path, fmt: str, mapping: Mapping[str, str] | None,
         if not _NATIVE_CORE <= set(positions):
             raise CDRFormatError(
                 f"{path}:{header_no}: not a native CDR header: needs at least "
-                f"{', '.join(sorted(_NATIVE_CORE))} (found {', '.join(headers[:12])})")
+                f"{', '.join(sorted(_NATIVE_CORE))} (found {_shorten(', '.join(headers[:12]))})")
         missing = [c.name for c in COLUMNS if c.name not in positions
                    and c.name != "direction"]  # absent: dialsim's own, outbound
         if missing:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ScenarioError
+from ..errors import CDRFormatError, ScenarioError
 from ..fmt import format_table
 from ..output import atomic_write_text
 from ..progress import ProgressBar as Progress  # the one progress bar (old name kept)
@@ -31,6 +31,7 @@ __all__ = [
     "format_table",
     "json_default",
     "load_from_args",
+    "no_rows_accepted",
     "seed_arg",
     "write_json",
 ]
@@ -45,6 +46,16 @@ def seed_arg(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be an integer >= 0 (got {value})")
     return value
+
+
+def no_rows_accepted(path: str | Path, counts: str, rejected: Sequence[Any] = (),
+                     doing: str = "price") -> CDRFormatError:
+    """The error for a CDR file of which no row was accepted and none left out on purpose
+    (a header alone, or every row rejected): bad input, not an empty result. ``counts``
+    is the import's ``N rows read = A accepted + R rejected + E excluded``; the first
+    rejection (``.line``, ``.reason``) is named."""
+    first = f" (line {rejected[0].line}: {rejected[0].reason})" if rejected else ""
+    return CDRFormatError(f"{path}: no CDR row to {doing}: {counts}{first}")
 
 
 def add_scenario_args(p: argparse.ArgumentParser, *, seed: bool = True) -> None:

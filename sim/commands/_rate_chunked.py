@@ -136,6 +136,12 @@ def _comparison(args: argparse.Namespace, rating: Any, account: dict[str, Any],
         print(f"  rejected line {rej.line}: {rej.reason}")
     if len(rejections) > 10:
         print(f"  ... and {len(rejections) - 10:,} more rejected rows")
+    if not account.get("accepted", 0) and not excluded:  # a header alone, all rejected
+        from ._common import no_rows_accepted
+
+        counts = (f"{account.get('rows_read', 0):,} rows read = 0 accepted + "
+                  f"{account.get('rejected', 0):,} rejected + 0 excluded")
+        raise no_rows_accepted(args.cdrfile, counts, rejections)
     table = format_comparison(rating)
     saving = saving_line(rating, args.current)
     if saving:

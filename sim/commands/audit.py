@@ -57,11 +57,14 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _counts(report: Any) -> str:
+    return (report.counts_line() if hasattr(report, "counts_line") else
+            f"{report.rows_read:,} rows read = {report.accepted:,} accepted + "
+            f"{len(report.rejected):,} rejected")
+
+
 def _print_import(label: str, path: Path, report: Any) -> None:
-    counts = (report.counts_line() if hasattr(report, "counts_line") else
-              f"{report.rows_read:,} rows read = {report.accepted:,} accepted + "
-              f"{len(report.rejected):,} rejected")
-    print(f"{label}: {path}: {report.format} CDRs: {counts}")
+    print(f"{label}: {path}: {report.format} CDRs: {_counts(report)}")
     for warning in getattr(report, "warnings", ()):
         print(f"  WARNING: {warning}")
     for reason, rows in getattr(report, "excluded", ()):
@@ -126,6 +129,11 @@ def run(args: argparse.Namespace) -> int:
     theirs, theirs_report = read_side(theirs_path, format=args.theirs_format,
                                       mapping=parse_mapping(args.theirs_map, "--theirs-map"),
                                       where=args.theirs_where, tz=args.tz)
+    for path, report in ((ours_path, ours_report), (theirs_path, theirs_report)):
+        if not report.accepted and not getattr(report, "n_excluded", 0):
+            from sim.commands._common import no_rows_accepted
+
+            raise no_rows_accepted(path, _counts(report), report.rejected, "match")
     result = audit(ours, theirs, contract, tolerance_s=args.tolerance_s, country=args.country)
     if args.json:
         import json

@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
                             + f" (the scenario's variants: {', '.join(known)})")
     plan_files = args.plans or list(scenario.plans)
     plans = load_plan_files(plan_files) if plan_files else []
+    sure_plan = _sure_plan(args, plans) if args.uncertain else None  # before the work
     out = args.out or default_out(scenario)
     check_writable(out, args.force)
 
@@ -120,26 +121,35 @@ def run(args: argparse.Namespace) -> int:
     for note in run_notes(base):
         con.note(note)
     con.note(f"wrote {out}/ ({', '.join(files)})")
-    sure = _how_sure(args, scenario, comp, plans, con) if args.uncertain else None
+    sure = _how_sure(args, scenario, comp, plans, sure_plan, con) if sure_plan else None
     con.emit({**comp.to_dict(), "out": str(out), "files": files,
               **({"how_sure": sure} if sure is not None else {})})
     return 0
 
 
-def _how_sure(args: argparse.Namespace, scenario: Any, comp: Any, plans: list[Any],
-              con: Console) -> dict[str, Any]:
-    """``--uncertain``: the choice among base and variants over sampled inputs x seeds."""
-    from ..decide.uncertainty import variants_how_sure
+def _sure_plan(args: argparse.Namespace, plans: list[Any]) -> str:
+    """The plan whose cost per contact ``--uncertain`` decides on (``--sure-plan``, else
+    the first); its ranges checked too, all before anything runs."""
     from ..errors import ScenarioError
-    from ..fmt import format_table
+    from ..validate import no_such_plan
     from .negotiate import _ranges
 
     if not plans:
         raise ScenarioError("--uncertain: needs plans (the cost per contact decides)")
-    plan = args.sure_plan or plans[0].name
+    plan: str = args.sure_plan or plans[0].name
     if plan not in {p.name for p in plans}:
-        raise ScenarioError(f"--sure-plan: no plan named {plan!r} (plans: "
-                            f"{', '.join(p.name for p in plans)})")
+        raise ScenarioError(no_such_plan("--sure-plan", plan, [p.name for p in plans]))
+    _ranges(args.uncertain)
+    return plan
+
+
+def _how_sure(args: argparse.Namespace, scenario: Any, comp: Any, plans: list[Any],
+              plan: str, con: Console) -> dict[str, Any]:
+    """``--uncertain``: the choice among base and variants over sampled inputs x seeds."""
+    from ..decide.uncertainty import variants_how_sure
+    from ..fmt import format_table
+    from .negotiate import _ranges
+
     ranges = _ranges(args.uncertain)
     progress, close = run_progress("how sure", quiet=con.quiet)
 

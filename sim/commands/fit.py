@@ -17,7 +17,7 @@ from typing import Any
 from sim.errors import SimError
 from sim.output import check_writable
 
-from ._common import add_cdr_args, parse_mapping, seed_arg
+from ._common import add_cdr_args, no_rows_accepted, parse_mapping, seed_arg
 
 __all__ = ["add_parser", "run"]
 
@@ -67,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
                          tz=args.tz, direction=args.direction, where=args.where)
     report, cdrs = imported.report, imported.cdrs
     print(report.summary())
+    if len(cdrs) == 0 and not report.n_excluded:
+        raise no_rows_accepted(args.cdrfile, report.counts_line(), report.rejected, "fit")
     if len(cdrs) == 0:
         print(f"\nwarning: nothing to fit: no {args.direction} legs left after the "
               "exclusions (try --direction all or --where)")

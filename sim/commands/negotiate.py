@@ -24,9 +24,11 @@ from ._common import (
     add_cdr_args,
     add_output_args,
     format_table,
-    overrides_from,
+    load_from_args,
+    no_rows_accepted,
     parse_mapping,
     run_progress,
+    seed_arg,
 )
 
 __all__ = ["add_parser", "run"]
@@ -60,7 +62,8 @@ def add_parser(subparsers: Any) -> None:
     s.add_argument("--variant", metavar="NAME", help="after this variant of the scenario")
     s.add_argument("--reps", type=int, default=10, metavar="R",
                    help="replications (default 10)")
-    s.add_argument("--seed", type=int, default=1, help="root seed (default 1)")
+    s.add_argument("--seed", type=seed_arg, default=1,
+                   help="root seed, an integer >= 0 (default 1)")
     s.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="KEY=VALUE", help="override a scenario value (repeatable)")
     s.add_argument("--quick", action="store_true", help="scaled-down scenario")
@@ -90,9 +93,12 @@ def _read_source(args: argparse.Namespace, con: Console) -> tuple[Any, Any]:
     src: Path = args.source
     campaign = None
     if src.is_dir():
-        cdr_file = src / "cdrs.csv"
-        if not cdr_file.is_file():
-            raise SimError(f"{src}: not a dialsim run folder (no cdrs.csv) and not a file")
+        from sim.report_folder import run_cdr_file
+
+        cdr_file = run_cdr_file(src)
+        if cdr_file is None:
+            raise SimError(f"{src}: not a dialsim run folder (no cdrs.csv or cdrs.parquet) "
+                           "and not a file")
         summary = src / "summary.json"
         if summary.is_file():
             try:
@@ -115,6 +121,8 @@ def _read_source(args: argparse.Namespace, con: Console) -> tuple[Any, Any]:
              f"{src}: {rep.rows_read:,} rows read = {rep.accepted:,} accepted + "
              f"{len(rep.rejected):,} rejected")
     cdrs = imported.cdrs
+    if len(cdrs) == 0 and hasattr(rep, "counts_line") and not rep.n_excluded:
+        raise no_rows_accepted(src, rep.counts_line(), rep.rejected)
     if len(cdrs) == 0:
         raise SimError(f"{src}: no calls to price")
     return cdrs, campaign or CampaignInfo.from_cdrs(cdrs)
@@ -139,8 +147,6 @@ def _check(args: argparse.Namespace) -> None:
         raise SimError("give either a CDR file / run folder or --scenario, not both")
     if args.reps < 1:
         raise SimError(f"--reps: must be >= 1 (got {args.reps})")
-    if args.seed < 0:
-        raise SimError(f"--seed: must be >= 0 (got {args.seed})")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -211,11 +217,7 @@ def _format_bundles(rows: list[dict[str, Any]], currency: str, basis: str) -> st
 
 def _run_simulated(args: argparse.Namespace, plans: tuple[Any, ...], con: Console) -> int:
     from sim.decide.simulated import negotiate_simulated
-    from sim.scenario import load_scenario, quick
-
-    scenario = load_scenario(args.scenario, overrides=overrides_from(args.overrides))
-    if args.quick:
-        scenario = quick(scenario)
+    scenario = load_from_args(args)  # a bad --set is blamed on the --set
     if args.variant:
         scenario = scenario.variant(args.variant)
     ranges = _ranges(args.uncertain)

@@ -23,7 +23,7 @@ from sim.errors import SimError
 from sim.output import atomic_write, atomic_write_text, check_writable, output_dir
 from sim.validate import DECIMAL_MAX
 
-from ._common import Console, add_cdr_args, add_output_args, parse_mapping
+from ._common import Console, add_cdr_args, add_output_args, no_rows_accepted, parse_mapping
 
 __all__ = ["add_parser", "run"]
 
@@ -126,8 +126,10 @@ def run(args: argparse.Namespace) -> int:
     plans = tuple(p for f in args.plans for p in load_plans(f))
     names = [p.name for p in plans]
     if args.current is not None and args.current not in names:
-        raise SimError(f"--current {args.current!r}: no such plan in "
-                       f"{', '.join(map(str, args.plans))}; plans: {', '.join(names)}")
+        from sim.validate import no_such_plan
+
+        raise SimError(no_such_plan("--current", args.current, names,
+                                    ", ".join(map(str, args.plans))))
     mapping = parse_mapping(args.map)
     if getattr(args, "chunked", False):
         from sim.commands._rate_chunked import run_chunked
@@ -161,6 +163,8 @@ def run(args: argparse.Namespace) -> int:
               "--direction all prices every leg" + (", nothing written to --out"
                                                     if args.out else ""))
         return 0
+    if len(cdrs) == 0:  # nothing accepted and nothing left out on purpose: bad input
+        raise no_rows_accepted(args.cdrfile, report.counts_line(), rejected)
     campaign = _campaign(args, cdrs)
     if args.seats is None and campaign.seats == 0 and any(p.seat_per_month for p in plans):
         say("  note: the CDRs name no agents, so seat fees are 0: give --seats N")

@@ -376,8 +376,9 @@ def negotiate(cdrs: CDRTable, plans: Sequence[Plan], current: str, *,
     """
     by_name = {p.name: p for p in plans}
     if current not in by_name:
-        raise PlanError(f"--current: no plan named {current!r} (plans: "
-                        f"{', '.join(sorted(by_name))})")
+        from ..validate import no_such_plan
+
+        raise PlanError(no_such_plan("--current", current, by_name))
     campaign = campaign or CampaignInfo.from_cdrs(cdrs)
     base = by_name[current]
     target = plan_total(cdrs, base, campaign)

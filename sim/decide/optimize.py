@@ -379,8 +379,10 @@ def optimize(scenario: Any, objective: str | Objective,
     validate_reps = validate_reps or 2 * reps
     price = _plans(scenario, plans)
     if obj.plan is not None and obj.plan not in {p.name for p in price}:
-        raise SweepError(f"--objective {obj.column}: no plan named {obj.plan!r} among the "
-                         f"scenario's plans ({', '.join(p.name for p in price)})")
+        from ..validate import no_such_plan
+
+        raise SweepError(no_such_plan(f"--objective {obj.column}: plan", obj.plan,
+                                      [p.name for p in price], "the scenario"))
     identity = {"objective": obj.column, "maximize": maximize,
                 "constraints": [str(c) for c in cons], "points": settings, "reps": reps,
                 "budget": budget, "keep": keep, "validate_reps": validate_reps,

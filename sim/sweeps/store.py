@@ -121,7 +121,8 @@ class SweepStore:
         root = Path(out)
         key = fingerprint(identity)
         if root.exists() and not root.is_dir():
-            raise OutputExistsError(f"{root}: exists and is not a folder")
+            raise OutputExistsError(f"{root}: is a file, expected an output folder; choose "
+                                    "another --out")
         manifest = root / MANIFEST
         old = _read_manifest(manifest)
         ours = old is not None and old.get("fingerprint") == key
