@@ -110,16 +110,22 @@ class Campaign:
         Per-lead traits and per-attempt customer draws (common random numbers).
     pacer_factory
         Builds the pacing policy for pooled modes (``None`` for agent-owned dialing).
+    flush_at
+        Recorded calls between two flushes of the recorder (default
+        :attr:`.recorder.Column.FLUSH`): a streaming run's chunk size.
     """
 
     def __init__(self, scenario: Scenario, traits: LeadTraits, draws: Draws,
-                 pacer_factory: Callable[[Campaign], Any] | None) -> None:
+                 pacer_factory: Callable[[Campaign], Any] | None, *,
+                 flush_at: int | None = None) -> None:
         self.scenario = scenario
         self.env = simpy.Environment()
         self.traits = traits
         self.draws = draws
         self.calls = CallList(scenario, traits, owned=pacer_factory is None)
         self.rec = Recorder()
+        if flush_at is not None:  # a streaming run's chunk size (the loops bind it)
+            self.rec.flush_at = flush_at
         d = scenario.dialer
         self.ring_timeout = d.ring_timeout_s
         self.threshold = d.abandon_threshold_s
