@@ -214,6 +214,11 @@ def run(args: argparse.Namespace) -> int:
         from ..errors import ScenarioError
 
         raise ScenarioError(f"--reps: must be >= 1 (got {args.reps})")
+    chunk_rows = getattr(args, "chunk_rows", None)
+    if chunk_rows is not None and chunk_rows < 1:
+        from ..errors import ScenarioError
+
+        raise ScenarioError(f"--chunk-rows: must be >= 1 (got {chunk_rows})")
     plan_files = args.plans or list(scenario.plans)
     plans: list[Any] = []
     if plan_files:  # the rater is imported only when there is something to rate
@@ -227,11 +232,6 @@ def run(args: argparse.Namespace) -> int:
 
     check_writable(out, args.force)  # fail before simulating, not after (also runs/NNN)
 
-    chunk_rows = getattr(args, "chunk_rows", None)
-    if chunk_rows is not None and chunk_rows < 1:
-        from ..errors import ScenarioError
-
-        raise ScenarioError(f"--chunk-rows: must be >= 1 (got {chunk_rows})")
     bar = ProgressBar(f"simulating {scenario.name}", 1.0,
                       enabled=False if con.quiet else None)
     if chunk_rows is None:
