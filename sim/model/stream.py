@@ -141,7 +141,7 @@ class Streamer:
     def table(self) -> tuple[CDRTable, np.ndarray]:
         """The kept calls as one table (zeros that take no memory in the columns not
         kept) and the agents' start times."""
-        n = self.calls
+        n = self.calls if self.keep != "none" else 0  # "none": an empty table
         cats = self.categories() if self.keep == "all" else {
             **run_categories(self.scenario), "number": ("",)}
         cols: dict[str, np.ndarray] = {}
