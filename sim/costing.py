@@ -22,11 +22,13 @@ from .scenario import Scenario
 __all__ = ["campaign_info", "load_plan_files", "rate_run"]
 
 
-def campaign_info(scenario: Scenario, cdrs: CDRTable, agents: AgentLog) -> CampaignInfo:
-    """Seats, channels, numbers, calendar days and labour of one simulated run."""
+def campaign_info(scenario: Scenario, cdrs: CDRTable, agents: AgentLog, *,
+                  peak: int | None = None) -> CampaignInfo:
+    """Seats, channels, numbers, calendar days and labour of one simulated run
+    (``peak``: the most calls at once, when known; else from ``cdrs``)."""
     hours = Decimal(repr(agents.logged_in() / 3600))
     labour = (hours * scenario.agents.hourly_cost).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    channels = scenario.dialer.channels or peak_concurrency(cdrs)
+    channels = scenario.dialer.channels or (peak_concurrency(cdrs) if peak is None else peak)
     seats = scenario.agents.count
     if scenario.dialer.mode == "robot" and scenario.dialer.robot_transfer_stage < 0:
         seats = 0  # a robot-only campaign rents no agent seats

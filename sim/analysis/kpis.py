@@ -16,7 +16,7 @@ import numpy as np
 from ..agentlog import AgentLog
 from ..cdr import CDRTable
 
-__all__ = ["CLOSED_STATUSES", "KPI_LABELS", "dialable_leads", "kpis"]
+__all__ = ["CLOSED_STATUSES", "KPI_LABELS", "KpiFold", "dialable_leads", "exact_seconds", "kpis"]
 
 #: KPI key -> (label, format) in report order.
 KPI_LABELS: dict[str, tuple[str, str]] = {
@@ -51,10 +51,105 @@ def dialable_leads(list_size: int, lead_status: dict[str, int] | None) -> int:
     return list_size - (lead_status or {}).get("dnc", 0)
 
 
+#: Seconds are summed exactly in units of 2**-SCALE_BITS s (about a nanosecond): each
+#: value is rounded to that grid once, then added as integers, so a sum does not depend
+#: on the order or the chunks it is added in (a streaming run folds its KPIs chunk by
+#: chunk and gets the whole-table figures to the last bit).
+SCALE_BITS = 30
+
+
+def exact_seconds(x: np.ndarray) -> int:
+    """Sum of the finite seconds ``x`` as an exact int of 2**-SCALE_BITS s."""
+    if not len(x):
+        return 0
+    q = np.rint(np.ldexp(x, SCALE_BITS))
+    top = max(float(np.abs(q).max()), 1.0)
+    step = max(1, int(2.0 ** 62 / top))
+    qi = q.astype(np.int64)
+    return sum(int(qi[i:i + step].sum()) for i in range(0, len(qi), step))
+
+
+def _seconds(total: int, count: int = 1) -> float:
+    """``total`` (2**-SCALE_BITS s) / ``count`` as a float, correctly rounded."""
+    return total / (count << SCALE_BITS)
+
+
+class KpiFold:
+    """The CDR-side KPI sums, folded over chunks of calls (or one whole table)."""
+
+    def __init__(self) -> None:
+        self.n = self.answered = self.live = self.contacts = 0
+        self.conversions = self.abandoned = self.handled = 0
+        self.handle = self.talk = 0  # exact sums (2**-SCALE_BITS s)
+
+    def add(self, cdrs: CDRTable, agent_start: np.ndarray | None = None) -> None:
+        """Fold the calls of ``cdrs`` in (``agent_start``: see :func:`kpis`)."""
+        answered = cdrs.answered
+        person = cdrs.mask("answered_by", "person")
+        connected = ~np.isnan(cdrs["connect"])
+        self.n += len(cdrs)
+        self.answered += int(answered.sum())
+        self.live += int(person.sum())
+        self.contacts += int((person & connected).sum())
+        self.conversions += int(cdrs.mask("result", "converted").sum())
+        self.abandoned += int(cdrs["abandoned"].sum())
+        handled = connected & (cdrs["agent_id"] >= 0)
+        began = cdrs["connect"] if agent_start is None else agent_start
+        self.handled += int(handled.sum())
+        self.handle += exact_seconds((cdrs["end"] - began + cdrs["wrap_s"])[handled])
+        self.talk += exact_seconds(cdrs["talk_s"][answered])
+
+    def result(self, agents: AgentLog | None = None, *, logged_in_s: float | None = None,
+               list_size: int | None = None, lead_status: dict[str, int] | None = None,
+               dialled: int | None = None) -> dict[str, Any]:
+        """The KPIs (see :func:`kpis`); ``dialled``: leads dialled at least once, where
+        ``lead_status`` does not say."""
+        n, contacts, live = self.n, self.contacts, self.live
+        conversions = self.conversions
+        out: dict[str, Any] = {
+            "dials": n,
+            "answered": self.answered,
+            "live_answers": live,
+            "contacts": contacts,
+            "contact_rate": contacts / n if n else float("nan"),
+            "conversions": conversions,
+            "conversion_rate": conversions / contacts if contacts else float("nan"),
+            "abandoned": self.abandoned,
+            "abandonment_rate": self.abandoned / live if live else 0.0,
+            "aht_s": _seconds(self.handle, self.handled) if self.handled else float("nan"),
+            "mean_talk_s": _seconds(self.talk, self.answered) if self.answered
+            else float("nan"),
+        }
+        if agents is not None or logged_in_s is not None:
+            if agents is not None:
+                logged = agents.logged_in()
+                work = agents.total("talk") + agents.total("wrap")
+            else:
+                logged = float(logged_in_s or 0.0)
+                work = _seconds(self.handle)
+            out["occupancy"] = work / logged if logged else float("nan")
+            out["agent_hours"] = logged / 3600
+            out["contacts_per_agent_hour"] = contacts / (logged / 3600) if logged \
+                else float("nan")
+        if list_size:
+            if lead_status:
+                dialled = list_size - lead_status.get("untouched", 0) - lead_status.get("dnc", 0)
+            eligible = dialable_leads(list_size, lead_status)
+            out["list_penetration"] = (dialled or 0) / eligible if eligible else float("nan")
+            if lead_status:
+                closed = sum(lead_status.get(k, 0) for k in CLOSED_STATUSES)
+                out["leads_closed"] = closed / eligible if eligible else float("nan")
+        return out
+
+
 def kpis(cdrs: CDRTable, agents: AgentLog | None = None, *, logged_in_s: float | None = None,
          agent_start: np.ndarray | None = None, list_size: int | None = None,
          lead_status: dict[str, int] | None = None) -> dict[str, Any]:
     """KPIs of one run (or of imported CDRs, without the agent-side figures).
+
+    Sums of seconds (handle and talk times) are exact (:func:`exact_seconds`), so the
+    figures are the same whether the calls are given whole or folded chunk by chunk
+    (:class:`KpiFold`).
 
     Parameters
     ----------
@@ -74,49 +169,11 @@ def kpis(cdrs: CDRTable, agents: AgentLog | None = None, *, logged_in_s: float |
     lead_status
         Final lead counts by status (``contacted``, ``converted``, ...).
     """
-    n = len(cdrs)
-    answered = cdrs.answered
-    person = cdrs.mask("answered_by", "person")
-    connected = ~np.isnan(cdrs["connect"])
-    contacts = int((person & connected).sum())
-    live = int(person.sum())
-    conversions = int(cdrs.mask("result", "converted").sum())
-    abandoned = int(cdrs["abandoned"].sum())
-    handled = connected & (cdrs["agent_id"] >= 0)
-    began = cdrs["connect"] if agent_start is None else agent_start
-    handle = (cdrs["end"] - began + cdrs["wrap_s"])[handled]
-    out: dict[str, Any] = {
-        "dials": n,
-        "answered": int(answered.sum()),
-        "live_answers": live,
-        "contacts": contacts,
-        "contact_rate": contacts / n if n else float("nan"),
-        "conversions": conversions,
-        "conversion_rate": conversions / contacts if contacts else float("nan"),
-        "abandoned": abandoned,
-        "abandonment_rate": abandoned / live if live else 0.0,
-        "aht_s": float(handle.mean()) if handle.size else float("nan"),
-        "mean_talk_s": float(cdrs["talk_s"][answered].mean()) if answered.any() else float("nan"),
-    }
-    if agents is not None or logged_in_s is not None:
-        if agents is not None:
-            logged = agents.logged_in()
-            work = agents.total("talk") + agents.total("wrap")
-        else:
-            logged = float(logged_in_s or 0.0)
-            work = float(handle.sum())
-        out["occupancy"] = work / logged if logged else float("nan")
-        out["agent_hours"] = logged / 3600
-        out["contacts_per_agent_hour"] = contacts / (logged / 3600) if logged else float("nan")
-    if list_size:
-        if lead_status:
-            dialled = list_size - lead_status.get("untouched", 0) - lead_status.get("dnc", 0)
-        else:
-            leads = cdrs["lead_id"]
-            dialled = int(np.count_nonzero(np.bincount(leads[leads >= 0])))
-        eligible = dialable_leads(list_size, lead_status)
-        out["list_penetration"] = dialled / eligible if eligible else float("nan")
-        if lead_status:
-            closed = sum(lead_status.get(k, 0) for k in CLOSED_STATUSES)
-            out["leads_closed"] = closed / eligible if eligible else float("nan")
-    return out
+    fold = KpiFold()
+    fold.add(cdrs, agent_start)
+    dialled = None
+    if list_size and not lead_status:
+        leads = cdrs["lead_id"]
+        dialled = int(np.count_nonzero(np.bincount(leads[leads >= 0])))
+    return fold.result(agents, logged_in_s=logged_in_s, list_size=list_size,
+                       lead_status=lead_status, dialled=dialled)

@@ -46,7 +46,7 @@ from .results import PlanCalls, PlanSummaries, PlanSummary, Rating, exact_sum
 from .tariff import week_offset_s
 from .terms import COUNTS, TermResult, term_counts, window_keys, window_results
 
-__all__ = ["ChunkedRating", "blocks", "rate_chunks"]
+__all__ = ["ChunkRater", "ChunkedRating", "blocks", "rate_chunks"]
 
 _NO_FEES = CampaignInfo()
 
@@ -265,6 +265,132 @@ class _EpochOnly:
     epoch: str
 
 
+class ChunkRater:
+    """:func:`rate_chunks` fed one chunk at a time: :meth:`add` each table of calls (in
+    order), then :meth:`finish` with the campaign facts, which a streaming simulation
+    knows only at the end (labour, the channels it held).
+
+    Parameters are those of :func:`rate_chunks`.
+    """
+
+    def __init__(self, plans: Iterable[Plan], *, estimate_campaign: bool = True,
+                 on_block: Callable[[CDRTable, Rating], None] | None = None,
+                 block: int = CHUNK) -> None:
+        plans = tuple(plans)
+        check_unique_names(plans)
+        self.plans = plans
+        self.names = [p.name for p in plans]
+        self.bare = tuple(dataclasses.replace(p, traffic_terms=()) if p.traffic_terms else p
+                          for p in plans)
+        self.billed = dict.fromkeys(self.names, 0)
+        self.units = dict.fromkeys(self.names, 0)
+        self.dens = dict.fromkeys(self.names, 1)
+        self.terms = {p.name: _TermCarry(p) for p in plans if p.traffic_terms}
+        #: The campaign estimate of :meth:`CampaignInfo.from_cdrs`, carried (its peak
+        #: concurrency also serves a simulated run without a channel limit).
+        self.carry = _CampaignCarry() if estimate_campaign else None
+        self.periods = _PeriodCarry(plans)
+        self.shared: dict[str, Any] = dict(calls=0, answered=0, contacts=0, conversions=0,
+                                           talk_s=0.0)
+        self.known = False
+        self.n_blocks = 0
+        self.on_block = on_block
+        self.block = block
+        self._held: list[CDRTable] = []
+        self._count = 0
+        self._first: tuple[str, str] | None = None
+
+    def add(self, chunk: CDRTable) -> None:
+        """Rate the calls of ``chunk`` (whole blocks now, the rest with the next)."""
+        for table in self._blocks(chunk):
+            self._rate(table)
+
+    def _blocks(self, chunk: CDRTable) -> Iterator[CDRTable]:
+        held = self._held
+        if self._first is None:
+            self._first = (chunk.epoch, chunk.tz)
+        elif (chunk.epoch, chunk.tz) != self._first:
+            raise CDRFormatError(f"chunked rating: a chunk's epoch/zone ({chunk.epoch}, "
+                                 f"{chunk.tz}) differs from the first's ({self._first[0]}, "
+                                 f"{self._first[1]}); chunks must come from one table")
+        size = self.block
+        n, pos = len(chunk), 0
+        if held and n:
+            pos = min(size - self._count, n)
+            held.append(_rows(chunk, 0, pos))
+            self._count += pos
+            if self._count == size:
+                yield CDRTable.concat(held)
+                held.clear()
+                self._count = 0
+        while n - pos >= size:
+            yield _rows(chunk, pos, pos + size)
+            pos += size
+        if pos < n:
+            held.append(_rows(chunk, pos, n))
+            self._count += n - pos
+
+    def _rate(self, table: CDRTable) -> None:
+        shared, names = self.shared, self.names
+        self.n_blocks += 1
+        r = rate(table, self.bare, campaign=_NO_FEES)
+        shared["calls"] += len(table)
+        if self.plans:
+            s = r.summaries[names[0]]
+            shared["answered"] += s.answered
+            shared["contacts"] += s.contacts
+            shared["conversions"] += s.conversions
+            shared["talk_s"] += s.talk_s
+        self.known = self.known or outcomes_known(table)
+        keys: dict[tuple[str, str], Any] = {}
+        for name in names:
+            pc = r.calls[name]
+            self.billed[name] += pc.billed_total_s
+            self.units[name] += pc.units_total
+            self.dens[name] = pc.den
+            if name in self.terms:
+                self.terms[name].add(table, pc.units, keys)
+        if self.carry is not None:
+            self.carry.add(table)
+        self.periods.add(table, r.calls)
+        if self.on_block is not None:
+            self.on_block(table, r)
+
+    def flush(self) -> None:
+        """Rate the calls held for an unfinished block (the last one)."""
+        if self._held:
+            held, self._held, self._count = self._held, [], 0
+            self._rate(held[0] if len(held) == 1 else CDRTable.concat(held))
+
+    def finish(self, campaign: CampaignInfo | None = None) -> ChunkedRating:
+        """The per-plan summaries (``campaign``: as for :func:`rate_chunks`)."""
+        self.flush()
+        shared = dict(self.shared)
+        shared["outcomes_known"] = self.known or shared["calls"] == 0
+        if campaign is None:
+            if self.carry is None:
+                raise ValueError("ChunkRater.finish: campaign= is needed without "
+                                 "estimate_campaign")
+            campaign = self.carry.info()
+        empty = np.zeros(0, dtype=np.int64)
+        summaries: dict[str, PlanSummary] = {}
+        dens, names = self.dens, self.names
+        for plan in self.plans:
+            name = plan.name
+            if self.n_blocks == 0:  # no calls: the denominators come from an empty rating
+                dens[name] = rate(_empty_like(), [self.bare[names.index(name)]],
+                                  campaign=_NO_FEES).calls[name].den
+            pc = PlanCalls(plan=plan, billed_s=empty, units=empty, den=dens[name],
+                           billed_total_s=self.billed[name], units_total=self.units[name])
+            traffic = self.terms[name].results(dens[name]) if name in self.terms else ()
+            summaries[name] = _summary(pc, campaign, shared, traffic,
+                                       self.periods.periods(plan, campaign.days, dens[name],
+                                                            (self.units[name],
+                                                             self.billed[name])))
+        return ChunkedRating(campaign=campaign, summaries=summaries, plans=self.plans,
+                             calls=shared["calls"], blocks=self.n_blocks)
+
+
 def rate_chunks(chunks: Iterable[CDRTable], plans: Iterable[Plan], *,
                 campaign: CampaignInfo | None = None,
                 on_block: Callable[[CDRTable, Rating], None] | None = None,
@@ -295,63 +421,11 @@ def rate_chunks(chunks: Iterable[CDRTable], plans: Iterable[Plan], *,
     ChunkedRating
         Per-plan summaries equal to ``rate(CDRTable.concat(chunks), plans).summaries``.
     """
-    plans = tuple(plans)
-    check_unique_names(plans)
-    names = [p.name for p in plans]
-    bare = tuple(dataclasses.replace(p, traffic_terms=()) if p.traffic_terms else p
-                 for p in plans)
-    billed = dict.fromkeys(names, 0)
-    units = dict.fromkeys(names, 0)
-    dens = dict.fromkeys(names, 1)
-    terms = {p.name: _TermCarry(p) for p in plans if p.traffic_terms}
-    carry = _CampaignCarry() if campaign is None else None
-    periods = _PeriodCarry(plans)
-    shared: dict[str, Any] = dict(calls=0, answered=0, contacts=0, conversions=0,
-                                  talk_s=0.0)
-    known = False
-    n_blocks = 0
-    for table in blocks(chunks, block):
-        n_blocks += 1
-        r = rate(table, bare, campaign=_NO_FEES)
-        shared["calls"] += len(table)
-        if plans:
-            s = r.summaries[names[0]]
-            shared["answered"] += s.answered
-            shared["contacts"] += s.contacts
-            shared["conversions"] += s.conversions
-            shared["talk_s"] += s.talk_s
-        known = known or outcomes_known(table)
-        keys: dict[tuple[str, str], Any] = {}
-        for name in names:
-            pc = r.calls[name]
-            billed[name] += pc.billed_total_s
-            units[name] += pc.units_total
-            dens[name] = pc.den
-            if name in terms:
-                terms[name].add(table, pc.units, keys)
-        if carry is not None:
-            carry.add(table)
-        periods.add(table, r.calls)
-        if on_block is not None:
-            on_block(table, r)
-    shared["outcomes_known"] = known or shared["calls"] == 0
-    info = carry.info() if carry is not None else campaign
-    assert info is not None
-    empty = np.zeros(0, dtype=np.int64)
-    summaries: dict[str, PlanSummary] = {}
-    for plan in plans:
-        name = plan.name
-        if n_blocks == 0:  # no calls: the denominators come from an empty rating
-            dens[name] = rate(_empty_like(), [bare[names.index(name)]],
-                              campaign=_NO_FEES).calls[name].den
-        pc = PlanCalls(plan=plan, billed_s=empty, units=empty, den=dens[name],
-                       billed_total_s=billed[name], units_total=units[name])
-        traffic = terms[name].results(dens[name]) if name in terms else ()
-        summaries[name] = _summary(pc, info, shared, traffic,
-                                   periods.periods(plan, info.days, dens[name],
-                                                   (units[name], billed[name])))
-    return ChunkedRating(campaign=info, summaries=summaries, plans=plans,
-                         calls=shared["calls"], blocks=n_blocks)
+    rater = ChunkRater(plans, estimate_campaign=campaign is None, on_block=on_block,
+                       block=block)
+    for chunk in chunks:
+        rater.add(chunk)
+    return rater.finish(campaign)
 
 
 def _empty_like() -> CDRTable:

@@ -21,10 +21,12 @@ from sim.fmt import format_table, money, money_column
 from sim.output import atomic_write, safe_cell
 
 from .describe import bills_time
-from .results import PlanCalls, PlanSummary, Rating
+from .plans import Plan
+from .results import PlanCalls, PlanSummaries, PlanSummary, Rating
 from .tariff import round_div
 
-__all__ = ["decimal_strings", "format_comparison", "format_terms", "write_costs"]
+__all__ = ["ChargesWriter", "decimal_strings", "format_comparison", "format_terms",
+           "write_costs", "write_costs_table"]
 
 #: Windows of a traffic term listed in the comparison text (all are in the JSON).
 SHOW_WINDOWS = 12
@@ -251,31 +253,64 @@ def write_costs(rating: Rating, folder: str | Path) -> tuple[Path, Path]:
     The two paths.
     """
     folder = Path(folder)
-    costs = folder / "costs.csv"
+    costs = write_costs_table(rating, folder)
+    charges = folder / "charges.csv"
+    source = rating.source_line is not None and rating.source_id is not None
+    with ChargesWriter(charges, rating.plans, source=source) as writer:
+        writer.write(rating)
+    return costs, charges
+
+
+def write_costs_table(rating: PlanSummaries, folder: str | Path) -> Path:
+    """Write ``costs.csv`` (one row per plan) atomically; return its path."""
+    costs = Path(folder) / "costs.csv"
     rows = rating.rows()
     with atomic_write(costs) as fh:
         w = csv.writer(fh, lineterminator="\n")
         if rows:
             w.writerow([safe_cell(k) for k in rows[0]])
             w.writerows([_cell(v) for v in r.values()] for r in rows)
-    charges = folder / "charges.csv"
-    per: list[PlanCalls] = list(rating.calls.values())
-    source = rating.source_line is not None and rating.source_id is not None
-    with atomic_write(charges, "wb") as fh:
+    return costs
+
+
+class ChargesWriter:
+    """``charges.csv`` written a rating at a time (:func:`write_costs`, or the blocks of
+    a chunked rating as they are rated): the same bytes as one rating of them all."""
+
+    def __init__(self, path: str | Path, plans: Sequence[Plan], *, source: bool = False
+                 ) -> None:
+        self.source = source
+        self._file = atomic_write(path, "wb")
+        self._fh = self._file.__enter__()
         head = io.StringIO()
         csv.writer(head, lineterminator="\n").writerow(
             ["call_id", *(["source_line", "source_id"] if source else []),
-             *(safe_cell(f"{p.plan.name}:{k}") for p in per for k in ("billed_s", "charge"))])
-        fh.write(head.getvalue().encode("utf-8"))
+             *(safe_cell(f"{p.name}:{k}") for p in plans for k in ("billed_s", "charge"))])
+        self._fh.write(head.getvalue().encode("utf-8"))
+
+    def write(self, rating: Rating) -> None:
+        """Append the per-call rows of ``rating``."""
+        per: list[PlanCalls] = list(rating.calls.values())
         # Text is built as ASCII matrices, a block of rows at a time: no Python string
         # per value, so millions of rows x plans take seconds, not minutes.
         for i in range(0, len(rating.call_id), _ROWS_PER_BLOCK):
             s = slice(i, i + _ROWS_PER_BLOCK)
             fields = [_ascii(rating.call_id[s])]
-            if source:
+            if self.source:
                 assert rating.source_line is not None and rating.source_id is not None
                 fields += [_ascii(rating.source_line[s]), _text_cells(rating.source_id[s])]
             for p in per:
                 fields += [_ascii(p.billed_s[s]), _ascii(*_split(p.units[s], p.den))]
-            fh.write(_csv_bytes(fields))
-    return costs, charges
+            self._fh.write(_csv_bytes(fields))
+
+    def close(self, error: BaseException | None = None) -> None:
+        if error is None:
+            self._file.__exit__(None, None, None)
+        else:
+            self._file.__exit__(type(error), error, error.__traceback__)
+
+    def __enter__(self) -> ChargesWriter:
+        return self
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        self.close(exc)

@@ -103,10 +103,11 @@ class ParquetCDRWriter:
         self._file = atomic_write(self.path, "wb")
         self._fh = self._file.__enter__()
         self._writer = self.pq.ParquetWriter(self._fh, self.schema, compression="zstd")
+        self._held: list[tuple[CDRTable, int, int]] = []  # pieces of the next row group
+        self._held_rows = 0
 
     def write(self, cdrs: CDRTable) -> None:
-        """Append the rows of ``cdrs``."""
-        pa = self.pa
+        """Append the rows of ``cdrs`` (held until they fill a row group)."""
         if self.first is None:
             self.first = cdrs
         elif (cdrs.epoch, cdrs.tz) != (self.first.epoch, self.first.tz):
@@ -115,23 +116,70 @@ class ParquetCDRWriter:
                                  f"{self.first.tz})")
         for name in OPEN_CATEGORIES:
             self.categories[name].update(dict.fromkeys(cdrs.vocabulary(name)))
-        vocab = {c.name: pa.array(list(cdrs.vocabulary(c.name)), pa.string())
-                 for c in COLUMNS if c.kind == "cat"}
-        for lo in range(0, len(cdrs), self.row_group):
-            rows = slice(lo, lo + self.row_group)
-            arrays = [pa.DictionaryArray.from_arrays(pa.array(cdrs[c.name][rows]),
-                                                     vocab[c.name])
-                      if c.kind == "cat" else pa.array(cdrs[c.name][rows]) for c in COLUMNS]
-            self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self.schema),
-                                     row_group_size=self.row_group)
-        self.rows += len(cdrs)
+        n, pos = len(cdrs), 0
+        while pos < n:
+            take = min(self.row_group - self._held_rows, n - pos)
+            self._held.append((cdrs, pos, pos + take))
+            self._held_rows += take
+            pos += take
+            if self._held_rows == self.row_group:
+                self._write_group()
+        self.rows += n
 
-    def close(self, error: BaseException | None = None) -> None:
-        """Write the metadata and the footer, and rename the file into place (or, after
-        an ``error``, remove the temporary file)."""
+    def _write_group(self) -> None:
+        """Write the rows held as one row group.
+
+        A categorical column's dictionary is the group's own labels in order of first
+        appearance (codes are per table, labels are not): the same rows give the same
+        bytes however they were cut into tables, and a group does not carry the labels
+        of the whole table (thousands of numbers).
+        """
+        pa = self.pa
+        held, self._held, self._held_rows = self._held, [], 0
+        if not held:
+            return
+        arrays = []
+        for c in COLUMNS:
+            parts = [t[c.name][lo:hi] for t, lo, hi in held]
+            if c.kind != "cat":
+                arrays.append(pa.array(parts[0] if len(parts) == 1 else np.concatenate(parts)))
+                continue
+            joint: dict[str, int] = {}
+            index = []
+            for (t, _, _), codes in zip(held, parts, strict=True):
+                vocab = t.vocabulary(c.name)
+                uniq, first = np.unique(codes, return_index=True)
+                seen = uniq[np.argsort(first, kind="stable")]  # by first appearance
+                remap = np.zeros(max(len(vocab), 1), dtype=np.int64)
+                for code in seen.tolist():
+                    remap[code] = joint.setdefault(vocab[code], len(joint))
+                index.append(remap[codes])
+            idx = np.concatenate(index).astype(c.dtype)
+            arrays.append(pa.DictionaryArray.from_arrays(
+                pa.array(idx), pa.array(list(joint), pa.string())))
+        self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self.schema),
+                                 row_group_size=self.row_group)
+
+    def close(self, error: BaseException | None = None, *,
+              categories: dict[str, tuple[str, ...]] | None = None) -> None:
+        """Write the last row group, the metadata and the footer, and rename the file
+        into place (or, after an ``error``, remove the temporary file).
+
+        ``categories``: the open categories' label order to record (default: the
+        chunks' merged in order of first appearance), e.g. a streaming run's, which
+        knows the whole table's order only at the end.
+        """
+        if error is None:
+            try:
+                self._write_group()
+            except BaseException as exc:
+                error = exc
         if error is None:
             first = self.first
             cats = {n: list(v) for n, v in self.categories.items()}
+            if categories is not None:
+                cats.update({n: list(categories[n]) for n in OPEN_CATEGORIES
+                             if n in categories})
             self._writer.add_key_value_metadata({_KEY: _metadata(
                 self.rows, first.tz if first is not None else "UTC",
                 first.epoch if first is not None else "1970-01-01T00:00:00", cats,

@@ -26,14 +26,14 @@ from typing import IO, Any
 
 import numpy as np
 
-from ..cdr import COLUMNS, CDRTable
+from ..cdr import COLUMNS, CDRTable, empty_columns
 from ..csvtext import fixed_us, integers, join_rows, labels
 from ..output import atomic_write
 from ._fields import USERFIELD_KEYS, escape_label
 from ._sidecar import sidecar_data, sidecar_path, write_sidecar
 from ._values import NAT, US_PER_S, format_times, get_zone, local_offsets_s
 
-__all__ = ["one_line_labels", "write_asterisk", "write_native"]
+__all__ = ["NativeCDRWriter", "one_line_labels", "write_asterisk", "write_native"]
 
 _SLICE_ROWS = 65536
 _TIMES = ("start", "answer", "connect", "end")
@@ -83,6 +83,74 @@ def write_native(cdrs: CDRTable, path: str | Path) -> None:
             size += fh.write(_native_rows(cdrs, slice(lo, lo + _SLICE_ROWS), zone, epoch_us,
                                           vocabs))
         write_sidecar(sidecar_path(path), sidecar_data(cdrs, path.name, size, written))
+
+
+class NativeCDRWriter:
+    """Write native CSV CDRs as tables arrive (a streaming run's chunks), with the
+    sidecar at :meth:`close`: the same bytes as :func:`write_native` of the tables
+    concatenated, given the whole table's category order at the close.
+
+    The CSV and its sidecar appear only when closed without error.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.rows = 0
+        self.first: CDRTable | None = None
+        self.written: dict[str, dict[str, str]] = {}
+        self._file = atomic_write(self.path, "wb")
+        self._fh = self._file.__enter__()
+        self.size = self._fh.write((",".join(c.name for c in COLUMNS) + "\n").encode("ascii"))
+
+    def write(self, cdrs: CDRTable) -> None:
+        """Append the rows of ``cdrs``."""
+        if self.first is None:
+            self.first = cdrs
+        elif (cdrs.epoch, cdrs.tz) != (self.first.epoch, self.first.tz):
+            raise ValueError(f"{self.path}: a chunk's epoch/zone differs from the first's")
+        zone, epoch_us = get_zone(cdrs.tz), _epoch_us(cdrs)
+        vocabs: dict[str, tuple[str, ...]] = {}
+        for c in COLUMNS:
+            if c.kind == "cat":
+                vocabs[c.name], altered = one_line_labels(cdrs.vocabulary(c.name))
+                if altered:
+                    self.written.setdefault(c.name, {}).update(altered)
+        for lo in range(0, len(cdrs), _SLICE_ROWS):
+            self.size += self._fh.write(_native_rows(cdrs, slice(lo, lo + _SLICE_ROWS), zone,
+                                                     epoch_us, vocabs))
+        self.rows += len(cdrs)
+
+    def close(self, error: BaseException | None = None, *,
+              categories: dict[str, tuple[str, ...]] | None = None,
+              epoch: str = "1970-01-01T00:00:00", tz: str = "UTC",
+              meta: dict[str, Any] | None = None) -> None:
+        """Write the sidecar (``categories``: the whole table's label order; zone,
+        epoch and meta of the first table, or those given when none came) and move
+        both files into place; after an ``error``, remove them."""
+        try:
+            if error is None:
+                from ..cdr import open_categories
+
+                first = self.first
+                cats = dict(first.categories if first is not None else open_categories())
+                cats.update(categories or {})
+                like = CDRTable(empty_columns(0), cats, first.epoch if first else epoch,
+                                first.tz if first else tz,
+                                dict(first.meta) if first else dict(meta or {}))
+                data = sidecar_data(like, self.path.name, self.size, self.written)
+                data["csv"]["rows"] = self.rows
+                write_sidecar(sidecar_path(self.path), data)
+        except BaseException as exc:
+            own = exc
+        else:
+            own = None
+        error = error or own
+        if error is None:
+            self._file.__exit__(None, None, None)
+        else:
+            self._file.__exit__(type(error), error, error.__traceback__)
+        if own is not None:
+            raise own
 
 
 _BREAKS = re.compile("[\r\n\0]")

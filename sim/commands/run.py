@@ -61,6 +61,10 @@ def add_parser(sub: Any) -> None:
                    help="CDRs and agent log as cdrs.csv + agents.csv (default), as "
                         "cdrs.parquet + agents.parquet (needs pyarrow: pip install "
                         "'dialsim[parquet]'), or not written at all")
+    p.add_argument("--chunk-rows", type=int, metavar="N",
+                   help="stream the run: every N recorded calls, the finished ones are "
+                        "written, rated and dropped, so memory follows the list, not the "
+                        "calls (same files; e.g. 65536 for runs of millions of calls)")
     p.add_argument("--reps", type=int, default=1, metavar="R",
                    help="replications (seeds SEED .. SEED+R-1): every KPI and plan cost as "
                         "a mean with a 95%% CI; writes replications.csv/.json (default 1)")
@@ -243,6 +247,11 @@ def run(args: argparse.Namespace) -> int:
         from ..errors import ScenarioError
 
         raise ScenarioError(f"--reps: must be >= 1 (got {args.reps})")
+    chunk_rows = getattr(args, "chunk_rows", None)
+    if chunk_rows is not None and chunk_rows < 1:
+        from ..errors import ScenarioError
+
+        raise ScenarioError(f"--chunk-rows: must be >= 1 (got {chunk_rows})")
     plan_files = args.plans or list(scenario.plans)
     plans: list[Any] = []
     if plan_files:  # the rater is imported only when there is something to rate
@@ -258,12 +267,28 @@ def run(args: argparse.Namespace) -> int:
 
     bar = ProgressBar(f"simulating {scenario.name}", 1.0,
                       enabled=False if con.quiet else None)
-    result = simulate(scenario, seed=args.seed, progress=bar.update)
-    bar.close()
+    if chunk_rows is None:
+        result = simulate(scenario, seed=args.seed, progress=bar.update)
+        bar.close()
     # The big files are written by threads (numpy formatting releases the GIL) while
     # the tables below are computed and printed.
     with output_dir(out, force=args.force) as tmp, Writers() as writing:
-        start_writes(writing, tmp, result, asterisk=args.asterisk, cdr_format=cdr_format)
+        streamed_rating = None
+        if chunk_rows is None:
+            start_writes(writing, tmp, result, asterisk=args.asterisk, cdr_format=cdr_format)
+        else:  # the CDRs and charges are written as the run goes
+            from ._stream import stream_run
+
+            try:
+                result, streamed_rating, names = stream_run(
+                    tmp, scenario, args.seed, plans, chunk_rows, cdr_format=cdr_format,
+                    asterisk=args.asterisk, progress=bar.update)
+            finally:
+                bar.close()
+            start_writes(writing, tmp, result, cdr_format=cdr_format, cdrs=False)
+            writing.names[:0] = [n for n in names if n != "Master.csv"]
+            if args.asterisk:
+                writing.names.append("Master.csv")
         con.table(f"{scenario.name}: {scenario.agents.count} agents, "
                   f"{scenario.list.size:,} leads, {scenario.dialer.mode} dialing, "
                   f"seed {args.seed}")
@@ -280,7 +305,7 @@ def run(args: argparse.Namespace) -> int:
             from ..billing import format_comparison
             from ..costing import rate_run
 
-            rating = rate_run(scenario, result.cdrs, result.agents, plans)
+            rating = streamed_rating or rate_run(scenario, result.cdrs, result.agents, plans)
             con.table()
             con.table(format_comparison(rating))
 
@@ -401,21 +426,24 @@ def check_cdr_format(cdr_format: str, report: bool) -> None:
 
 
 def start_writes(writing: Writers, folder: Path, result: Any, *,
-                 asterisk: bool = False, cdr_format: str = "csv") -> None:
+                 asterisk: bool = False, cdr_format: str = "csv", cdrs: bool = True) -> None:
     """Start writing the run's large files (CDRs, agent log) on threads, as CSV,
-    Parquet or (``cdr_format="none"``) not at all."""
+    Parquet or (``cdr_format="none"``) not at all; ``cdrs=False``: the agent log only
+    (a streaming run wrote its CDRs already)."""
     from ..cdrio import write_cdrs
 
     if cdr_format == "parquet":
         from ..cdrio._parquet import write_agent_parquet
 
-        writing.submit("cdrs.parquet", write_cdrs, result.cdrs, folder / "cdrs.parquet",
-                       format="parquet")
+        if cdrs:
+            writing.submit("cdrs.parquet", write_cdrs, result.cdrs, folder / "cdrs.parquet",
+                           format="parquet")
         writing.submit("agents.parquet", write_agent_parquet, result.agents,
                        folder / "agents.parquet")
     elif cdr_format == "csv":
-        writing.submit("cdrs.csv", write_cdrs, result.cdrs, folder / "cdrs.csv")
-        writing.names.append("cdrs.meta.json")  # the sidecar, written with cdrs.csv
+        if cdrs:
+            writing.submit("cdrs.csv", write_cdrs, result.cdrs, folder / "cdrs.csv")
+            writing.names.append("cdrs.meta.json")  # the sidecar, written with cdrs.csv
         writing.submit("agents.csv", write_agent_log, result.agents, folder / "agents.csv",
                        epoch=result.cdrs.epoch, tz=result.cdrs.tz)
     if asterisk:
@@ -428,9 +456,13 @@ def finish_run(folder: Path, result: Any, rating: Any, plan_files: Sequence[Path
     """Write the rest of a run's files and wait for :func:`start_writes`' threads."""
     files = [*writing.names, "summary.json"]
     if rating is not None:
-        from ..billing import write_costs
+        from ..billing import ChunkedRating, write_costs
+        from ..billing.costs import write_costs_table
 
-        write_costs(rating, folder)
+        if isinstance(rating, ChunkedRating):  # streamed: charges.csv is written
+            write_costs_table(rating, folder)
+        else:
+            write_costs(rating, folder)
         files += ["costs.csv", "charges.csv"]
     copied = []
     for i, p in enumerate(plan_files):

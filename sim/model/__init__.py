@@ -6,7 +6,7 @@ This package is the only part of dialsim that imports simpy.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -26,8 +26,9 @@ from .dialers import PowerPacer
 from .engine import Campaign
 from .leads import check_memory
 from .recorder import Intervals3, agent_log
+from .stream import ChunkSink, Streamer
 
-__all__ = ["RunResult", "check_compliance", "run"]
+__all__ = ["RunResult", "StreamedResult", "check_compliance", "run"]
 
 
 #: How long agents may sit on after the last call before the list counts as run out (s).
@@ -55,6 +56,9 @@ class RunResult:
     agent_start: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     #: What the pacing policy itself reports (mode, blocked attempts, levels, ...).
     pacer: dict[str, Any] = field(default_factory=dict)
+    #: A streaming run's (calls, chunks, the whole table's open categories); else None.
+    streamed: tuple[int, int, dict[str, tuple[str, ...]]] | None = field(
+        default=None, repr=False)
 
     @cached_property
     def agents(self) -> AgentLog:
@@ -100,6 +104,17 @@ class RunResult:
         return [r.as_dict() for r in check_compliance(self.scenario, self.cdrs)]
 
 
+class StreamedResult(RunResult):
+    """A streamed run that kept no CDR table (``sim.run(..., keep_cdrs=False)``).
+
+    Its KPIs, agent log, timeline, dialer figures and compliance are those of the whole
+    run; its ``cdrs`` holds only the columns they read
+    (:data:`.stream.ANALYSIS_COLUMNS`; the others are zeros, and ``number`` is unset):
+    the CDRs themselves went to the ``on_chunk`` callbacks (e.g. files, read back with
+    :func:`sim.iter_cdrs`).
+    """
+
+
 def _pacer_factory(scenario: Scenario) -> Callable[[Campaign], Any] | None:
     d = scenario.dialer
     if d.mode == "preview" or (d.mode == "progressive" and d.ratio == 1.0):
@@ -112,7 +127,9 @@ def _pacer_factory(scenario: Scenario) -> Callable[[Campaign], Any] | None:
 
 
 def run(scenario: Scenario, seed: int = 0, *,
-        progress: Callable[[float], None] | None = None) -> RunResult:
+        progress: Callable[[float], None] | None = None, chunk_rows: int | None = None,
+        keep_cdrs: bool = True, on_chunk: Sequence[ChunkSink] = (),
+        analyses: bool = True) -> RunResult:
     """Simulate ``scenario`` once with root seed ``seed``.
 
     The same scenario and seed give identical CDRs. Customer behaviour depends only
@@ -127,31 +144,66 @@ def run(scenario: Scenario, seed: int = 0, *,
         Root seed of every random stream of the run.
     progress
         Called now and then with the share of the campaign's calendar simulated (0–1).
+    chunk_rows
+        Stream the run: every ``chunk_rows`` recorded calls, the calls that started
+        before any call still in flight leave the model as a chunk of CDRs in dial
+        order (:mod:`.stream`), are handed to ``on_chunk`` and folded into the KPIs.
+        The CDRs, KPIs and everything derived are the same as without it.
+    keep_cdrs
+        With ``chunk_rows``: keep every chunk, so that ``result.cdrs`` is the whole
+        table (the default). False keeps no per-call column but the few the
+        compliance checks, timeline and agent log need (``analyses``; the result's
+        ``cdrs`` then holds only those, see :class:`StreamedResult`), or none at all.
+    on_chunk
+        With ``chunk_rows``: called with each chunk's CDRs and its agents' start times
+        (e.g. file writers, :class:`sim.billing.chunks.ChunkRater`).
+    analyses
+        With ``keep_cdrs=False``: keep what compliance, timeline and the agent log need.
     """
-    check_memory(scenario)  # sized before anything is allocated: exit 2 with the figure
     traits = lead_traits(scenario, seed)
     factory = _pacer_factory(scenario)
+    if chunk_rows is None and on_chunk:
+        chunk_rows = 1 << 16
+    if chunk_rows is None:
+        check_memory(scenario)  # sized before anything is allocated: exit 2 with the figure
     draws = Draws(scenario, seed, traits, layout=OWNED_LAYOUT if factory is None else None)
-    campaign = Campaign(scenario, traits, draws, factory)
+    campaign = Campaign(scenario, traits, draws, factory, flush_at=chunk_rows)
+    robot = scenario.dialer.mode == "robot"
+    streamer = None
+    if chunk_rows is not None:
+        keep = "all" if keep_cdrs else "analysis" if analyses else "none"
+        streamer = Streamer(scenario, seed, traits.segment, draws, robot, campaign.rec,
+                            campaign.watermark, chunk_rows, on_chunk, keep)
     campaign.run(progress)
-    cdrs = campaign.rec.cdrs(scenario, traits.segment, draws,
-                             robot=scenario.dialer.mode == "robot")
-    cdrs = cdrs.with_meta(seed=seed)
     sessions = campaign.rec.sessions()
     status = campaign.calls.status_counts()
     logged_s = float((sessions[2] - sessions[1]).sum())
-    agent_start = campaign.rec.agent_start
-    k = compute_kpis(cdrs, logged_in_s=logged_s, agent_start=agent_start,
-                     list_size=scenario.list.size, lead_status=status)
+    if streamer is None:
+        cdrs = campaign.rec.cdrs(scenario, traits.segment, draws, robot=robot)
+        cdrs = cdrs.with_meta(seed=seed)
+        agent_start = campaign.rec.agent_start
+        k = compute_kpis(cdrs, logged_in_s=logged_s, agent_start=agent_start,
+                         list_size=scenario.list.size, lead_status=status)
+    else:
+        streamer.finish()
+        draws.release()
+        k = streamer.kpis.result(logged_in_s=logged_s, list_size=scenario.list.size,
+                                 lead_status=status)
+        cdrs, agent_start = streamer.table()
     pacer: dict[str, Any] = {"mode": scenario.dialer.mode, "blocked": campaign.rec.blocked}
     if campaign.pacer is not None and hasattr(campaign.pacer, "stats"):
         pacer.update(campaign.pacer.stats())
     if campaign.suspension is not None:  # dialer.obey_terms: when dialing stopped
         pacer["obey_terms"] = scenario.dialer.obey_terms
         pacer["suspended"] = campaign.suspension.stats()
-    result = RunResult(scenario=scenario, seed=seed, cdrs=cdrs, kpis=k, lead_status=status,
-                       sessions=sessions, previews=campaign.rec.preview_intervals(),
-                       agent_start=agent_start, pacer=pacer)
+    cls = RunResult if streamer is None or keep_cdrs else StreamedResult
+    result = cls(scenario=scenario, seed=seed, cdrs=cdrs, kpis=k, lead_status=status,
+                 sessions=sessions, previews=campaign.rec.preview_intervals(),
+                 agent_start=agent_start, pacer=pacer)
+    if streamer is not None:
+        object.__setattr__(result, "streamed", (streamer.calls, streamer.chunks,
+                                                streamer.categories() if not keep_cdrs
+                                                else cdrs.categories))
     for note in result.notes:
         warnings.warn(note, ListExhaustedWarning, stacklevel=2)
     return result

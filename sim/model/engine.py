@@ -24,6 +24,7 @@ import gc
 import heapq
 import math
 import struct
+from array import array
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -82,10 +83,11 @@ class Call:
     """A line in flight in pooled dialing (only pooled modes create these)."""
 
     __slots__ = ("lead", "attempt", "row", "start", "answer", "ready", "deadline", "owner",
-                 "kind", "agent", "transfer")
+                 "kind", "agent", "transfer", "seq")
 
     def __init__(self, lead: int, attempt: int, row: tuple[float, ...], start: float,
-                 owner: int) -> None:
+                 owner: int, seq: int) -> None:
+        self.seq = seq  # dial number: its place in Campaign.unsettled
         self.lead = lead
         self.attempt = attempt
         self.row = row
@@ -110,16 +112,22 @@ class Campaign:
         Per-lead traits and per-attempt customer draws (common random numbers).
     pacer_factory
         Builds the pacing policy for pooled modes (``None`` for agent-owned dialing).
+    flush_at
+        Recorded calls between two flushes of the recorder (default
+        :attr:`.recorder.Column.FLUSH`): a streaming run's chunk size.
     """
 
     def __init__(self, scenario: Scenario, traits: LeadTraits, draws: Draws,
-                 pacer_factory: Callable[[Campaign], Any] | None) -> None:
+                 pacer_factory: Callable[[Campaign], Any] | None, *,
+                 flush_at: int | None = None) -> None:
         self.scenario = scenario
         self.env = simpy.Environment()
         self.traits = traits
         self.draws = draws
         self.calls = CallList(scenario, traits, owned=pacer_factory is None)
         self.rec = Recorder()
+        if flush_at is not None:  # a streaming run's chunk size (the loops bind it)
+            self.rec.flush_at = flush_at
         d = scenario.dialer
         self.ring_timeout = d.ring_timeout_s
         self.threshold = d.abandon_threshold_s
@@ -182,6 +190,14 @@ class Campaign:
         self.live_answers = 0
         self.abandons = 0
         self.dials = 0
+        # Pooled dialing: which dials are not recorded yet, by dial number from
+        # ``settled_base`` (0 in flight, 1 recorded), and their dial times — dials are
+        # made in time order, so the first unsettled one is the earliest call still in
+        # flight (:meth:`watermark`). Trimmed at every flush of the recorder.
+        self.unsettled = bytearray()
+        self.dial_starts: array[float] = array("d")
+        self.settled_base = 0
+        self.rec.on_flush = self.watermark  # trims them (a streaming run wraps it)
 
     # -- shared helpers -------------------------------------------------------------------
     def hour_mult(self, lead: int, now: float) -> float:
@@ -431,7 +447,7 @@ class Campaign:
         # whether each call was picked up, and so its fate, is worked out again from the
         # draws afterwards (Recorder.cdrs): the loop records only who dialled and when
         rec.pickup_mult = self.pickup_mult
-        flush_at = rec.lead.FLUSH
+        flush_at = rec.flush_at
         starving = self.starving
         # One event object per agent, re-armed for every call: SimPy clears an event's
         # callbacks when it fires, and scheduling a processed event again is safe.
@@ -585,9 +601,11 @@ class Campaign:
             return None
         a = self.calls.attempts[lead] + 1
         row = self.draws.row(a, lead)
-        call = Call(lead, a, row, now, owner)
+        call = Call(lead, a, row, now, owner, self.dials)
         self.last_dial = now
         self.dials += 1
+        self.unsettled.append(0)
+        self.dial_starts.append(now)
         score = row[cu.SCORE]
         if score < 1.0 if self.flat_hours else score < self.hour_mult(lead, now):
             call.kind = 1 if row[cu.KIND] == _PERSON else 2
@@ -798,6 +816,26 @@ class Campaign:
             d = billsec_one(talk, self.scenario.customers.billsec)
         self.suspension.add(call.start, end, answered, d)
 
+    def watermark(self) -> float:
+        """Every call not recorded yet starts at or after this time (s).
+
+        Agent-owned dialing records a call in the event that dials it, at or after the
+        current time; pooled dialing records it when it settles, so the bound is the
+        dial time of the earliest call still in flight. Settled dials before it are
+        forgotten here (this runs at every flush of the recorder).
+        """
+        now = self.env._now
+        if self.pacer is None:
+            return now
+        k = self.unsettled.find(0)
+        if k < 0:
+            k = len(self.unsettled)
+        t = self.dial_starts[k] if k < len(self.dial_starts) else now
+        del self.unsettled[:k]
+        del self.dial_starts[:k]
+        self.settled_base += k
+        return min(t, now)
+
     def purge_queue(self, now: float) -> int:
         """Close expired waiters anywhere in the queue; return how many are still waiting."""
         q = self.queue
@@ -821,7 +859,8 @@ class Campaign:
         rec.connect.buf.append(connect)
         rec.end.buf.append(end)
         rec.code.buf.append(code)
-        if len(rec.lead.buf) >= rec.lead.FLUSH:
+        self.unsettled[call.seq - self.settled_base] = 1
+        if len(rec.lead.buf) >= rec.flush_at:
             rec.flush()
         self.calls.record(call.lead, call.attempt, outcome_of(code), end, call.row[cu.U_RETRY])
         if self.suspension is not None:

@@ -25,7 +25,8 @@ from ..scenario import Scenario
 from . import customers as cu
 from .fates import FATE_SHIFT, FATES, F, decode_script
 
-__all__ = ["ANSWERED_FROM", "Recorder", "agent_log", "billsec_of", "billsec_one"]
+__all__ = ["ANSWERED_FROM", "Recorder", "agent_log", "billsec_of", "billsec_one", "lead_numbers",
+           "run_categories"]
 
 _ANSWERED_FATES = [F[n] for n in FATES if n not in ("failed", "invalid", "busy", "no_answer",
                                                      "blocked")]
@@ -75,13 +76,14 @@ class Column:
     """One recorded column: a Python list the event loop appends to (the cheapest
     append there is), moved into numpy chunks every so often to bound memory."""
 
-    __slots__ = ("buf", "chunks", "dtype")
+    __slots__ = ("buf", "chunks", "dtype", "taken")
     FLUSH = 1 << 16
 
     def __init__(self, dtype: type) -> None:
         self.buf: list[Any] = []
         self.chunks: list[np.ndarray] = []
         self.dtype = dtype
+        self.taken = 0  # values moved out by Recorder.take (still counted by len)
 
     def flush(self) -> None:
         if self.buf:
@@ -97,7 +99,7 @@ class Column:
         return self.chunks[0]
 
     def __len__(self) -> int:
-        return len(self.buf) + sum(map(len, self.chunks))
+        return self.taken + len(self.buf) + sum(map(len, self.chunks))
 
 
 #: Subscriber digits of a synthetic number (after the segment's prefix), by number type.
@@ -106,6 +108,20 @@ _DEFAULT_DIGITS = 8
 #: Odd and not a multiple of 5: ``lead * _NUMBER_MULT mod 10**k`` is a bijection, so
 #: distinct leads get distinct numbers (up to 10**k leads of a prefix and length).
 _NUMBER_MULT = 61_803_399
+
+
+#: The recorded columns besides ``start``.
+_RECORDED = ("lead", "attempt", "agent", "connect", "end", "code")
+
+
+def run_categories(scenario: Scenario) -> dict[str, tuple[str, ...]]:
+    """The open categories of a run's CDRs but ``number`` (from the scenario alone)."""
+    segs = scenario.list.segments
+    types = list(dict.fromkeys(s.number_type for s in segs))
+    prefixes = list(dict.fromkeys(s.prefix for s in segs if s.prefix))
+    return open_categories(stage=[st.name for st in scenario.script.stages],
+                           number_type=types, destination=prefixes,
+                           segment=[s.name for s in segs])
 
 
 def lead_numbers(lead: np.ndarray, seg: np.ndarray, segments: Any, seed: int
@@ -177,6 +193,10 @@ class Recorder:
         #: When each CDR row's agent started on it (connect, or the hand-over), in CDR
         #: order; set by :meth:`cdrs`.
         self.agent_start = np.zeros(0)
+        #: Recorded calls between two flushes (the event loops flush at this count).
+        self.flush_at = Column.FLUSH
+        #: Called after each flush (streaming runs emit the finished calls from it).
+        self.on_flush: Callable[[], None] | None = None
 
     def session(self, agent: int, start: float, end: float) -> None:
         if end > start:
@@ -193,7 +213,13 @@ class Recorder:
         return len(self.lead)
 
     def flush(self) -> None:
-        """Move the calls buffered in Python lists into numpy chunks."""
+        """Move the calls buffered in Python lists into numpy chunks (and, in a
+        streaming run, hand the finished ones on: :attr:`on_flush`)."""
+        self._flush_columns()
+        if self.on_flush is not None:
+            self.on_flush()
+
+    def _flush_columns(self) -> None:
         for col in (self.lead, self.attempt, self.agent, self.start, self.connect, self.end,
                     self.code):
             col.flush()
@@ -209,21 +235,55 @@ class Recorder:
         its final order, and the draws are released as soon as they have been read —
         this is the memory peak of a run.
         """
-        n = len(self.lead)
         start = self.start.array()
         order = np.argsort(start, kind="stable")  # by dial time
-        cols: dict[str, np.ndarray] = {"call_id": np.arange(n, dtype=np.int64)}
-        start = cols["start"] = start[order]
-        lead = cols["lead_id"] = self.lead.array()[order]
-        attempt = cols["attempt"] = self.attempt.array()[order]
-        agent = cols["agent_id"] = self.agent.array()[order]
+        rows = {"start": start[order], "rec": order}
+        del start
+        for name in _RECORDED:
+            col = getattr(self, name).array()
+            rows[name] = col[order] if len(col) else col  # agent-owned: no connect, ...
+        return self.derive(rows, scenario, traits_segment, draws, robot, release=True)
+
+    def take(self) -> dict[str, np.ndarray]:
+        """Move every call recorded so far out of the recorder, in record order, with
+        its record number ``rec`` (streaming runs: :mod:`.stream`)."""
+        self._flush_columns()
+        rows: dict[str, np.ndarray] = {}
+        for name in ("start", *_RECORDED):
+            col = getattr(self, name)
+            rows[name] = col.array()
+            col.chunks = []
+            col.taken += len(rows[name])
+        n = len(rows["start"])
+        rows["rec"] = np.arange(self.lead.taken - n, self.lead.taken, dtype=np.int64)
+        return rows
+
+    def derive(self, rows: dict[str, np.ndarray], scenario: Scenario,
+               traits_segment: np.ndarray, draws: cu.Draws, robot: bool, *,
+               call_id0: int = 0, release: bool = False) -> CDRTable:
+        """The CDRs of recorded calls ``rows`` (columns ``start``, ``lead``, ``attempt``,
+        ``agent``, ``connect``, ``end``, ``code`` and record number ``rec``, already in
+        dial order), numbered from ``call_id0``; sets :attr:`agent_start` to theirs.
+
+        The same rows give the same CDRs whether they are the whole run or one chunk
+        of it (a chunk's ``number`` vocabulary is its own; the labels are the same).
+        ``release``: drop the cached draws once read (the whole run's last use).
+        """
+        n = len(rows["start"])
+        cols: dict[str, np.ndarray] = {
+            "call_id": np.arange(call_id0, call_id0 + n, dtype=np.int64)}
+        start = cols["start"] = rows.pop("start")
+        lead = cols["lead_id"] = rows.pop("lead")
+        attempt = cols["attempt"] = rows.pop("attempt")
+        agent = cols["agent_id"] = rows.pop("agent")
+        rec = rows.pop("rec")
         if self.pickup_mult is None:  # pooled dialing: the loop knew fate, connect, end
-            code = self.code.array()[order].astype(np.int64)
+            code = rows.pop("code").astype(np.int64)
             fate = code % FATE_SHIFT
             answered = np.isin(fate, _ANSWERED_FATES)
             ring, conv, wrap = draws.columns([cu.RING, cu.CONV, cu.WRAP], attempt, lead)
-            connect = self.connect.array()[order]
-            end = self.end.array()[order]
+            connect = rows.pop("connect")
+            end = rows.pop("end")
         else:  # agent-owned dialing: all follow from the dial time and the draws
             score, a_code, u_code, ring, conv, wrap, connect, a_end, u_end = draws.columns(
                 [cu.SCORE, cu.A_CODE, cu.U_CODE, cu.RING, cu.CONV, cu.WRAP, cu.A_CONNECT,
@@ -240,15 +300,14 @@ class Recorder:
             end = np.where(answered, a_end, u_end)
             del a_end, u_end
             end += start
-        draws.release()
+        rows.clear()
+        if release:
+            draws.release()
         cols["connect"], cols["end"] = connect, end
         self.agent_start = connect.copy()
-        if self.handovers:
-            where = np.empty(n, dtype=np.int64)
-            where[order] = np.arange(n)
-            for row, t in self.handovers.items():
-                self.agent_start[where[row]] = t
-        del order
+        if self.handovers and n:
+            self._handed_over(rec)
+        del rec
         connected = ~np.isnan(connect)
         answer = cols["answer"] = np.where(answered, start + ring, np.nan)
         del ring
@@ -309,11 +368,7 @@ class Recorder:
 
         segs = scenario.list.segments
         seg = traits_segment[lead] if n else np.zeros(0, dtype=np.int64)
-        types = list(dict.fromkeys(s.number_type for s in segs))
-        prefixes = list(dict.fromkeys(s.prefix for s in segs if s.prefix))
-        cats = open_categories(stage=[st.name for st in scenario.script.stages],
-                               number_type=types, destination=prefixes,
-                               segment=[s.name for s in segs])
+        cats = run_categories(scenario)
         type_code = np.array([cats["number_type"].index(s.number_type) for s in segs])
         dest_code = np.array([cats["destination"].index(s.prefix) for s in segs])
         seg_code = np.array([cats["segment"].index(s.name) for s in segs])
@@ -326,6 +381,16 @@ class Recorder:
         cols = {c.name: cols[c.name] for c in COLUMNS}  # schema order
         return CDRTable(cols, cats, epoch=epoch, tz=scenario.campaign.timezone,
                         meta={"scenario": scenario.name})
+
+    def _handed_over(self, rec: np.ndarray) -> None:
+        """Robot calls handed to an agent among the rows of record numbers ``rec``:
+        their agent started at the hand-over (the entries are used up)."""
+        keys = np.fromiter(self.handovers, dtype=np.int64, count=len(self.handovers))
+        srt = np.argsort(rec, kind="stable")
+        pos = np.minimum(np.searchsorted(rec[srt], keys), len(rec) - 1)
+        mine = rec[srt][pos] == keys
+        for key, row in zip(keys[mine].tolist(), srt[pos[mine]].tolist(), strict=True):
+            self.agent_start[row] = self.handovers.pop(key)
 
     def sessions(self) -> Intervals3:
         """Agents' logged-in sessions: (agent, start, end) arrays."""

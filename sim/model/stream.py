@@ -1,0 +1,177 @@
+"""Streaming runs: finished calls leave the model in chunks, in dial order, as it runs.
+
+The event loop records a call when it settles, but CDRs are ordered by dial time. Every
+``chunk_rows`` recorded calls, the recorder hands on the calls that started before the
+*watermark* (:meth:`~.engine.Campaign.watermark`: no call still to be recorded starts
+earlier) and keeps the others: emitting exactly the rows ``start < W``, stably sorted,
+gives the whole run's stable sort by dial time, chunk after chunk. Each chunk is made
+into CDRs by the same code as the whole table (:meth:`.recorder.Recorder.derive`),
+numbered on from the last chunk, handed to the ``on_chunk`` callbacks (file writers,
+the rater), folded into the KPIs (:class:`~sim.analysis.kpis.KpiFold`), and dropped.
+
+What stays for the whole run is per lead (traits, call-list state, one "dialled" byte
+for the number vocabulary) plus, when ``analyses`` is on, the few columns the
+compliance checks, the dialer timeline and the agent log read (:data:`ANALYSIS_COLUMNS`,
+77 bytes a call): those analyses are computed on them at the end, as on a whole table.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..analysis.kpis import KpiFold
+from ..cdr import COLUMNS, CDRTable, open_categories
+from ..scenario import Scenario
+from .recorder import Recorder, lead_numbers, run_categories
+
+__all__ = ["ANALYSIS_COLUMNS", "ChunkSink", "Streamer"]
+
+#: The CDR columns the compliance checks, the timeline, the dialer figures and the agent
+#: log read: what a streaming run with ``analyses`` keeps per call (77 bytes with the
+#: agent's start time), the rest of a kept table being zeros that take no memory.
+ANALYSIS_COLUMNS: tuple[str, ...] = ("start", "answer", "connect", "end", "wait_s", "wrap_s",
+                                     "agent_id", "lead_id", "answered_by", "abandoned",
+                                     "disposition", "segment", "destination")
+
+#: What a streaming run hands each chunk to: the chunk's CDRs and when the agent started
+#: on each of its calls (``connect``, or a robot's hand-over).
+ChunkSink = Callable[[CDRTable, np.ndarray], None]
+
+
+class Streamer:
+    """Emit a campaign's recorded calls in chunks (see the module docstring).
+
+    Parameters
+    ----------
+    scenario, seed, segment, draws, robot
+        What :meth:`Recorder.derive` needs.
+    rec
+        The campaign's recorder; its flush hook is wrapped.
+    watermark
+        The campaign's :meth:`~.engine.Campaign.watermark`.
+    chunk_rows
+        Recorded calls between two emissions (the recorder's flush interval).
+    sinks
+        Called with every chunk.
+    keep
+        "all": keep every chunk (the whole table at the end); "analysis": keep
+        :data:`ANALYSIS_COLUMNS`; "none": keep nothing.
+    """
+
+    def __init__(self, scenario: Scenario, seed: int, segment: np.ndarray, draws: Any,
+                 robot: bool, rec: Recorder, watermark: Callable[[], float],
+                 chunk_rows: int, sinks: Sequence[ChunkSink], keep: str) -> None:
+        if chunk_rows < 1:
+            raise ValueError(f"chunk_rows: must be >= 1 (got {chunk_rows})")
+        self.scenario, self.seed, self.segment = scenario, seed, segment
+        self.draws, self.robot, self.rec = draws, robot, rec
+        self.watermark = watermark
+        self.sinks = list(sinks)
+        self.keep = keep
+        self.kpis = KpiFold()
+        self.calls = 0
+        self.chunks = 0
+        self.dialled = np.zeros(scenario.list.size, dtype=bool)
+        self.max_end = -math.inf
+        self.kept: list[tuple[dict[str, np.ndarray], np.ndarray]] = []
+        self._pending: dict[str, np.ndarray] | None = None
+        rec.flush_at = chunk_rows
+        rec.on_flush = self._on_flush
+
+    def _on_flush(self) -> None:
+        self.emit(self.watermark())
+
+    def emit(self, w: float) -> None:
+        """Hand on the recorded calls that started before ``w`` (all: ``inf``)."""
+        rows = self.rec.take()
+        held = self._pending
+        if held is not None:
+            rows = {k: np.concatenate([held[k], v]) if len(held[k]) or len(v) else v
+                    for k, v in rows.items()}
+        n = len(rows["start"])
+        if n == 0:
+            self._pending = rows
+            return
+        sel = rows["start"] < w
+        if not sel.any():
+            self._pending = rows
+            return
+        if sel.all():
+            out, self._pending = rows, None
+        else:
+            out = {k: v[sel] if len(v) == n else v for k, v in rows.items()}
+            self._pending = {k: v[~sel] if len(v) == n else v for k, v in rows.items()}
+        order = np.argsort(out["start"], kind="stable")
+        out = {k: v[order] if len(v) == len(order) else v for k, v in out.items()}
+        cdrs = self.rec.derive(out, self.scenario, self.segment, self.draws, self.robot,
+                               call_id0=self.calls).with_meta(seed=self.seed)
+        agent_start = self.rec.agent_start
+        self.calls += len(cdrs)
+        self.chunks += 1
+        lead = cdrs["lead_id"]
+        self.dialled[lead[lead >= 0]] = True
+        if len(cdrs):
+            self.max_end = max(self.max_end, float(np.max(cdrs["end"])))
+        self.kpis.add(cdrs, agent_start)
+        for sink in self.sinks:
+            sink(cdrs, agent_start)
+        if self.keep == "all":
+            self.kept.append((dict(cdrs.columns), agent_start))
+        elif self.keep == "analysis":
+            self.kept.append(({k: cdrs[k] for k in ANALYSIS_COLUMNS}, agent_start))
+
+    def finish(self) -> None:
+        """Hand on every call still held (after the event loop)."""
+        self.emit(math.inf)
+        assert self._pending is None or len(self._pending["start"]) == 0
+
+    def categories(self) -> dict[str, tuple[str, ...]]:
+        """The open categories of the whole run's CDR table (``number``: the dialled
+        leads' numbers in lead order, as the whole-table pass has them)."""
+        cats = dict(run_categories(self.scenario))
+        ids = np.flatnonzero(self.dialled)
+        cats["number"] = lead_numbers(ids, self.segment[ids], self.scenario.list.segments,
+                                      self.seed)[1] if len(ids) else ("",)
+        return cats
+
+    def table(self) -> tuple[CDRTable, np.ndarray]:
+        """The kept calls as one table (zeros that take no memory in the columns not
+        kept) and the agents' start times."""
+        n = self.calls if self.keep != "none" else 0  # "none": an empty table
+        cats = self.categories() if self.keep == "all" else {
+            **run_categories(self.scenario), "number": ("",)}
+        cols: dict[str, np.ndarray] = {}
+        names = [c.name for c in COLUMNS] if self.keep == "all" else list(ANALYSIS_COLUMNS)
+        for name in names:
+            parts = [k[name] for k, _ in self.kept]
+            cols[name] = np.concatenate(parts) if parts else \
+                np.zeros(0, dtype=np.dtype(_dtype(name)))
+        starts = [a for _, a in self.kept]
+        agent_start = np.concatenate(starts) if starts else np.zeros(0)
+        self.kept.clear()
+        if self.keep == "all" and n:  # the whole table's number codes (lead order)
+            seg = self.segment[cols["lead_id"]]
+            cols["number"], cats["number"] = lead_numbers(
+                cols["lead_id"], seg, self.scenario.list.segments, self.seed)
+        for c in COLUMNS:
+            if c.name not in cols:
+                cols[c.name] = np.broadcast_to(np.zeros(1, dtype=c.dtype), (n,))
+        epoch = _epoch(self.scenario)
+        table = CDRTable({c.name: cols[c.name] for c in COLUMNS}, cats or open_categories(),
+                         epoch=epoch, tz=self.scenario.campaign.timezone,
+                         meta={"scenario": self.scenario.name, "seed": self.seed})
+        return table, agent_start
+
+
+def _dtype(name: str) -> str:
+    return next(c.dtype for c in COLUMNS if c.name == name)
+
+
+def _epoch(scenario: Scenario) -> str:
+    import datetime as dt
+
+    return dt.datetime.combine(scenario.campaign.start, dt.time()).isoformat()
