@@ -57,7 +57,7 @@ def _check(scenario: sim.Scenario, seed: int, sizes=SIZES) -> None:
         for size in sizes:
             seen: list[int] = []
             kept = sim.run(scenario, seed, chunk_rows=size,
-                           on_chunk=[lambda c, a: seen.append(len(c))])
+                           on_chunk=[lambda c, a, seen=seen: seen.append(len(c))])
             _same_table(whole.cdrs, kept.cdrs)
             assert np.array_equal(whole.agent_start, kept.agent_start, equal_nan=True)
             _same_analyses(whole, kept)
