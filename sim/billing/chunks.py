@@ -41,7 +41,7 @@ from sim.errors import CDRFormatError
 
 from .fees import CampaignInfo, money
 from .plans import DAY_S, Plan
-from .rater import CHUNK, _summary, check_unique_names, outcomes_known, rate
+from .rater import CHUNK, _summary, check_unique_names, outcomes_known, rate, rate_prepared
 from .results import PlanCalls, PlanSummaries, PlanSummary, Rating, exact_sum
 from .tariff import week_offset_s
 from .terms import COUNTS, TermResult, term_counts, window_keys, window_results
@@ -310,9 +310,10 @@ def rate_chunks(chunks: Iterable[CDRTable], plans: Iterable[Plan], *,
                                   talk_s=0.0)
     known = False
     n_blocks = 0
+    prepared: dict[Plan, Any] = {}  # compiled plans and tables, shared by the blocks
     for table in blocks(chunks, block):
         n_blocks += 1
-        r = rate(table, bare, campaign=_NO_FEES)
+        r = rate_prepared(table, bare, campaign=_NO_FEES, prepared=prepared)
         shared["calls"] += len(table)
         if plans:
             s = r.summaries[names[0]]
