@@ -7,8 +7,9 @@ per-attempt fee. Billed seconds come from ``billsec``.
 
 For plans without time bands a call's charge depends only on its billsec (and tariff),
 so each plan is rated once over every billsec value up to the longest call and the
-table is gathered per call: exact, and a few nanoseconds per call. Banded plans run the
-kernel of :mod:`sim.billing.tariff` per call.
+table is gathered per call: exact, and a few nanoseconds per call. Banded plans do the
+same per class of the week (:mod:`sim.billing.weekclass`); the few calls that may leave
+their class run the kernel of :mod:`sim.billing.tariff`.
 
 Memory traffic, not arithmetic, bounds this work, so the table is read once: one pass
 over cache-sized chunks of calls derives each chunk's billable seconds and counts, and
