@@ -41,7 +41,7 @@ from sim.errors import CDRFormatError
 
 from .fees import CampaignInfo, money
 from .plans import DAY_S, Plan
-from .rater import CHUNK, _summary, check_unique_names, outcomes_known, rate
+from .rater import CHUNK, _summary, check_unique_names, outcomes_known, rate, rate_prepared
 from .results import PlanCalls, PlanSummaries, PlanSummary, Rating, exact_sum
 from .tariff import week_offset_s
 from .terms import COUNTS, TermResult, term_counts, window_keys, window_results
@@ -298,6 +298,8 @@ class ChunkRater:
         self.block = block
         self._held: list[CDRTable] = []
         self._count = 0
+        #: Compiled plans and their lookup tables, built once and shared by the blocks.
+        self._prepared: dict[Plan, Any] = {}
         self._first: tuple[str, str] | None = None
 
     def add(self, chunk: CDRTable) -> None:
@@ -333,7 +335,7 @@ class ChunkRater:
     def _rate(self, table: CDRTable) -> None:
         shared, names = self.shared, self.names
         self.n_blocks += 1
-        r = rate(table, self.bare, campaign=_NO_FEES)
+        r = rate_prepared(table, self.bare, campaign=_NO_FEES, prepared=self._prepared)
         shared["calls"] += len(table)
         if self.plans:
             s = r.summaries[names[0]]

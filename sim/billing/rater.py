@@ -7,8 +7,9 @@ per-attempt fee. Billed seconds come from ``billsec``.
 
 For plans without time bands a call's charge depends only on its billsec (and tariff),
 so each plan is rated once over every billsec value up to the longest call and the
-table is gathered per call: exact, and a few nanoseconds per call. Banded plans run the
-kernel of :mod:`sim.billing.tariff` per call.
+table is gathered per call: exact, and a few nanoseconds per call. Banded plans do the
+same per class of the week (:mod:`sim.billing.weekclass`); the few calls that may leave
+their class run the kernel of :mod:`sim.billing.tariff`.
 
 Memory traffic, not arithmetic, bounds this work, so the table is read once: one pass
 over cache-sized chunks of calls derives each chunk's billable seconds and counts, and
@@ -33,11 +34,13 @@ from sim.errors import CDRFormatError, PlanError
 from .contract import period_invoice
 from .fees import CampaignInfo, money, plan_fees, with_periods
 from .plans import Plan
+from .ratetables import PreparedPlan, narrowest
 from .results import PlanCalls, PlanSummary, Rating, exact_sum
-from .tariff import compile_plan, tariff_map, week_offset_s
+from .tariff import week_offset_s
 from .terms import evaluate_terms
+from .weekclass import Scratch, week_times
 
-__all__ = ["CHUNK", "HIST_MIN_PLANS", "TABLE_MAX_S", "rate"]
+__all__ = ["CHUNK", "HIST_MIN_PLANS", "TABLE_MAX_S", "rate", "rate_prepared"]
 
 #: Longest billsec rated through a lookup table (72 h); longer calls use the kernel.
 TABLE_MAX_S = 1 << 18
@@ -47,17 +50,6 @@ CHUNK = 1 << 16
 #: From this many single-table plans on, the pass keeps a histogram of billable seconds
 #: (for their totals) instead of summing every plan's outputs per chunk.
 HIST_MIN_PLANS = 4
-
-_I32 = np.iinfo(np.int32)
-
-
-def _narrowest(values: np.ndarray) -> np.dtype:
-    """int32 when ``values`` fit (half the memory written per call), else their dtype."""
-    if values.dtype != object and (len(values) == 0 or (
-            _I32.min <= int(values.min()) and int(values.max()) <= _I32.max)):
-        return np.dtype(np.int32)
-    return values.dtype
-
 
 def _wider(a: np.dtype, b: np.dtype) -> np.dtype:
     return np.dtype(object) if object in (a, b) else np.promote_types(a, b)
@@ -76,38 +68,42 @@ def _dot(counts: np.ndarray, values: np.ndarray) -> int:
 
 
 class _PlanPass:
-    """One plan's share of the pass: its compiled form, tables and outputs.
+    """One plan's share of the pass: its outputs and totals (the plan's compiled form
+    and tables are its :class:`~sim.billing.ratetables.PreparedPlan`).
 
-    Unbanded plans gather from tables over ``0..cap`` billable seconds (per tariff),
-    grown as longer calls appear. While both tables fit int32, each entry packs the
-    call's charge and billed seconds into one int64 and a single gather writes both
-    outputs, interleaved in an ``(n, 2)`` int32 array (``billed_s`` and ``units`` are
-    its columns): one gather per call instead of two. With one tariff, totals come
-    from the pass's histogram of billable seconds when it keeps one, otherwise they
-    are summed per chunk while the chunk is in cache.
+    Plans gather from tables over ``0..cap`` billable seconds (per class of the week and
+    tariff), grown as longer calls appear. While both tables fit int32, each entry
+    packs the call's charge and billed seconds into one int64 and a single gather
+    writes both outputs, interleaved in an ``(n, 2)`` int32 array (``billed_s`` and
+    ``units`` are its columns): one gather per call instead of two. With one tariff and
+    no bands, totals come from the pass's histogram of billable seconds when it keeps
+    one, otherwise they are summed per chunk while the chunk is in cache. Calls longer
+    than the table, and calls of banded plans that may leave their class of the week
+    (:mod:`sim.billing.weekclass`), are rated by the kernel.
     """
 
-    def __init__(self, plan: Plan, cdrs: CDRTable) -> None:
+    def __init__(self, prep: PreparedPlan, cdrs: CDRTable) -> None:
         n = len(cdrs)
-        self.plan = plan
-        self.cp = compile_plan(plan)
-        self.tmap = tariff_map(plan, cdrs.vocabulary("destination"),
-                               cdrs.vocabulary("number_type"))
+        self.prep = prep
+        self.plan = plan = prep.plan
+        self.cp = prep.cp
+        self.res = prep.resolved(cdrs.vocabulary("destination"),
+                                 cdrs.vocabulary("number_type"))
+        self.tmap = None if self.res is None else self.res.tmap
+        self.offset = week_offset_s(cdrs.epoch) if plan.bands else 0
         self.by_hist = False  # set by rate() when the pass keeps a histogram
         self.billed_total = self.units_total = 0  # what the histogram does not cover
-        self.cap = -1
-        # How many calls of table values may be summed in one uint64 (see _sum_packed)
-        self.packed_sum_max_calls = 0
-        empty: np.ndarray = np.zeros(0, dtype=np.int32)
-        self.table_b = self.table_u = self.table_p = empty
+        size = min(n, CHUNK)
+        self.idx = np.empty(size, dtype=np.int64)  # table entry per call of a chunk
+        self.tmp = np.empty(2 * size if self.res is not None and self.res.by_type else 0,
+                            dtype=np.int64)
+        self.scratch = Scratch(size if plan.bands else 0)
+        self.tables: tuple[int, np.ndarray, np.ndarray, np.ndarray] = (
+            -2, prep.table_p, prep.table_b, prep.table_u)  # cap -2: not yet cast
         # packed outputs: column 0 the charge units, column 1 the billed seconds
-        self.pair: np.ndarray | None = None if plan.bands else np.empty((n, 2), np.int32)
-        if self.pair is not None:
-            self.packed = self.pair.view(np.int64).reshape(n)
-            self.billed, self.units = self.pair[:, 1], self.pair[:, 0]
-        else:
-            self.billed = np.empty(n, dtype=np.int64)
-            self.units = np.empty(n, dtype=np.int64)
+        self.pair: np.ndarray | None = np.empty((n, 2), np.int32)
+        self.packed = self.pair.view(np.int64).reshape(n)
+        self.billed, self.units = self.pair[:, 1], self.pair[:, 0]
 
     def _fit(self, billed: np.dtype, units: np.dtype) -> None:
         """Make the outputs hold values of these dtypes (rare: a copy)."""
@@ -119,62 +115,84 @@ class _PlanPass:
             self.billed = self.billed.astype(_wider(self.billed.dtype, billed))
         if _wider(self.units.dtype, units) != self.units.dtype:
             self.units = self.units.astype(_wider(self.units.dtype, units))
-        # take() writes only into its table's dtype
-        self.table_b = self.table_b.astype(self.billed.dtype)
-        self.table_u = self.table_u.astype(self.units.dtype)
+        self.tables = (-2, *self.tables[1:])  # cast the tables anew
 
-    def _grow(self, need_s: int) -> None:
-        self.cap = min(TABLE_MAX_S, max(need_s, 2 * self.cap + 1, 4095))
-        width = self.cap + 1
-        n_tar = 1 if self.tmap is None else len(self.cp.tariffs)
-        grid = np.tile(np.arange(width, dtype=np.int64), n_tar)
-        which = None if self.tmap is None else np.repeat(np.arange(n_tar), width)
-        table_b, table_u = self.cp.rate_calls(grid, which)
-        self._fit(_narrowest(table_b), _narrowest(table_u))
-        self.table_b, self.table_u = (table_b.astype(self.billed.dtype),
-                                      table_u.astype(self.units.dtype))
-        if self.pair is not None:
-            pair = np.empty((len(grid), 2), dtype=np.int32)
-            pair[:, 0], pair[:, 1] = self.table_u, self.table_b
-            self.table_p = pair.view(np.int64).reshape(len(grid))
-            lo, hi = int(pair.min(initial=0)), int(pair.max(initial=0))
-            self.packed_sum_max_calls = (1 << 32) // (hi + 1) if lo >= 0 else 0
+    def _cast_tables(self) -> None:
+        """The prepared tables in the outputs' dtypes (take() writes only into its
+        table's dtype)."""
+        p = self.prep
+        self._fit(p.table_b.dtype, p.table_u.dtype)
+        self.tables = (p.cap, p.table_p, p.table_b.astype(self.billed.dtype, copy=False),
+                       p.table_u.astype(self.units.dtype, copy=False))
 
     def rate_chunk(self, s: slice, d: np.ndarray, d_max: int, cdrs: CDRTable) -> None:
         """Rate the calls ``s`` whose billable seconds are ``d`` (at most ``d_max``)."""
-        tariff = (None if self.tmap is None else
-                  self.tmap(cdrs["destination"][s], cdrs["number_type"][s]))
-        if self.plan.bands:
-            b, u = self.cp.rate_calls(d, tariff, _week_times(cdrs, s, d))
-            self._fit(b.dtype, u.dtype)
-            self.billed[s], self.units[s] = b, u
-            self.billed_total += _sum(b)
-            self.units_total += _sum(u)
-            return
-        if min(d_max, TABLE_MAX_S) > self.cap:
-            self._grow(min(d_max, TABLE_MAX_S))
-        idx = d if tariff is None else np.minimum(d, self.cap) + tariff * (self.cap + 1)
+        prep = self.prep
+        if min(d_max, TABLE_MAX_S) > prep.cap:
+            prep.grow(min(d_max, TABLE_MAX_S), TABLE_MAX_S)
+        if self.tables[0] != prep.cap:
+            self._cast_tables()
+        cap, table_p, table_b, table_u = self.tables
+        m = len(d)
+        idx = self.idx[:m]
+        # the table entry: billable seconds + the tariff's offset + the class's offset
+        if self.res is None:
+            np.copyto(idx, d)
+        else:
+            # (codes index their vocabularies: "clip" only skips the bounds checks, which
+            # with out= would also buffer the output)
+            dest_off, dest_neg, type_off = self.res.offsets(cap + 1)
+            np.take(dest_off, cdrs["destination"][s], out=idx, mode="clip")
+            if self.res.by_type:  # where no prefix matched, the number type's tariff
+                tmp, tmp2 = self.tmp[:m], self.tmp[len(self.tmp) // 2:][:m]
+                np.take(dest_neg, cdrs["destination"][s], out=tmp, mode="clip")
+                np.take(type_off, cdrs["number_type"][s], out=tmp2, mode="clip")
+                tmp &= tmp2
+                idx += tmp
+            idx += d
+        redo: np.ndarray | None = None  # rows the kernel rates
+        if prep.classes is not None:
+            placed = prep.classes.place(cdrs["answer"][s], cdrs["start"][s], d, d_max,
+                                        self.offset, prep.slot_off, self.scratch)
+            if placed is None:  # times beyond float range: all by the kernel
+                redo = np.arange(m)
+            else:
+                idx += placed.offsets
+                redo = placed.cross
+        if d_max > cap:
+            over = np.flatnonzero(d > cap)
+            redo = over if redo is None or not len(redo) else np.union1d(redo, over)
         # mode="clip" skips the bounds check; calls longer than the table are redone
         if self.pair is not None:
-            np.take(self.table_p, idx, out=self.packed[s], mode="clip")
+            np.take(table_p, idx, out=self.packed[s], mode="clip")
         else:
-            np.take(self.table_b, idx, out=self.billed[s], mode="clip")
-            np.take(self.table_u, idx, out=self.units[s], mode="clip")
-        if d_max > self.cap:
-            over = np.flatnonzero(d > self.cap)
-            b, u = self.cp.rate_calls(d[over], None if tariff is None else tariff[over])
-            self._fit(_narrowest(b), _narrowest(u))
-            self.billed[s][over], self.units[s][over] = b, u
-            if self.by_hist:  # the histogram covers the table's lengths only
-                self.billed_total += _sum(b)
-                self.units_total += _sum(u)
+            np.take(table_b, idx, out=self.billed[s], mode="clip")
+            np.take(table_u, idx, out=self.units[s], mode="clip")
+        if redo is not None and len(redo):
+            self._redo(s, redo, d, cdrs)
         if self.by_hist:
             return
-        if self.pair is not None and d_max <= self.cap and len(d) <= self.packed_sum_max_calls:
+        if (self.pair is not None and (redo is None or not len(redo))
+                and m <= prep.packed_sum_max_calls):
             self._sum_packed(s)
         else:
             self.billed_total += _sum(self.billed[s])
             self.units_total += _sum(self.units[s])
+
+    def _redo(self, s: slice, rows: np.ndarray, d: np.ndarray, cdrs: CDRTable) -> None:
+        """Rate the calls ``rows`` of the chunk ``s`` by the kernel."""
+        times = None
+        if self.plan.bands:
+            times = week_times(cdrs["answer"][s][rows], cdrs["start"][s][rows], d[rows],
+                               self.offset)
+        tariff = None if self.tmap is None else self.tmap(
+            cdrs["destination"][s][rows], cdrs["number_type"][s][rows])
+        b, u = self.cp.rate_calls(d[rows], tariff, times)
+        self._fit(narrowest(b), narrowest(u))
+        self.billed[s][rows], self.units[s][rows] = b, u
+        if self.by_hist:  # the histogram covers the table's lengths only
+            self.billed_total += _sum(b)
+            self.units_total += _sum(u)
 
     def _sum_packed(self, s: slice) -> None:
         """Both totals of the calls ``s`` from one pass over their packed outputs.
@@ -197,24 +215,13 @@ class _PlanPass:
 
     def result(self, hist: np.ndarray) -> PlanCalls:
         billed_total, units_total = self.billed_total, self.units_total
-        if self.by_hist and self.cap >= 0:
-            billed_total += _dot(hist[:self.cap + 1], self.table_b)
-            units_total += _dot(hist[:self.cap + 1], self.table_u)
+        p = self.prep
+        if self.by_hist and p.cap >= 0:
+            billed_total += _dot(hist[:p.cap + 1], p.table_b)
+            units_total += _dot(hist[:p.cap + 1], p.table_u)
         return PlanCalls(plan=self.plan, billed_s=self.billed, units=self.units,
                          den=self.cp.out_den, billed_total_s=billed_total,
                          units_total=units_total)
-
-
-def _week_times(cdrs: CDRTable, s: slice, d: np.ndarray) -> np.ndarray:
-    """Week time (s after a Monday 00:00) of each answer, placed at ``floor(answer)``."""
-    answer, start = cdrs["answer"][s], cdrs["start"][s]
-    at = np.where(np.isfinite(answer), answer, start)
-    known = np.isfinite(at)
-    if not known[d > 0].all():
-        raise CDRFormatError(f"{int(np.count_nonzero((d > 0) & ~known))} answered calls "
-                             "have neither an answer nor a start time: a banded plan cannot "
-                             "place them")
-    return np.floor(np.where(known, at, 0)).astype(np.int64) + week_offset_s(cdrs.epoch)
 
 
 def check_unique_names(plans: tuple[Plan, ...]) -> None:
@@ -253,17 +260,30 @@ def rate(cdrs: CDRTable, plans: Iterable[Plan], *,
         An answered call has a negative billsec, or a banded plan meets an answered
         call without a time.
     """
+    return rate_prepared(cdrs, plans, campaign=campaign)
+
+
+def rate_prepared(cdrs: CDRTable, plans: Iterable[Plan], *,
+                  campaign: CampaignInfo | None = None,
+                  prepared: dict[Plan, PreparedPlan] | None = None) -> Rating:
+    """:func:`rate`, taking each plan's compiled form and tables from ``prepared`` (and
+    leaving them there): the blocks of a chunked rating share them."""
     plans = tuple(plans)
     check_unique_names(plans)
     if campaign is None:
         campaign = CampaignInfo.from_cdrs(cdrs)
+    if prepared is None:
+        prepared = {}
+    for p in plans:
+        if p not in prepared:
+            prepared[p] = PreparedPlan(p)
     n = len(cdrs)
     billsec, disposition, talk = cdrs["billsec"], cdrs["disposition"], cdrs["talk_s"]
     answered_by, connect, result = cdrs["answered_by"], cdrs["connect"], cdrs["result"]
     agent = cdrs["agent_id"]
     is_answered, person = encode("disposition", "ANSWERED"), encode("answered_by", "person")
     converted = encode("result", "converted")
-    passes = [_PlanPass(p, cdrs) for p in plans]
+    passes = [_PlanPass(prepared[p], cdrs) for p in plans]
     # A histogram of billable lengths (one bincount per chunk) gives every single-tariff
     # table plan its totals as a dot product; it pays when it replaces several plans'
     # two sums per chunk.
@@ -332,8 +352,10 @@ def outcomes_known(cdrs: CDRTable) -> bool:
     exports do (leads, who answered, results); a foreign export does not."""
     if len(cdrs) == 0:
         return True
-    by = cdrs["answered_by"]
-    return bool((cdrs["lead_id"] >= 0).any() or (cdrs["result"] != 0).any()
+    by, result = cdrs["answered_by"], cdrs["result"]
+    # (reductions rather than masks: no table-sized temporaries)
+    return bool(int(cdrs["lead_id"].max()) >= 0 or int(result.max()) != 0
+                or int(result.min()) != 0
                 or ((by == encode("answered_by", "person"))
                     | (by == encode("answered_by", "machine"))).any())
 

@@ -44,6 +44,7 @@ __all__ = [
     "TariffMap",
     "charge_one",
     "compile_plan",
+    "effective_starts",
     "round_div",
     "rounded",
     "tariff_map",
@@ -242,13 +243,20 @@ def units_to_decimal(units: int, den: int) -> Decimal:
 # -- compiling ----------------------------------------------------------------------
 
 
+def effective_starts(from_s: Sequence[int], inc: Sequence[int]) -> list[int]:
+    """Effective start of each step (the first increment position >= its ``from_s``,
+    increments laid from 0) given the steps' starts and increments."""
+    starts = [0]
+    for f, prev_inc in zip(from_s[1:], inc, strict=False):
+        gap = f - starts[-1]
+        starts.append(starts[-1] + max(0, -(-gap // prev_inc)) * prev_inc)
+    return starts
+
+
 def _effective(steps: Sequence[Step]) -> tuple[list[int], list[int]]:
     """Effective starts of each step (first increment position >= from_s) and increments."""
-    starts = [0]
-    for prev, step in zip(steps, steps[1:], strict=False):
-        gap = step.from_s - starts[-1]
-        starts.append(starts[-1] + max(0, -(-gap // prev.increment_s)) * prev.increment_s)
-    return starts, [s.increment_s for s in steps]
+    inc = [s.increment_s for s in steps]
+    return effective_starts([s.from_s for s in steps], inc), inc
 
 
 def _schedule(bands: Sequence[Band]) -> Schedule | None:
@@ -364,8 +372,16 @@ def tariff_map(plan: Plan, destinations: Sequence[str],
     by_type = np.zeros(len(number_types), dtype=np.int32)
     labels = np.asarray([lab.lstrip("+") for lab in destinations], dtype=np.str_)
     prefixed = [(d.prefix, k) for k, d in enumerate(plan.destinations, 1) if d.prefix]
-    for prefix, k in sorted(prefixed, key=lambda pk: len(pk[0])):  # longest assigned last
-        by_dest[np.char.startswith(labels, prefix)] = k
+    # per prefix length (shortest first: the longest match is assigned last), every
+    # label cut to that length looked up among the prefixes of that length: a few
+    # passes over the labels however many prefixes a price list has
+    for length in sorted({len(p) for p, _ in prefixed}):
+        pairs = sorted((p, k) for p, k in prefixed if len(p) == length)
+        keys = np.asarray([p for p, _ in pairs], dtype=f"<U{length}")
+        cut = labels.astype(f"<U{length}")
+        at = np.minimum(np.searchsorted(keys, cut), len(keys) - 1)
+        hit = keys[at] == cut
+        by_dest[hit] = np.asarray([k for _, k in pairs], dtype=np.int32)[at[hit]]
     for k, d in enumerate(plan.destinations, 1):
         if d.number_type is not None and d.number_type in number_types:
             by_type[list(number_types).index(d.number_type)] = k
