@@ -16,12 +16,17 @@ from test_fit import campaign_dict
 
 import sim
 from sim.fit.data import prepare
+from sim.fit.estimate import wilson
 from sim.fit.ring import fit_ring
 from sim.fit.synthetic import draw_export
 from sim.fit.talk import fit_talk
 from sim.scenario import scenario_from_dict
 
-SEEDS = range(1000, 1040)
+# Seeds 0..199: the issue asks for 90 % coverage over 40 seeds; 200 make the check's own
+# noise small (a calibrated 95 % interval covers in fewer than 90 % of 200 seeds with
+# probability ~0.1 %, but in fewer than 90 % of 40 with ~14 % per parameter). Chosen as
+# a range from 0, not by their results (coverage over seeds 0..399 is 92-97 % for each).
+SEEDS = range(200)
 TALK = {"dist": "mixture", "weights": [0.4, 0.6], "components": [
     {"dist": "lognormal", "median": 5, "sigma": 0.25},
     {"dist": "lognormal", "median": 60, "sigma": 0.8}]}
@@ -77,3 +82,25 @@ def test_recovery_through_the_simulator():
         assert f.raw["list"]["max_attempts"] == 4 and f.raw["dialer"]["ring_timeout_s"] == 15
     cov = _coverage(hits)
     assert all(c >= 0.9 for c in cov.values()), cov
+
+
+def _hour_effect_flagged(seed: int, pickup_by_hour: dict[int, float] | None = None) -> bool:
+    d = prepare(draw_export(leads=3000, seed=seed, max_attempts=3,
+                            ring={"dist": "lognormal", "median": 12, "sigma": 0.5},
+                            pickup_by_hour=pickup_by_hour))
+    est = fit_ring(d).estimates["customers.pickup_by_hour"]
+    return est.method.startswith("censored MLE by hour")
+
+
+@pytest.mark.slow
+def test_hour_effect_test_keeps_its_level_on_effect_free_exports():
+    # sparse hours (a few retries late in the evening) once had free multipliers and
+    # unbounded pick-up probabilities: 13.5 % false effects at a nominal 5 %
+    flags = [_hour_effect_flagged(seed) for seed in range(80)]
+    rate, low, _ = wilson(sum(flags), len(flags))
+    assert low <= 0.05 and rate <= 0.1, (sum(flags), len(flags))
+
+
+def test_hour_effect_test_finds_a_real_hour_effect():
+    effect = {9: 0.7, 10: 0.7, 15: 1.3, 16: 1.3}
+    assert sum(_hour_effect_flagged(seed, effect) for seed in range(5)) >= 4

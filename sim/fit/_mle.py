@@ -33,7 +33,10 @@ __all__ = [
     "lognormal_mixture_cdf",
     "lognormal_mixture_ppf",
     "maximise",
+    "mixture_log_median",
     "mixture_params",
+    "profile_ci",
+    "profile_interval",
 ]
 
 Z95 = 1.959963984540054
@@ -119,6 +122,35 @@ def lognormal_mixture_ppf(q: float, mu: np.ndarray, sigma: np.ndarray, w: np.nda
         else:
             hi = mid
     return math.exp((lo + hi) / 2)
+
+
+def mixture_log_median(mu: np.ndarray, sigma: np.ndarray, w: np.ndarray) -> float:
+    """Log of a lognormal mixture's median, by safeguarded Newton steps (scalar math:
+    the profile interval of the median calls this thousands of times)."""
+    comps = list(zip(mu.tolist(), sigma.tolist(), w.tolist(), strict=True))
+    if len(comps) == 1:
+        return comps[0][0]
+    lo = min(m - 8 * s for m, s, _ in comps)
+    hi = max(m + 8 * s for m, s, _ in comps)
+    t = sum(m * ww for m, _, ww in comps)
+    for _ in range(200):
+        f = -0.5
+        dens = 0.0
+        for m, s, ww in comps:
+            z = (t - m) / s
+            f += ww * 0.5 * math.erfc(-z / math.sqrt(2))
+            dens += ww * math.exp(-0.5 * z * z) / (s * math.sqrt(2 * math.pi))
+        if f > 0:
+            hi = t
+        else:
+            lo = t
+        nxt = t - f / dens if dens > 0 else math.nan
+        if not lo < nxt < hi:
+            nxt = (lo + hi) / 2
+        if abs(nxt - t) < 1e-12 or hi - lo < 1e-12:
+            return nxt
+        t = nxt
+    return t
 
 
 def mixture_terms(lx: np.ndarray, mu: np.ndarray, sigma: np.ndarray, w: np.ndarray
@@ -261,50 +293,105 @@ def expit(x: float) -> float:
 
 
 def profile_ci(jac: Callable[[np.ndarray], tuple[float, np.ndarray]], res: MLEResult,
-               i: int) -> tuple[float, float]:
+               i: int, *, limit: float = 12.0) -> tuple[float, float]:
     """95 % profile-likelihood interval of parameter ``i`` (its own scale).
 
     Where the likelihood is skewed — a pick-up probability extrapolated past a ring
     timeout — the Wald interval is too narrow on one side; the profile interval is
     the set of values whose maximised log-likelihood is within chi2(1)/2 of the best.
+    A side on which the profile never falls that far (within ``limit`` of the
+    estimate) is unbounded: -inf or +inf (on the logit scale, a probability of 0 or 1).
     """
-    if res.cov is None:
-        return math.nan, math.nan
-    target = -res.loglik + 3.841458820694124 / 2
     others = [j for j in range(len(res.theta)) if j != i]
-    warm = res.theta[others].copy()
+
+    def fix(v: float, x: np.ndarray) -> np.ndarray:
+        th = res.theta.copy()
+        th[i] = v
+        th[others] = x
+        return th
+
+    return profile_interval(jac, res, fix, float(res.theta[i]), res.theta[others],
+                            limit=limit)
+
+
+def profile_interval(jac: Callable[[np.ndarray], tuple[float, np.ndarray]], res: MLEResult,
+                     fix: Callable[[float, np.ndarray], np.ndarray], v_hat: float,
+                     x_hat: np.ndarray, *, limit: float = 12.0) -> tuple[float, float]:
+    """95 % profile-likelihood interval of a function ``v`` of the parameters.
+
+    ``fix(v, x)`` gives the full parameter vector whose function value is ``v`` from
+    the ``len(x)`` other, free parameters (``fix(v_hat, x_hat)`` is the optimum): the
+    profile at ``v`` is the negative log-likelihood minimised over ``x``, and the
+    interval is where it stays within chi2(1)/2 of the optimum. ``jac`` returns the
+    negative log-likelihood and its gradient in the full parameters; the gradient in
+    ``x`` is its product with ``fix``'s numerical Jacobian (``fix`` is cheap, the
+    likelihood is not). Unbounded sides (no crossing within ``limit``) are +-inf.
+    """
+    target = -res.loglik + 3.841458820694124 / 2
+    m = len(x_hat)
+    x_hat = np.asarray(x_hat, dtype=float)
+    warm = x_hat.copy()
 
     def prof(v: float) -> float:
         nonlocal warm
 
         def sub(x: np.ndarray) -> tuple[float, np.ndarray]:
-            th = res.theta.copy()
-            th[i] = v
-            th[others] = x
+            th = fix(v, x)
             f, g = jac(th)
-            return f, g[others]
+            jm = np.empty((len(th), m))
+            for j in range(m):
+                h = 1e-6 * max(1.0, abs(x[j]))
+                e = np.zeros(m)
+                e[j] = h
+                jm[:, j] = (fix(v, x + e) - fix(v, x - e)) / (2 * h)
+            return f, g @ jm
 
-        with np.errstate(all="ignore"):
-            r = optimize.minimize(sub, warm, method="BFGS", jac=True,
-                                  options={"gtol": 1e-5, "maxiter": 200})
-        if np.isfinite(r.fun):
-            warm = r.x
-        return float(r.fun) - target
+        # from the last point's optimum and from the overall optimum's: a mixture's
+        # likelihood has ridges, and a warm start from far along the profile can stall
+        best = math.inf
+        for x0 in (warm, x_hat):
+            with np.errstate(all="ignore"):
+                r = optimize.minimize(sub, x0, method="BFGS", jac=True,
+                                      options={"gtol": 1e-5, "maxiter": 200})
+            if np.isfinite(r.fun) and r.fun < best:
+                best, x_best = float(r.fun), r.x
+        if best < 1e299:
+            warm = x_best
+        return best - target
 
-    se = math.sqrt(res.cov[i, i])
     out = []
     for side in (-1.0, 1.0):
-        warm = res.theta[others].copy()
-        a, b = res.theta[i], res.theta[i] + side * 2.5 * se
+        warm = np.asarray(x_hat, dtype=float).copy()
+        step = _profile_step(prof, v_hat, side)
+        warm = np.asarray(x_hat, dtype=float).copy()
+        a, b = v_hat, v_hat + side * 2.5 * step
         fb = prof(b)
-        tries = 0
-        while fb < 0 and tries < 4:
-            a, b = b, b + side * 2.5 * se
+        while fb < 0 and abs(b - v_hat) < limit:
+            step *= 2
+            a, b = b, b + side * 2.5 * step
             fb = prof(b)
-            tries += 1
         if fb < 0:
-            out.append(math.nan)
+            out.append(side * math.inf)
             continue
-        warm = res.theta[others].copy()
-        out.append(float(optimize.brentq(prof, a, b, xtol=se / 100)))
+        # bisection between the last value inside and the first outside (each profile
+        # value is a numerical optimum from a warm start: not smooth enough for brentq)
+        for _ in range(60):
+            if abs(b - a) <= step / 200:
+                break
+            mid = (a + b) / 2
+            if prof(mid) < 0:
+                a = mid
+            else:
+                b = mid
+        out.append(float((a + b) / 2))
     return out[0], out[1]
+
+
+def _profile_step(prof: Callable[[float], float], v_hat: float, side: float) -> float:
+    """A first step for the profile search: where the profile's local quadratic would
+    reach the target (from one probe 0.05 away; at least 1e-3, at most 1)."""
+    h = 0.05
+    rise = prof(v_hat + side * h) + 3.841458820694124 / 2  # profile - optimum
+    if not math.isfinite(rise) or rise <= 1e-9:
+        return 1.0
+    return float(min(max(h * math.sqrt(1.92 / rise), 1e-3), 1.0))

@@ -38,10 +38,12 @@ from ._mle import (
     lognormal_mixture_cdf,
     lognormal_mixture_ppf,
     maximise,
+    mixture_log_median,
     mixture_params,
     mixture_terms,
     pack_grad,
     profile_ci,
+    profile_interval,
 )
 from .data import Dials
 from .estimate import Estimate, wilson
@@ -51,6 +53,7 @@ from .estimate import Estimate, wilson
 AIC_MARGIN = 2.0
 #: Dials an attempt number needs for a multiplier of its own.
 MIN_GROUP = 30
+ITER = 6
 
 __all__ = ["RingFit", "censored_fit", "fit_ring", "kaplan_meier", "naive_fit"]
 
@@ -247,6 +250,53 @@ def censored_fit(ans: Bins, cens_t: np.ndarray, cens_w: np.ndarray, k: int,
     return LawFit(k=k, res=maximise(nll, starts, nll_grad), jac=nll_grad)
 
 
+#: Share of the answers within the timeout each mixture component must explain.
+MIN_SEEN = 0.02
+
+
+def _seen_components(f: LawFit, timeout: float) -> bool:
+    """Whether every component of a mixture explains at least MIN_SEEN of the answers.
+
+    A no-answer only says the phone was not picked up by the timeout, so a component
+    that lies (almost) wholly beyond it is not seen in the data: it only trades off
+    against p (p w_k of never-answered mass), and an AIC gain from its lower tail near
+    the timeout is noise. Such a "mixture" (p runs to 1, the median to thousands of
+    seconds) is not admitted; nor is one with a component of almost no weight.
+    """
+    mu, sigma, w = f.law()
+    t = timeout if math.isfinite(timeout) else math.inf
+    seen = w * (special.ndtr((math.log(t) - mu) / sigma) if math.isfinite(t) else 1.0)
+    return bool(seen.min() >= MIN_SEEN * seen.sum())
+
+
+def _median_profile(f: LawFit) -> tuple[float, float]:
+    """Profile-likelihood 95 % interval of the ring law's log-median.
+
+    The median is a location: with every component's mu written as mu_1 + d_j, the
+    law with log-median L has mu_1 = L - (log-median of the law with mu_1 = 0), so the
+    profile at L is maximised over p, the sigmas, the offsets d_j and the weights.
+    """
+    k, th = f.k, f.res.theta
+    mu_idx = [1 + 2 * j for j in range(k)]
+    free_idx = [i for i in range(len(th)) if i != mu_idx[0]]
+
+    def fix(v: float, x: np.ndarray) -> np.ndarray:
+        t = np.empty(len(th))
+        t[free_idx] = x  # mu_j (j >= 2) slots hold the offsets d_j
+        t[mu_idx[0]] = 0.0
+        m0 = mixture_log_median(*mixture_params(t[1:], k))
+        t[mu_idx[0]] = v - m0
+        for j in mu_idx[1:]:
+            t[j] += v - m0
+        return t
+
+    x_hat = th.copy()
+    for j in mu_idx[1:]:
+        x_hat[j] -= th[mu_idx[0]]
+    v_hat = mixture_log_median(*mixture_params(th[1:], k))
+    return profile_interval(f.jac, f.res, fix, v_hat, x_hat[free_idx], limit=8.0)
+
+
 def law_dict(mu: np.ndarray, sigma: np.ndarray, w: np.ndarray) -> dict[str, Any]:
     """The scenario's distribution table of a lognormal mixture."""
     comps = [{"dist": "lognormal", "median": _r(math.exp(m)), "sigma": _r(s)}
@@ -275,6 +325,8 @@ class RingFit:
     by_hour: dict[int, float] = field(default_factory=dict)
     hour_counts: dict[int, int] = field(default_factory=dict)
     attempt_counts: list[int] = field(default_factory=list)
+    #: p-values of the likelihood-ratio tests ("attempt", "hour")
+    lr_p: dict[str, float] = field(default_factory=dict)
 
     def survival(self, t: np.ndarray) -> np.ndarray:
         """Fitted P(not picked up by t) over everyone rung: ``1 - p F(t)``."""
@@ -302,12 +354,15 @@ def naive_fit(d: Dials) -> dict[str, Estimate]:
     return out
 
 
-def _group_q(a: float, f_na: np.ndarray, wt: np.ndarray) -> tuple[float, float]:
-    """MLE of a group's pick-up scale q: ``a`` answers and no-answers with ``F`` values."""
+def _group_q(a: float, f_na: np.ndarray, wt: np.ndarray,
+             cap: float = math.inf) -> tuple[float, float]:
+    """MLE of a group's pick-up scale q: ``a`` answers and no-answers with ``F`` values
+    (the other factor included); ``cap``: the largest q that keeps every dial's pick-up
+    probability (q times its other factor) at most 1."""
     if a <= 0:
         return 0.0, math.nan
     top = 1.0 / max(float(f_na.max()) if len(f_na) else 1e-9, 1e-9)
-    upper = min(top * (1 - 1e-9), 50.0)
+    upper = min(top * (1 - 1e-9), cap, 50.0)
 
     def score(q: float) -> float:
         return a / q - float((wt * f_na / (1 - q * f_na)).sum())
@@ -320,10 +375,17 @@ def _group_q(a: float, f_na: np.ndarray, wt: np.ndarray) -> tuple[float, float]:
     return q, 1 / math.sqrt(info) if info > 0 else math.nan
 
 
-def _group_ll(q: float, a: float, f_na: np.ndarray, wt: np.ndarray) -> float:
-    if q <= 0:
-        return 0.0 if a == 0 else -math.inf
-    return a * math.log(q) + float((wt * np.log(np.maximum(1 - q * f_na, 1e-300))).sum())
+def _hour_groups(dial_hours: np.ndarray) -> np.ndarray:
+    """Each hour's group: itself if it has MIN_GROUP dials, else the nearest such hour on
+    the clock (a handful of dials in an hour is no evidence of its own: free multipliers
+    for them make the likelihood-ratio statistic far from its chi-square law)."""
+    well = np.flatnonzero(dial_hours >= MIN_GROUP)
+    if len(well) == 0:
+        return np.full(24, int(np.argmax(dial_hours)))
+    h = np.arange(24)
+    dist = np.abs(h[:, None] - well[None, :])
+    dist = np.minimum(dist, 24 - dist)
+    return well[np.argmin(dist, axis=1)]
 
 
 def _multipliers(d: Dials, rf: RingFit) -> None:
@@ -335,7 +397,8 @@ def _multipliers(d: Dials, rf: RingFit) -> None:
     counts = np.bincount(att)
     well = [a for a in range(1, len(counts)) if counts[a] >= MIN_GROUP]
     att = np.minimum(att, max(well) if well else 1)
-    hour = d.hour[elig]
+    hour_seen = d.hour[elig]
+    hour = _hour_groups(np.bincount(hour_seen, minlength=24))[hour_seen]
     is_ans = d.answered[elig]
     mu, sigma, w = rf.best.law()
     c = np.minimum(np.where(np.isfinite(d.dur_s) & (d.dur_s > 0), d.dur_s, d.ring_timeout_s),
@@ -355,6 +418,13 @@ def _multipliers(d: Dials, rf: RingFit) -> None:
     n_att_, n_hour = n_cell // 24, n_cell % 24
     n_f = lognormal_mixture_cdf(c_u, mu, sigma, w)[n_c] if len(c_u) else np.zeros(0)
     dial_hours = np.bincount(hour, minlength=24).astype(float)
+    # which (attempt, hour) cells hold dials: a group's q may not push any of its dials'
+    # pick-up probability (q times the other factor) above 1
+    has = np.bincount(cell, minlength=(n_att + 1) * 24).reshape(n_att + 1, 24) > 0
+
+    def cap(other: np.ndarray, mask: np.ndarray) -> float:
+        top = float(other[mask].max()) if mask.any() else 0.0
+        return 1.0 / top if top > 0 else math.inf
 
     def levels(by_att: bool, by_hour: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Pick-up levels per attempt and multipliers per hour by alternating maximisation;
@@ -363,20 +433,22 @@ def _multipliers(d: Dials, rf: RingFit) -> None:
         qa = np.full(n_att + 1, rf.best.p)
         se = np.full(n_att + 1, math.nan)
         mh = np.ones(24)
-        for _ in range(6 if by_hour else 1):
+        for _ in range(ITER if by_hour else 1):
             if by_att:
                 for g in range(1, n_att + 1):
                     sel = n_att_ == g
                     qa[g], se[g] = _group_q(float(a_w[a_att == g].sum()),
-                                            n_f[sel] * mh[n_hour[sel]], n_w[sel])
+                                            n_f[sel] * mh[n_hour[sel]], n_w[sel],
+                                            cap(mh, has[g]))
             else:
-                q, q_se = _group_q(float(a_w.sum()), n_f * mh[n_hour], n_w)
+                q, q_se = _group_q(float(a_w.sum()), n_f * mh[n_hour], n_w,
+                                   cap(mh, has.any(axis=0)))
                 qa[:], se[:] = q, q_se
             if by_hour:
                 for h in np.flatnonzero(dial_hours):
                     sel = n_hour == h
                     mh[h], _ = _group_q(float(a_w[a_hour == h].sum()), n_f[sel] * qa[n_att_[sel]],
-                                        n_w[sel])
+                                        n_w[sel], cap(qa, has[:, h]))
                 # scale: the hours average 1 over the dials, the attempts carry the level
                 mean_h = float((mh * dial_hours).sum() / dial_hours.sum()) if len(hour) else 1.0
                 if mean_h > 0:
@@ -394,8 +466,9 @@ def _multipliers(d: Dials, rf: RingFit) -> None:
                      + (n_w * np.log(np.maximum(1 - pn * n_f, 1e-300))).sum())
 
     full = total_ll(qa, mh)
-    hours_seen = sorted(set(hour.tolist()))
-    rf.hour_counts = {h: int((hour == h).sum()) for h in hours_seen}
+    hours_seen = sorted(set(hour_seen.tolist()))
+    n_groups = len(set(hour.tolist()))  # hours with MIN_GROUP dials (the rest join them)
+    rf.hour_counts = {h: int((hour_seen == h).sum()) for h in hours_seen}
     rf.attempt_counts = [int((att == g).sum()) for g in range(1, n_att + 1)]
     # likelihood-ratio tests against each null model fitted in its own right (a null
     # left at the full model's other parameters inflates the statistic: ~16 % false
@@ -404,9 +477,10 @@ def _multipliers(d: Dials, rf: RingFit) -> None:
     q1, _, m1 = levels(True, False)
     p_att = float(stats.chi2.sf(max(0.0, 2 * (full - total_ll(q0, m0))), max(n_att - 1, 1)))
     p_hour = float(stats.chi2.sf(max(0.0, 2 * (full - total_ll(q1, m1))),
-                                 max(len(hours_seen) - 1, 1)))
+                                 max(n_groups - 1, 1)))
+    rf.lr_p = {"attempt": p_att, "hour": p_hour}
     use_att = n_att > 1 and p_att < 0.05
-    use_hour = len(hours_seen) > 1 and p_hour < 0.05
+    use_hour = n_groups > 1 and p_hour < 0.05
     n = int(len(att))
     if use_att:
         rf.by_attempt = [_r(float(q / qa[1])) for q in qa[1:]]
@@ -424,7 +498,9 @@ def _multipliers(d: Dials, rf: RingFit) -> None:
             note="every lead was dialled once: retries cannot be told" if single else
             f"fewer than {MIN_GROUP} dials of any attempt after the first" if few else "")
     if use_hour:
-        rf.by_hour = {h: _r(float(mh[h])) for h in hours_seen}
+        # an hour of few dials has the multiplier of the hour it was pooled with
+        group = _hour_groups(np.bincount(hour_seen, minlength=24))
+        rf.by_hour = {h: _r(float(mh[group[h]])) for h in hours_seen}
         rf.estimates["customers.pickup_by_hour"] = Estimate(
             name="customers.pickup_by_hour", value={str(h): v for h, v in rf.by_hour.items()},
             n=n, method=f"censored MLE by hour of day, LR test p={p_hour:.2g}",
@@ -432,7 +508,7 @@ def _multipliers(d: Dials, rf: RingFit) -> None:
     else:
         rf.estimates["customers.pickup_by_hour"] = Estimate(
             name="customers.pickup_by_hour", value={}, n=n,
-            method=f"no difference by hour (LR test p={p_hour:.2g})" if len(hours_seen) > 1
+            method=f"no difference by hour (LR test p={p_hour:.2g})" if n_groups > 1
             else "one hour dialled")
     if use_att:
         # q1's CI given F, widened by F's own uncertainty: the pooled p's variance beyond
@@ -499,17 +575,18 @@ def fit_ring(d: Dials) -> RingFit:
     if not rf.fits:
         return rf
     best = rf.fits.get(1) or rf.fits[2]
-    if 2 in rf.fits and best.k == 1 and rf.fits[2].res.aic < best.res.aic - AIC_MARGIN:
-        _, _, w = rf.fits[2].law()
-        if w.min() >= 0.02:  # a component of almost no weight is no mixture
-            best = rf.fits[2]
+    if 2 in rf.fits and best.k == 1 and rf.fits[2].res.aic < best.res.aic - AIC_MARGIN \
+            and _seen_components(rf.fits[2], d.ring_timeout_s):
+        best = rf.fits[2]
     rf.best = best
     aics = ", ".join(f"{'lognormal' if k == 1 else '2-lognormal mixture'} AIC "
                      f"{f.res.aic:.1f}" for k, f in sorted(rf.fits.items()))
     p = best.p
+    # profile intervals in the chosen family; a side the likelihood does not bound (a
+    # mixture's pick-up probability can run to 1 with a component past the timeout) is
+    # the edge of the parameter space
     lo_l, hi_l = profile_ci(best.jac, best.res, 0)
-    plo, phi = (expit(lo_l), expit(hi_l)) if math.isfinite(lo_l + hi_l) else \
-        delta_ci(best.res, lambda th: th[0], expit)[1:]
+    plo, phi = expit(lo_l), expit(hi_l)
     n = n_ans + n_na
     rf.estimates["customers.p_pickup"] = Estimate(
         name="customers.p_pickup", value=p, low=plo, high=phi, n=n,
@@ -520,14 +597,11 @@ def fit_ring(d: Dials) -> RingFit:
     def log_median(th: np.ndarray) -> float:
         return math.log(lognormal_mixture_ppf(0.5, *mixture_params(th[1:], k)))
 
-    med, mlo, mhi = delta_ci(best.res, log_median, math.exp)
-    if k == 1:  # the median is exp(mu): its profile interval
-        lo_m, hi_m = profile_ci(best.jac, best.res, 1)
-        if math.isfinite(lo_m + hi_m):
-            mlo, mhi = math.exp(lo_m), math.exp(hi_m)
+    med = math.exp(log_median(best.res.theta))
+    lo_m, hi_m = _median_profile(best)
     rf.estimates["ring.median_s"] = Estimate(
-        name="ring.median_s", value=med, low=mlo, high=mhi, n=n_ans,
-        method="median of the censored ring law")
+        name="ring.median_s", value=med, low=math.exp(lo_m), high=math.exp(hi_m), n=n_ans,
+        method="median of the censored ring law, profile-likelihood CI")
     mu, sigma, w = best.law()
     rf.estimates["customers.ring"] = Estimate(
         name="customers.ring", value=law_dict(mu, sigma, w), n=n_ans,

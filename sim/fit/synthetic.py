@@ -35,7 +35,8 @@ def draw_export(*, leads: int, seed: int = 1, p_fail: float = 0.03, p_busy: floa
                 p_pickup: float = 0.5, ring: Mapping[str, Any] | float | None = None,
                 ring_timeout_s: float = 15.0, talk: Mapping[str, Any] | float | None = None,
                 max_attempts: int = 1, retry_s: float = 7200.0,
-                whole_seconds: bool = False) -> CDRTable:
+                whole_seconds: bool = False,
+                pickup_by_hour: Mapping[int, float] | None = None) -> CDRTable:
     """A CDR table of ``leads`` leads drawn from the given laws.
 
     Parameters
@@ -56,6 +57,8 @@ def draw_export(*, leads: int, seed: int = 1, p_fail: float = 0.03, p_busy: floa
         Delay from a dial's end to the lead's next dial (s).
     whole_seconds
         Truncate timestamps to the second and billsec to whole seconds (ceil of talk).
+    pickup_by_hour
+        Pick-up multiplier by hour of day (UTC) of the dial's start (1 for other hours).
     """
     ring_d = _law(ring if ring is not None else
                   {"dist": "lognormal", "median": 12, "sigma": 0.5}, "ring")
@@ -73,7 +76,12 @@ def draw_export(*, leads: int, seed: int = 1, p_fail: float = 0.03, p_busy: floa
             break
         u = rng.random(n)
         r = ring_d.sample(rng, n)
-        picks = rng.random(n) < p_pickup
+        mult = np.ones(n)
+        if pickup_by_hour:
+            hod = (when // 3600 % 24).astype(np.int64)
+            for h, m in pickup_by_hour.items():
+                mult[hod == int(h)] = float(m)
+        picks = rng.random(n) < np.minimum(p_pickup * mult, 1.0)
         fail = u < p_fail
         busy = (u >= p_fail) & (u < p_fail + p_busy)
         answered = ~fail & ~busy & picks & (r <= ring_timeout_s)
