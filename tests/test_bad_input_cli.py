@@ -365,3 +365,48 @@ def test_report_refuses_to_overwrite_a_report(run_folder, capsys):
     capsys.readouterr()
     fails(["report", str(run_folder)], capsys, "report.html: a report already exists",
           "--force")
+
+
+# -- options of one command -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["missing", "dir", "binary"])
+def test_audit_infer_names_a_file_it_cannot_read(which, files, tmp_path, capsys):
+    path = str(tmp_path / "nope.csv") if which == "missing" else _p(files, which)
+    line = fails(["audit", "--infer", path], capsys, path,
+                 {"missing": "no such file", "dir": "is a folder",
+                  "binary": "not a CSV text file"}[which])
+    assert len(line) < 300
+
+
+def test_audit_country_must_be_a_calling_code(files, capsys):
+    fails(["audit", _p(files, "good.csv"), _p(files, "good.csv"), "--plan",
+           _p(files, "plans.toml") + ":60/60", "--country", "ZZZ"], capsys,
+          "--country: must be a country calling code of 1 to 3 digits", "(got 'ZZZ')")
+
+
+@pytest.mark.parametrize(("content", "found"), [
+    (None, "No such file or directory"), (b"\xff\xfe", "not UTF-8 text"),
+    (b"{", "invalid JSON"), (b'{"x": 1}', "no 'estimates' list")])
+def test_negotiate_fit_names_what_it_found(content, found, files, tmp_path, capsys):
+    path = tmp_path / "fit.json"
+    if content is not None:
+        path.write_bytes(content)
+    fails(["negotiate", "--scenario", BASE, "--quick", "--plans", _p(files, "plans.toml"),
+           "--current", "60/60", "--fit", str(path)], capsys,
+          f"{path}: --fit: expected the fit.json of `dialsim fit`, found: {found}")
+
+
+@pytest.mark.parametrize("cmd", ["compare", "negotiate"])
+@pytest.mark.parametrize(("item", "expected"), [
+    ("customers.p_pikup=0.1:0.2", "customers.p_pikup: unknown key (did you mean 'p_pickup'?)"),
+    ("customers.p_pickup=0.1:2", "customers.p_pickup: must be a number >= 0 and <= 1 (got 2)")])
+def test_uncertain_ranges_are_checked_before_the_work(cmd, item, expected, files, tmp_path,
+                                                      capsys):
+    out = tmp_path / "o"
+    argv = (["compare", BASE, "--quick", "--reps", "2", "--plans", _p(files, "plans.toml"),
+             "--out", str(out)] if cmd == "compare" else
+            ["negotiate", "--scenario", BASE, "--quick", "--plans", _p(files, "plans.toml"),
+             "--current", "60/60"])
+    line = fails([*argv, "--uncertain", item], capsys, f"--uncertain {item}: {expected}")
+    assert "baseline.toml" not in line and not out.exists()

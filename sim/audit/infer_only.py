@@ -22,6 +22,7 @@ import numpy as np
 
 from sim.billing import Plan, load_plans, rate
 from sim.cdr import CDRTable, empty_columns, open_categories
+from sim.cdrio._read import check_text_file
 from sim.errors import CDRFormatError
 
 from .errors import AuditError
@@ -135,6 +136,7 @@ def infer_file(path: str | Path, *, plans: Sequence[str | Path] = (), format: st
     path = Path(path)
     notes: list[str] = []
     mapping = dict(mapping or {})
+    check_text_file(path)  # missing, a folder or binary: no charge list either
     try:
         side, _ = read_side(path, format=format, mapping=mapping, where=where, tz=tz)
         table, units, places, cur = side.cdrs, side.charges, side.charge_decimals, side.currency

@@ -166,6 +166,17 @@ def _refuse_binary(path: Path, content: list[tuple[int, str]]) -> None:
                                  "characters on this line); expected a CDR export")
 
 
+def check_text_file(path: str | Path) -> None:
+    """Raise :class:`CDRFormatError` unless ``path`` is a readable text file (not missing,
+    not a folder, not binary): what any CSV reader needs before it looks at a header."""
+    path = Path(path)
+    if path.is_dir():
+        raise CDRFormatError(f"{path}: is a folder, not a CDR file")
+    if not path.is_file():
+        raise CDRFormatError(f"{path}: no such file")
+    _refuse_binary(path, split_head(path)[1])
+
+
 def _detect(path: Path, content: list[tuple[int, str]]) -> str:
     if not content:
         raise CDRFormatError(f"{path}: empty file: no header and no CDR rows to detect a "

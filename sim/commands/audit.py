@@ -19,6 +19,15 @@ from ._common import parse_mapping
 __all__ = ["add_parser", "run"]
 
 
+def _country(text: str) -> str:
+    """``--country``: a country calling code, 1 to 3 digits (``+`` allowed)."""
+    code = text.strip().removeprefix("+")
+    if not (code.isascii() and code.isdigit() and 1 <= len(code) <= 3):
+        raise argparse.ArgumentTypeError(f"must be a country calling code of 1 to 3 digits "
+                                         f"such as 86 or 44 (got {text!r})")
+    return code
+
+
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "audit", help="audit a carrier's bill against your own CDRs and the contract",
@@ -47,8 +56,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--tolerance-s", type=float, default=2.0, metavar="S",
                    help="largest start difference of a pair after the clock correction "
                    "(default 2)")
-    p.add_argument("--country", metavar="CODE",
-                   help="country code to strip from numbers (default: inferred)")
+    p.add_argument("--country", metavar="CODE", type=_country,
+                   help="country calling code to strip from numbers, 1-3 digits such as 86 "
+                        "(default: inferred)")
     p.add_argument("--tz", metavar="ZONE", help="IANA zone of wall-clock times in the files")
     p.add_argument("--out", metavar="DIR", type=Path,
                    help="write audit.json, disputes.csv and audit.html")

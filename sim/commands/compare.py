@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
                             + f" (the scenario's variants: {', '.join(known)})")
     plan_files = args.plans or list(scenario.plans)
     plans = load_plan_files(plan_files) if plan_files else []
-    sure_plan = _sure_plan(args, plans) if args.uncertain else None  # before the work
+    sure_plan = _sure_plan(args, scenario, plans) if args.uncertain else None  # before work
     out = args.out or default_out(scenario)
     check_writable(out, args.force)
 
@@ -127,19 +127,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sure_plan(args: argparse.Namespace, plans: list[Any]) -> str:
+def _sure_plan(args: argparse.Namespace, scenario: Any, plans: list[Any]) -> str:
     """The plan whose cost per contact ``--uncertain`` decides on (``--sure-plan``, else
-    the first); its ranges checked too, all before anything runs."""
+    the first); its ranges checked too (keys and both ends), all before anything runs."""
     from ..errors import ScenarioError
     from ..validate import no_such_plan
-    from .negotiate import _ranges
+    from .negotiate import _check_ranges
 
     if not plans:
         raise ScenarioError("--uncertain: needs plans (the cost per contact decides)")
     plan: str = args.sure_plan or plans[0].name
     if plan not in {p.name for p in plans}:
         raise ScenarioError(no_such_plan("--sure-plan", plan, [p.name for p in plans]))
-    _ranges(args.uncertain)
+    _check_ranges(scenario, args.uncertain)
     return plan
 
 

@@ -220,7 +220,7 @@ def _run_simulated(args: argparse.Namespace, plans: tuple[Any, ...], con: Consol
     scenario = load_from_args(args)  # a bad --set is blamed on the --set
     if args.variant:
         scenario = scenario.variant(args.variant)
-    ranges = _ranges(args.uncertain)
+    ranges = _check_ranges(scenario, args.uncertain)
     fitted = None
     if args.fit is not None:
         fitted, from_fit = _fit_inputs(args.fit, scenario)
@@ -279,8 +279,12 @@ def _fit_inputs(path: Path, scenario: Any) -> tuple[dict[str, float], dict[str, 
     try:
         estimates = json.loads(path.read_text(encoding="utf-8"))["estimates"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise SimError(f"{path}: must be the fit.json of `dialsim fit` (with 'estimates'): "
-                       f"{exc}") from exc
+        found = (exc.strerror if isinstance(exc, OSError) else
+                 "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else
+                 f"invalid JSON ({exc})" if isinstance(exc, ValueError) else
+                 "no 'estimates' list")
+        raise SimError(f"{path}: --fit: expected the fit.json of `dialsim fit`, found: "
+                       f"{found}") from None
     ranges = fit_ranges(estimates, scenario)
     if not ranges:
         raise SimError(f"{path}: no fitted value with a confidence interval applies to "
@@ -301,3 +305,18 @@ def _ranges(items: list[str]) -> dict[str, tuple[float, float]]:
             raise SimError(str(exc).replace("--range", "--uncertain")) from exc
         out[key] = bounds
     return out
+
+
+def _check_ranges(scenario: Any, items: list[str]) -> dict[str, tuple[float, float]]:
+    """``--uncertain`` ranges parsed and applied to ``scenario`` at both ends, before
+    any run: an unknown key or an end out of bounds is blamed on ``--uncertain``."""
+    from sim.errors import ScenarioError
+
+    ranges = _ranges(items)
+    for end in (0, 1):
+        try:
+            scenario.with_overrides({k: v[end] for k, v in ranges.items()})
+        except ScenarioError as exc:
+            raise ScenarioError(f"--uncertain {' '.join(items)}: "
+                                f"{str(exc).removeprefix(f'{scenario.source}: ')}") from None
+    return ranges
