@@ -58,9 +58,11 @@ def run_row(scenario: Scenario, seed: int, plans: Sequence[Plan] = ()) -> dict[s
     return row_from_result(run(scenario, seed=seed), plans)
 
 
-def row_from_result(result: RunResult, plans: Sequence[Plan] = ()) -> dict[str, Any]:
+def row_from_result(result: RunResult, plans: Sequence[Plan] = (),
+                    rating: Any = None) -> dict[str, Any]:
     """One run as one row: seed, every KPI, numeric dialer statistics as
-    ``dialer.<name>``, and each plan's figures as ``<field>:<plan name>``.
+    ``dialer.<name>``, and each plan's figures as ``<field>:<plan name>``
+    (``rating``: the run already rated under ``plans``, e.g. chunk by chunk).
 
     Money is converted to float here, for statistics — exact amounts stay in the
     rater's output.
@@ -74,7 +76,8 @@ def row_from_result(result: RunResult, plans: Sequence[Plan] = ()) -> dict[str, 
         if isinstance(v, int | float) and not isinstance(v, bool):
             row[f"dialer.{k}"] = v
     if plans:
-        rating = rate_run(result.scenario, result.cdrs, result.agents, plans)
+        if rating is None:
+            rating = rate_run(result.scenario, result.cdrs, result.agents, plans)
         for summary in rating.rows():
             name = summary["plan"]
             for field in COST_FIELDS:

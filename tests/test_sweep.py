@@ -246,6 +246,25 @@ def test_keep_cdrs_writes_each_run_and_needs_out(tmp_path):
     assert len(sim.read_cdrs(files[1]).cdrs) == res.table.column("dials")[1]
 
 
+def test_kept_cdrs_are_streamed_with_the_same_rows_and_bytes(tmp_path, monkeypatch):
+    """A point whose CDRs are kept runs streamed (chunks to disk, rated on the way):
+    its row equals the in-memory run's, and its file the in-memory table written."""
+    import sim.sweeps._worker as worker
+    from sim.cdrio import write_cdrs
+
+    monkeypatch.setattr(worker, "CHUNK_ROWS", 7)  # many chunks, windows straddling them
+    grid = {"agents.count": [1, 2]}
+    kept = sim.sweep(noisy(), grid=grid, replications=2, seed=5, workers=1, plans=[PLANS],
+                     out=tmp_path / "k", keep_cdrs=True)
+    plain = sim.sweep(noisy(), grid=grid, replications=2, seed=5, workers=1, plans=[PLANS])
+    assert kept.table == plain.table
+    row = next(r for r in kept.table if (r["point"], r["replication"]) == (1, 1))
+    whole = sim.run(noisy({"agents.count": 2}), seed=row["seed"])
+    write_cdrs(whole.cdrs, tmp_path / "whole.csv")
+    assert (tmp_path / "k" / "cdrs" / "p000001-r001.csv").read_bytes() == \
+        (tmp_path / "whole.csv").read_bytes()
+
+
 def test_options_are_checked(tmp_path):
     s = noisy()
     for kwargs, needle in [({"workers": 0}, "workers"), ({"replications": 0}, "replications"),

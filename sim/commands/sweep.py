@@ -75,7 +75,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--force", action="store_true",
                    help="replace an --out folder that holds a different sweep")
     p.add_argument("--keep-cdrs", action="store_true",
-                   help="also save every run's CDRs to OUT/cdrs/")
+                   help="also save every run's CDRs to OUT/cdrs/ (streamed to disk "
+                        "as each run is simulated)")
     p.add_argument("--no-plots", action="store_true", help="do not draw plots")
     p.set_defaults(func=run)
 

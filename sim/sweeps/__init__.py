@@ -137,8 +137,9 @@ def sweep(scenario: Scenario | str | Path, grid: Mapping[str, Sequence[Any]] | N
     force
         Replace ``out`` when it holds a different sweep or anything else.
     keep_cdrs
-        Also write each run's CDRs to ``out/cdrs/`` (written by the worker, so on a
-        cluster ``out`` must be a shared folder).
+        Also write each run's CDRs to ``out/cdrs/`` (written by the worker as the run
+        is simulated, chunk by chunk, and rated on the way, so a point's memory is
+        bounded by the chunk; on a cluster ``out`` must be a shared folder).
     progress
         Called with a :class:`SweepProgress` after every run; ``True`` draws a bar on
         stderr.

@@ -140,20 +140,59 @@ def _scenario(task: Task) -> tuple[Scenario, tuple[Plan, ...]]:
     return scenario, plans
 
 
+#: Recorded calls per chunk of a point whose CDRs are kept (the run's default).
+CHUNK_ROWS = 1 << 16
+
+
+def _streamed_row(scenario: Scenario, plans: tuple[Plan, ...], seed: int,
+                  path: str) -> dict[str, Any]:
+    """A run whose CDRs are kept: streamed to ``path`` chunk by chunk as they are
+    simulated and rated on the way (the same file and figures as the in-memory run,
+    with memory bounded by the chunk, not the run)."""
+    from ..billing.chunks import ChunkRater
+    from ..cdrio._write import NativeCDRWriter
+    from ..costing import campaign_info
+    from ..experiment import row_from_result
+    from ..model import run
+
+    writer = NativeCDRWriter(path)
+    rater = ChunkRater(plans) if plans else None
+
+    def sink(cdrs: Any, _agent_start: Any) -> None:
+        writer.write(cdrs)
+        if rater is not None:
+            rater.add(cdrs)
+
+    try:
+        result = run(scenario, seed=seed, chunk_rows=CHUNK_ROWS, keep_cdrs=False,
+                     on_chunk=[sink])
+    except BaseException as exc:
+        writer.close(exc)
+        raise
+    assert result.streamed is not None
+    writer.close(None, categories=result.streamed[2])
+    rating = None
+    if rater is not None:
+        rater.flush()  # the last block, before its peak concurrency is read
+        assert rater.carry is not None
+        rating = rater.finish(campaign_info(scenario, result.cdrs, result.agents,
+                                            peak=rater.carry.peak))
+    return row_from_result(result, plans, rating=rating)
+
+
 def run_task(task: Task) -> Outcome:
     """Simulate one (point, replication), price it, and return its row."""
     from ..model import run
 
     t0 = time.perf_counter()
     scenario, plans = _scenario(task)
-    result = run(scenario, seed=task.seed)
-    if task.cdr_path is not None:
-        from ..cdrio import write_cdrs
-
-        write_cdrs(result.cdrs, task.cdr_path)
     from ..experiment import row_from_result
 
-    row = row_from_result(result, plans)
+    if task.cdr_path is None:
+        result = run(scenario, seed=task.seed)
+        row = row_from_result(result, plans)
+    else:
+        row = _streamed_row(scenario, plans, task.seed, task.cdr_path)
     return Outcome(point=task.point, replication=task.replication, row=row,
                    run_s=time.perf_counter() - t0)
 
