@@ -519,3 +519,48 @@ def test_the_metric_names_checked_are_the_figures_of_a_run():
 
     vocabulary = {*KPI_LABELS, *(f"{f}:{p.name}" for p in plans for f in plan_fields(p))}
     assert vocabulary == {k for k in columns if not k.startswith("dialer.")}
+
+
+# -- the reader's advice names the command's options, and the keywords ------------------
+
+
+@pytest.mark.parametrize(("which", "argv", "expected"), [
+    ("empty.csv", ["rate", "F", "--plans", "PLANS"],
+     "(name one with --format/format= to read it anyway)"),
+    ("empty.csv", ["audit", "GOOD", "F", "--plan", "PLANS:60/60"],
+     "(name one with --theirs-format/format= to read it anyway)"),
+    ("empty.csv", ["audit", "F", "GOOD", "--plan", "PLANS:60/60"],
+     "(name one with --ours-format/format= to read it anyway)"),
+    ("empty.csv", ["audit", "--infer", "F"], "--theirs-format/format="),
+    ("unknown.csv", ["rate", "F", "--plans", "PLANS"],
+     "map our columns to its headers, e.g. --map start='Start Time' --map "
+     "disposition=Status --map billsec=Billsec / mapping={'start': 'Start Time', "),
+    ("unknown.csv", ["audit", "GOOD", "F", "--plan", "PLANS:60/60"],
+     "e.g. --theirs-map start='Start Time' --theirs-map disposition=Status"),
+    ("unknown.csv", ["rate", "F", "--format", "native", "--map", "start=a", "--plans", "PLANS"],
+     "a mapping (--map/mapping=) reads a header CSV (--format mapped / format='mapped'), "
+     "not format 'native'"),
+    ("good.csv", ["rate", "F", "--where", "nope", "--plans", "PLANS"],
+     "--where/where= 'nope': must be COLUMN=VALUE or COLUMN!=VALUE")])
+def test_reader_errors_name_the_options_of_the_command(which, argv, expected, files, tmp_path,
+                                                       capsys):
+    if which == "unknown.csv":
+        (tmp_path / which).write_text("a,b,c\n1,2,3\n")
+    path = str(tmp_path / which) if which == "unknown.csv" else _p(files, which)
+    subs = {"F": path, "GOOD": _p(files, "good.csv"), "PLANS": _p(files, "plans.toml"),
+            "PLANS:60/60": _p(files, "plans.toml") + ":60/60"}
+    argv = [subs.get(a, a) for a in argv]
+    if "--infer" in argv:  # a charge list, then CDRs: both failures, one line each
+        line = _code_2(argv, capsys)
+        assert expected in line
+    else:
+        line = fails(argv, capsys, expected)
+    assert "pass format" not in line and "CLI" not in line
+
+
+def test_reader_errors_name_the_keywords_too(files):
+    """The same messages reach ``sim.read_cdrs``: its keyword is named beside the option."""
+    with pytest.raises(sim.CDRFormatError, match=r"--format/format= to read it anyway"):
+        sim.read_cdrs(files["empty.csv"])
+    with pytest.raises(sim.CDRFormatError, match=r"--where/where= 'x': must be COLUMN=VALUE"):
+        sim.read_cdrs(files["good.csv"], where=["x"])
