@@ -39,7 +39,10 @@ def add_parser(subparsers: Any) -> None:
                    help="the contract's plan (NAME needed when the file holds several)")
     p.add_argument("--infer", action="store_true",
                    help="THEIRS only: infer the tariff from its charges and price the "
-                   "calls under every plan of --plans")
+                   "calls under every plan of --plans. Plans are compared on call charges "
+                   "only: plan-level fees (rent, seats, a bundle's fee, minimum spend), "
+                   "traffic fees and tax are left out, so a bundle whose minutes cover the "
+                   "calls shows 0")
     p.add_argument("--plans", metavar="FILE", type=Path, action="append", default=[],
                    help="with --infer: plan files to price the calls under; repeat")
     for side in ("ours", "theirs"):
