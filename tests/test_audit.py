@@ -245,3 +245,26 @@ def test_duration_says_when_calls_are_billed_from_the_dial():
     assert dur.amount == a.difference > 0
     assert f"{billed:,} of them billed from the dial" in dur.detail
     assert a.cause("rate").detail is None and a.cause("increment").amount == 0
+
+
+@pytest.mark.parametrize(("shift_h", "offset_s", "text"), [
+    (5.5, 1.5, "+5 h 30 min +1.49"),     # India against UTC
+    (5.75, -2.0, "+5 h 45 min -2.00"),   # Nepal against UTC
+    (-3.5, 0.4, "-3 h 30 min +0.39"),    # Newfoundland
+    (0.25, 3.0, "+0 h 15 min +2.99")])   # Nepal against India
+def test_a_clock_shifted_by_a_fraction_of_an_hour_is_estimated(shift_h, offset_s, text):
+    s = synthetic_audit(1500, seed=17, shift_h=shift_h, offset_s=offset_s)
+    a = audit(s.ours, side(s), contract())
+    m = a.matching
+    assert m.shift_h == shift_h and abs(m.offset_s - offset_s) < 0.05
+    assert (s.source[m.their_row] == m.our_row).mean() >= 0.99
+    assert a.matched >= 0.99 * int(np.isin(s.kind, ["billed", "unanswered"]).sum())
+    assert m.clock_text.startswith(text) and m.clock_text.endswith(" s")
+    assert a.to_dict()["clock"]["shift_h"] == shift_h
+
+
+def test_a_whole_hour_shift_stays_a_whole_hour():
+    s = synthetic_audit(1500, seed=17, shift_h=-5, offset_s=0.0)
+    m = audit(s.ours, side(s), contract()).matching
+    assert m.shift_h == -5 and isinstance(m.shift_h, int) and m.clock_text.startswith("-5 h ")
+    assert "min" not in m.clock_text

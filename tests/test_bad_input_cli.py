@@ -410,3 +410,157 @@ def test_uncertain_ranges_are_checked_before_the_work(cmd, item, expected, files
              "--current", "60/60"])
     line = fails([*argv, "--uncertain", item], capsys, f"--uncertain {item}: {expected}")
     assert "baseline.toml" not in line and not out.exists()
+
+
+# -- counts of replications, samples and runs -------------------------------------------
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["run", BASE, "--quick", "--reps", "100000000"],
+     "--reps: must be an integer from 1 to 10,000 (got 100000000)"),
+    (["run", BASE, "--quick", "--reps", "0"],
+     "--reps: must be an integer from 1 to 10,000 (got 0)"),
+    (["compare", BASE, "--quick", "--reps", "1"],
+     "--reps: must be an integer from 2 (for confidence intervals) to 10,000 (got 1)"),
+    (["compare", BASE, "--quick", "--reps", "10001"], "--reps: must be an integer from 2"),
+    (["compare", BASE, "--quick", "--reps", "2", "--samples", "20000"],
+     "--samples: must be an integer from 1 to 10,000 (got 20000)"),
+    (["sweep", BASE, "--quick", "--vary", "agents.count=2,3", "--reps", "100000000"],
+     "--reps: must be an integer from 1 to 10,000 (got 100000000)"),
+    (["sweep", BASE, "--quick", "--range", "dialer.ratio=1:2", "--samples", "0"],
+     "--samples: must be an integer from 1 to 10,000 (got 0)"),
+    (["sweep", BASE, "--quick", "--vary", "agents.count=1:1000:1", "--reps", "5000"],
+     "1,000 points × 5,000 replications = 5,000,000 runs, more than 1,000,000 in one sweep"),
+    (["optimize", BASE, "--quick", "--objective", "contacts", "--vary", "agents.count=2,3",
+      "--reps", "100000000"],
+     "--reps: must be an integer from 2 (for ranking and selection) to 10,000"),
+    (["optimize", BASE, "--quick", "--objective", "contacts", "--vary", "agents.count=2,3",
+      "--validate-reps", "50000"], "--validate-reps: must be an integer from 1 to 10,000"),
+    (["optimize", BASE, "--quick", "--objective", "contacts", "--vary", "agents.count=2,3",
+      "--budget", "10000000"], "--budget: must be an integer from 1 to 1,000,000"),
+    (["negotiate", "--scenario", BASE, "--quick", "--current", "60/60", "--reps", "100000000"],
+     "--reps: must be an integer from 1 to 10,000 (got 100000000)"),
+    (["negotiate", "--scenario", BASE, "--quick", "--current", "60/60", "--samples", "0"],
+     "--samples: must be an integer from 1 to 10,000 (got 0)"),
+    (["fit", "CDRS", "--reps", "100000000"],
+     "--reps: must be an integer from 0 (no twin check) to 10,000 (got 100000000)")])
+def test_counts_are_bounded_before_the_work(argv, expected, files, tmp_path, capsys):
+    out = tmp_path / "o"
+    argv = [_p(files, "good.csv") if a == "CDRS" else a for a in argv]
+    if argv[0] == "negotiate":
+        argv += ["--plans", _p(files, "plans.toml")]
+    else:
+        argv += ["--out", str(out)]
+    fails(argv, capsys, expected)
+    assert not out.exists()
+
+
+# -- metric names: checked against what a run holds, before the runs --------------------
+
+
+SWEEP = ["sweep", BASE, "--quick", *SIM_EXTRA["sweep"]]
+OPTIMIZE = ["optimize", BASE, "--quick", "--vary", "agents.count=2,3", "--budget", "4",
+            "--reps", "2"]
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    ([*SWEEP, "--metric", "bogus"], "--metric bogus: no such figure; the KPIs: dials, "),
+    ([*SWEEP, "--metric", "ocupancy"],
+     "--metric ocupancy: no such figure (did you mean 'occupancy'?)"),
+    ([*SWEEP, "--metric", "per_contact"], "--metric per_contact: a plan figure needs its plan: "
+     "per_contact:PLAN, e.g. per_contact:60/60"),
+    ([*SWEEP, "--metric", "per_contact:60/6"], "--metric per_contact:60/6: plan '60/6': no such "
+     "plan in PLANS (did you mean '60/60'?); its plans: 60/60, per-second"),
+    ([*SWEEP, "--metric", "per_contct:60/60"], "--metric per_contct:60/60: plan '60/60' has no "
+     "figure 'per_contct' (did you mean 'per_contact'?); its figures: total, "),
+    ([*OPTIMIZE, "--objective", "contacts", "--constraint", "bogus<=3"],
+     "--constraint bogus<=3: no such figure; the KPIs: "),
+    ([*OPTIMIZE, "--objective", "contacts", "--constraint", "abandonment_rat<=0.03"],
+     "--constraint abandonment_rat<=0.03: no such figure (did you mean 'abandonment_rate'?)"),
+    ([*OPTIMIZE, "--objective", "contcts", "--maximize"],
+     "--objective contcts: no such figure (did you mean 'contacts'?)"),
+    ([*OPTIMIZE, "--objective", "per_contct:cn-60/60"], "--objective per_contct:cn-60/60: plan "
+     "'cn-60/60' has no figure 'per_contct' (did you mean 'per_contact'?)")])
+def test_metric_names_are_checked_before_the_runs(argv, expected, files, tmp_path, capsys,
+                                                  monkeypatch):
+    import sim.sweeps.runner
+
+    def no_runs(*args, **kwargs):
+        raise AssertionError("ran simulations before checking the names")
+
+    monkeypatch.setattr(sim.sweeps.runner, "execute", no_runs)  # optimize's
+    monkeypatch.setattr(sim.sweeps, "execute", no_runs)  # sweep's
+    out = tmp_path / "o"
+    plans = _p(files, "plans.toml")
+    extra = ["--plans", plans] if argv[0] == "sweep" else []
+    fails([*argv, *extra, "--out", str(out)], capsys, expected.replace("PLANS", plans))
+    assert not out.exists()
+
+
+def test_the_metric_names_checked_are_the_figures_of_a_run():
+    """The vocabulary of :mod:`sim.commands._metrics` is exactly a row's columns (bar the
+    dialer's statistics, accepted by their prefix): a new KPI or plan figure that is not
+    added there would be refused by --metric, a dropped one accepted."""
+    from sim.commands._metrics import check_metric, plan_fields
+    from sim.experiment import run_row
+    from sim.scenario import load_scenario, quick
+    from sim.sweeps import _plans
+
+    scenario = quick(load_scenario(BASE))
+    plans = _plans(scenario, None)  # its billing.plans: with traffic terms and a tax
+    assert any(p.traffic_terms for p in plans) and any(p.contract.tax_rate for p in plans)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        row = run_row(scenario, 1, plans)
+    columns = [k for k in row if k != "seed"]
+    for name in columns:
+        check_metric(f"--metric {name}", name, plans, "test")  # every column is accepted
+    from sim.analysis.kpis import KPI_LABELS
+
+    vocabulary = {*KPI_LABELS, *(f"{f}:{p.name}" for p in plans for f in plan_fields(p))}
+    assert vocabulary == {k for k in columns if not k.startswith("dialer.")}
+
+
+# -- the reader's advice names the command's options, and the keywords ------------------
+
+
+@pytest.mark.parametrize(("which", "argv", "expected"), [
+    ("empty.csv", ["rate", "F", "--plans", "PLANS"],
+     "(name one with --format/format= to read it anyway)"),
+    ("empty.csv", ["audit", "GOOD", "F", "--plan", "PLANS:60/60"],
+     "(name one with --theirs-format/format= to read it anyway)"),
+    ("empty.csv", ["audit", "F", "GOOD", "--plan", "PLANS:60/60"],
+     "(name one with --ours-format/format= to read it anyway)"),
+    ("empty.csv", ["audit", "--infer", "F"], "--theirs-format/format="),
+    ("unknown.csv", ["rate", "F", "--plans", "PLANS"],
+     "map our columns to its headers, e.g. --map start='Start Time' --map "
+     "disposition=Status --map billsec=Billsec / mapping={'start': 'Start Time', "),
+    ("unknown.csv", ["audit", "GOOD", "F", "--plan", "PLANS:60/60"],
+     "e.g. --theirs-map start='Start Time' --theirs-map disposition=Status"),
+    ("unknown.csv", ["rate", "F", "--format", "native", "--map", "start=a", "--plans", "PLANS"],
+     "a mapping (--map/mapping=) reads a header CSV (--format mapped / format='mapped'), "
+     "not format 'native'"),
+    ("good.csv", ["rate", "F", "--where", "nope", "--plans", "PLANS"],
+     "--where/where= 'nope': must be COLUMN=VALUE or COLUMN!=VALUE")])
+def test_reader_errors_name_the_options_of_the_command(which, argv, expected, files, tmp_path,
+                                                       capsys):
+    if which == "unknown.csv":
+        (tmp_path / which).write_text("a,b,c\n1,2,3\n")
+    path = str(tmp_path / which) if which == "unknown.csv" else _p(files, which)
+    subs = {"F": path, "GOOD": _p(files, "good.csv"), "PLANS": _p(files, "plans.toml"),
+            "PLANS:60/60": _p(files, "plans.toml") + ":60/60"}
+    argv = [subs.get(a, a) for a in argv]
+    if "--infer" in argv:  # a charge list, then CDRs: both failures, one line each
+        line = _code_2(argv, capsys)
+        assert expected in line
+    else:
+        line = fails(argv, capsys, expected)
+    assert "pass format" not in line and "CLI" not in line
+
+
+def test_reader_errors_name_the_keywords_too(files):
+    """The same messages reach ``sim.read_cdrs``: its keyword is named beside the option."""
+    with pytest.raises(sim.CDRFormatError, match=r"--format/format= to read it anyway"):
+        sim.read_cdrs(files["empty.csv"])
+    with pytest.raises(sim.CDRFormatError, match=r"--where/where= 'x': must be COLUMN=VALUE"):
+        sim.read_cdrs(files["good.csv"], where=["x"])

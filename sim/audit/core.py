@@ -295,7 +295,7 @@ def _total(a: np.ndarray) -> int:
 def audit(ours: Side | CDRTable | str | Path, theirs: Side | CDRTable | str | Path,
           plan: Plan | str | Path, *,
           charges: Sequence[Any] | None = None, tolerance_s: float = 2.0,
-          country: str | None = None, clock: tuple[int, float] | None = None) -> Audit:
+          country: str | None = None, clock: tuple[float, float] | None = None) -> Audit:
     """Audit the carrier's CDRs against ours under the contract ``plan``.
 
     Parameters
@@ -362,8 +362,8 @@ def audit(ours: Side | CDRTable | str | Path, theirs: Side | CDRTable | str | Pa
                          "answer times")
     if len(m.their_row) == 0:
         raise AuditError(
-            f"no carrier row matches one of our calls (clock correction {m.shift_h:+d} h "
-            f"{m.offset_s:+.3f} s, tolerance {tolerance_s} s): ours run "
+            f"no carrier row matches one of our calls (clock correction {m.clock_text}, "
+            f"tolerance {tolerance_s} s): ours run "
             f"{_iso(float(np.nanmin(our_t)))} .. {_iso(float(np.nanmax(our_t)))}, theirs "
             f"{_iso(float(np.nanmin(their_t)))} .. {_iso(float(np.nanmax(their_t)))}")
 

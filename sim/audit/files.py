@@ -158,7 +158,7 @@ def summary_text(result: Audit) -> str:
     m = result.matching
     lines = [
         f"contract: {result.plan.name} ({result.plan.tariff_text}, {cur})",
-        f"clock: theirs = ours {m.shift_h:+d} h {m.offset_s:+.3f} s (estimated from "
+        f"clock: theirs = ours {m.clock_text} (estimated from "
         f"{m.estimated_from:,} candidate pairs), tolerance {m.tolerance_s:g} s"
         + (f", country code {result.country} stripped" if result.country else ""),
         "",

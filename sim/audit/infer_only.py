@@ -131,15 +131,17 @@ def infer_side(cdrs: CDRTable, units: np.ndarray, decimals: int) -> InferredTari
 
 def infer_file(path: str | Path, *, plans: Sequence[str | Path] = (), format: str = "auto",
                mapping: Mapping[str, str] | None = None, where: Sequence[str] = (),
-               tz: str | None = None) -> InferResult:
-    """Infer the tariff of a charge list and price its calls under ``plans`` files."""
+               tz: str | None = None, side: str | None = None) -> InferResult:
+    """Infer the tariff of a charge list and price its calls under ``plans`` files
+    (``side``: as for :func:`~sim.audit.reading.read_side`)."""
     path = Path(path)
     notes: list[str] = []
     mapping = dict(mapping or {})
     check_text_file(path)  # missing, a folder or binary: no charge list either
     try:
-        side, _ = read_side(path, format=format, mapping=mapping, where=where, tz=tz)
-        table, units, places, cur = side.cdrs, side.charges, side.charge_decimals, side.currency
+        read, _ = read_side(path, format=format, mapping=mapping, where=where, tz=tz,
+                            side=side)
+        table, units, places, cur = read.cdrs, read.charges, read.charge_decimals, read.currency
         if units is None:
             raise AuditError(f"{path}: no charge column (a header 'charge', or "
                              "--theirs-map charge=HEADER)")

@@ -2,13 +2,16 @@
 
 Two records are the same call when they dial the same number (normalised:
 :mod:`sim.audit.numbers`) and start within the tolerance once the carrier's clock is
-corrected. Their clock may differ from ours by a whole number of hours (a file written
-in UTC, or in another zone) plus a constant offset (an unsynchronised switch). Both are
+corrected. Their clock may differ from ours by a zone shift (a file written in UTC, or
+in another zone) plus a constant offset (an unsynchronised switch). Zones sit at whole
+hours and at :30 and :45 (India +5:30, Nepal +5:45, Newfoundland -3:30, Chatham
++12:45), and two zones differ by a multiple of a quarter hour (+5:45 against +5:30 is
+0:15), so the shift is searched in quarter hours up to 14 h either way. Both are
 estimated from the data: among the pairs of rows with the same number that start within
-14.5 h of each other, the hour shift is the one that collects the most differences
-within 5 minutes of it, and the offset is the median of those differences around it
-(taken twice, the second time within a narrow window, so that retries of the same
-number an hour later do not pull it).
+14.5 h of each other, the shift is the one that collects the most differences within 5
+minutes of it (a whole hour wins a tie with a fraction of one), and the offset is the
+median of those differences around it (taken twice, the second time within a narrow
+window, so that retries of the same number an hour later do not pull it).
 
 The assignment is one-to-one and global, not a greedy scan: each carrier row and each
 of our rows is used at most once, and among the pairings with the most pairs the one
@@ -34,9 +37,12 @@ __all__ = ["MATCHED", "DUPLICATE", "NOT_OURS", "Matching", "match_calls"]
 
 MATCHED, NOT_OURS, DUPLICATE = 0, 1, 2
 HOUR_MS = 3_600_000
-#: Largest whole-hour shift searched (either way), h.
+#: The step of the zone shifts searched, ms (a quarter hour: zones at :30 and :45).
+SHIFT_STEP_MS = HOUR_MS // 4
+#: Largest zone shift searched (either way), h.
 MAX_SHIFT_H = 14
-#: Largest constant clock offset searched around the hour shift, s.
+#: Largest constant clock offset searched around the zone shift, s (less than half a
+#: shift step, so that each difference is near one step at most).
 MAX_OFFSET_S = 300.0
 #: Carrier rows used to estimate the clock (every k-th row).
 ESTIMATE_ROWS = 50_000
@@ -59,7 +65,8 @@ class Matching:
     our_matched
         Per row of ours: paired with a carrier row.
     shift_h, offset_s
-        Their clock minus ours: ``shift_h`` hours plus ``offset_s`` seconds.
+        Their clock minus ours: ``shift_h`` hours (a whole or quarter hour: 8, 5.5,
+        5.75) plus ``offset_s`` seconds.
     tolerance_s
         Largest start difference accepted after the correction, s.
     estimated_from
@@ -71,7 +78,7 @@ class Matching:
     dt_s: np.ndarray
     status: np.ndarray
     our_matched: np.ndarray
-    shift_h: int
+    shift_h: float
     offset_s: float
     tolerance_s: float
     estimated_from: int
@@ -80,6 +87,19 @@ class Matching:
     def clock_s(self) -> float:
         """Total correction: their clock minus ours, s."""
         return self.shift_h * 3600 + self.offset_s
+
+    @property
+    def clock_text(self) -> str:
+        """``+8 h +1.500 s``, ``+5 h 30 min -0.200 s``: the correction for a person."""
+        return f"{shift_text(self.shift_h)} {self.offset_s:+.3f} s"
+
+
+def shift_text(shift_h: float) -> str:
+    """``+8 h``, ``+5 h 45 min``, ``-3 h 30 min``, ``+0 h 15 min``."""
+    minutes = int(round(abs(shift_h) * 60))
+    sign = "-" if shift_h < 0 else "+"
+    hours, rest = divmod(minutes, 60)
+    return f"{sign}{hours} h" + (f" {rest:02d} min" if rest else "")
 
 
 def _expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -91,8 +111,10 @@ def _expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows, pos
 
 
-def _estimate_clock(ours: np.ndarray, theirs: np.ndarray, tol_ms: int) -> tuple[int, int, int]:
-    """Hour shift, offset (ms) and number of pairs used; ``ours`` sorted composite keys."""
+def _estimate_clock(ours: np.ndarray, theirs: np.ndarray, tol_ms: int
+                    ) -> tuple[float, int, int]:
+    """Zone shift (h), offset (ms) and number of pairs used; ``ours`` sorted composite
+    keys."""
     step = max(1, len(theirs) // ESTIMATE_ROWS)
     sample = theirs[::step]
     window = MAX_SHIFT_H * HOUR_MS + HOUR_MS // 2
@@ -104,21 +126,24 @@ def _estimate_clock(ours: np.ndarray, theirs: np.ndarray, tol_ms: int) -> tuple[
     if len(diffs) == 0:
         return 0, 0, 0
     near = int(MAX_OFFSET_S * 1000)
-    shifts = np.arange(-MAX_SHIFT_H, MAX_SHIFT_H + 1)
-    hours = np.rint(diffs / HOUR_MS).astype(np.int64)
-    close = np.abs(diffs - hours * HOUR_MS) <= near
-    counts = np.bincount(hours[close] + MAX_SHIFT_H, minlength=len(shifts))
+    most = MAX_SHIFT_H * HOUR_MS // SHIFT_STEP_MS
+    steps = np.rint(diffs / SHIFT_STEP_MS).astype(np.int64)
+    close = (np.abs(diffs - steps * SHIFT_STEP_MS) <= near) & (np.abs(steps) <= most)
+    counts = np.bincount(steps[close] + most, minlength=2 * most + 1)
     if counts.max(initial=0) == 0:
         return 0, 0, 0
-    # ties: the smallest shift
-    h = int(shifts[np.argmax(counts[:len(shifts)])])
-    resid = diffs[close & (hours == h)] - h * HOUR_MS
+    # ties: a whole hour before a fraction of one, then the smallest shift
+    whole = (np.arange(-most, most + 1) * SHIFT_STEP_MS) % HOUR_MS == 0
+    k = int(np.argmax(2 * counts + whole)) - most
+    resid = diffs[close & (steps == k)] - k * SHIFT_STEP_MS
     offset = float(np.median(resid))
     narrow = max(5 * tol_ms, 10_000)
     inner = resid[np.abs(resid - offset) <= narrow]
     if len(inner):
         offset = float(np.median(inner))
-    return h, int(round(offset)), len(resid)
+    shift_ms = k * SHIFT_STEP_MS
+    shift_h = shift_ms // HOUR_MS if shift_ms % HOUR_MS == 0 else shift_ms / HOUR_MS
+    return shift_h, int(round(offset)), len(resid)
 
 
 def _assign(edge_t: np.ndarray, edge_o: np.ndarray, cost: np.ndarray,
@@ -162,7 +187,7 @@ def _assign(edge_t: np.ndarray, edge_o: np.ndarray, cost: np.ndarray,
 
 def match_calls(our_keys: np.ndarray, our_t: np.ndarray, their_keys: np.ndarray,
                 their_t: np.ndarray, *, tolerance_s: float = 2.0,
-                clock: tuple[int, float] | None = None) -> Matching:
+                clock: tuple[float, float] | None = None) -> Matching:
     """Pair carrier rows with ours one-to-one.
 
     Parameters
@@ -175,7 +200,8 @@ def match_calls(our_keys: np.ndarray, our_t: np.ndarray, their_keys: np.ndarray,
     tolerance_s
         Largest start difference after the clock correction, s (>= 0).
     clock
-        ``(shift_h, offset_s)`` to use instead of estimating them.
+        ``(shift_h, offset_s)`` to use instead of estimating them (hours may be
+        fractional: 5.5 for +5:30).
 
     Raises
     ------
@@ -215,8 +241,9 @@ def match_calls(our_keys: np.ndarray, our_t: np.ndarray, their_keys: np.ndarray,
                 "of our calls (check that both files cover the same period and that the "
                 "destination columns hold the dialled numbers)")
     else:
-        shift_h, off_ms, used = int(clock[0]), int(round(clock[1] * 1000)), 0
-    adj = comp_t - (shift_h * HOUR_MS + off_ms)
+        shift_h, off_ms, used = clock[0], int(round(clock[1] * 1000)), 0
+    shift_ms = int(round(shift_h * HOUR_MS))
+    adj = comp_t - (shift_ms + off_ms)
     lo = np.searchsorted(sorted_o, adj - tol_ms, side="left")
     hi = np.searchsorted(sorted_o, adj + tol_ms, side="right")
     rows, pos = _expand(lo, hi)
@@ -231,7 +258,7 @@ def match_calls(our_keys: np.ndarray, our_t: np.ndarray, their_keys: np.ndarray,
     our_matched[our_row] = True
     dup = (status[edge_t] != MATCHED) & our_matched[edge_o]
     status[edge_t[dup]] = DUPLICATE
-    dt = their_t[their_row] - our_t[our_row] - (shift_h * 3600 + off_ms / 1000)
+    dt = their_t[their_row] - our_t[our_row] - (shift_ms + off_ms) / 1000
     return Matching(their_row=their_row, our_row=our_row, dt_s=dt, status=status,
                     our_matched=our_matched, shift_h=shift_h, offset_s=off_ms / 1000,
                     tolerance_s=float(tolerance_s), estimated_from=used)

@@ -10,17 +10,26 @@ rejected ones; a table that keeps ``source_line`` gives them directly).
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from sim.cdrio import ImportReport, read_cdrs
+from sim.errors import CDRFormatError
 
 from .errors import AuditError
 from .inputs import Side, parse_charges
 
-__all__ = ["read_side"]
+__all__ = ["read_side", "respell"]
+
+
+def respell(exc: CDRFormatError, side: str) -> CDRFormatError:
+    """``exc`` with the reader's ``--format``, ``--map`` and ``--where`` spelt as
+    ``dialsim audit`` spells them for ``side`` (``--theirs-format``, ...); ``--tz`` is
+    the same for both sides."""
+    return CDRFormatError(re.sub(r"--(format|map|where)\b", rf"--{side}-\1", str(exc)))
 
 _EXTRA = ("charge", "currency")
 
@@ -66,7 +75,7 @@ def _column(head: list[str], name: str, given: str | None, path: Path) -> int | 
 def read_side(path: str | Path, *, format: str = "auto",
               mapping: Mapping[str, str] | None = None, where: Sequence[str] = (),
               tz: str | None = None, strict: bool = False,
-              charges: bool = True) -> tuple[Side, ImportReport]:
+              charges: bool = True, side: str | None = None) -> tuple[Side, ImportReport]:
     """Read one side of an audit: its CDRs, line numbers and (``charges``) charge column.
 
     Parameters
@@ -81,6 +90,9 @@ def read_side(path: str | Path, *, format: str = "auto",
         ``COLUMN=VALUE`` / ``COLUMN!=VALUE`` filters (needs a reader that has them).
     charges
         Look for a ``charge`` column (mapped, or a header named ``charge``).
+    side
+        ``"ours"`` or ``"theirs"``: the reader's errors name the options of ``dialsim
+        audit`` for that side (``--theirs-format``, not ``--format``).
 
     Raises
     ------
@@ -90,8 +102,14 @@ def read_side(path: str | Path, *, format: str = "auto",
     path = Path(path)
     mapping = dict(mapping or {})
     extra = {k: mapping.pop(k) for k in _EXTRA if k in mapping}
-    imported = read_cdrs(path, format=format, mapping=mapping or None,  # type: ignore[arg-type]
-                         strict=strict, tz=tz, where=list(where or ()))
+    try:
+        imported = read_cdrs(path, format=format,  # type: ignore[arg-type]
+                             mapping=mapping or None, strict=strict, tz=tz,
+                             where=list(where or ()))
+    except CDRFormatError as exc:
+        if side is None:
+            raise
+        raise respell(exc, side) from None
     cdrs, report = imported.cdrs, imported.report
     header = report.format in ("native", "mapped")
     need_cells = charges and header

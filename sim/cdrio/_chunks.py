@@ -22,6 +22,7 @@ import numpy as np
 from ..cdr import CDRTable
 from ..errors import CDRFormatError
 from ._direction import Selection
+from ._options import option
 from ._parquet import ROW_GROUP, is_parquet, iter_parquet
 
 __all__ = ["iter_cdrs"]
@@ -61,8 +62,8 @@ def iter_cdrs(path: str | Path, rows: int = ROW_GROUP, *, direction: str = "outb
         unsupported = sorted(k for k, v in options.items()
                              if v not in (None, (), [], False, "auto", "parquet"))
         if unsupported:
-            raise CDRFormatError(f"{path}: {', '.join(unsupported)}: not used for a Parquet "
-                                 "CDR table")
+            raise CDRFormatError(f"{path}: {', '.join(map(option, unsupported))}: not used "
+                                 "for a Parquet CDR table")
         selection = Selection(direction, [])
         account = {} if account is None else account
         account.update(rows_read=0, accepted=0, rejected=0, excluded=selection.excluded)

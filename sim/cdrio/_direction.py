@@ -40,6 +40,7 @@ import numpy as np
 
 from ..cdr import DIRECTIONS
 from ..errors import CDRFormatError
+from ._options import option
 
 __all__ = ["DirectionRule", "Selection", "Where", "classify_asterisk", "parse_where"]
 
@@ -297,14 +298,14 @@ def parse_where(path: str, terms: Sequence[str], names: Sequence[str],
         if equal:
             column, sep, value = term.partition("=")
         if not sep or not column.strip():
-            raise CDRFormatError(f"where {term!r}: must be COLUMN=VALUE or COLUMN!=VALUE "
-                                 "(e.g. --where disposition=ANSWERED)")
+            raise CDRFormatError(f"{option('where')} {term!r}: must be COLUMN=VALUE or "
+                                 "COLUMN!=VALUE (e.g. --where disposition=ANSWERED)")
         column = column.strip()
         i = exact.get(column, folded.get(_fold(column)))
         if i is None:
             close = difflib.get_close_matches(column, list(names), n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise CDRFormatError(f"{path}: where {term!r}: no column {column!r}{hint}; "
+            raise CDRFormatError(f"{path}: {option('where')} {term!r}: no column {column!r}{hint}; "
                                  f"{what}: {', '.join(names)}")
         out.append(Where(term, names[i], i, value.strip(), equal))
     return out

@@ -32,6 +32,7 @@ from ..cdr import COLUMNS, DIRECTIONS, CDRTable
 from ..errors import CDRFormatError
 from ..output import atomic_write
 from ._fields import OPEN_CATEGORIES
+from ._options import option
 from ._sidecar import _json_able
 
 __all__ = ["FORMAT", "MAGIC", "ROW_GROUP", "ParquetCDRWriter", "is_parquet", "iter_parquet",
@@ -353,12 +354,12 @@ def read_parquet(path: str | Path, *, direction: str = "outbound",
 
     path = Path(path)
     if where:
-        raise CDRFormatError(f"{path}: --where/where= select a CSV export's own columns; a "
+        raise CDRFormatError(f"{path}: {option('where')} select a CSV export's own columns; a "
                              "Parquet CDR table has none: filter the table instead")
     f = _File(path)
     if tz is not None and tz != f.tz:
-        raise CDRFormatError(f"{path}: tz={tz!r} given, but the Parquet table's times are in "
-                             f"{f.tz!r} (its metadata); leave tz out")
+        raise CDRFormatError(f"{path}: {option('tz', tz)} given, but the Parquet table's "
+                             f"times are in {f.tz!r} (its metadata); leave it out")
     parts = list(f.groups_of(ROW_GROUP))
     table = (CDRTable.concat(parts) if parts else
              f.table(f.pf.schema_arrow.empty_table(), 0))

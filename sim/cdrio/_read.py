@@ -38,6 +38,7 @@ from ._fields import (
     normalise_label,
     unescape_label,
 )
+from ._options import option
 from ._parquet import is_parquet, read_parquet
 from ._readers import (
     MAPPABLE,
@@ -180,7 +181,7 @@ def check_text_file(path: str | Path) -> None:
 def _detect(path: Path, content: list[tuple[int, str]]) -> str:
     if not content:
         raise CDRFormatError(f"{path}: empty file: no header and no CDR rows to detect a "
-                             "format from (pass format=... to read it anyway)")
+                             f"format from (name one with {option('format')} to read it anyway)")
     _refuse_binary(path, content)
     first_no, first = content[0]
     fields = _csv_fields(first)
@@ -194,9 +195,9 @@ def _detect(path: Path, content: list[tuple[int, str]]) -> str:
         raise CDRFormatError(
             f"{path}:{first_no}: a CSV with a header ({_shorten(', '.join(fields[:12]))}"
             f"{', ...' if len(fields) > 12 else ''}) that matches no known export; "
-            "give a mapping of our columns to its headers, e.g. "
-            "mapping={'start': 'Start Time', 'disposition': 'Status', 'billsec': 'Billsec'} "
-            "(CLI: --map start='Start Time' ...)")
+            "map our columns to its headers, e.g. --map start='Start Time' --map "
+            "disposition=Status --map billsec=Billsec / mapping={'start': 'Start Time', "
+            "'disposition': 'Status', 'billsec': 'Billsec'}")
     rows = [_csv_fields(t) for _, t in content[:20]]
     scores = {"asterisk": sum(map(_asterisk_row, rows)),
               "freeswitch": sum(map(_freeswitch_row, rows))}
@@ -207,8 +208,8 @@ def _detect(path: Path, content: list[tuple[int, str]]) -> str:
             "one of: native CSV (header call_id,lead_id,...,start,...); Asterisk Master.csv "
             "(16-21 fields, start time in field 10, disposition in field 15); FreeSWITCH "
             "cdr_csv example template (15 fields, start_stamp in field 5, hangup_cause in "
-            "field 10); or a CSV with a header and a mapping (--map). Pass format=... to "
-            "force one and see the rejected rows.")
+            f"field 10); or a CSV with a header and a mapping ({option('mapping')}). Name "
+            f"one with {option('format')} to force it and see the rejected rows.")
     return best
 
 
@@ -364,8 +365,9 @@ def _setup_header(path: Path, fmt: str, mapping: Mapping[str, str] | None,
             found = _preset_for(headers)
             if found is None:
                 raise CDRFormatError(
-                    f"{path}:{header_no}: mapped format needs mapping= (CLI --map "
-                    f"column=header); the header has: {', '.join(headers)}")
+                    f"{path}:{header_no}: mapped format needs a mapping (--map "
+                    f"COLUMN=HEADER / mapping={{COLUMN: HEADER}}); the header has: "
+                    f"{', '.join(headers)}")
             preset, mapping = found
             rej.note(f"header recognised as {preset}: mapped "
                      + ", ".join(f"{k}={v!r}" for k, v in mapping.items()))
@@ -447,7 +449,7 @@ def _written_as(table: Mapping[str, str], text: str) -> str:
 def _zone_or_utc(zone_name: str | None, rej: Rejections) -> ZoneInfo:
     if zone_name is None:
         rej.note("no time zone in the file or options: wall-clock times kept as written "
-                 "and labelled UTC (pass tz='Area/City' to name the zone)")
+                 f"and labelled UTC (give {option('tz', 'Area/City')} to name the zone)")
     return get_zone(zone_name or "UTC")
 
 
@@ -519,8 +521,8 @@ def read_cdrs(path: str | Path, *, format: ReadFormat = "auto",
                              f"(got {format!r})")
     if mapping is not None:
         if format not in ("auto", "mapped"):
-            raise CDRFormatError(f"{path}: a mapping reads a header CSV (format 'mapped'), "
-                                 f"not format {format!r}")
+            raise CDRFormatError(f"{path}: a mapping ({option('mapping')}) reads a header "
+                                 f"CSV ({option('format', 'mapped')}), not format {format!r}")
         format = "mapped"
     if path.is_dir():
         raise CDRFormatError(f"{path}: is a folder, not a CDR file")

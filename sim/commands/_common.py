@@ -25,7 +25,10 @@ __all__ = [
     "add_scenario_args",
     "parse_mapping",
     "run_progress",
+    "MAX_REPS",
+    "MAX_RUNS",
     "blame_set",
+    "check_count",
     "check_out",
     "default_out",
     "format_table",
@@ -46,6 +49,25 @@ def seed_arg(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be an integer >= 0 (got {value})")
     return value
+
+
+#: Most replications (seeds), samples or candidates one option may ask for. A study of
+#: more is several commands on disjoint seeds; a larger number is taken for a typo (a
+#: full scenario runs about a second, so 10,000 is already hours, and each replication
+#: keeps its row of figures in memory).
+MAX_REPS = 10_000
+#: Most simulation runs one sweep or optimisation may plan (points × replications).
+MAX_RUNS = 1_000_000
+
+
+def check_count(option: str, value: int, *, least: int = 1, most: int = MAX_REPS,
+                why: str = "") -> None:
+    """Refuse a count option outside ``least..most`` before any work: ``--reps: must be
+    an integer from 1 to 10,000 (got 100000000)``; ``why`` follows the lower bound (its
+    reason, e.g. `` (for confidence intervals)``)."""
+    if not least <= value <= most:
+        raise ScenarioError(f"{option}: must be an integer from {least}{why} to {most:,} "
+                            f"(got {value})")
 
 
 def no_rows_accepted(path: str | Path, counts: str, rejected: Sequence[Any] = (),

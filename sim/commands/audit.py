@@ -39,7 +39,10 @@ def add_parser(subparsers: Any) -> None:
                    help="the contract's plan (NAME needed when the file holds several)")
     p.add_argument("--infer", action="store_true",
                    help="THEIRS only: infer the tariff from its charges and price the "
-                   "calls under every plan of --plans")
+                   "calls under every plan of --plans. Plans are compared on call charges "
+                   "only: plan-level fees (rent, seats, a bundle's fee, minimum spend), "
+                   "traffic fees and tax are left out, so a bundle whose minutes cover the "
+                   "calls shows 0")
     p.add_argument("--plans", metavar="FILE", type=Path, action="append", default=[],
                    help="with --infer: plan files to price the calls under; repeat")
     for side in ("ours", "theirs"):
@@ -96,7 +99,7 @@ def _run_infer(args: argparse.Namespace) -> int:
         check_writable(args.out, args.force)
     result = infer_file(args.files[0], plans=args.plans, format=args.theirs_format,
                         mapping=parse_mapping(args.theirs_map, "--theirs-map"),
-                        where=args.theirs_where, tz=args.tz)
+                        where=args.theirs_where, tz=args.tz, side="theirs")
     text = result.text()
     if args.json:
         import json
@@ -135,10 +138,11 @@ def run(args: argparse.Namespace) -> int:
     ours_path, theirs_path = args.files
     ours, ours_report = read_side(ours_path, format=args.ours_format,
                                   mapping=parse_mapping(args.ours_map, "--ours-map"),
-                                  where=args.ours_where, tz=args.tz, charges=False)
+                                  where=args.ours_where, tz=args.tz, charges=False,
+                                  side="ours")
     theirs, theirs_report = read_side(theirs_path, format=args.theirs_format,
                                       mapping=parse_mapping(args.theirs_map, "--theirs-map"),
-                                      where=args.theirs_where, tz=args.tz)
+                                      where=args.theirs_where, tz=args.tz, side="theirs")
     for path, report in ((ours_path, ours_report), (theirs_path, theirs_report)):
         if not report.accepted and not getattr(report, "n_excluded", 0):
             from sim.commands._common import no_rows_accepted

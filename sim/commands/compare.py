@@ -17,6 +17,7 @@ from typing import Any
 from ._common import (
     Console,
     add_scenario_args,
+    check_count,
     default_out,
     load_from_args,
     run_progress,
@@ -67,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
 
     con = Console(args)
     scenario = load_from_args(args)
-    if args.reps < 2:
-        raise ScenarioError(f"--reps: must be >= 2 for confidence intervals (got {args.reps})")
+    check_count("--reps", args.reps, least=2, why=" (for confidence intervals)")
+    check_count("--samples", args.samples)
     if not scenario.variants:
         raise ScenarioError(f"{scenario.source}: variant: the scenario declares no "
                             "[[variant]] entries to compare")

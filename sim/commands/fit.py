@@ -17,7 +17,7 @@ from typing import Any
 from sim.errors import SimError
 from sim.output import check_writable
 
-from ._common import add_cdr_args, no_rows_accepted, parse_mapping, seed_arg
+from ._common import add_cdr_args, check_count, no_rows_accepted, parse_mapping, seed_arg
 
 __all__ = ["add_parser", "run"]
 
@@ -56,8 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out is not None:
         check_writable(args.out, args.force)
-    if args.reps < 0:
-        raise SimError(f"--reps: must be an integer >= 0 (got {args.reps})")
+    check_count("--reps", args.reps, least=0, why=" (no twin check)")
     if args.agents is not None and args.agents < 1:
         raise SimError(f"--agents: must be an integer >= 1 (got {args.agents})")
     if args.ring_timeout is not None and not args.ring_timeout > 0:

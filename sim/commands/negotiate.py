@@ -23,6 +23,7 @@ from ._common import (
     Console,
     add_cdr_args,
     add_output_args,
+    check_count,
     format_table,
     load_from_args,
     no_rows_accepted,
@@ -145,8 +146,8 @@ def _check(args: argparse.Namespace) -> None:
                 raise SimError(f"--{opt}: needs --scenario")
     elif args.source is not None:
         raise SimError("give either a CDR file / run folder or --scenario, not both")
-    if args.reps < 1:
-        raise SimError(f"--reps: must be >= 1 (got {args.reps})")
+    check_count("--reps", args.reps)
+    check_count("--samples", args.samples)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,8 +14,10 @@ from typing import Any
 from sim.errors import SimError, SweepError
 
 from ._common import (
+    MAX_RUNS,
     Console,
     add_scenario_args,
+    check_count,
     format_table,
     load_from_args,
     run_progress,
@@ -77,12 +79,35 @@ def _vary(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def _check_counts(args: argparse.Namespace) -> None:
+    """The replication, candidate and run counts, before anything is read."""
+    check_count("--reps", args.reps, least=2, why=" (for ranking and selection)")
+    if args.validate_reps is not None:
+        check_count("--validate-reps", args.validate_reps)
+    check_count("--candidates", args.candidates)
+    check_count("--keep", args.keep, least=2)
+    if args.budget is not None:
+        check_count("--budget", args.budget, most=MAX_RUNS)
+
+
 def run(args: argparse.Namespace) -> int:
-    from sim.decide.optimize import optimize
+    from sim.decide.optimize import optimize, parse_constraint, parse_objective
+    from sim.sweeps import _plans
+
+    from ._metrics import check_metric
 
     if args.seed < 0:
         raise SimError(f"--seed: must be >= 0 (got {args.seed})")
+    _check_counts(args)
+    objective = parse_objective(args.objective)
+    constraints = [parse_constraint(c) for c in args.constraint]
+    vary = _vary(args.vary)
     scenario = load_from_args(args)
+    plans = _plans(scenario, None)
+    # names fail here, not after the first stage's runs
+    check_metric(f"--objective {args.objective}", objective.column, plans, "the scenario")
+    for text, c in zip(args.constraint, constraints, strict=True):
+        check_metric(f"--constraint {text}", c.metric, plans, "the scenario")
     executor = None
     client = None
     if args.dask:
@@ -98,9 +123,9 @@ def run(args: argparse.Namespace) -> int:
     progress, close = run_progress("optimize", quiet=con.quiet)
 
     try:
-        res = optimize(scenario, args.objective, _vary(args.vary),
-                       constraints=args.constraint, maximize=args.maximize,
-                       budget=args.budget, reps=args.reps, candidates=args.candidates,
+        res = optimize(scenario, objective, vary, constraints=constraints, plans=plans,
+                       maximize=args.maximize, budget=args.budget, reps=args.reps,
+                       candidates=args.candidates,
                        keep=args.keep, validate_reps=args.validate_reps, seed=args.seed,
                        workers=args.workers, executor=executor, out=args.out,
                        force=args.force, progress=progress)

@@ -24,6 +24,7 @@ from ..progress import ProgressBar
 from ._common import (
     Console,
     add_scenario_args,
+    check_count,
     default_out,
     format_table,
     load_from_args,
@@ -243,10 +244,7 @@ def run(args: argparse.Namespace) -> int:
 
     con = Console(args)
     scenario = load_from_args(args)
-    if args.reps < 1:
-        from ..errors import ScenarioError
-
-        raise ScenarioError(f"--reps: must be >= 1 (got {args.reps})")
+    check_count("--reps", args.reps)
     chunk_rows = getattr(args, "chunk_rows", None)
     if chunk_rows is not None and chunk_rows < 1:
         from ..errors import ScenarioError

@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SweepError
-from ._common import Console, add_scenario_args, default_out, format_table, load_from_args
+from ._common import (
+    MAX_RUNS,
+    Console,
+    add_scenario_args,
+    check_count,
+    default_out,
+    format_table,
+    load_from_args,
+)
 
 __all__ = ["add_parser", "default_metrics", "run", "summary_rows"]
 
@@ -230,12 +238,29 @@ def _parse(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     return grid, ranges
 
 
+def _check_counts(args: argparse.Namespace, grid: dict[str, Any]) -> None:
+    """``--reps``, ``--samples`` and the runs they plan, before the scenario is read."""
+    check_count("--reps", args.reps)
+    if args.samples is not None:
+        check_count("--samples", args.samples)
+    points = math.prod(len(v) for v in grid.values()) * (args.samples or 1)
+    if points * args.reps > MAX_RUNS:
+        raise SweepError(f"--reps {args.reps}: {points:,} points × {args.reps:,} replications "
+                         f"= {points * args.reps:,} runs, more than {MAX_RUNS:,} in one "
+                         "sweep; sweep fewer values (--vary, --samples) or fewer --reps")
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..sweeps import ProgressBar, sweep
+    from ..sweeps import ProgressBar, _plans, sweep
+    from ._metrics import check_metrics
 
     con = Console(args)
     grid, ranges = _parse(args)  # malformed values fail before the scenario is read
+    _check_counts(args, grid)
     scenario = load_from_args(args, most_agents=_most_agents(grid, ranges))
+    plans = _plans(scenario, args.plans or None)  # loaded once: priced by every run
+    check_metrics("--metric", args.metrics, plans,
+                  ", ".join(map(str, args.plans)) if args.plans else "the scenario")
     out = args.out or default_out(scenario, root="sweeps")
     bar = ProgressBar(f"sweep {scenario.name}", enabled=False if con.quiet else None)
     client, executor = _executor(args.dask)
@@ -243,7 +268,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         res = sweep(scenario, grid=grid or None, samples=args.samples, ranges=ranges or None,
                     replications=args.reps, seed=args.seed, workers=args.workers,
-                    executor=executor, plans=args.plans or None, out=out, force=args.force,
+                    executor=executor, plans=plans, out=out, force=args.force,
                     keep_cdrs=args.keep_cdrs, progress=bar, errors="collect")
     except KeyboardInterrupt:
         bar.close()
