@@ -19,13 +19,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..cdr import CDRTable
 
-__all__ = ["RULES", "ComplianceLimits", "RuleResult", "evaluate", "ofcom_rate", "ofcom_rates"]
+if TYPE_CHECKING:
+    from ..scenario import Scenario
+
+__all__ = ["RULES", "ComplianceLimits", "RuleResult", "evaluate", "ofcom_rate", "ofcom_rates",
+           "scenario_checks"]
 
 RULES: tuple[str, ...] = ("us", "uk", "china")
 _DAY = 86_400.0
@@ -63,6 +67,20 @@ class RuleResult:
         d = asdict(self)
         d["worst_window"] = list(self.worst_window) if self.worst_window else None
         return d
+
+
+def scenario_checks(scenario: Scenario) -> tuple[ComplianceLimits, bool, dict[str, float]]:
+    """What :func:`evaluate` needs for a scenario's campaign: its limits, whether its
+    dialer uses AMD and each segment's offset from the campaign clock (s)."""
+    c = scenario.compliance
+    limits = ComplianceLimits(rules=c.rules, abandon_cap=c.abandon_cap,
+                              threshold_s=c.threshold_s,
+                              calling_hours=(float(c.calling_hours[0]),
+                                             float(c.calling_hours[1])),
+                              max_per_24h=c.max_per_24h, max_per_5min=c.max_per_5min,
+                              lockout_h=c.lockout_h)
+    offsets = {s.name: float(s.tz_offset_s) for s in scenario.list.segments}
+    return limits, scenario.dialer.amd.enabled, offsets
 
 
 def ofcom_rate(drops: float, live: float, machines: float) -> float:
