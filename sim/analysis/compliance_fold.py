@@ -171,8 +171,12 @@ class ComplianceFold:
         """The per-period counts with the live answers ``t`` (abandoned ``ab``) added."""
         k = _us_periods(t, t0, self.limits)
         m = max(len(self._us_live), int(k.max()) + 1 if len(k) else 0)
-        return (np.bincount(k, minlength=m) + np.pad(self._us_live, (0, m - len(self._us_live))),
-                np.bincount(k[ab], minlength=m) + np.pad(self._us_ab, (0, m - len(self._us_ab))))
+        n_live, n_ab = np.zeros(m, np.int64), np.zeros(m, np.int64)
+        n_live[:len(self._us_live)] = self._us_live
+        n_ab[:len(self._us_ab)] = self._us_ab
+        np.add.at(n_live, k, 1)
+        np.add.at(n_ab, k[ab], 1)
+        return n_live, n_ab
 
     def _add_uk(self, cdrs: CDRTable, live: np.ndarray, ab: np.ndarray, in_time: np.ndarray,
                 t: np.ndarray) -> None:
@@ -238,9 +242,10 @@ class ComplianceFold:
         lockout = self.limits.lockout_h * 3600.0
         same = ld[1:] == ld[:-1]
         self._viol += int((same & a[:-1] & (st[1:] - st[:-1] < lockout)).sum())
-        first = np.r_[True, ~same]  # each lead's first call in the chunk, after its last
+        # each lead's first call in the chunk comes after its last call so far
+        first = np.concatenate([[True], ~same])
         self._viol += int((st[first] - self._lock[ld[first]] < lockout).sum())  # NaN: no
-        last = np.r_[~same, True]
+        last = np.concatenate([~same, [True]])
         self._lock[ld[last]] = np.where(a[last], st[last], np.nan)
 
     def _add_china(self, cdrs: CDRTable) -> None:
@@ -251,12 +256,15 @@ class ComplianceFold:
         if unknown.any():
             callee[unknown] = -1 - self._dest_ids(cdrs)[cdrs["destination"][unknown]]
         held = np.isin(self._cn_c, callee)  # only the new calls' callees can count more
-        c = np.concatenate([self._cn_c[held], callee])
-        t = np.concatenate([self._cn_t[held], start])
-        order = np.lexsort((t, c))
-        c, t = c[order], t[order]
-        self._w24 = max(self._w24, _max_in_window(c, t, _DAY))
-        self._w5 = max(self._w5, _max_in_window(c, t, 300.0))
+        if len(callee) == 1 and not held.any():  # a lone call to a callee: 1
+            self._w24, self._w5 = max(self._w24, 1), max(self._w5, 1)
+        else:
+            c = np.concatenate([self._cn_c[held], callee])
+            t = np.concatenate([self._cn_t[held], start])
+            order = np.lexsort((t, c))
+            c, t = c[order], t[order]
+            self._w24 = max(self._w24, _max_in_window(c, t, _DAY))
+            self._w5 = max(self._w5, _max_in_window(c, t, 300.0))
         # a call to come has start >= L: its windows hold only calls after L - 24 h
         c = np.concatenate([self._cn_c, callee])
         t = np.concatenate([self._cn_t, start])
