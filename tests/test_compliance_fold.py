@@ -294,3 +294,14 @@ def test_china_window_of_almost_24h_across_three_chunks():
     want = evaluate(cdrs)
     assert by_rule(want)["china_frequency"].value == 2
     assert _fold(cdrs, 1).result() == want
+
+
+def test_a_callee_called_very_often_is_counted_exactly():
+    # 100 calls to one lead in a day (past the stepping count, the rank search), the
+    # last two exactly 24 h after the first two: they may share a window with neither
+    rows = [{"start": 600.0 * i, "lead": 0} for i in range(98)]
+    rows += [{"start": 86400.0, "lead": 0}, {"start": 86400.0 + 600.0, "lead": 0}]
+    cdrs = table(rows)
+    want = evaluate(cdrs)
+    assert by_rule(want)["china_frequency"].value == 98
+    assert _fold(cdrs, 9).result() == want

@@ -291,19 +291,41 @@ def _max_in_window(callee: np.ndarray, t: np.ndarray, width: float) -> int:
     """Most calls of one callee inside any window (s − width + 1e-6, s] ending at one of
     its calls (exactly ``width`` apart is allowed), arrays sorted by (callee, t).
 
-    Exact in the raw times: the times and the window starts are replaced by their ranks
-    among each other, so that one integer ``searchsorted`` over (callee block, rank)
-    serves all callees with no rounding (a call's count depends only on its callee's
-    calls, which is what lets :class:`~.compliance_fold.ComplianceFold` count it from
-    the last 24 h of calls).
+    Exact in the raw times, with no offsets added to them: call i's count grows by one
+    for each k while the call k places before it is the same callee's and inside the
+    window (both stop for good at the first k that fails, the arrays being sorted), so
+    the work is the sum of the counts (past 64, one rank search does it all). A call's
+    count depends only on its callee's calls of the window before it, which lets
+    :class:`~.compliance_fold.ComplianceFold` count it from the last 24 h of calls.
     """
     n = len(t)
     if n == 0:
         return 0
-    block = np.cumsum(np.r_[0, callee[1:] != callee[:-1]])
     lo_t = t - width + 1e-6
-    _, rank = np.unique(np.concatenate([t, lo_t]), return_inverse=True)
-    rank = rank.reshape(-1).astype(np.int64)
+    alive = np.arange(n)  # calls whose window may hold one more earlier call
+    k = worst = 1
+    while alive.size:
+        if k > 64:  # a callee called very often: search instead of stepping
+            return _max_in_window_ranked(callee, t, lo_t)
+        alive = alive[alive >= k]
+        j = alive - k
+        alive = alive[(callee[j] == callee[alive]) & (t[j] > lo_t[alive])]
+        if alive.size:
+            worst = k + 1
+        k += 1
+    return worst
+
+
+def _max_in_window_ranked(callee: np.ndarray, t: np.ndarray, lo_t: np.ndarray) -> int:
+    """:func:`_max_in_window` by one search: times and window starts replaced by their
+    dense ranks among each other, so that (callee block, rank) is an exact int64 key."""
+    n = len(t)
+    block = np.cumsum(np.concatenate([[0], callee[1:] != callee[:-1]]))
+    v = np.concatenate([t, lo_t])
+    order = np.argsort(v, kind="stable")
+    vs = v[order]
+    rank = np.empty(2 * n, dtype=np.int64)  # equal values, equal ranks
+    rank[order] = np.cumsum(np.concatenate([[0], vs[1:] != vs[:-1]]))
     m = int(rank.max()) + 1
     key = block * m + rank[:n]  # sorted: blocks in order, times sorted in each
     lo = np.searchsorted(key, block * m + rank[n:], side="right")
