@@ -19,13 +19,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..cdr import CDRTable
 
-__all__ = ["RULES", "ComplianceLimits", "RuleResult", "evaluate", "ofcom_rate", "ofcom_rates"]
+if TYPE_CHECKING:
+    from ..scenario import Scenario
+
+__all__ = ["RULES", "ComplianceLimits", "RuleResult", "evaluate", "ofcom_rate", "ofcom_rates",
+           "scenario_checks"]
 
 RULES: tuple[str, ...] = ("us", "uk", "china")
 _DAY = 86_400.0
@@ -65,6 +69,20 @@ class RuleResult:
         return d
 
 
+def scenario_checks(scenario: Scenario) -> tuple[ComplianceLimits, bool, dict[str, float]]:
+    """What :func:`evaluate` needs for a scenario's campaign: its limits, whether its
+    dialer uses AMD and each segment's offset from the campaign clock (s)."""
+    c = scenario.compliance
+    limits = ComplianceLimits(rules=c.rules, abandon_cap=c.abandon_cap,
+                              threshold_s=c.threshold_s,
+                              calling_hours=(float(c.calling_hours[0]),
+                                             float(c.calling_hours[1])),
+                              max_per_24h=c.max_per_24h, max_per_5min=c.max_per_5min,
+                              lockout_h=c.lockout_h)
+    offsets = {s.name: float(s.tz_offset_s) for s in scenario.list.segments}
+    return limits, scenario.dialer.amd.enabled, offsets
+
+
 def ofcom_rate(drops: float, live: float, machines: float) -> float:
     """Ofcom's abandoned-call rate for a dialer without AMD (answering-machine adjustment).
 
@@ -95,17 +113,42 @@ def _window_sums(t: np.ndarray, weights: Sequence[np.ndarray], width: float,
     return out
 
 
+def _row_flags(cdrs: CDRTable, lim: ComplianceLimits
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per call: live (a person answered), abandoned (live, not connected within the
+    threshold), connected in time, and the rule time t (answer, else dial)."""
+    live = cdrs.mask("answered_by", "person")
+    connected = ~np.isnan(cdrs["connect"])
+    in_time = connected & (cdrs["wait_s"] <= lim.threshold_s)
+    ab = live & ~in_time
+    t = np.where(np.isnan(cdrs["answer"]), cdrs["start"], cdrs["answer"])
+    return live, ab, in_time, t
+
+
 def _us(cdrs: CDRTable, lim: ComplianceLimits, ab: np.ndarray, live: np.ndarray,
         t: np.ndarray) -> RuleResult:
-    period = lim.us_period_days * _DAY
     if not live.any():
+        return _us_result(lim, None, np.zeros(0, np.int64), np.zeros(0), 0, 0)
+    t0 = float(t[live].min())
+    k = _us_periods(t[live], t0, lim)
+    n_live = np.bincount(k)
+    n_ab = np.bincount(k, weights=ab[live])
+    return _us_result(lim, t0, n_live, n_ab, int(ab.sum()), int(live.sum()))
+
+
+def _us_periods(t: np.ndarray, t0: float, lim: ComplianceLimits) -> np.ndarray:
+    """Index of the 30-day period of each live answer time, from 0 at ``t0``."""
+    return np.floor((t - t0) / (lim.us_period_days * _DAY)).astype(np.int64)
+
+
+def _us_result(lim: ComplianceLimits, t0: float | None, n_live: np.ndarray,
+               n_ab: np.ndarray, total_ab: int, total_live: int) -> RuleResult:
+    """The US verdict from the live answers and abandoned calls per period."""
+    period = lim.us_period_days * _DAY
+    if t0 is None:
         return RuleResult(rule="us", measure="abandoned / live answers per 30 days", value=0.0,
                           limit=lim.abandon_cap, passed=True, worst_window=None, calls=0,
                           detail="no live answers")
-    t0 = float(t[live].min())
-    k = np.floor((t[live] - t0) / period).astype(np.int64)  # period index, from 0
-    n_live = np.bincount(k)
-    n_ab = np.bincount(k, weights=ab[live])
     rates = np.where(n_live > 0, n_ab / np.maximum(n_live, 1), -1.0)
     worst_k = int(np.argmax(rates))  # the first of equally bad periods
     worst, worst_n = float(rates[worst_k]), int(n_live[worst_k])
@@ -114,84 +157,118 @@ def _us(cdrs: CDRTable, lim: ComplianceLimits, ab: np.ndarray, live: np.ndarray,
         rule="us", measure="abandoned / live answers per 30 days", value=worst,
         limit=lim.abandon_cap, passed=worst <= lim.abandon_cap + 1e-12,
         worst_window=(start, start + period), calls=worst_n,
-        detail=f"{int(ab.sum())} abandoned of {int(live.sum())} live answers "
+        detail=f"{total_ab} abandoned of {total_live} live answers "
                f"(not connected within {lim.threshold_s:g} s)")
 
 
-def _uk(cdrs: CDRTable, lim: ComplianceLimits, ab: np.ndarray, live: np.ndarray,
-        t: np.ndarray, amd_used: bool) -> list[RuleResult]:
+def _uk_weights(cdrs: CDRTable, lim: ComplianceLimits, ab: np.ndarray, live: np.ndarray,
+                in_time: np.ndarray, amd_used: bool) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The answered calls (mask) and the 0/1 weights the UK windows sum over them:
+    with AMD (the truth is known) abandoned people and live calls; without, the
+    dialer's own view: drops, live and machines connected in time."""
     answered = cdrs.answered
-    machine = cdrs.mask("answered_by", "machine")
-    connected = ~np.isnan(cdrs["connect"])
-    in_time = connected & (cdrs["wait_s"] <= lim.threshold_s)
-    order = np.argsort(t, kind="stable")
-    ts = t[order]
+    if amd_used:
+        weights = [ab, live]
+    else:
+        machine = cdrs.mask("answered_by", "machine")
+        weights = [answered & ~in_time, live & in_time, machine & in_time]
+    return answered, [w[answered].astype(float) for w in weights]
+
+
+def _uk_rates(sums: Sequence[np.ndarray], amd_used: bool) -> np.ndarray:
+    """Abandonment rate of each window from its sums (``_uk_weights`` order)."""
+    if amd_used:
+        d, lv = sums
+        return np.divide(d, lv, out=np.zeros_like(d), where=lv > 0)
+    d, lv, am = sums
+    return ofcom_rates(d, lv, am)
+
+
+def _uk_result(lim: ComplianceLimits, amd_used: bool,
+               worst: tuple[float, float, int] | None, n_windows: int) -> RuleResult:
+    """The UK verdict from the worst window (rate, start, live calls in it) of
+    ``n_windows`` checked (None: no answered calls)."""
+    if worst is None:
+        return RuleResult(rule="uk", measure="abandoned / live calls, any 24 h",
+                          value=0.0, limit=lim.abandon_cap, passed=True,
+                          worst_window=None, calls=0, detail="no answered calls")
+    rate, s, n = worst
+    how = ("abandoned people (AMD false positives included) / live calls" if amd_used
+           else "drops adjusted for machines (Ofcom formula) / live calls")
+    return RuleResult(
+        rule="uk", measure=f"{how}, worst {lim.uk_window_h:g} h window", value=rate,
+        limit=lim.abandon_cap, passed=rate <= lim.abandon_cap + 1e-12,
+        worst_window=(s, s + lim.uk_window_h * 3600.0), calls=n,
+        detail=f"{n_windows} windows checked")
+
+
+def _lockout_result(lim: ComplianceLimits, viol: int, n_ab: int) -> RuleResult:
+    return RuleResult(
+        rule="uk_lockout", measure=f"re-calls within {lim.lockout_h:g} h of an abandoned call",
+        value=float(viol), limit=0.0, passed=viol == 0, worst_window=None, calls=n_ab,
+        detail=f"{n_ab} abandoned calls checked")
+
+
+def _uk(cdrs: CDRTable, lim: ComplianceLimits, ab: np.ndarray, live: np.ndarray,
+        in_time: np.ndarray, t: np.ndarray, amd_used: bool) -> list[RuleResult]:
+    answered, weights = _uk_weights(cdrs, lim, ab, live, in_time, amd_used)
+    order = np.argsort(t[answered], kind="stable")
+    ts_k = t[answered][order]
+    weights = [w[order] for w in weights]
     width = lim.uk_window_h * 3600.0
-    if amd_used:  # the truth is known: abandoned people over live calls
-        weights = [ab[order].astype(float), live[order].astype(float)]
-    else:  # the dialer's own view: drops, live and machines connected in time
-        drops = answered & ~in_time
-        weights = [drops[order].astype(float), (live & in_time)[order].astype(float),
-                   (machine & in_time)[order].astype(float)]
-    keep = answered[order]
-    ts_k = ts[keep]
-    weights = [w[keep] for w in weights]
-    results: list[RuleResult] = []
+    worst = None
+    n_windows = 0
     if ts_k.size:
         end = float(ts_k.max())
         # Windows start at each call and must fit in the campaign (a window holding
         # only the last few calls says nothing); a short campaign is one window.
         starts = ts_k[ts_k <= end - width] if end - ts_k.min() > width else ts_k[:1]
         sums = _window_sums(ts_k, weights, width, starts)
-        if amd_used:
-            d, lv = sums
-            rates = np.divide(d, lv, out=np.zeros_like(d), where=lv > 0)
-        else:
-            d, lv, am = sums
-            rates = ofcom_rates(d, lv, am)
-        i = int(np.argmax(rates))
-        worst = float(rates[i])
-        win = (float(starts[i]), float(starts[i]) + width)
-        n = int(sums[1][i])
-        how = ("abandoned people (AMD false positives included) / live calls" if amd_used
-               else "drops adjusted for machines (Ofcom formula) / live calls")
-        results.append(RuleResult(
-            rule="uk", measure=f"{how}, worst {lim.uk_window_h:g} h window", value=worst,
-            limit=lim.abandon_cap, passed=worst <= lim.abandon_cap + 1e-12, worst_window=win,
-            calls=n, detail=f"{len(starts)} windows checked"))
-    else:
-        results.append(RuleResult(rule="uk", measure="abandoned / live calls, any 24 h",
-                                  value=0.0, limit=lim.abandon_cap, passed=True,
-                                  worst_window=None, calls=0, detail="no answered calls"))
-    # no re-call within the lockout after an abandoned call
+        rates = _uk_rates(sums, amd_used)
+        i = int(np.argmax(rates))  # the first of equally bad windows
+        worst = (float(rates[i]), float(starts[i]), int(sums[1][i]))
+        n_windows = len(starts)
+    # No re-call within the lockout after an abandoned call, per known lead (calls
+    # with lead_id -1, imported, cannot be told apart and are not checked).
     lead = cdrs["lead_id"]
+    known = lead >= 0
     viol = 0
-    if ab.any() and (lead >= 0).any():
-        order = np.lexsort((cdrs["start"], lead))
-        ld, st, a = lead[order], cdrs["start"][order], ab[order]
+    if (ab & known).any():
+        order = np.lexsort((cdrs["start"][known], lead[known]))
+        ld, st, a = lead[known][order], cdrs["start"][known][order], ab[known][order]
         same = ld[1:] == ld[:-1]
         gap = st[1:] - st[:-1]
         viol = int((same & a[:-1] & (gap < lim.lockout_h * 3600.0)).sum())
-    results.append(RuleResult(
-        rule="uk_lockout", measure=f"re-calls within {lim.lockout_h:g} h of an abandoned call",
-        value=float(viol), limit=0.0, passed=viol == 0, worst_window=None, calls=int(ab.sum()),
-        detail=f"{int(ab.sum())} abandoned calls checked"))
-    return results
+    return [_uk_result(lim, amd_used, worst, n_windows),
+            _lockout_result(lim, viol, int(ab.sum()))]
+
+
+def _outside_hours(cdrs: CDRTable, lim: ComplianceLimits,
+                   tz_offset_s: Mapping[str, float]) -> int:
+    """Calls dialled outside the calling hours of the called party's local time."""
+    by_code = np.array([tz_offset_s.get(s, 0.0) for s in cdrs.vocabulary("segment")], float)
+    local = np.mod(cdrs["start"] + by_code[cdrs["segment"]], _DAY)
+    lo, hi = lim.calling_hours
+    return int(((local < lo) | (local >= hi)).sum())
+
+
+def _china_results(lim: ComplianceLimits, n_calls: int, n_out: int, worst24: int,
+                   worst5: int) -> list[RuleResult]:
+    return [RuleResult(
+        rule="china_hours", measure="dials outside 08:00-21:00 local time", value=float(n_out),
+        limit=0.0, passed=n_out == 0, worst_window=None, calls=n_calls,
+        detail=f"{n_out} of {n_calls} dials outside the hours"), RuleResult(
+        rule="china_frequency", measure="most calls to one callee in 24 h / in 5 min",
+        value=float(worst24), limit=float(lim.max_per_24h),
+        passed=worst24 <= lim.max_per_24h and worst5 <= lim.max_per_5min, worst_window=None,
+        calls=n_calls, detail=f"max {worst24} per 24 h (cap {lim.max_per_24h}), "
+                              f"max {worst5} per 5 min (cap {lim.max_per_5min})")]
 
 
 def _china(cdrs: CDRTable, lim: ComplianceLimits,
            tz_offset_s: Mapping[str, float]) -> list[RuleResult]:
     start = cdrs["start"]
-    by_code = np.array([tz_offset_s.get(s, 0.0) for s in cdrs.vocabulary("segment")], float)
-    offs = by_code[cdrs["segment"]]
-    local = np.mod(start + offs, _DAY)
-    lo, hi = lim.calling_hours
-    outside = (local < lo) | (local >= hi)
-    n_out = int(outside.sum())
-    res = [RuleResult(
-        rule="china_hours", measure="dials outside 08:00-21:00 local time", value=float(n_out),
-        limit=0.0, passed=n_out == 0, worst_window=None, calls=len(cdrs),
-        detail=f"{n_out} of {len(cdrs)} dials outside the hours")]
+    n_out = _outside_hours(cdrs, lim, tz_offset_s)
     callee = np.where(cdrs["lead_id"] >= 0, cdrs["lead_id"],
                       -1 - cdrs["destination"].astype(np.int64))
     worst24 = worst5 = min(len(cdrs), 1)
@@ -207,25 +284,51 @@ def _china(cdrs: CDRTable, lim: ComplianceLimits,
             c, s = c[order], s[order]
             worst24 = _max_in_window(c, s, _DAY)
             worst5 = _max_in_window(c, s, 300.0)
-    res.append(RuleResult(
-        rule="china_frequency", measure="most calls to one callee in 24 h / in 5 min",
-        value=float(worst24), limit=float(lim.max_per_24h),
-        passed=worst24 <= lim.max_per_24h and worst5 <= lim.max_per_5min, worst_window=None,
-        calls=len(cdrs), detail=f"max {worst24} per 24 h (cap {lim.max_per_24h}), "
-                                f"max {worst5} per 5 min (cap {lim.max_per_5min})"))
-    return res
+    return _china_results(lim, len(cdrs), n_out, worst24, worst5)
 
 
 def _max_in_window(callee: np.ndarray, t: np.ndarray, width: float) -> int:
-    """Most calls of one callee inside any window (s − width, s], arrays sorted by (callee, t)."""
+    """Most calls of one callee inside any window (s − width + 1e-6, s] ending at one of
+    its calls (exactly ``width`` apart is allowed), arrays sorted by (callee, t).
+
+    Exact in the raw times, with no offsets added to them: call i's count grows by one
+    for each k while the call k places before it is the same callee's and inside the
+    window (both stop for good at the first k that fails, the arrays being sorted), so
+    the work is the sum of the counts (past 64, one rank search does it all). A call's
+    count depends only on its callee's calls of the window before it, which lets
+    :class:`~.compliance_fold.ComplianceFold` count it from the last 24 h of calls.
+    """
     n = len(t)
     if n == 0:
         return 0
-    # Offset each callee's times far apart so one searchsorted serves all callees.
-    block = np.cumsum(np.r_[0, callee[1:] != callee[:-1]])
-    span = float(t.max() - t.min()) + 2 * width + 1.0
-    u = (t - t.min()) + block * span
-    lo = np.searchsorted(u, u - width + 1e-6, side="right")  # exactly `width` apart is allowed
+    lo_t = t - width + 1e-6
+    alive = np.arange(n)  # calls whose window may hold one more earlier call
+    k = worst = 1
+    while alive.size:
+        if k > 64:  # a callee called very often: search instead of stepping
+            return _max_in_window_ranked(callee, t, lo_t)
+        alive = alive[alive >= k]
+        j = alive - k
+        alive = alive[(callee[j] == callee[alive]) & (t[j] > lo_t[alive])]
+        if alive.size:
+            worst = k + 1
+        k += 1
+    return worst
+
+
+def _max_in_window_ranked(callee: np.ndarray, t: np.ndarray, lo_t: np.ndarray) -> int:
+    """:func:`_max_in_window` by one search: times and window starts replaced by their
+    dense ranks among each other, so that (callee block, rank) is an exact int64 key."""
+    n = len(t)
+    block = np.cumsum(np.concatenate([[0], callee[1:] != callee[:-1]]))
+    v = np.concatenate([t, lo_t])
+    order = np.argsort(v, kind="stable")
+    vs = v[order]
+    rank = np.empty(2 * n, dtype=np.int64)  # equal values, equal ranks
+    rank[order] = np.cumsum(np.concatenate([[0], vs[1:] != vs[:-1]]))
+    m = int(rank.max()) + 1
+    key = block * m + rank[:n]  # sorted: blocks in order, times sorted in each
+    lo = np.searchsorted(key, block * m + rank[n:], side="right")
     return int((np.arange(n) - lo + 1).max())
 
 
@@ -245,16 +348,12 @@ def evaluate(cdrs: CDRTable, limits: ComplianceLimits | None = None, *, amd_used
         Offset of each segment's local time from the CDR clock, s (China hours).
     """
     lim = limits or ComplianceLimits()
-    person = cdrs.mask("answered_by", "person")
-    connected = ~np.isnan(cdrs["connect"])
-    in_time = connected & (cdrs["wait_s"] <= lim.threshold_s)
-    ab = person & ~in_time
-    t = np.where(np.isnan(cdrs["answer"]), cdrs["start"], cdrs["answer"])
+    live, ab, in_time, t = _row_flags(cdrs, lim)
     out: list[RuleResult] = []
     if "us" in lim.rules:
-        out.append(_us(cdrs, lim, ab, person, t))
+        out.append(_us(cdrs, lim, ab, live, t))
     if "uk" in lim.rules:
-        out.extend(_uk(cdrs, lim, ab, person, t, amd_used))
+        out.extend(_uk(cdrs, lim, ab, live, in_time, t, amd_used))
     if "china" in lim.rules:
         out.extend(_china(cdrs, lim, tz_offset_s or {}))
     return out
