@@ -294,3 +294,15 @@ def test_a_call_without_an_end_stays_in_flight_as_before():
     assert dialer_stats(cdrs, agents)["mean_dial_level"] == (40 + 10) / 1500  # finite rings
     for size in (1, 2):
         _same(_fold(cdrs, agents, size, seed=size), cdrs, agents)
+
+
+def test_a_fold_without_bins_gives_the_figures_only(run):
+    fold = TimelineFold(binned=False)
+    for chunk in _chunks(run.cdrs, 7):
+        fold.add_calls(chunk)
+    fold.add_agents(run.agents)
+    assert fold._acc.size == 0
+    tl = run.timeline
+    assert repr(fold.figures(tl["lines_in_flight"])) == repr(dialer_stats(run.cdrs, run.agents))
+    with pytest.raises(ValueError, match="binned"):
+        fold.timeline()

@@ -57,13 +57,17 @@ class TimelineFold:
     ----------
     bin_s
         Bin width, s (rounded to the 2**-SCALE_BITS s grid).
+    binned
+        False: only the sums and counts of :meth:`figures` (no timeline), for
+        :func:`dialer_stats` given a timeline already made.
     """
 
-    def __init__(self, bin_s: float = 300.0) -> None:
+    def __init__(self, bin_s: float = 300.0, *, binned: bool = True) -> None:
         width = int(fixed_seconds(bin_s)) if math.isfinite(bin_s) else 0
         if width < 1:
             raise ValueError(f"bin_s: must be a positive number of seconds (got {bin_s})")
         self.bin_s = float(bin_s)
+        self.binned = binned
         self._width = width
         self._acc = np.zeros((_ROWS, 0), dtype=np.int64)
         self._base = 0  # absolute bin index of column 0
@@ -152,6 +156,8 @@ class TimelineFold:
         return k - self._base, q - k * self._width
 
     def _endpoints(self, family: int, t: np.ndarray, sign: int) -> None:
+        if not self.binned:
+            return
         finite = np.isfinite(t)
         if not finite.all():
             # NaN or +inf: the interval never opens / closes (G = B everywhere); −inf
@@ -165,6 +171,8 @@ class TimelineFold:
         np.add.at(self._acc[2 * family + 1], col, sign * offset)
 
     def _count(self, row: int, t: np.ndarray) -> None:
+        if not self.binned:
+            return
         t = t[np.isfinite(t)]
         if len(t):
             np.add.at(self._acc[row], self._columns(t)[0], 1)
@@ -179,6 +187,8 @@ class TimelineFold:
 
     def timeline(self) -> dict[str, np.ndarray]:
         """What :func:`timeline` gives for everything folded in."""
+        if not self.binned:
+            raise ValueError("timeline: this fold keeps no bins (binned=False)")
         w = self._width
         if not self.calls or self._first is None:
             return {k: np.zeros(0) for k in TIMELINE_KEYS}
@@ -238,8 +248,9 @@ def _extreme(now: int | None, t: np.ndarray, pick: Any) -> int | None:
     return x if now is None else pick(now, x)
 
 
-def _fold(cdrs: CDRTable, agents: AgentLog, bin_s: float = 300.0) -> TimelineFold:
-    fold = TimelineFold(bin_s)
+def _fold(cdrs: CDRTable, agents: AgentLog, bin_s: float = 300.0, *,
+          binned: bool = True) -> TimelineFold:
+    fold = TimelineFold(bin_s, binned=binned)
     fold.add_calls(cdrs)
     fold.add_agents(agents)
     return fold
@@ -273,6 +284,6 @@ def dialer_stats(cdrs: CDRTable, agents: AgentLog,
     the timeline's bins with agents logged in), dials per contact, and the mean wait of
     an agent between calls (idle time per call handled, s). ``tl``: the timeline, if
     already made (:func:`timeline`). Exact (see :class:`TimelineFold`)."""
-    fold = _fold(cdrs, agents)
+    fold = _fold(cdrs, agents, binned=tl is None)
     tl = tl if tl is not None else fold.timeline()
     return fold.figures(tl["lines_in_flight"])
