@@ -16,7 +16,8 @@ import numpy as np
 from ..agentlog import AgentLog
 from ..cdr import CDRTable
 
-__all__ = ["CLOSED_STATUSES", "KPI_LABELS", "KpiFold", "dialable_leads", "exact_seconds", "kpis"]
+__all__ = ["CLOSED_STATUSES", "KPI_LABELS", "KpiFold", "dialable_leads", "exact_seconds",
+           "fixed_seconds", "kpis", "seconds_of"]
 
 #: KPI key -> (label, format) in report order.
 KPI_LABELS: dict[str, tuple[str, str]] = {
@@ -58,18 +59,23 @@ def dialable_leads(list_size: int, lead_status: dict[str, int] | None) -> int:
 SCALE_BITS = 30
 
 
+def fixed_seconds(x: np.ndarray | float) -> np.ndarray:
+    """The finite seconds ``x`` rounded to the grid of 2**-SCALE_BITS s, as int64 of that
+    unit (exact up to about 272 years)."""
+    return np.rint(np.ldexp(np.asarray(x, dtype=np.float64), SCALE_BITS)).astype(np.int64)
+
+
 def exact_seconds(x: np.ndarray) -> int:
     """Sum of the finite seconds ``x`` as an exact int of 2**-SCALE_BITS s."""
     if not len(x):
         return 0
-    q = np.rint(np.ldexp(x, SCALE_BITS))
-    top = max(float(np.abs(q).max()), 1.0)
+    qi = fixed_seconds(x)
+    top = max(float(np.abs(qi).max()), 1.0)
     step = max(1, int(2.0 ** 62 / top))
-    qi = q.astype(np.int64)
     return sum(int(qi[i:i + step].sum()) for i in range(0, len(qi), step))
 
 
-def _seconds(total: int, count: int = 1) -> float:
+def seconds_of(total: int, count: int = 1) -> float:
     """``total`` (2**-SCALE_BITS s) / ``count`` as a float, correctly rounded."""
     return total / (count << SCALE_BITS)
 
@@ -116,8 +122,8 @@ class KpiFold:
             "conversion_rate": conversions / contacts if contacts else float("nan"),
             "abandoned": self.abandoned,
             "abandonment_rate": self.abandoned / live if live else 0.0,
-            "aht_s": _seconds(self.handle, self.handled) if self.handled else float("nan"),
-            "mean_talk_s": _seconds(self.talk, self.answered) if self.answered
+            "aht_s": seconds_of(self.handle, self.handled) if self.handled else float("nan"),
+            "mean_talk_s": seconds_of(self.talk, self.answered) if self.answered
             else float("nan"),
         }
         if agents is not None or logged_in_s is not None:
@@ -126,7 +132,7 @@ class KpiFold:
                 work = agents.total("talk") + agents.total("wrap")
             else:
                 logged = float(logged_in_s or 0.0)
-                work = _seconds(self.handle)
+                work = seconds_of(self.handle)
             out["occupancy"] = work / logged if logged else float("nan")
             out["agent_hours"] = logged / 3600
             out["contacts_per_agent_hour"] = contacts / (logged / 3600) if logged \
