@@ -231,3 +231,24 @@ def test_recorder_hands_out_sessions_and_previews_once_and_knows_the_open_ones()
     sessions, previews, mark = rec.intervals_since(mark)
     assert sessions[0].tolist() == [0] and sessions[2].tolist() == [9.0]
     assert len(previews[0]) == 0 and mark == (1, 1)
+
+
+def test_a_call_running_into_the_next_shift_keeps_both_sessions_and_streams(probe):
+    # windows a minute apart and 2-minute wrap-ups: predictive agents still on a call at
+    # 10:00 are logged in again at 10:01; their morning session ends there (it used to
+    # be lost: the new login overwrote its start and it was never recorded); some go
+    # home twice from one login (two sessions from one start), which the stream allows
+    sc = _scenario("baseline", "predictive", 2000).with_overrides(
+        {"campaign.windows": [["09:00", "10:00"], ["10:01", "11:00"]],
+         "agents.wrap": {"dist": "constant", "value": 120}})
+    whole = _whole(sc, 1)
+    sa, ss, se = whole.sessions
+    ran_on = (ss == 9 * 3600) & (se == 10 * 3600 + 60)  # ended by the next login, not by going home
+    assert ran_on.sum() >= 2
+    assert set(sa[ss == 9 * 3600].tolist()) == set(range(sc.agents.count))  # none lost
+    assert not (np.diff(np.sort(se[sa == sa[ran_on][0]])) == 0).any()
+    ref = whole.agents
+    for size in SIZES:
+        got = _joined(_streamed(probe, sc, 1, size).parts)
+        for f in FIELDS:
+            assert np.array_equal(getattr(got, f), getattr(ref, f)), (size, f)

@@ -87,6 +87,8 @@ class AgentLogStream:
         self._busy = np.zeros(n, np.int64)
         self._t_last = np.full(n, np.nan)  # that event's time (NaN: none yet)
         self._open = np.zeros(n, bool)  # idle from _t_last on (the idle row still open)
+        self._last_login = np.full(n, np.nan)  # the last login event processed
+        self._last_out = np.full(n, np.nan)  # the last time the login count fell to 0
         self._started: dict[int, float] = {}  # open sessions whose start was taken
         self._events = _no_events()  # known events at or after the watermark
         self._rows = _no_rows()  # final rows not handed out yet
@@ -142,7 +144,9 @@ class AgentLogStream:
         d: list[int] = []
         started = self._started
         for a, ss, se in zip(*(x.tolist() for x in sessions), strict=True):
-            if a in started:
+            if a < len(self._t_last) and ss <= self._t_last[a] and a not in started:
+                self._again(a, ss)  # the same login recorded twice: counted from now on
+            elif a in started:
                 if started.pop(a) != ss:
                     raise RuntimeError(f"agent log stream: agent {a}'s session recorded from "
                                        f"{ss} s is not the one open since earlier")
@@ -164,6 +168,8 @@ class AgentLogStream:
             self._busy = np.r_[self._busy, np.zeros(n - m, np.int64)]
             self._t_last = np.r_[self._t_last, np.full(n - m, np.nan)]
             self._open = np.r_[self._open, np.zeros(n - m, bool)]
+            self._last_login = np.r_[self._last_login, np.full(n - m, np.nan)]
+            self._last_out = np.r_[self._last_out, np.full(n - m, np.nan)]
 
     def _process(self, ev: _Events) -> _Rows:
         """The idle rows the events ``ev`` (all before the watermark) close, as
@@ -196,6 +202,10 @@ class AgentLogStream:
         login -= np.repeat(np.r_[0, login[first[1:] - 1]], size)
         busy -= np.repeat(np.r_[0, busy[first[1:] - 1]], size)
         idle = (login > 0) & (busy <= 0)
+        real = np.concatenate([np.zeros(len(who), bool), np.ones(len(ea), bool)])[order]
+        self._last_at(a, t, real & (dl[order] > 0), self._last_login)
+        self._last_at(a, t, np.r_[(a[1:] != a[:-1]) | (t[1:] > t[:-1]), True] & (login == 0),
+                      self._last_out)
         nxt_same = np.r_[a[1:] == a[:-1], False]
         t_next = np.r_[t[1:], 0.0]
         keep = idle & nxt_same & (t_next > t)
@@ -206,6 +216,28 @@ class AgentLogStream:
         self._open[ta] = idle[tail]
         n = int(keep.sum())
         return (a[keep], np.zeros(n, np.int8), t[keep], t_next[keep])
+
+    @staticmethod
+    def _last_at(a: np.ndarray, t: np.ndarray, mask: np.ndarray, into: np.ndarray) -> None:
+        """``into[agent]`` = the last time ``t`` where ``mask`` holds, per agent (rows
+        sorted by agent then time)."""
+        am, tm = a[mask], t[mask]
+        if len(am):
+            last = np.r_[am[1:] != am[:-1], True]
+            into[am[last]] = tm[last]
+
+    def _again(self, a: int, ss: float) -> None:
+        """A session recorded with a start already processed. The engine does this when
+        a pooled agent goes home twice from one login (two records from the same start):
+        exact only if that start is the agent's last login and the agent stayed logged
+        in from it up to its last processed event — then the second session changes no
+        row handed out, only the count from that event on."""
+        out = self._last_out[a]
+        if ss != self._last_login[a] or (out >= ss and out != self._t_last[a]):
+            raise RuntimeError(f"agent log stream: agent {a}'s session from {ss} s was "
+                               f"recorded after its event at {self._t_last[a]} s was processed")
+        self._login[a] += 1
+        self._open[a] = self._busy[a] <= 0
 
     # -- handing out --------------------------------------------------------------------
     def _hand_out(self, final: bool = False) -> None:

@@ -202,7 +202,14 @@ class Recorder:
         self.on_flush: Callable[[], None] | None = None
 
     def login(self, agent: int, t: float) -> None:
-        """Agent ``agent`` logged in at ``t`` (its session is recorded when it ends)."""
+        """Agent ``agent`` logged in at ``t`` (its session is recorded when it ends).
+
+        Still on from its last session (pooled dialing: a call ran on past the shift's
+        end into the next shift's start), that session ends here: the engine starts the
+        new one now and would never record the old one, losing its logged-in time."""
+        old = self.open_sessions.get(agent)
+        if old is not None:
+            self.session(agent, old, t)
         self.open_sessions[agent] = t
 
     def session(self, agent: int, start: float, end: float) -> None:
