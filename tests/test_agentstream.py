@@ -16,6 +16,9 @@ import warnings
 import numpy as np
 import pytest
 from conftest import SCENARIOS
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_model_invariants import scenarios as random_scenarios
 
 import sim
 import sim.model
@@ -252,3 +255,16 @@ def test_a_call_running_into_the_next_shift_keeps_both_sessions_and_streams(prob
         got = _joined(_streamed(probe, sc, 1, size).parts)
         for f in FIELDS:
             assert np.array_equal(getattr(got, f), getattr(ref, f)), (size, f)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@given(random_scenarios(), st.integers(0, 2**16))
+def test_random_scenarios_stream_their_agent_log(scenario, seed):
+    ref = _whole(scenario, seed).agents
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sim.model, "Streamer", _Probe)
+        for size in (1, 7):
+            _Probe.made.clear()
+            got = _joined(_streamed(_Probe, scenario, seed, size).parts)
+            for f in FIELDS:
+                assert np.array_equal(getattr(got, f), getattr(ref, f)), (size, f)
