@@ -26,6 +26,11 @@ When is a row final?
   watermark passes it: the recorder keeps the sessions open now
   (:attr:`.recorder.Recorder.open_sessions`, from :meth:`~.recorder.Recorder.login`),
   and an open session's start is taken as an event once it is before W.
+* Pooled dialing can record two sessions from one login (an agent going home twice);
+  the second's start is then already processed. That is taken exactly when the start
+  is the agent's last login and it stayed logged in since (it changes only the count
+  from the agent's last event on); anything else out of order is a RuntimeError, never
+  a silently different log.
 * Order: a row is handed out once it sorts before every row still to come. Rows to
   come start at or after W, or are the idle row open for an agent (from its last
   processed event), so rows sorting before the smallest of those go.
