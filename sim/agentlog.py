@@ -3,10 +3,18 @@
 Time accounting of a call centre: logged-in time = talk + wrap-up + preview + idle
 (waiting for the dialer). One row per (agent, state, start, end); intervals of one
 agent never overlap. Occupancy = (talk + wrap) / logged-in time.
+
+Rows are in time order — by start, then agent, then state (then end) — not grouped
+by agent: a streaming run hands its rows out in this order as they become final
+(:mod:`sim.model.agentstream`), so a file written as the run goes is the same as one
+written from the whole log. Per-agent code selects an agent's rows itself (they are
+in start order within it). Sums are exact (``math.fsum``): the same rows give the same
+totals in any order or cut into any chunks.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +27,7 @@ AGENT_STATES: tuple[str, ...] = ("idle", "preview", "talk", "wrap")
 
 @dataclass(frozen=True, slots=True, eq=False)
 class AgentLog:
-    """Agent state intervals, sorted by agent then start time."""
+    """Agent state intervals in time order (start, agent, state; see the module)."""
 
     agent_id: np.ndarray  # int32
     state: np.ndarray  # int8 index into AGENT_STATES
@@ -32,11 +40,11 @@ class AgentLog:
     def total(self, state: str) -> float:
         """Seconds all agents spent in ``state``."""
         m = self.state == AGENT_STATES.index(state)
-        return float((self.end[m] - self.start[m]).sum())
+        return math.fsum((self.end[m] - self.start[m]).tolist())
 
     def logged_in(self) -> float:
         """Seconds all agents were logged in."""
-        return float((self.end - self.start).sum())
+        return math.fsum((self.end - self.start).tolist())
 
     def labels(self) -> np.ndarray:
         return np.asarray(AGENT_STATES, dtype=object)[self.state]

@@ -35,7 +35,8 @@ from ._fields import OPEN_CATEGORIES
 from ._options import option
 from ._sidecar import _json_able
 
-__all__ = ["FORMAT", "MAGIC", "ROW_GROUP", "ParquetCDRWriter", "is_parquet", "iter_parquet",
+__all__ = ["FORMAT", "MAGIC", "ROW_GROUP", "AgentParquetWriter", "ParquetCDRWriter",
+           "is_parquet", "iter_parquet",
            "read_parquet", "write_agent_parquet", "write_parquet"]
 
 MAGIC = b"PAR1"
@@ -212,27 +213,87 @@ def write_agent_parquet(log: Any, path: str | Path, *, row_group: int = ROW_GROU
     """The agent log as Parquet: the columns of ``agents.csv`` (agent_id, state as a
     dictionary column of :data:`sim.agentlog.AGENT_STATES`, start_s, end_s, duration_s:
     seconds from the campaign epoch), in row groups, atomically."""
-    from ..agentlog import AGENT_STATES
+    with AgentParquetWriter(path, row_group=row_group) as writer:
+        writer.write(log)
 
-    pa, pq = _pyarrow()
-    states = pa.array(list(AGENT_STATES), pa.string())
-    schema = pa.schema([("agent_id", pa.int32()), ("state", pa.dictionary(pa.int8(),
-                                                                          pa.string())),
-                        ("start_s", pa.float64()), ("end_s", pa.float64()),
-                        ("duration_s", pa.float64())],
-                       metadata={_KEY: json.dumps({"format": "dialsim agent log",
-                                                   "version": VERSION}).encode()})
-    with atomic_write(path, "wb") as fh, pq.ParquetWriter(fh, schema,
-                                                          compression="zstd") as writer:
-        for lo in range(0, max(len(log), 1), row_group):
-            sl = slice(lo, lo + row_group)
-            start, end = log.start[sl], log.end[sl]
-            arrays = [pa.array(np.asarray(log.agent_id[sl], dtype=np.int32)),
-                      pa.DictionaryArray.from_arrays(
-                          pa.array(np.asarray(log.state[sl], dtype=np.int8)), states),
-                      pa.array(start), pa.array(end), pa.array(end - start)]
-            writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema),
-                               row_group_size=row_group)
+
+class AgentParquetWriter:
+    """agents.parquet written chunk by chunk (a streamed run's agent log:
+    :class:`sim.model.agentstream.AgentLogStream`, ``write`` its sink). Rows are held
+    until a row group is full, so the file is the same however the log was cut;
+    :meth:`close` writes the rest and renames the file into place."""
+
+    def __init__(self, path: str | Path, *, row_group: int = ROW_GROUP) -> None:
+        from ..agentlog import AGENT_STATES
+
+        pa, pq = _pyarrow()
+        self.pa, self.row_group = pa, row_group
+        self.states = pa.array(list(AGENT_STATES), pa.string())
+        self.schema = pa.schema(
+            [("agent_id", pa.int32()), ("state", pa.dictionary(pa.int8(), pa.string())),
+             ("start_s", pa.float64()), ("end_s", pa.float64()), ("duration_s", pa.float64())],
+            metadata={_KEY: json.dumps({"format": "dialsim agent log",
+                                        "version": VERSION}).encode()})
+        self.rows = 0
+        self._held: list[tuple[np.ndarray, ...]] = []
+        self._held_rows = 0
+        self._file = atomic_write(path, "wb")
+        fh = self._file.__enter__()
+        try:
+            self._writer = pq.ParquetWriter(fh, self.schema, compression="zstd")
+        except BaseException as exc:
+            self._file.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+
+    def write(self, log: Any) -> None:
+        """Append the rows of ``log``; write each row group once it is full."""
+        cols = (np.asarray(log.agent_id, dtype=np.int32), np.asarray(log.state, dtype=np.int8),
+                np.asarray(log.start, dtype=float), np.asarray(log.end, dtype=float))
+        lo = 0
+        while lo < len(cols[0]):
+            take = min(self.row_group - self._held_rows, len(cols[0]) - lo)
+            self._held.append(tuple(c[lo:lo + take] for c in cols))
+            self._held_rows += take
+            lo += take
+            if self._held_rows == self.row_group:
+                self._group()
+        self.rows += len(cols[0])
+
+    def _group(self) -> None:
+        pa = self.pa
+        held, self._held, self._held_rows = self._held, [], 0
+        if held:
+            agent, state, start, end = (np.concatenate(c) for c in zip(*held, strict=True))
+        else:  # an empty log
+            agent, state = np.zeros(0, np.int32), np.zeros(0, np.int8)
+            start = end = np.zeros(0)
+        arrays = [pa.array(agent), pa.DictionaryArray.from_arrays(pa.array(state), self.states),
+                  pa.array(start), pa.array(end), pa.array(end - start)]
+        self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self.schema),
+                                 row_group_size=self.row_group)
+
+    def close(self, error: BaseException | None = None) -> None:
+        """Write the last row group (an empty log: one empty group) and the footer, and
+        rename the file into place (or, after an ``error``, remove it)."""
+        if error is None and (self._held_rows or not self.rows):
+            try:
+                self._group()
+            except BaseException as exc:
+                error = exc
+        try:
+            self._writer.close()
+        except BaseException as exc:
+            error = error or exc
+        if error is None:
+            self._file.__exit__(None, None, None)
+        else:
+            self._file.__exit__(type(error), error, error.__traceback__)
+
+    def __enter__(self) -> AgentParquetWriter:
+        return self
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        self.close(exc)
 
 
 # -- reading ---------------------------------------------------------------------------

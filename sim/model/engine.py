@@ -292,6 +292,7 @@ class Campaign:
     def _owned_login(self, agent: int) -> Callable[[Any], None]:
         def login(_: Any) -> None:
             self.session_start[agent] = self.env.now
+            self.rec.login(agent, self.env.now)
             self._ready[agent](None)
 
         return login
@@ -529,6 +530,7 @@ class Campaign:
                 self.present[agent] = True
                 self.n_present += 1
             self.session_start[agent] = now
+            self.rec.login(agent, now)
             self.schedule(shift_end - now, lambda _: self._pooled_logout(agent))
             self._agent_free(agent)
 

@@ -187,6 +187,9 @@ class Recorder:
         self.s_agent = array("i")
         self.s_start = array("d")
         self.s_end = array("d")
+        #: Sessions open now: agent -> login time (what :meth:`session` will record as
+        #: the start); a streaming agent log needs them (:mod:`.agentstream`).
+        self.open_sessions: dict[int, float] = {}
         self.blocked = 0
         #: Robot calls handed to an agent: recorded row -> time the agent joined.
         self.handovers: dict[int, float] = {}
@@ -198,7 +201,19 @@ class Recorder:
         #: Called after each flush (streaming runs emit the finished calls from it).
         self.on_flush: Callable[[], None] | None = None
 
+    def login(self, agent: int, t: float) -> None:
+        """Agent ``agent`` logged in at ``t`` (its session is recorded when it ends).
+
+        Still on from its last session (pooled dialing: a call ran on past the shift's
+        end into the next shift's start), that session ends here: the engine starts the
+        new one now and would never record the old one, losing its logged-in time."""
+        old = self.open_sessions.get(agent)
+        if old is not None:
+            self.session(agent, old, t)
+        self.open_sessions[agent] = t
+
     def session(self, agent: int, start: float, end: float) -> None:
+        self.open_sessions.pop(agent, None)
         if end > start:
             self.s_agent.append(agent)
             self.s_start.append(start)
@@ -403,6 +418,18 @@ class Recorder:
                 _np(self.p_end, np.float64).copy())
 
 
+    def intervals_since(self, mark: tuple[int, int] = (0, 0)
+                        ) -> tuple[Intervals3, Intervals3, tuple[int, int]]:
+        """The sessions and preview intervals recorded since ``mark`` (what a previous
+        call returned; ``(0, 0)``: from the start) and the mark to pass next time."""
+        s0, p0 = mark
+        sessions = (_np(self.s_agent[s0:], np.int32), _np(self.s_start[s0:], np.float64),
+                    _np(self.s_end[s0:], np.float64))
+        previews = (_np(self.p_agent[p0:], np.int32), _np(self.p_start[p0:], np.float64),
+                    _np(self.p_end[p0:], np.float64))
+        return sessions, previews, (len(self.s_agent), len(self.p_agent))
+
+
 Intervals3 = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -431,8 +458,17 @@ def agent_log(cdrs: CDRTable, sessions: Intervals3, previews: Intervals3,
     s = np.concatenate([s, is_])
     e = np.concatenate([e, ie])
     k = np.concatenate([k, np.zeros(len(ia), dtype=np.int8)])
-    order = by_key_then_time(a, s)
+    order = time_order(a, k, s, e)
     return AgentLog(agent_id=a[order], state=k[order], start=s[order], end=e[order])
+
+
+def time_order(agent: np.ndarray, state: np.ndarray, start: np.ndarray,
+               end: np.ndarray) -> np.ndarray:
+    """Indices putting agent-log rows in their canonical order: by start, then agent,
+    then state (then end: one agent's rows never share a start and a state, so this
+    only makes the order total). A streaming run writes its rows in this order as they
+    become final (:mod:`.agentstream`); rows of one agent are not adjacent."""
+    return np.lexsort((end, state, agent, start))
 
 
 def by_key_then_time(key: np.ndarray, t: np.ndarray) -> np.ndarray:
