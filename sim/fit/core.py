@@ -21,7 +21,7 @@ from ..scenario import Scenario, scenario_from_dict
 from .data import Dials, prepare
 from .estimate import Estimate, not_identified
 from .leads import ListFit, fit_agents, fit_calendar, fit_list
-from .machine import MachineSplit, fit_amd_latency, split_machines
+from .machine import MachineSplit, fit_amd_latency, known_split, split_machines
 from .outcomes import fit_outcomes, outcome_table
 from .ring import RingFit, fit_ring, kaplan_meier
 from .talk import TalkFit, fit_talk, law_table, script_of
@@ -230,6 +230,9 @@ def fit(cdrs: CDRTable, *, lead_column: str | None = None, ring_timeout_s: float
                 method="lognormal MLE of machine-answered talk times")
     split = MachineSplit(False)
     tf_people = tf
+    if machines and rf.best is not None:
+        split = known_split(d, ~people, rf.best.p)
+        ests.update(split.estimates)
     if not machines:
         split = _machine_split(d, tf, rf, ests)
         if split.admitted and split.people is not None:

@@ -47,7 +47,7 @@ from .estimate import Estimate, not_identified
 from .ring import _censored
 from .talk import SHORT_MAX_S, Mixture, TalkFit, fit_talk, law_table
 
-__all__ = ["ALPHA", "MachineSplit", "fit_amd_latency", "split_machines"]
+__all__ = ["ALPHA", "MachineSplit", "fit_amd_latency", "known_split", "split_machines"]
 
 #: Level of the likelihood-ratio test that admits the split (1 %: a wrong split moves
 #: the script's opening into machines, a costlier mistake than keeping the default).
@@ -401,3 +401,76 @@ def fit_amd_latency(d: Dials, amd_machine: int) -> Estimate:
                     high=med.high, n=len(talk),
                     method="lognormal MLE of answer-to-hang-up on AMD machine verdicts "
                            "(CI: median)")
+
+
+def known_split(d: Dials, machine: np.ndarray, p0: float) -> MachineSplit:
+    """With ``answered_by``: the same censored model with each answered call's class
+    known (``machine``: a mask over the answered calls), so the machine share among the
+    dials that ring and both ring laws are fitted (a no-answer may have been either)."""
+    ring = d.ring_s[d.answered]
+    ok = np.isfinite(ring)
+    m, pp = machine & ok, ~machine & ok
+    if int(m.sum()) < 10 or int(pp.sum()) < 10:
+        return MachineSplit(False, note="fewer than 10 answered calls of a class")
+    whole = d.whole_seconds
+
+    def cells(sel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r = ring[sel]
+        lo, hi = _bins(np.maximum(r - 0.5, 0.0) if whole else r, whole, "floor",
+                       d.ring_timeout_s)
+        u, c = np.unique(np.stack([lo, hi], axis=1), axis=0, return_counts=True)
+        with np.errstate(divide="ignore"):
+            return np.log(u[:, 0]), np.log(u[:, 1]), c.astype(float)
+
+    cm, cp = cells(m), cells(pp)
+    ct, cw = _censored(d.censor_s())
+    log_ct = np.log(ct) if len(ct) else np.zeros(0)
+
+    def nll(th: np.ndarray) -> float:
+        p, share = expit(th[0]), expit(th[1])
+        rp = (th[2], math.exp(th[3]) + SIGMA_FLOOR)
+        rm = (th[4], math.exp(th[5]) + SIGMA_FLOOR)
+        ll = 0.0
+        for (lo, hi, c), (mu, s), w in ((cp, rp, 1 - share), (cm, rm, share)):
+            prob = _interval_p(lo, hi, np.array([mu]), np.array([s]))[:, 0]
+            ll += float((c * (math.log(max(p * w, 1e-300)) + np.log(prob))).sum())
+        if len(ct):
+            f = (1 - share) * special.ndtr((log_ct - rp[0]) / rp[1]) \
+                + share * special.ndtr((log_ct - rm[0]) / rm[1])
+            ll += float((cw * np.log(np.maximum(1 - p * f, 1e-300))).sum())
+        return -ll if math.isfinite(ll) else 1e300
+
+    def start(c: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[float]:
+        mid = np.log(np.maximum((np.exp(c[0]) + np.exp(c[1])) / 2, 0.5))
+        mu = float((mid * c[2]).sum() / c[2].sum())
+        sd = max(float(np.sqrt(((mid - mu) ** 2 * c[2]).sum() / c[2].sum())), 0.1)
+        return [mu + 0.1, math.log(sd)]
+
+    share0 = float(m.sum()) / float(ok.sum())
+    try:
+        res = maximise(nll, [np.array([logit(min(max(p0, 0.05), 0.95)),
+                                       logit(min(max(share0, 0.01), 0.99)),
+                                       *start(cp), *start(cm)])])
+    except ValueError:
+        return MachineSplit(False, note="the known-class likelihood could not be maximised")
+    th = res.theta
+    share, s_lo, s_hi = delta_ci(res, lambda t: float(t[1]), expit)
+    rm_med, rm_lo, rm_hi = delta_ci(res, lambda t: float(t[4]), math.exp)
+    rp_med, rp_lo, rp_hi = delta_ci(res, lambda t: float(t[2]), math.exp)
+    n = int(ok.sum())
+    ms = MachineSplit(True, p_pickup=expit(th[0]), share=share,
+                      ring_person=(float(th[2]), math.exp(th[3]) + SIGMA_FLOOR),
+                      ring_machine=(float(th[4]), math.exp(th[5]) + SIGMA_FLOOR))
+    ms.estimates = {
+        "customers.p_machine": Estimate(
+            name="customers.p_machine", value=share, low=s_lo, high=s_hi,
+            n=n + int(cw.sum()), method="censored MLE with answered_by classes (machines "
+            "among the dials that ring)",
+            note=f"answered_by = machine on {int(m.sum()):,} of {n:,} answered calls"),
+        "machine.ring_median_s": Estimate(
+            name="machine.ring_median_s", value=rm_med, low=rm_lo, high=rm_hi,
+            n=int(m.sum()), method="machine ring law (answered_by, censored), Wald CI"),
+        "person.ring_median_s": Estimate(
+            name="person.ring_median_s", value=rp_med, low=rp_lo, high=rp_hi,
+            n=int(pp.sum()), method="person ring law (answered_by, censored), Wald CI")}
+    return ms
