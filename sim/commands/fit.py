@@ -100,7 +100,8 @@ def _summary(f: Any) -> str:
     rows = []
     for key in ("share.answered", "customers.p_pickup", "naive.p_pickup", "ring.median_s",
                 "naive.ring_median_s", "dialer.ring_timeout_s", "talk.median_s",
-                "talk.short_share", "attempts_per_lead", "agents.count", "customers.billsec"):
+                "talk.short_share", "customers.p_machine", "machine.ring_median_s",
+                "machine.p_value", "attempts_per_lead", "agents.count", "customers.billsec"):
         e = f.estimates.get(key)
         if e is None:
             continue

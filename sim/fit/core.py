@@ -21,6 +21,7 @@ from ..scenario import Scenario, scenario_from_dict
 from .data import Dials, prepare
 from .estimate import Estimate, not_identified
 from .leads import ListFit, fit_agents, fit_calendar, fit_list
+from .machine import MachineSplit, fit_amd_latency, known_split, split_machines
 from .outcomes import fit_outcomes, outcome_table
 from .ring import RingFit, fit_ring, kaplan_meier
 from .talk import TalkFit, fit_talk, law_table, script_of
@@ -33,6 +34,7 @@ __all__ = ["Fit", "fit"]
 
 MIN_ROWS = 30  # below this the fit says it rests on too few calls
 _MACHINE = encode("answered_by", "machine")
+_AMD_MACHINE = encode("amd", "machine")
 
 
 def _r(x: float) -> float:
@@ -226,14 +228,30 @@ def fit(cdrs: CDRTable, *, lead_column: str | None = None, ring_timeout_s: float
             ests["customers.machine_talk"] = Estimate(
                 name="customers.machine_talk", value=machine_talk, n=int((~people).sum()),
                 method="lognormal MLE of machine-answered talk times")
-    else:
-        ests["customers.machine_talk"] = not_identified(
-            "customers.machine_talk", 0, "no machine-answered calls told apart")
+    split = MachineSplit(False)
+    tf_people = tf
+    if machines and rf.best is not None:
+        split = known_split(d, ~people, rf.best.p)
+        ests.update(split.estimates)
+    if not machines:
+        split = _machine_split(d, tf, rf, ests)
+        if split.admitted and split.people is not None:
+            tf_people = split.people
+            mu_m, s_m = split.talk_machine
+            machine_talk = {"dist": "lognormal", "median": _r(math.exp(mu_m)), "sigma": _r(s_m)}
+            ests["customers.machine_talk"] = Estimate(
+                name="customers.machine_talk", value=machine_talk, n=split.estimates[
+                    "machine.talk_median_s"].n, method="machine class of the joint (ring, "
+                    "talk) mixture", note=split.estimates["customers.p_machine"].note)
+        else:
+            ests["customers.machine_talk"] = not_identified(
+                "customers.machine_talk", 0, "no machine-answered calls told apart")
+    ests["dialer.amd.latency"] = fit_amd_latency(d, _AMD_MACHINE)
     zone = tz or cdrs.tz
     cal = fit_calendar(d, zone)
     ests.update(cal)
     span_s = float(np.nanmax(d.end) - np.floor(np.nanmin(d.start) / 86_400) * 86_400)
-    lf = fit_list(d, span_s)
+    lf = fit_list(d, span_s, split.machine_calls if split.admitted else None)
     ests.update(lf.estimates)
     ests.update(fit_agents(d, agents))
     ests["customers.billsec"] = Estimate(
@@ -249,7 +267,31 @@ def fit(cdrs: CDRTable, *, lead_column: str | None = None, ring_timeout_s: float
         name="customers.p_pickup", value=p_level.value, low=p_level.low, high=p_level.high,
         n=p_level.n, method=p_level.method,
         note=f"pooled over attempts: {p_pick.value:.4g} ({p_pick.comment()})")
-    if "customers.ring" in ests:
+    machine_ring: Any = None
+    if split.admitted and rf.best is not None:
+        # the split's own censored p (people and machines pick up alike), on the level
+        # of the attempt / hour multipliers fitted with the one ring law
+        scale = split.p_pickup / rf.best.p
+        lv = sources["customers.p_pickup"]
+        sources["customers.p_pickup"] = Estimate(
+            name="customers.p_pickup", value=float(lv.value) * scale, low=lv.low * scale,
+            high=lv.high * scale, n=lv.n, method=lv.method + "; scaled to the machine "
+            f"split's censored pick-up ({split.p_pickup:.4g} vs {rf.best.p:.4g})",
+            note=lv.note)
+        mu_p, s_p = split.ring_person
+        mu_m, s_m = split.ring_machine
+        ring = {"dist": "lognormal", "median": _r(math.exp(mu_p)), "sigma": _r(s_p)}
+        machine_ring = {"dist": "lognormal", "median": _r(math.exp(mu_m)), "sigma": _r(s_m)}
+        e_p, e_m = split.estimates["person.ring_median_s"], split.estimates[
+            "machine.ring_median_s"]
+        sources["customers.ring"] = Estimate(
+            name="customers.ring", value=ring, low=e_p.low, high=e_p.high, n=e_p.n,
+            method="person class ring law of the joint (ring, talk) mixture (CI: median)")
+        sources["customers.machine_ring"] = Estimate(
+            name="customers.machine_ring", value=machine_ring, low=e_m.low, high=e_m.high,
+            n=e_m.n, method="machine class ring law of the joint (ring, talk) mixture "
+                            "(CI: median)")
+    elif "customers.ring" in ests:
         ring = ests["customers.ring"].value
     else:
         med = ests.get("naive.ring_median_s")
@@ -288,7 +330,12 @@ def fit(cdrs: CDRTable, *, lead_column: str | None = None, ring_timeout_s: float
         ests.setdefault(key, not_identified(key, empty, "no censored pick-up fit: "
                                             + (p_pick.note or "no answer times")))
         sources[key] = ests[key]
-    script, pend_script = _script(tf, ests, talk, sources)
+    script_ests = ests
+    if tf_people is not tf:
+        script_ests = {k: v for k, v in ests.items()
+                       if k not in ("talk.short_share", "talk.short_median_s")}
+        script_ests.update(tf_people.estimates)
+    script, pend_script = _script(tf_people, script_ests, talk, sources)
     if "script.p_callback" in ests:
         script["p_callback"] = ests["script.p_callback"].value
     pending.update(pend_script)
@@ -320,7 +367,7 @@ def fit(cdrs: CDRTable, *, lead_column: str | None = None, ring_timeout_s: float
             "pickup_by_attempt": by_attempt,
             "pickup_by_hour": by_hour,
             "reachability": 1.0, "interest": 1.0,
-            "ring": ring, "machine_ring": ring,
+            "ring": ring, "machine_ring": ring if machine_ring is None else machine_ring,
             "patience": 0,
             "machine_talk": machine_talk,
         },
@@ -342,8 +389,10 @@ def fit(cdrs: CDRTable, *, lead_column: str | None = None, ring_timeout_s: float
                                                    "no per-lead interest in CDRs")
     sources["customers.patience"] = not_identified(
         "customers.patience", 0, "abandoned calls cannot be told from CDR fields alone")
-    sources["customers.machine_ring"] = Estimate(name="customers.machine_ring", value=ring,
-                                                 method="same law as people (not told apart)")
+    if machine_ring is None:
+        sources["customers.machine_ring"] = Estimate(
+            name="customers.machine_ring", value=ring,
+            method="same law as people (not told apart)")
     sources["list.max_per_24h"] = Estimate(name="list.max_per_24h", value=max_att,
                                            method="not binding: max attempts")
     sources["list.max_per_5min"] = sources["list.max_per_24h"]
@@ -371,6 +420,24 @@ def fit(cdrs: CDRTable, *, lead_column: str | None = None, ring_timeout_s: float
     return Fit(scenario=scenario, raw=raw, estimates=ests, toml=text, dials=d, ring=rf,
                talk=tf, lists=lf, cdrs=cdrs, warnings=warnings,
                by_attempt=outcome_table(d, "attempt"), by_hour=outcome_table(d, "hour"))
+
+
+def _machine_split(d: Dials, tf: TalkFit, rf: RingFit, ests: dict[str, Estimate]
+                   ) -> MachineSplit:
+    """Without ``answered_by``: the joint (ring, talk) split, its diagnostics into ``ests``
+    and, when admitted, ``customers.p_machine``; else the default marked as such."""
+    if rf.best is None:
+        split = MachineSplit(False, note="no censored ring fit to build on")
+    else:
+        split = split_machines(d, tf, rf.best.p)
+    ests.update(split.estimates)
+    if not split.admitted:
+        ests["customers.p_machine"] = not_identified(
+            "customers.p_machine", 0.0,
+            "machine share: not identifiable from this export, default 0 used (the export "
+            f"does not say who answered and {split.note}; machine greetings stay in the "
+            "talk mixture's short component)")
+    return split
 
 
 def _effective_timeout(d: Dials, rf: RingFit) -> float | None:

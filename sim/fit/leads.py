@@ -45,18 +45,23 @@ class ListFit:
     delays: dict[str, np.ndarray] = field(default_factory=dict)  # observed, for plots
 
 
-def _outcome_names(d: Dials) -> np.ndarray:
+def _outcome_names(d: Dials, machine: np.ndarray) -> np.ndarray:
     disp = d.disposition
     out = np.full(d.n, "", dtype=object)
     out[disp == BUSY] = "busy"
     out[disp == NO_ANSWER] = "no_answer"
     out[disp == FAILED] = "failed"
-    out[(disp == ANSWERED) & (d.answered_by == _MACHINE)] = "machine"
+    out[machine] = "machine"
     return out
 
 
-def fit_list(d: Dials, horizon_s: float) -> ListFit:
-    """Attempts per lead, ``max_attempts`` and ``list.retry`` delay laws (KM, censored)."""
+def fit_list(d: Dials, horizon_s: float, machine: np.ndarray | None = None) -> ListFit:
+    """Attempts per lead, ``max_attempts`` and ``list.retry`` delay laws (KM, censored).
+
+    ``machine``: per dial, answered by a machine (default: ``answered_by``; without it,
+    the likelier class of the machine split, :mod:`.machine`)."""
+    if machine is None:
+        machine = (d.disposition == ANSWERED) & (d.answered_by == _MACHINE)
     lf = ListFit()
     leads = d.leads
     lf.estimates["list.size"] = Estimate(
@@ -83,12 +88,11 @@ def fit_list(d: Dials, horizon_s: float) -> ListFit:
     same_next = np.r_[d.lead[1:] == d.lead[:-1], False]
     next_start = np.r_[d.start[1:], np.nan]
     delay = next_start - d.end
-    outcome = _outcome_names(d)
+    outcome = _outcome_names(d, machine)
     export_end = float(np.nanmax(d.end))
     last = ~same_next
     retryable = d.attempt < max_att
-    people = (d.disposition == ANSWERED) & (d.answered_by != _MACHINE) \
-        & (d.result != _CONVERTED)
+    people = (d.disposition == ANSWERED) & ~machine & (d.result != _CONVERTED)
     for name in ("busy", "no_answer", "failed", "machine", "callback"):
         sel = people if name == "callback" else outcome == name
         ev = sel & same_next
