@@ -8,19 +8,19 @@ Rows are in time order — by start, then agent, then state (then end) — not g
 by agent: a streaming run hands its rows out in this order as they become final
 (:mod:`sim.model.agentstream`), so a file written as the run goes is the same as one
 written from the whole log. Per-agent code selects an agent's rows itself (they are
-in start order within it). Sums are exact (``math.fsum``): the same rows give the same
-totals in any order or cut into any chunks.
+in start order within it). Totals are exact sums on the KPIs' grid of 2**-30 s
+(:func:`sim.analysis.kpis.exact_seconds`): the same rows give the same totals in any
+order or cut into any chunks (:class:`AgentTotals`, what a streaming run keeps).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["AGENT_STATES", "AgentLog"]
+__all__ = ["AGENT_STATES", "AgentLog", "AgentTotals"]
 
 AGENT_STATES: tuple[str, ...] = ("idle", "preview", "talk", "wrap")
 
@@ -39,12 +39,11 @@ class AgentLog:
 
     def total(self, state: str) -> float:
         """Seconds all agents spent in ``state``."""
-        m = self.state == AGENT_STATES.index(state)
-        return math.fsum((self.end[m] - self.start[m]).tolist())
+        return AgentTotals.of(self).total(state)
 
     def logged_in(self) -> float:
         """Seconds all agents were logged in."""
-        return math.fsum((self.end - self.start).tolist())
+        return AgentTotals.of(self).logged_in()
 
     def labels(self) -> np.ndarray:
         return np.asarray(AGENT_STATES, dtype=object)[self.state]
@@ -62,3 +61,42 @@ class AgentLog:
             start, end = local_datetimes(start, epoch, tz), local_datetimes(end, epoch, tz)
         return pd.DataFrame({"agent_id": self.agent_id, "state": self.labels(),
                              "start": start, "end": end, "duration_s": self.end - self.start})
+
+
+class AgentTotals:
+    """Seconds per state of an agent log, summed exactly and folded chunk by chunk: a
+    streaming run's agent figures without the log (:meth:`add` each chunk of rows)."""
+
+    def __init__(self) -> None:
+        self.grid = [0] * len(AGENT_STATES)  # exact sums, 2**-30 s
+        self.rows = 0
+
+    @classmethod
+    def of(cls, log: AgentLog) -> AgentTotals:
+        totals = cls()
+        totals.add(log)
+        return totals
+
+    def add(self, log: AgentLog) -> None:
+        """Fold the rows of ``log`` (a chunk of an agent log) in."""
+        from .analysis.kpis import exact_seconds
+
+        duration = log.end - log.start
+        for k in range(len(AGENT_STATES)):
+            self.grid[k] += exact_seconds(duration[log.state == k])
+        self.rows += len(log)
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def total(self, state: str) -> float:
+        """Seconds all agents spent in ``state``."""
+        from .analysis.kpis import seconds_of
+
+        return seconds_of(self.grid[AGENT_STATES.index(state)])
+
+    def logged_in(self) -> float:
+        """Seconds all agents were logged in."""
+        from .analysis.kpis import seconds_of
+
+        return seconds_of(sum(self.grid))

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from test_model_invariants import scenarios as random_scenarios
 
 import sim
+from sim.agentlog import AGENT_STATES, AgentLog
 from sim.cli import main
 from sim.scenario import quick
 
@@ -36,12 +37,23 @@ def _same_table(a: sim.CDRTable, b: sim.CDRTable) -> None:
     assert (a.epoch, a.tz, dict(a.meta)) == (b.epoch, b.tz, dict(b.meta))
 
 
-def _same_analyses(a, b) -> None:
+def _same_analyses(a, b, rows=None) -> None:
+    """``b``'s figures are ``a``'s to the last bit; ``rows``: the agent log chunks a lean
+    run handed out (else ``b.agents`` is a whole log)."""
     assert repr(a.kpis) == repr(b.kpis)  # repr: NaN equals NaN, floats to the last bit
     assert a.lead_status == b.lead_status
     assert repr(a.compliance) == repr(b.compliance)
     assert a.notes == b.notes
-    la, lb = a.agents, b.agents
+    la = a.agents
+    for state in AGENT_STATES:
+        assert repr(la.total(state)) == repr(b.agents.total(state)), state
+    assert repr(la.logged_in()) == repr(b.agents.logged_in())
+    assert len(la) == len(b.agents)
+    if rows is not None:
+        lb = AgentLog(*(np.concatenate([getattr(r, f) for r in rows]) if rows else
+                        getattr(la, f)[:0] for f in ("agent_id", "state", "start", "end")))
+    else:
+        lb = b.agents
     for f in ("agent_id", "state", "start", "end"):
         assert np.array_equal(getattr(la, f), getattr(lb, f)), f
     assert a.timeline.keys() == b.timeline.keys()
@@ -62,9 +74,11 @@ def _check(scenario: sim.Scenario, seed: int, sizes=SIZES) -> None:
             assert np.array_equal(whole.agent_start, kept.agent_start, equal_nan=True)
             _same_analyses(whole, kept)
             assert sum(seen) == len(whole.cdrs)
-            lean = sim.run(scenario, seed, chunk_rows=size, keep_cdrs=False)
+            rows: list[AgentLog] = []
+            lean = sim.run(scenario, seed, chunk_rows=size, keep_cdrs=False,
+                           on_agents=[rows.append])
             assert isinstance(lean, sim.model.StreamedResult)
-            _same_analyses(whole, lean)
+            _same_analyses(whole, lean, rows)
             assert lean.streamed[2] == dict(whole.cdrs.categories)
 
 

@@ -1,7 +1,8 @@
 """``dialsim run --chunk-rows N``: the run streamed to its files as it is simulated.
 
 Chunks of finished calls (:mod:`sim.model.stream`) are written to cdrs.csv / cdrs.parquet
-(and Master.csv), rated under every plan (:class:`sim.billing.chunks.ChunkRater`, whose
+(and Master.csv), the agent log's rows to agents.csv / agents.parquet as they become
+final, rated under every plan (:class:`sim.billing.chunks.ChunkRater`, whose
 blocks go to charges.csv as they are rated) and dropped; plan-level fees are settled at
 the end, when the campaign's labour and channels are known. The files are the same,
 byte for byte, as those of the in-memory run.
@@ -26,18 +27,30 @@ class _Outputs:
         self.names: list[str] = []
         self.closers: list[Callable[..., None]] = []
         self.sinks: list[Callable[[Any, np.ndarray], None]] = []
+        #: The agent log's writers (its rows come as they become final).
+        self.agent_sinks: list[Callable[[Any], None]] = []
+        self.agent_closers: list[Callable[[BaseException | None], None]] = []
         if cdr_format == "csv":
             from ..cdrio._write import NativeCDRWriter
+            from ..model.suspend import campaign_epoch
+            from .run import AgentLogWriter
 
             w = NativeCDRWriter(folder / "cdrs.csv")
             self._add(w.write, w.close)
-            self.names += ["cdrs.csv", "cdrs.meta.json"]
+            a = AgentLogWriter(folder / "agents.csv", epoch=campaign_epoch(scenario),
+                               tz=scenario.campaign.timezone)
+            self.agent_sinks.append(a.write)
+            self.agent_closers.append(a.close)
+            self.names += ["cdrs.csv", "cdrs.meta.json", "agents.csv"]
         elif cdr_format == "parquet":
-            from ..cdrio._parquet import ParquetCDRWriter
+            from ..cdrio._parquet import AgentParquetWriter, ParquetCDRWriter
 
             p = ParquetCDRWriter(folder / "cdrs.parquet")
             self._add(p.write, p.close)
-            self.names.append("cdrs.parquet")
+            ap = AgentParquetWriter(folder / "agents.parquet")
+            self.agent_sinks.append(ap.write)
+            self.agent_closers.append(ap.close)
+            self.names += ["cdrs.parquet", "agents.parquet"]
         if asterisk:
             from ..cdrio._write import _epoch_us, _write_asterisk_rows
             from ..output import atomic_write
@@ -77,6 +90,11 @@ class _Outputs:
                 close(error, categories=categories) if error is None else close(error)
             except BaseException as exc:
                 first = first or exc
+        for close_log in self.agent_closers:
+            try:
+                close_log(error or first)
+            except BaseException as exc:
+                first = first or exc
         if self.charges is not None:
             if error is None and self.rater is not None:
                 self.rater.flush()  # the last block's charges
@@ -91,16 +109,17 @@ def stream_run(folder: Path, scenario: Any, seed: int, plans: Sequence[Any],
                ) -> tuple[Any, Any, list[str]]:
     """Simulate ``scenario`` streaming its CDRs (and charges) into ``folder``.
 
-    Returns the run's result (a :class:`sim.model.StreamedResult`: KPIs, agent log,
-    timeline and compliance of the whole run), its rating under ``plans`` (None
-    without plans) and the names of the files written so far.
+    Returns the run's result (a :class:`sim.model.StreamedResult`: KPIs, agent
+    totals, timeline and compliance of the whole run), its rating under ``plans``
+    (None without plans) and the names of the files written (CDRs and agent log).
     """
     from ..model import run as simulate
 
     outputs = _Outputs(folder, scenario, plans, cdr_format, asterisk)
     try:
         result = simulate(scenario, seed, progress=progress, chunk_rows=chunk_rows,
-                          keep_cdrs=False, on_chunk=outputs.sinks)
+                          keep_cdrs=False, on_chunk=outputs.sinks,
+                          on_agents=outputs.agent_sinks)
     except BaseException as exc:
         outputs.close(exc, None)
         raise

@@ -284,7 +284,6 @@ def run(args: argparse.Namespace) -> int:
                     asterisk=args.asterisk, progress=bar.update)
             finally:
                 bar.close()
-            start_writes(writing, tmp, result, cdr_format=cdr_format, cdrs=False)
             writing.names[:0] = [n for n in names if n != "Master.csv"]
             if args.asterisk:
                 writing.names.append("Master.csv")
@@ -425,24 +424,22 @@ def check_cdr_format(cdr_format: str, report: bool) -> None:
 
 
 def start_writes(writing: Writers, folder: Path, result: Any, *,
-                 asterisk: bool = False, cdr_format: str = "csv", cdrs: bool = True) -> None:
+                 asterisk: bool = False, cdr_format: str = "csv") -> None:
     """Start writing the run's large files (CDRs, agent log) on threads, as CSV,
-    Parquet or (``cdr_format="none"``) not at all; ``cdrs=False``: the agent log only
-    (a streaming run wrote its CDRs already)."""
+    Parquet or (``cdr_format="none"``) not at all (a streaming run writes them as it
+    goes: :mod:`._stream`)."""
     from ..cdrio import write_cdrs
 
     if cdr_format == "parquet":
         from ..cdrio._parquet import write_agent_parquet
 
-        if cdrs:
-            writing.submit("cdrs.parquet", write_cdrs, result.cdrs, folder / "cdrs.parquet",
-                           format="parquet")
+        writing.submit("cdrs.parquet", write_cdrs, result.cdrs, folder / "cdrs.parquet",
+                       format="parquet")
         writing.submit("agents.parquet", write_agent_parquet, result.agents,
                        folder / "agents.parquet")
     elif cdr_format == "csv":
-        if cdrs:
-            writing.submit("cdrs.csv", write_cdrs, result.cdrs, folder / "cdrs.csv")
-            writing.names.append("cdrs.meta.json")  # the sidecar, written with cdrs.csv
+        writing.submit("cdrs.csv", write_cdrs, result.cdrs, folder / "cdrs.csv")
+        writing.names.append("cdrs.meta.json")  # the sidecar, written with cdrs.csv
         writing.submit("agents.csv", write_agent_log, result.agents, folder / "agents.csv",
                        epoch=result.cdrs.epoch, tz=result.cdrs.tz)
     if asterisk:

@@ -5,8 +5,9 @@ probability and ring-to-answer law by censored maximum likelihood (a no-answer c
 only says the pick-up time exceeded how long the line rang), pick-up by attempt and
 hour, talk time as a mixture of short calls and conversations mapped to a script,
 machines (``answered_by``, else a joint ring/talk split admitted by a likelihood-ratio
-test, :mod:`.machine`), retry delays, calendar, agents — and writes a commented scenario whose every value
-names its source, sample size and 95 % CI, or says it could not be identified::
+test, :mod:`.machine`), retry delays, calendar, agents — and writes a commented
+scenario whose every value names its source, sample size and 95 % CI, or says it
+could not be identified::
 
     imp = sim.read_cdrs("Master.csv")
     f = sim.fit(imp.cdrs)

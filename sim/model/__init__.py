@@ -13,20 +13,21 @@ from typing import Any
 
 import numpy as np
 
-from ..agentlog import AgentLog
+from ..agentlog import AgentLog, AgentTotals
 from ..analysis.compliance import ComplianceLimits, RuleResult, evaluate
 from ..analysis.dialer import dialer_stats, timeline
 from ..analysis.kpis import kpis as compute_kpis
 from ..cdr import CDRTable
 from ..errors import ListExhaustedWarning
 from ..scenario import Scenario
+from .agentstream import AgentLogSink
 from .calendar import shift_intervals
 from .customers import OWNED_LAYOUT, Draws, lead_traits
 from .dialers import PowerPacer
 from .engine import Campaign
 from .leads import check_memory
 from .recorder import Intervals3, agent_log
-from .stream import ChunkSink, Streamer
+from .stream import Analyses, ChunkSink, Streamer
 
 __all__ = ["RunResult", "StreamedResult", "check_compliance", "run"]
 
@@ -70,11 +71,15 @@ class RunResult:
         """When the call list ran out (s from the epoch: the last call's end), if every
         lead was dialled and the agents' shifts went on more than 30 minutes after it;
         else None."""
-        if self.lead_status.get("untouched", 1) != 0 or not len(self.cdrs):
+        last = self._last_end()
+        if self.lead_status.get("untouched", 1) != 0 or last is None:
             return None
         horizon = max((iv.last for iv in shift_intervals(self.scenario)), default=0.0)
-        last = float(np.max(self.cdrs.columns["end"]))
         return last if horizon - last > LIST_SLACK_S else None
+
+    def _last_end(self) -> float | None:
+        """When the last call ended (s), None without calls."""
+        return float(np.max(self.cdrs.columns["end"])) if len(self.cdrs) else None
 
     @property
     def notes(self) -> list[str]:
@@ -104,15 +109,52 @@ class RunResult:
         return [r.as_dict() for r in check_compliance(self.scenario, self.cdrs)]
 
 
+@dataclass(frozen=True, kw_only=True, eq=False)
 class StreamedResult(RunResult):
     """A streamed run that kept no CDR table (``sim.run(..., keep_cdrs=False)``).
 
-    Its KPIs, agent log, timeline, dialer figures and compliance are those of the whole
-    run; its ``cdrs`` holds only the columns they read
-    (:data:`.stream.ANALYSIS_COLUMNS`; the others are zeros, and ``number`` is unset):
-    the CDRs themselves went to the ``on_chunk`` callbacks (e.g. files, read back with
-    :func:`sim.iter_cdrs`).
+    Its KPIs, timeline, dialer figures and compliance are those of the whole run,
+    folded chunk by chunk (:class:`.stream.Analyses`); its ``cdrs`` is an empty table
+    with the run's zone and epoch, and ``agents`` the agent log's totals
+    (:class:`~sim.agentlog.AgentTotals`): the CDRs and the agent log's rows went to the
+    ``on_chunk`` and ``on_agents`` callbacks (e.g. files, read back with
+    :func:`sim.iter_cdrs`). With ``analyses=False`` nothing was folded: the figures
+    below are those of no calls.
     """
+
+    #: The folds (None with ``analyses=False``), and the last call's end (s).
+    folds: Analyses | None = field(default=None, repr=False)
+    last_end: float | None = field(default=None, repr=False)
+
+    @cached_property
+    def agents(self) -> Any:  # AgentTotals: total(state), logged_in(), len()
+        return self.folds.agents if self.folds is not None else AgentTotals()
+
+    @cached_property
+    def timeline(self) -> dict[str, Any]:
+        if self.folds is None:
+            return timeline(self.cdrs, agent_log(self.cdrs, _NO_INTERVALS, _NO_INTERVALS))
+        return self.folds.timeline.timeline()
+
+    @cached_property
+    def dialer(self) -> dict[str, Any]:
+        if self.folds is None:
+            return {**self.pacer, **dialer_stats(self.cdrs, agent_log(
+                self.cdrs, _NO_INTERVALS, _NO_INTERVALS))}
+        return {**self.pacer,
+                **self.folds.timeline.figures(self.timeline["lines_in_flight"])}
+
+    @cached_property
+    def compliance(self) -> list[dict[str, Any]]:
+        if self.folds is None:
+            return [r.as_dict() for r in check_compliance(self.scenario, self.cdrs)]
+        return [r.as_dict() for r in self.folds.compliance.result()]
+
+    def _last_end(self) -> float | None:
+        return self.last_end
+
+
+_NO_INTERVALS: Intervals3 = (np.zeros(0, np.int32), np.zeros(0), np.zeros(0))
 
 
 def _pacer_factory(scenario: Scenario) -> Callable[[Campaign], Any] | None:
@@ -129,7 +171,7 @@ def _pacer_factory(scenario: Scenario) -> Callable[[Campaign], Any] | None:
 def run(scenario: Scenario, seed: int = 0, *,
         progress: Callable[[float], None] | None = None, chunk_rows: int | None = None,
         keep_cdrs: bool = True, on_chunk: Sequence[ChunkSink] = (),
-        analyses: bool = True) -> RunResult:
+        on_agents: Sequence[AgentLogSink] = (), analyses: bool = True) -> RunResult:
     """Simulate ``scenario`` once with root seed ``seed``.
 
     The same scenario and seed give identical CDRs. Customer behaviour depends only
@@ -151,14 +193,19 @@ def run(scenario: Scenario, seed: int = 0, *,
         The CDRs, KPIs and everything derived are the same as without it.
     keep_cdrs
         With ``chunk_rows``: keep every chunk, so that ``result.cdrs`` is the whole
-        table (the default). False keeps no per-call column but the few the
-        compliance checks, timeline and agent log need (``analyses``; the result's
-        ``cdrs`` then holds only those, see :class:`StreamedResult`), or none at all.
+        table (the default). False keeps no per-call column: compliance, timeline,
+        dialer figures and agent totals are folded chunk by chunk (``analyses``), in
+        memory bounded by the list and the agents (:class:`StreamedResult`).
     on_chunk
         With ``chunk_rows``: called with each chunk's CDRs and its agents' start times
         (e.g. file writers, :class:`sim.billing.chunks.ChunkRater`).
+    on_agents
+        With ``keep_cdrs=False`` and ``analyses``: called with the agent log's rows, a
+        :class:`~sim.agentlog.AgentLog` chunk at a time, in the log's order, as they
+        become final (e.g. :class:`sim.commands.run.AgentLogWriter`).
     analyses
-        With ``keep_cdrs=False``: keep what compliance, timeline and the agent log need.
+        With ``keep_cdrs=False``: fold compliance, timeline and the agent log (False:
+        only the KPIs, a little faster).
     """
     traits = lead_traits(scenario, seed)
     factory = _pacer_factory(scenario)
@@ -169,11 +216,14 @@ def run(scenario: Scenario, seed: int = 0, *,
     draws = Draws(scenario, seed, traits, layout=OWNED_LAYOUT if factory is None else None)
     campaign = Campaign(scenario, traits, draws, factory, flush_at=chunk_rows)
     robot = scenario.dialer.mode == "robot"
-    streamer = None
+    streamer = folds = None
     if chunk_rows is not None:
-        keep = "all" if keep_cdrs else "analysis" if analyses else "none"
         streamer = Streamer(scenario, seed, traits.segment, draws, robot, campaign.rec,
-                            campaign.watermark, chunk_rows, on_chunk, keep)
+                            campaign.watermark, chunk_rows, on_chunk,
+                            "all" if keep_cdrs else "none")
+        if not keep_cdrs and analyses:
+            folds = Analyses(scenario, on_agents)
+            folds.attach(streamer)
     campaign.run(progress)
     sessions = campaign.rec.sessions()
     status = campaign.calls.status_counts()
@@ -186,6 +236,8 @@ def run(scenario: Scenario, seed: int = 0, *,
                          list_size=scenario.list.size, lead_status=status)
     else:
         streamer.finish()
+        if folds is not None:
+            folds.finish()
         draws.release()
         k = streamer.kpis.result(logged_in_s=logged_s, list_size=scenario.list.size,
                                  lead_status=status)
@@ -196,10 +248,15 @@ def run(scenario: Scenario, seed: int = 0, *,
     if campaign.suspension is not None:  # dialer.obey_terms: when dialing stopped
         pacer["obey_terms"] = scenario.dialer.obey_terms
         pacer["suspended"] = campaign.suspension.stats()
-    cls = RunResult if streamer is None or keep_cdrs else StreamedResult
-    result = cls(scenario=scenario, seed=seed, cdrs=cdrs, kpis=k, lead_status=status,
-                 sessions=sessions, previews=campaign.rec.preview_intervals(),
-                 agent_start=agent_start, pacer=pacer)
+    common: dict[str, Any] = dict(scenario=scenario, seed=seed, cdrs=cdrs, kpis=k,
+                                  lead_status=status, sessions=sessions,
+                                  previews=campaign.rec.preview_intervals(),
+                                  agent_start=agent_start, pacer=pacer)
+    if streamer is None or keep_cdrs:
+        result = RunResult(**common)
+    else:
+        last = streamer.max_end if streamer.calls else None
+        result = StreamedResult(**common, folds=folds, last_end=last)
     if streamer is not None:
         object.__setattr__(result, "streamed", (streamer.calls, streamer.chunks,
                                                 streamer.categories() if not keep_cdrs

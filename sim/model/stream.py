@@ -9,10 +9,15 @@ into CDRs by the same code as the whole table (:meth:`.recorder.Recorder.derive`
 numbered on from the last chunk, handed to the ``on_chunk`` callbacks (file writers,
 the rater), folded into the KPIs (:class:`~sim.analysis.kpis.KpiFold`), and dropped.
 
-What stays for the whole run is per lead (traits, call-list state, one "dialled" byte
-for the number vocabulary) plus, when ``analyses`` is on, the few columns the
-compliance checks, the dialer timeline and the agent log read (:data:`ANALYSIS_COLUMNS`,
-77 bytes a call): those analyses are computed on them at the end, as on a whole table.
+With ``analyses`` (:class:`Analyses`), each chunk is also folded into the compliance
+checks (:class:`~sim.analysis.compliance_fold.ComplianceFold`: 8 bytes a lead plus
+about a day of calls), the dialer timeline and figures
+(:class:`~sim.analysis.dialer.TimelineFold`: a few numbers per 5-minute bin), and the
+agent log (:class:`.agentstream.AgentLogStream`: rows handed to the ``on_agents``
+callbacks as they become final, a few held per agent; totals in
+:class:`~sim.agentlog.AgentTotals`). Every fold sums exactly, so its figures are the
+whole table's to the last bit. What stays for the whole run is then per lead (traits,
+call-list state, one "dialled" byte for the number vocabulary) and per agent session.
 """
 
 from __future__ import annotations
@@ -23,23 +28,51 @@ from typing import Any
 
 import numpy as np
 
+from ..agentlog import AgentLog, AgentTotals
+from ..analysis.compliance_fold import ComplianceFold
+from ..analysis.dialer import TimelineFold
 from ..analysis.kpis import KpiFold
 from ..cdr import COLUMNS, CDRTable, open_categories
 from ..scenario import Scenario
+from .agentstream import AgentLogSink, AgentLogStream
 from .recorder import Recorder, lead_numbers, run_categories
+from .suspend import campaign_epoch
 
-__all__ = ["ANALYSIS_COLUMNS", "ChunkSink", "Streamer"]
-
-#: The CDR columns the compliance checks, the timeline, the dialer figures and the agent
-#: log read: what a streaming run with ``analyses`` keeps per call (77 bytes with the
-#: agent's start time), the rest of a kept table being zeros that take no memory.
-ANALYSIS_COLUMNS: tuple[str, ...] = ("start", "answer", "connect", "end", "wait_s", "wrap_s",
-                                     "agent_id", "lead_id", "answered_by", "abandoned",
-                                     "disposition", "segment", "destination")
+__all__ = ["Analyses", "ChunkSink", "Streamer"]
 
 #: What a streaming run hands each chunk to: the chunk's CDRs and when the agent started
 #: on each of its calls (``connect``, or a robot's hand-over).
 ChunkSink = Callable[[CDRTable, np.ndarray], None]
+
+
+class Analyses:
+    """Compliance, dialer timeline and agent log of a streaming run, folded chunk by
+    chunk (see the module docstring); ``on_agents`` receive the agent log's rows."""
+
+    def __init__(self, scenario: Scenario, on_agents: Sequence[AgentLogSink] = ()) -> None:
+        self.compliance = ComplianceFold.for_scenario(scenario)
+        self.timeline = TimelineFold()
+        self.agents = AgentTotals()
+        self.log = AgentLogStream([self._agent_rows, *on_agents])
+
+    def _agent_rows(self, rows: AgentLog) -> None:
+        self.agents.add(rows)
+        self.timeline.add_agents(rows)
+
+    def attach(self, streamer: Streamer) -> None:
+        """Fold every chunk ``streamer`` emits (before its other sinks see it)."""
+        feed = self.log.attach(streamer.rec, lambda: streamer.w)
+
+        def on_chunk(cdrs: CDRTable, agent_start: np.ndarray) -> None:
+            self.compliance.add(cdrs)
+            self.timeline.add_calls(cdrs)
+            feed(cdrs, agent_start)
+
+        streamer.sinks.insert(0, on_chunk)
+
+    def finish(self) -> None:
+        """The agent log's last rows (after :meth:`Streamer.finish`)."""
+        self.log.finish()
 
 
 class Streamer:
@@ -58,8 +91,7 @@ class Streamer:
     sinks
         Called with every chunk.
     keep
-        "all": keep every chunk (the whole table at the end); "analysis": keep
-        :data:`ANALYSIS_COLUMNS`; "none": keep nothing.
+        "all": keep every chunk (the whole table at the end); "none": keep nothing.
     """
 
     def __init__(self, scenario: Scenario, seed: int, segment: np.ndarray, draws: Any,
@@ -79,6 +111,8 @@ class Streamer:
         self.max_end = -math.inf
         self.kept: list[tuple[dict[str, np.ndarray], np.ndarray]] = []
         self._pending: dict[str, np.ndarray] | None = None
+        #: The watermark the chunk being handed on was cut at.
+        self.w = -math.inf
         rec.flush_at = chunk_rows
         rec.on_flush = self._on_flush
 
@@ -117,12 +151,11 @@ class Streamer:
         if len(cdrs):
             self.max_end = max(self.max_end, float(np.max(cdrs["end"])))
         self.kpis.add(cdrs, agent_start)
+        self.w = w
         for sink in self.sinks:
             sink(cdrs, agent_start)
         if self.keep == "all":
             self.kept.append((dict(cdrs.columns), agent_start))
-        elif self.keep == "analysis":
-            self.kept.append(({k: cdrs[k] for k in ANALYSIS_COLUMNS}, agent_start))
 
     def finish(self) -> None:
         """Hand on every call still held (after the event loop)."""
@@ -139,14 +172,13 @@ class Streamer:
         return cats
 
     def table(self) -> tuple[CDRTable, np.ndarray]:
-        """The kept calls as one table (zeros that take no memory in the columns not
-        kept) and the agents' start times."""
-        n = self.calls if self.keep != "none" else 0  # "none": an empty table
+        """The kept calls as one table (``keep="none"``: an empty one, with the run's
+        zone and epoch) and the agents' start times."""
+        n = self.calls if self.keep == "all" else 0
         cats = self.categories() if self.keep == "all" else {
             **run_categories(self.scenario), "number": ("",)}
         cols: dict[str, np.ndarray] = {}
-        names = [c.name for c in COLUMNS] if self.keep == "all" else list(ANALYSIS_COLUMNS)
-        for name in names:
+        for name in [c.name for c in COLUMNS]:
             parts = [k[name] for k, _ in self.kept]
             cols[name] = np.concatenate(parts) if parts else \
                 np.zeros(0, dtype=np.dtype(_dtype(name)))
@@ -157,10 +189,7 @@ class Streamer:
             seg = self.segment[cols["lead_id"]]
             cols["number"], cats["number"] = lead_numbers(
                 cols["lead_id"], seg, self.scenario.list.segments, self.seed)
-        for c in COLUMNS:
-            if c.name not in cols:
-                cols[c.name] = np.broadcast_to(np.zeros(1, dtype=c.dtype), (n,))
-        epoch = _epoch(self.scenario)
+        epoch = campaign_epoch(self.scenario)
         table = CDRTable({c.name: cols[c.name] for c in COLUMNS}, cats or open_categories(),
                          epoch=epoch, tz=self.scenario.campaign.timezone,
                          meta={"scenario": self.scenario.name, "seed": self.seed})
@@ -170,8 +199,3 @@ class Streamer:
 def _dtype(name: str) -> str:
     return next(c.dtype for c in COLUMNS if c.name == name)
 
-
-def _epoch(scenario: Scenario) -> str:
-    import datetime as dt
-
-    return dt.datetime.combine(scenario.campaign.start, dt.time()).isoformat()
