@@ -178,11 +178,10 @@ def _number_labels(digits: np.ndarray, seg: np.ndarray, segments: Any,
     """``f"{prefix}{digits:0{width}d}"`` of each row's segment, built as ASCII bytes in
     numpy (a digit column per pass) and decoded in one go: about ten times faster than
     the f-strings (a million labels cost ~1 s that way)."""
-    prefixes = [s.prefix.encode("ascii", "replace") for s in segments]
-    if any(len(p) != len(s.prefix) or not p.isascii() for p, s in zip(prefixes, segments,
-                                                                      strict=True)):
+    if not all(s.prefix.isascii() for s in segments):
         return [f"{segments[k].prefix}{d:0{w}d}" for k, d, w in  # non-ASCII prefix
                 zip(seg.tolist(), digits.tolist(), width[seg].tolist(), strict=True)]
+    prefixes = [s.prefix.encode("ascii") for s in segments]
     size = max(len(p) + int(w) for p, w in zip(prefixes, width.tolist(), strict=True))
     buf = np.zeros((len(digits), size), dtype=np.uint8)  # NUL-padded: dropped on decode
     for k, (p, w) in enumerate(zip(prefixes, width.tolist(), strict=True)):
