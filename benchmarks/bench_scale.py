@@ -15,7 +15,17 @@ does not fall: the table gives both ratios to the smallest size, measured in the
 command. ``--sizes`` scales it down on a busy machine. Results: a table on stdout and
 JSON in ``benchmarks/results/scale.json``.
 
+``--task run`` measures the simulation instead (issue 16): :data:`RUN_SCENARIO`, a list of
+a fixed 250,000 leads who decline and ask to be called back (retried up to 100 times),
+run for as many days as give each size (about 250,000 attempts a day), streamed
+(``sim.run(..., chunk_rows=65536, keep_cdrs=False)``) in a fresh process per size, and
+1M (or the first size if 1M is not among them) also in memory (``sim.run`` without
+``chunk_rows``: today's baseline). Ratios ("vs base") are to the streamed run of that
+size; attempts per CPU second are given beside attempts per second (a shared machine's
+neighbours disturb CPU time less).
+
     python benchmarks/bench_scale.py --sizes 1e6,4e6,16e6
+    python benchmarks/bench_scale.py --task run --sizes 1e6,4e6,16e6
 """
 
 from __future__ import annotations
@@ -37,6 +47,16 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 CHUNK = 1 << 20  # calls generated per chunk written (5 days each)
+
+#: The ``run`` task's campaign: bench_progressive with a fixed list whose leads are
+#: dialled again and again (every person declines and asks for a callback in an hour,
+#: no answer is retried in an hour), so that more days make more attempts.
+RUN_SCENARIO = ROOT / "scenarios/bench_progressive.toml"
+RUN_OVERRIDES: dict[str, Any] = {
+    "list.size": 250_000, "list.max_attempts": 100, "agents.count": 300,
+    "list.retry.no_answer_s": 3600, "list.retry.callback_s": 3600,
+    "script.p_callback": 1.0, "script.stages[0].p_decline": 1.0}
+RUN_PER_DAY = 250_000  # attempts a day, about
 
 
 def write_file(path: Path, n: int) -> float:
@@ -73,6 +93,32 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def run_child(task: str, n: int) -> dict[str, Any]:
+    """One simulation in this process: ``stream`` or ``memory``, about ``n`` attempts."""
+    import gc
+    import warnings
+
+    import sim
+
+    days = max(1, round(n / RUN_PER_DAY))
+    scenario = sim.load_scenario(RUN_SCENARIO, overrides={**RUN_OVERRIDES,
+                                                          "campaign.days": days})
+    gc.collect()
+    t0, c0 = time.perf_counter(), time.process_time()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the list may run out on the last day
+        if task == "memory":
+            result = sim.run(scenario, seed=1)
+            rows = len(result.cdrs)
+        else:
+            result = sim.run(scenario, seed=1, chunk_rows=1 << 16, keep_cdrs=False)
+            rows = result.streamed[0]
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"task": task, "rows": rows, "seconds": seconds, "rows_per_s": rows / seconds,
+            "cpu_s": cpu, "rows_per_cpu_s": rows / cpu, "peak_rss_mib": peak_rss_mib(),
+            "days": days}
+
+
 def child(task: str, path: Path) -> dict[str, Any]:
     """One measurement in this process: rows, seconds, peak RSS."""
     import sim
@@ -95,7 +141,7 @@ def child(task: str, path: Path) -> dict[str, Any]:
             "peak_rss_mib": rss, "plans": len(plans)}
 
 
-def measure(task: str, path: Path) -> dict[str, Any]:
+def measure(task: str, path: Path | int) -> dict[str, Any]:
     out = subprocess.run([sys.executable, __file__, "--child", task, str(path)],
                          check=True, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -108,14 +154,40 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated call counts (default 1e6,4e6,16e6)")
     ap.add_argument("--whole-max", type=float, default=4e6,
                     help="largest size also rated whole, the old way (default 4e6)")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/scale.json")
+    ap.add_argument("--task", choices=("read", "run"), default="read",
+                    help="read: read and rate CDR files (default); run: simulate, "
+                         "streamed, against the in-memory run at 1M (or the first size)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="JSON results (default benchmarks/results/scale.json, "
+                         "scale_run.json for --task run)")
     ap.add_argument("--child", nargs=2, metavar=("TASK", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args.child[0], Path(args.child[1]))))
+        task, what = args.child
+        res = run_child(task, int(what)) if task in ("stream", "memory") else \
+            child(task, Path(what))
+        print(json.dumps(res))
         return 0
+    if args.out is None:
+        args.out = ROOT / "benchmarks/results" / (
+            "scale_run.json" if args.task == "run" else "scale.json")
     sizes = [int(float(x)) for x in args.sizes.split(",")]
     rows: list[dict[str, Any]] = []
+    if args.task == "run":
+        base_n = 1_000_000 if 1_000_000 in sizes else sizes[0]
+        for n in sizes:
+            for task in ("stream", "memory")[:2 if n == base_n else 1]:
+                r = measure(task, n)
+                r.update(n=n, file_mib=0.0, write_s=0.0)
+                rows.append(r)
+                print(f"  {task} {n:,}: {r['rows']:,} attempts in {r['seconds']:.1f} s, "
+                      f"{r['peak_rss_mib']:.0f} MiB", file=sys.stderr, flush=True)
+        base_row = next(r for r in rows if r["n"] == base_n)
+        for r in rows:
+            r["rows_per_s_ratio"] = r["rows_per_s"] / base_row["rows_per_s"]
+            r["rows_per_cpu_s_ratio"] = r["rows_per_cpu_s"] / base_row["rows_per_cpu_s"]
+            r["rss_ratio"] = r["peak_rss_mib"] / base_row["peak_rss_mib"]
+        return _report(rows, sizes, args.out, run=True)
     with tempfile.TemporaryDirectory(prefix="bench_scale.") as tmp:
         for n in sizes:
             path = Path(tmp) / f"calls-{n}.parquet"
@@ -131,21 +203,31 @@ def main(argv: list[str] | None = None) -> int:
         b = base[r["task"]]
         r["rows_per_s_ratio"] = r["rows_per_s"] / b["rows_per_s"]
         r["rss_ratio"] = r["peak_rss_mib"] / b["peak_rss_mib"]
-    head = (f"{'task':<5} {'calls':>11} {'file MiB':>9} {'s':>7} {'calls/s':>12} "
-            f"{'vs first':>8} {'peak RSS MiB':>13} {'vs first':>8}")
+    return _report(rows, sizes, args.out, run=False)
+
+
+def _report(rows: list[dict[str, Any]], sizes: list[int], out: Path, *, run: bool) -> int:
+    """Print the table, write the JSON."""
+    unit, vs = ("attempts", "vs base") if run else ("calls", "vs first")
+    head = (f"{'task':<6} {unit:>11} {'days' if run else 'file MiB':>9} {'s':>7} "
+            f"{unit + '/s':>12} {vs:>8} {'peak RSS MiB':>13} {vs:>8}"
+            + (f" {'per CPU s':>11} {vs:>8}" if run else ""))
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r['task']:<5} {r['n']:>11,} {r['file_mib']:>9.1f} {r['seconds']:>7.2f} "
+        third = f"{r['days']:>9}" if run else f"{r['file_mib']:>9.1f}"
+        print(f"{r['task']:<6} {r['rows']:>11,} {third} {r['seconds']:>7.2f} "
               f"{r['rows_per_s']:>12,.0f} {r['rows_per_s_ratio']:>8.2f} "
-              f"{r['peak_rss_mib']:>13.1f} {r['rss_ratio']:>8.2f}")
+              f"{r['peak_rss_mib']:>13.1f} {r['rss_ratio']:>8.2f}"
+              + (f" {r['rows_per_cpu_s']:>11,.0f} {r['rows_per_cpu_s_ratio']:>8.2f}"
+                 if run else ""))
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cpus")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"sizes": sizes, "rows": rows, "loadavg": load,
-                                    "cpus": os.cpu_count(), "python": platform.python_version(),
-                                    "machine": platform.machine()}, indent=1) + "\n")
-    print(f"wrote {args.out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"sizes": sizes, "rows": rows, "loadavg": load,
+                               "cpus": os.cpu_count(), "python": platform.python_version(),
+                               "machine": platform.machine()}, indent=1) + "\n")
+    print(f"wrote {out}")
     return 0
 
 

@@ -141,8 +141,11 @@ class Streamer:
             self._pending = {k: v[~sel] if len(v) == n else v for k, v in rows.items()}
         order = np.argsort(out["start"], kind="stable")
         out = {k: v[order] if len(v) == len(order) else v for k, v in out.items()}
+        # the chunk's number labels only for sinks: a kept table gets the whole run's
+        # numbers at the end (:meth:`table`, :meth:`categories`), the KPIs read none
         cdrs = self.rec.derive(out, self.scenario, self.segment, self.draws, self.robot,
-                               call_id0=self.calls).with_meta(seed=self.seed)
+                               call_id0=self.calls, numbers=bool(self.sinks)
+                               ).with_meta(seed=self.seed)
         agent_start = self.rec.agent_start
         self.calls += len(cdrs)
         self.chunks += 1
