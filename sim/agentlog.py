@@ -9,7 +9,7 @@ by agent: a streaming run hands its rows out in this order as they become final
 (:mod:`sim.model.agentstream`), so a file written as the run goes is the same as one
 written from the whole log. Per-agent code selects an agent's rows itself (they are
 in start order within it). Totals are exact sums on the KPIs' grid of 2**-30 s
-(:func:`sim.analysis.kpis.exact_seconds`): the same rows give the same totals in any
+(:func:`sim.exact.exact_seconds`): the same rows give the same totals in any
 order or cut into any chunks (:class:`AgentTotals`, what a streaming run keeps).
 """
 
@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from .exact import exact_seconds, seconds_of
 
 __all__ = ["AGENT_STATES", "AgentLog", "AgentTotals"]
 
@@ -79,8 +81,6 @@ class AgentTotals:
 
     def add(self, log: AgentLog) -> None:
         """Fold the rows of ``log`` (a chunk of an agent log) in."""
-        from .analysis.kpis import exact_seconds
-
         duration = log.end - log.start
         for k in range(len(AGENT_STATES)):
             self.grid[k] += exact_seconds(duration[log.state == k])
@@ -91,12 +91,8 @@ class AgentTotals:
 
     def total(self, state: str) -> float:
         """Seconds all agents spent in ``state``."""
-        from .analysis.kpis import seconds_of
-
         return seconds_of(self.grid[AGENT_STATES.index(state)])
 
     def logged_in(self) -> float:
         """Seconds all agents were logged in."""
-        from .analysis.kpis import seconds_of
-
         return seconds_of(sum(self.grid))

@@ -310,6 +310,9 @@ def test_memory_is_estimated_from_the_work_and_checked_before_the_run():
                                             r"[0-9.,]+ GiB of memory \(50,000,000 leads"):
         check_memory(big, available=2**30)
     check_memory(big, available=2**40)
+    check_memory(big, available=50_000_000 * BYTES_PER_LEAD + 2**30, streamed=True)
+    with pytest.raises(ScenarioError, match="smaller list"):  # streamed: sized by the list
+        check_memory(big, available=2**30, streamed=True)
     with pytest.raises(ScenarioError, match="GiB of memory"):  # before anything is allocated
         run(scenario_from_dict(tiny_dict(), overrides={
             "list.size": 50_000_000, "agents.count": 100_000, "campaign.days": 3000,

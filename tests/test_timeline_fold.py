@@ -18,8 +18,8 @@ from conftest import SCENARIOS
 import sim
 from sim.agentlog import AgentLog
 from sim.analysis.dialer import TIMELINE_KEYS, TimelineFold, dialer_stats, timeline
-from sim.analysis.kpis import SCALE_BITS, fixed_seconds
 from sim.cdr import CDRTable, empty_columns, encode, open_categories
+from sim.exact import SCALE_BITS, fixed_seconds
 from sim.scenario import quick
 
 SIZES = (1, 7, 1 << 16)

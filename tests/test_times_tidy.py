@@ -11,8 +11,8 @@ import pytest
 from conftest import SCENARIOS
 
 import sim
+from sim.agentfiles import AGENT_COLUMNS
 from sim.cli import main
-from sim.commands.run import AGENT_COLUMNS
 
 pd = pytest.importorskip("pandas")
 BASE = str(SCENARIOS / "baseline.toml")

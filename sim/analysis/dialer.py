@@ -22,7 +22,7 @@ import numpy as np
 
 from ..agentlog import AGENT_STATES, AgentLog
 from ..cdr import CDRTable
-from .kpis import exact_seconds, fixed_seconds, seconds_of
+from ..exact import exact_seconds, fixed_seconds, seconds_of
 
 __all__ = ["TIMELINE_KEYS", "TimelineFold", "dialer_stats", "timeline"]
 

@@ -31,9 +31,9 @@ class _Outputs:
         self.agent_sinks: list[Callable[[Any], None]] = []
         self.agent_closers: list[Callable[[BaseException | None], None]] = []
         if cdr_format == "csv":
+            from ..agentfiles import AgentLogWriter
             from ..cdrio._write import NativeCDRWriter
             from ..model.suspend import campaign_epoch
-            from .run import AgentLogWriter
 
             w = NativeCDRWriter(folder / "cdrs.csv")
             self._add(w.write, w.close)

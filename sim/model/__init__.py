@@ -202,7 +202,7 @@ def run(scenario: Scenario, seed: int = 0, *,
     on_agents
         With ``keep_cdrs=False`` and ``analyses``: called with the agent log's rows, a
         :class:`~sim.agentlog.AgentLog` chunk at a time, in the log's order, as they
-        become final (e.g. :class:`sim.commands.run.AgentLogWriter`).
+        become final (e.g. :class:`sim.agentfiles.AgentLogWriter`).
     analyses
         With ``keep_cdrs=False``: fold compliance, timeline and the agent log (False:
         only the KPIs, a little faster).
@@ -211,8 +211,8 @@ def run(scenario: Scenario, seed: int = 0, *,
     factory = _pacer_factory(scenario)
     if chunk_rows is None and on_chunk:
         chunk_rows = 1 << 16
-    if chunk_rows is None:
-        check_memory(scenario)  # sized before anything is allocated: exit 2 with the figure
+    # sized before anything is allocated: exit 2 with the figure
+    check_memory(scenario, streamed=chunk_rows is not None and not keep_cdrs)
     draws = Draws(scenario, seed, traits, layout=OWNED_LAYOUT if factory is None else None)
     campaign = Campaign(scenario, traits, draws, factory, flush_at=chunk_rows)
     robot = scenario.dialer.mode == "robot"

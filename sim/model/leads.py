@@ -154,16 +154,26 @@ def _machine_bytes() -> int | None:
     return total
 
 
-def check_memory(scenario: Scenario, available: int | None = None) -> None:
+#: A streaming run's working set besides the leads (bytes): the chunk in flight, the
+#: draw blocks, the folds' day of calls, numpy and SimPy themselves (generous).
+STREAM_WORKING_BYTES = 512 * 2**20
+
+
+def check_memory(scenario: Scenario, available: int | None = None, *,
+                 streamed: bool = False) -> None:
     """Raise :class:`ScenarioError` (exit 2) if the run would need more memory than the
-    machine has (``available`` bytes; default: its physical memory), with the figures."""
+    machine has (``available`` bytes; default: its physical memory), with the figures.
+    ``streamed``: a streaming run without a kept table, sized by its list."""
     need, dials = estimate_run_bytes(scenario)
+    if streamed:
+        need = scenario.list.size * BYTES_PER_LEAD + STREAM_WORKING_BYTES
     have = _machine_bytes() if available is None else available
     if have is not None and need > have:
         raise ScenarioError(
             f"{scenario.source}: list.size: the run would need about {need / 2**30:,.1f} GiB "
             f"of memory ({scenario.list.size:,} leads, up to {dials:,} dials), more than "
-            f"this machine's {have / 2**30:,.1f} GiB: call a smaller list or fewer days")
+            f"this machine's {have / 2**30:,.1f} GiB: call a smaller list"
+            + ("" if streamed else " or fewer days, or stream the run (--chunk-rows)"))
 
 
 class CallList:

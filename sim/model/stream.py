@@ -60,7 +60,7 @@ class Analyses:
         self.timeline.add_agents(rows)
 
     def attach(self, streamer: Streamer) -> None:
-        """Fold every chunk ``streamer`` emits (before its other sinks see it)."""
+        """Fold every chunk ``streamer`` emits (before its sinks see it)."""
         feed = self.log.attach(streamer.rec, lambda: streamer.w)
 
         def on_chunk(cdrs: CDRTable, agent_start: np.ndarray) -> None:
@@ -68,7 +68,7 @@ class Analyses:
             self.timeline.add_calls(cdrs)
             feed(cdrs, agent_start)
 
-        streamer.sinks.insert(0, on_chunk)
+        streamer.folds.append(on_chunk)
 
     def finish(self) -> None:
         """The agent log's last rows (after :meth:`Streamer.finish`)."""
@@ -103,6 +103,9 @@ class Streamer:
         self.draws, self.robot, self.rec = draws, robot, rec
         self.watermark = watermark
         self.sinks = list(sinks)
+        #: Folds of the run's analyses (:class:`Analyses`), fed before the sinks: they
+        #: read no number labels.
+        self.folds: list[ChunkSink] = []
         self.keep = keep
         self.kpis = KpiFold()
         self.calls = 0
@@ -155,7 +158,7 @@ class Streamer:
             self.max_end = max(self.max_end, float(np.max(cdrs["end"])))
         self.kpis.add(cdrs, agent_start)
         self.w = w
-        for sink in self.sinks:
+        for sink in [*self.folds, *self.sinks]:
             sink(cdrs, agent_start)
         if self.keep == "all":
             self.kept.append((dict(cdrs.columns), agent_start))
