@@ -229,8 +229,13 @@ class CallList:
         status[traits.dnc] = DNC
         self.status = bytearray(status.tobytes())  # fast scalar writes in the loop
         self._track_caps = self.max_24h < self.max_attempts or self.max_5min < self.max_attempts
-        #: Each lead's dial times, when the caps can bind (None: not dialled yet). A list
-        #: indexed by lead: cheaper per dial than a dict's setdefault.
+        #: Each lead's last dial times, when the caps can bind (None: not dialled yet). A
+        #: list indexed by lead: cheaper per dial than a dict's setdefault. The caps read
+        #: only the max_per_24h-th and max_per_5min-th last dials, so a lead keeps the
+        #: last max(caps) + 1 (one more for the pop time :meth:`confirm` takes back):
+        #: memory by the list, not by the dials (a long campaign re-dialling its leads
+        #: grew 32 bytes a dial and slowed down).
+        self._keep_dials = max(self.max_24h, self.max_5min) + 1
         self.dials: list[list[float] | None] = [None] * lst.size if self._track_caps else []
         self.outstanding = 0  # leads dialled whose outcome is not recorded yet (pooled)
         self._open_until = [-math.inf] * self.n_groups
@@ -300,6 +305,7 @@ class CallList:
         heap, lead_at, untie = self.retry[0].heap, self.retry[0].lead_at, self.retry[0].untie
         heappop, take_due, popleft = heapq.heappop, lead_at.pop, fresh.popleft
         dials = self.dials if self._track_caps else None
+        keep = self._keep_dials
         pooled = not self.owned
         refill = self._refill
 
@@ -326,6 +332,8 @@ class CallList:
                     dials[lead] = [now]
                 else:
                     times.append(now)
+                    if len(times) > keep:
+                        del times[0]
             return lead
 
         return pop
@@ -340,6 +348,8 @@ class CallList:
                 self.dials[lead] = [now]
             else:
                 times.append(now)
+                if len(times) > self._keep_dials:
+                    del times[0]
         return lead
 
     def confirm(self, lead: int, start: float) -> bool:
