@@ -136,3 +136,5 @@ def test_chunk_rows_must_be_positive(tmp_path, capsys):
     assert "--chunk-rows" in capsys.readouterr().err
     with pytest.raises(ValueError, match="chunk_rows"):
         sim.run(quick(sim.load_scenario(path)), 1, chunk_rows=0)
+    with pytest.raises(ValueError, match="on_agents"):  # it would never be called
+        sim.run(quick(sim.load_scenario(path)), 1, chunk_rows=7, on_agents=[print])

@@ -211,6 +211,10 @@ def run(scenario: Scenario, seed: int = 0, *,
     factory = _pacer_factory(scenario)
     if chunk_rows is None and on_chunk:
         chunk_rows = 1 << 16
+    if on_agents and (chunk_rows is None or keep_cdrs or not analyses):
+        raise ValueError("on_agents: needs a streamed run that keeps no table "
+                         "(chunk_rows=N, keep_cdrs=False, analyses=True); a kept run's "
+                         "agent log is result.agents")
     # sized before anything is allocated: exit 2 with the figure
     check_memory(scenario, streamed=chunk_rows is not None and not keep_cdrs)
     draws = Draws(scenario, seed, traits, layout=OWNED_LAYOUT if factory is None else None)
