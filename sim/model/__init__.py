@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..agentlog import AgentLog, AgentTotals
-from ..analysis.compliance import ComplianceLimits, RuleResult, evaluate
+from ..analysis.compliance import RuleResult, evaluate, scenario_checks
 from ..analysis.dialer import dialer_stats, timeline
 from ..analysis.kpis import kpis as compute_kpis
 from ..cdr import CDRTable
@@ -272,12 +272,5 @@ def run(scenario: Scenario, seed: int = 0, *,
 
 def check_compliance(scenario: Scenario, cdrs: CDRTable) -> list[RuleResult]:
     """The scenario's compliance rules evaluated on its calls."""
-    c = scenario.compliance
-    limits = ComplianceLimits(rules=c.rules, abandon_cap=c.abandon_cap,
-                              threshold_s=c.threshold_s,
-                              calling_hours=(float(c.calling_hours[0]),
-                                             float(c.calling_hours[1])),
-                              max_per_24h=c.max_per_24h, max_per_5min=c.max_per_5min,
-                              lockout_h=c.lockout_h)
-    offsets = {s.name: float(s.tz_offset_s) for s in scenario.list.segments}
-    return evaluate(cdrs, limits, amd_used=scenario.dialer.amd.enabled, tz_offset_s=offsets)
+    limits, amd_used, offsets = scenario_checks(scenario)
+    return evaluate(cdrs, limits, amd_used=amd_used, tz_offset_s=offsets)
