@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .output import atomic_write
+from .output import atomic_write, end_atomic
 
 __all__ = ["AGENT_COLUMNS", "AgentLogWriter", "agent_log_rows", "iso_times",
            "write_agent_log"]
@@ -89,10 +89,7 @@ class AgentLogWriter:
 
     def close(self, error: BaseException | None = None) -> None:
         """Rename the file into place (or, after an ``error``, remove it)."""
-        if error is None:
-            self._file.__exit__(None, None, None)
-        else:
-            self._file.__exit__(type(error), error, error.__traceback__)
+        end_atomic(self._file, error)
 
     def __enter__(self) -> AgentLogWriter:
         return self

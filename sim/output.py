@@ -178,3 +178,12 @@ def output_dir(out: str | Path, *, force: bool = False) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(staging, out)
+
+
+def end_atomic(ctx: Any, error: BaseException | None) -> None:
+    """Finish an :func:`atomic_write` context opened by hand (a writer fed chunk by
+    chunk): rename the file into place, or after ``error`` remove it."""
+    if error is None:
+        ctx.__exit__(None, None, None)
+    else:
+        ctx.__exit__(type(error), error, error.__traceback__)

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..cdr import COLUMNS, DIRECTIONS, CDRTable
 from ..errors import CDRFormatError
-from ..output import atomic_write
+from ..output import atomic_write, end_atomic
 from ._fields import OPEN_CATEGORIES
 from ._options import option
 from ._sidecar import _json_able
@@ -190,10 +190,7 @@ class ParquetCDRWriter:
             self._writer.close()
         except BaseException as exc:
             error = error or exc
-        if error is None:
-            self._file.__exit__(None, None, None)
-        else:
-            self._file.__exit__(type(error), error, error.__traceback__)
+        end_atomic(self._file, error)
 
     def __enter__(self) -> ParquetCDRWriter:
         return self
@@ -284,10 +281,7 @@ class AgentParquetWriter:
             self._writer.close()
         except BaseException as exc:
             error = error or exc
-        if error is None:
-            self._file.__exit__(None, None, None)
-        else:
-            self._file.__exit__(type(error), error, error.__traceback__)
+        end_atomic(self._file, error)
 
     def __enter__(self) -> AgentParquetWriter:
         return self
