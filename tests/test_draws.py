@@ -34,3 +34,42 @@ def test_columns_fetch_each_block_once_and_match_the_rows(monkeypatch, layout) -
     for j, c in enumerate(cols):
         want = [draws.row(int(a), int(x))[pos[c]] for a, x in zip(attempt, lead, strict=True)]
         np.testing.assert_array_equal(got[j], want)
+
+
+def test_agent_owned_dialing_holds_a_bounded_number_of_draw_blocks(monkeypatch) -> None:
+    """A long campaign reaches ever higher attempt numbers; the dialer once kept each
+    number's last block of draws to the end (~1.8 MiB a number: a 64-day run grew by
+    ~100 MiB). Blocks alive at any chunk: at most the draws' cache plus the dialer's
+    HELD_SLOTS (50 here without the bound)."""
+    import warnings
+    import weakref
+    from pathlib import Path
+
+    import sim
+    from sim.model import engine
+
+    root = Path(__file__).resolve().parents[1]
+    sc = sim.load_scenario(root / "scenarios/bench_progressive.toml", overrides={
+        "list.size": 3000, "list.max_attempts": 100, "agents.count": 30,
+        "list.retry.no_answer_s": 3600, "list.retry.callback_s": 3600,
+        "script.p_callback": 1.0, "script.stages[0].p_decline": 1.0, "campaign.days": 10})
+    refs: list[weakref.ref] = []
+    block = cu.Draws.block
+
+    def spy(self, attempt: int, b: int) -> np.ndarray:
+        blk = block(self, attempt, b)
+        refs.append(weakref.ref(blk))
+        return blk
+
+    monkeypatch.setattr(cu.Draws, "block", spy)
+    peak = [0]
+
+    def sink(_cdrs, _a) -> None:
+        alive = {id(r()) for r in refs if r() is not None}
+        peak[0] = max(peak[0], len(alive))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = sim.run(sc, seed=1, chunk_rows=1 << 12, keep_cdrs=False, on_chunk=[sink])
+    assert r.streamed[0] > 100_000  # dozens of attempt numbers reached
+    assert 0 < peak[0] <= 32 + 8  # the draws' default cache + the dialer's slots

@@ -51,6 +51,8 @@ _PERSON = cu.KIND_PERSON
 _MACHINE = cu.KIND_MACHINE
 _SHIFT = FATE_SHIFT
 BSHIFT, BMASK = cu.BLOCK.bit_length() - 1, cu.BLOCK - 1
+#: Attempt numbers whose current block of draws agent-owned dialing keeps at hand.
+HELD_SLOTS = 8
 _F_PERSON = FATE["person"]
 _F_MACHINE_CONNECTED = FATE["machine_connected"]
 _F_ROBOT = FATE["robot"]
@@ -419,9 +421,14 @@ class Campaign:
         row_bytes = self.draws.row_bytes
         # The block of draws each attempt number dialled last, and its block index:
         # fresh leads and retries interleave, so one cache per attempt number.
+        # At most HELD_SLOTS of them hold a block: a long campaign reaches ever higher
+        # attempt numbers, and each number's last block, held to the end, grew the run
+        # by a block (~1.8 MiB) per attempt number. A slot let go reads its block from
+        # the draws' cache again (or draws it again, identically) when next needed.
         n_slots = self.scenario.list.max_attempts + 1
         cur_b = [-1] * n_slots
         cur_blk: list[Any] = [None] * n_slots
+        held: list[int] = []  # the slots holding a block, least recently switched first
         shift_end = self.shift_end
         gated = self.gated
         watch = self._owned_watch if self.suspension is not None else None
@@ -471,6 +478,12 @@ class Campaign:
             if cur_b[a] != b:
                 cur_b[a] = b
                 cur_blk[a] = block_of(a, b)
+                if a in held:
+                    held.remove(a)
+                held.append(a)
+                if len(held) > HELD_SLOTS:
+                    old = held.pop(0)
+                    cur_b[old], cur_blk[old] = -1, None
             score, u_retry, prev, a_out, a_end, a_free, u_out, u_end = unpack(
                 cur_blk[a], (lead & BMASK) * row_bytes)
             start = now
