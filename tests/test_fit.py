@@ -24,7 +24,7 @@ from sim.fit._mle import bins_exact
 from sim.fit.data import billsec_convention
 from sim.fit.ring import kaplan_meier
 from sim.fit.synthetic import draw_export
-from sim.fit.talk import fit_talk
+from sim.fit.talk import conversation_after, fit_talk, script_of
 from sim.scenario import scenario_from_dict
 
 
@@ -109,6 +109,47 @@ def test_talk_mixture_finds_the_short_calls():
                                            rng.lognormal(np.log(5), 0.2, 400_000),
                                            rng.lognormal(np.log(60), 0.8, 400_000))))
     assert tf.estimates["talk.median_s"].covers(true_median)
+
+
+@pytest.mark.parametrize(("opening", "component"), [
+    ((5.0, 0.25), (60.0, 0.8)),    # the bench's law: a lognormal is ~2-10 % off, two fit
+    ((2.0, 0.25), (200.0, 0.8)),
+    ((0.5, 0.25), (200.0, 0.8)),   # a negligible opening: one lognormal does
+    ((5.0, 0.3), (12.0, 0.4))])    # a conversation barely longer than the opening
+def test_opening_plus_conversation_follows_the_fitted_component(opening, component):
+    """The script plays opening + conversation for the people who go on: its quantiles
+    must be the fitted component's (matching mean and variance made the lower quantiles,
+    and so the talk median, ~6 % long)."""
+    (m_o, s_o), (m_l, s_l) = opening, component
+    parts = conversation_after(math.log(m_o), s_o, math.log(m_l), s_l)
+    assert sum(w for w, _, _ in parts) == pytest.approx(1.0)
+    rng = np.random.default_rng(5)
+    n = 400_000
+    which = rng.choice(len(parts), size=n, p=[w for w, _, _ in parts])
+    mu = np.array([m for _, m, _ in parts])[which]
+    sig = np.array([s for _, _, s in parts])[which]
+    total = rng.lognormal(math.log(m_o), s_o, n) + np.exp(mu + sig * rng.standard_normal(n))
+    levels = np.array([0.05, 0.1, 1 / 6, 0.25, 0.5, 0.75, 0.9, 0.95])
+    from scipy import special
+    want = m_l * np.exp(s_l * special.ndtri(levels))
+    got = np.quantile(total, levels)
+    assert np.max(np.abs(got / want - 1)) < 0.01, (parts, got / want - 1)
+    if m_l / m_o > 200:
+        assert len(parts) == 1  # kept simple where a lognormal is enough
+
+
+def test_script_of_two_components_keeps_the_opening_lever():
+    mu = np.log([5.0, 60.0])
+    sc = script_of(mu, np.array([0.25, 0.8]), np.array([0.4, 0.6]), 0.1)
+    opening, conversation = sc["stages"]
+    assert opening["p_decline"] == pytest.approx(0.4)
+    assert opening["duration"] == {"dist": "lognormal", "median": 5.0, "sigma": 0.25}
+    assert conversation["duration"]["dist"] == "mixture"
+    assert sum(conversation["duration"]["weights"]) == pytest.approx(1.0, abs=1e-3)
+    played = scenario_from_dict({"name": "x", "campaign": {"start": "2026-03-02"},
+                                 "list": {"size": 10}, "agents": {"count": 1},
+                                 "script": sc}, source="test").script
+    assert [st.name for st in played.stages] == ["opening", "conversation"]
 
 
 def test_fitted_scenario_is_commented_and_loads(fitted: sim.Fit, tmp_path: Path):

@@ -27,7 +27,7 @@ from ..analysis.stats import mean_ci
 from ..cdr import CDRTable
 from ..errors import ListExhaustedWarning
 from ..experiment import replication_seeds
-from .estimate import quantile_ci, wilson
+from .estimate import dials_per_lead, quantile_ci, wilson
 
 if TYPE_CHECKING:
     from .core import Fit
@@ -81,7 +81,6 @@ def measure(cdrs: CDRTable, *, rule: str, lead: np.ndarray | None = None,
     else:
         talk = _billsec(cdrs["talk_s"][ans], rule)
     lead = cdrs["lead_id"] if lead is None else lead
-    leads = len(np.unique(lead)) if n else 0
     out: dict[str, Any] = {}
 
     def put(key: str, v: tuple[float, float, float]) -> None:
@@ -94,9 +93,7 @@ def measure(cdrs: CDRTable, *, rule: str, lead: np.ndarray | None = None,
         put(key, quantile_ci(talk, q))
     put("short_share", wilson(int((talk <= 6).sum()), len(talk)))
     per = np.unique(lead, return_counts=True)[1] if n else np.zeros(0)
-    m = n / leads if leads else math.nan
-    h = 1.96 * float(per.std(ddof=1)) / math.sqrt(len(per)) if len(per) > 1 else math.nan
-    put("attempts_per_lead", (m, m - h, m + h))
+    put("attempts_per_lead", dials_per_lead(per))
     billed = talk > 0
     tb = talk[billed]
     put("billed_ratio_60_60", _ratio_ci(np.ceil(tb / 60) * 60, tb))

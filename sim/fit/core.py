@@ -153,7 +153,7 @@ def _script(tf: TalkFit, ests: dict[str, Estimate], talk: str,
     law = ests["talk.law"]
     sources["script.stages[1].duration"] = Estimate(
         name="script.stages[1].duration", value=None, n=law.n,
-        method="conversation components of the talk mixture, less the opening (mean, var)")
+        method="conversation components of the talk mixture, less the opening (quantile match)")
     if short:
         sources["script.stages[0].duration"] = ests["talk.short_median_s"]
         sources["script.stages[0].p_decline"] = ests["talk.short_share"]

@@ -16,7 +16,7 @@ import numpy as np
 
 from ._mle import Z95
 
-__all__ = ["Estimate", "not_identified", "wilson"]
+__all__ = ["Estimate", "dials_per_lead", "not_identified", "wilson"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,6 +90,20 @@ def wilson(k: float, n: float) -> tuple[float, float, float]:
     mid = (p + z2 / (2 * n)) / den
     half = Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / den
     return p, max(0.0, mid - half), min(1.0, mid + half)
+
+
+def dials_per_lead(per_lead: np.ndarray) -> tuple[float, float, float]:
+    """Mean dials per lead with a 95 % normal CI on the mean, its lower end no lower
+    than 1 (every lead counted was dialled at least once: a few leads with one long
+    retry chain would otherwise give a negative bound)."""
+    n = len(per_lead)
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    m = float(np.mean(per_lead))
+    if n < 2:
+        return m, math.nan, math.nan
+    h = Z95 * float(np.std(per_lead, ddof=1)) / math.sqrt(n)
+    return m, max(m - h, 1.0), m + h
 
 
 def not_identified(name: str, value: Any, note: str) -> Estimate:

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..cdr import encode
 from .data import ANSWERED, BUSY, FAILED, NO_ANSWER, Dials
-from .estimate import Estimate, not_identified
+from .estimate import Estimate, dials_per_lead, not_identified
 from .ring import kaplan_meier
 
 __all__ = ["ListFit", "fit_agents", "fit_calendar", "fit_list", "peak_concurrency"]
@@ -72,11 +72,9 @@ def fit_list(d: Dials, horizon_s: float, machine: np.ndarray | None = None) -> L
                                       "lead (give --lead-column)")
     per_lead = np.bincount(d.lead) if d.n else np.zeros(0, dtype=int)
     max_att = int(per_lead.max()) if len(per_lead) else 1
-    mean = float(per_lead.mean()) if len(per_lead) else math.nan
-    sd = float(per_lead.std(ddof=1)) if len(per_lead) > 1 else math.nan
-    half = 1.96 * sd / math.sqrt(len(per_lead)) if len(per_lead) > 1 else math.nan
+    mean, low, high = dials_per_lead(per_lead)
     lf.estimates["attempts_per_lead"] = Estimate(
-        name="attempts_per_lead", value=mean, low=mean - half, high=mean + half, n=leads,
+        name="attempts_per_lead", value=mean, low=low, high=high, n=leads,
         method="dials / leads")
     lf.estimates["list.max_attempts"] = Estimate(
         name="list.max_attempts", value=max_att, n=leads, method="observed maximum",
