@@ -46,7 +46,6 @@ def test_agent_owned_dialing_holds_a_bounded_number_of_draw_blocks(monkeypatch) 
     from pathlib import Path
 
     import sim
-    from sim.model import engine
 
     root = Path(__file__).resolve().parents[1]
     sc = sim.load_scenario(root / "scenarios/bench_progressive.toml", overrides={
