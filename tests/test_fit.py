@@ -152,6 +152,37 @@ def test_script_of_two_components_keeps_the_opening_lever():
     assert [st.name for st in played.stages] == ["opening", "conversation"]
 
 
+@pytest.mark.parametrize("seed", [23, 24])
+def test_near_zero_answers_and_a_wide_middle_keep_the_opening_and_the_median(seed):
+    """Like the Grandstream sample: 40 % greetings of ~5 s, a few per cent of calls
+    spread wide, conversations, and a handful of answers of 0-2 s. The opening must
+    be the greetings' component (the heaviest short one, not the shorter near-zero
+    one), no component wider than the bound (unbounded, sigma ~2.5: calls of hours in
+    the twin), and the law's median on the data's."""
+    from sim.fit._mle import Bins
+    from sim.fit.talk import COMPONENT_MAX_SIGMA
+    rng = np.random.default_rng(seed)
+    n = 3000
+    u = rng.random(n)
+    talk = np.where(u < 0.4, rng.lognormal(np.log(5.4), 0.17, n),
+                    np.where(u < 0.46, rng.lognormal(np.log(15), 1.2, n),
+                             rng.lognormal(np.log(48), 0.65, n)))
+    talk[u > 0.995] = rng.uniform(0, 2, int((u > 0.995).sum()))
+    billsec = np.floor(talk)
+    tf = fit_talk(Bins(lo=billsec, hi=billsec + 1, w=np.ones(n)), billsec)
+    mu, sigma, w = tf.best.law()
+    assert tf.best.k == 3 and sigma.max() <= COMPONENT_MAX_SIGMA + 1e-3
+    sc = script_of(mu, sigma, w, 0.0)
+    opening, conversation = sc["stages"]
+    assert opening["duration"]["median"] == pytest.approx(5.4, rel=0.05)
+    assert opening["p_decline"] == pytest.approx(0.4, abs=0.03)
+    assert tf.estimates["talk.short_median_s"].value == pytest.approx(5.4, rel=0.05)
+    for c in conversation["duration"]["components"]:  # none degenerate
+        assert c["median"] >= 0.05 and c["sigma"] <= 3.0
+    assert tf.estimates["talk.median_s"].value == pytest.approx(np.median(billsec) + 0.5,
+                                                                rel=0.06)
+
+
 def test_fitted_scenario_is_commented_and_loads(fitted: sim.Fit, tmp_path: Path):
     path = tmp_path / "s.toml"
     path.write_text(fitted.toml)

@@ -45,7 +45,16 @@ from ._mle import SIGMA_FLOOR, MLEResult, delta_ci, expit, logit, maximise, mixt
 from .data import Dials
 from .estimate import Estimate, not_identified
 from .ring import _censored
-from .talk import SHORT_MAX_S, Mixture, TalkFit, fit_talk, law_table
+from .talk import (
+    SHORT_MAX_S,
+    Mixture,
+    TalkFit,
+    fit_talk,
+    is_short,
+    law_table,
+    main_short,
+    wide_penalty,
+)
 
 __all__ = ["ALPHA", "MachineSplit", "fit_amd_latency", "known_split", "split_machines"]
 
@@ -197,8 +206,8 @@ def split_machines(d: Dials, tf: TalkFit, p0: float) -> MachineSplit:
     why = ""
     if tf.best is None or tf.best.k < 2:
         why = "the talk times have no short component to split"
-    elif math.exp(float(tf.best.law()[0][0])) >= SHORT_MAX_S:
-        why = f"no talk component shorter than {SHORT_MAX_S:g} s"
+    elif main_short(*tf.best.law()) is None:
+        why = f"no narrow talk component shorter than {SHORT_MAX_S:g} s"
     elif n < MIN_ANSWERED:
         why = f"too few answered calls ({n}; the split needs {MIN_ANSWERED})"
     if why:
@@ -235,10 +244,15 @@ def split_machines(d: Dials, tf: TalkFit, p0: float) -> MachineSplit:
             ll += float((cw * np.log(np.maximum(1 - p * f, 1e-300))).sum())
         return ll, mach, pers
 
+    def wide(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        # the talk fit's bound on component widths (talk parameters: theta[1:3k])
+        pen, g = wide_penalty(theta[1:3 * k], k)
+        return pen, np.concatenate([[0.0], g, np.zeros(len(theta) - 3 * k)])
+
     def nll(split: bool):
         def f(theta: np.ndarray) -> float:
             ll = parts(theta, split)[0]
-            return -ll if math.isfinite(ll) else 1e300
+            return -ll + wide(theta)[0] if math.isfinite(ll) else 1e300
         return f
 
     def nll_grad(split: bool):
@@ -247,11 +261,16 @@ def split_machines(d: Dials, tf: TalkFit, p0: float) -> MachineSplit:
                                  (log_ct, cw))
             if not math.isfinite(ll):
                 return 1e300, np.zeros(len(theta))
-            return -ll, -g
+            pen, pg = wide(theta)
+            return -ll + pen, -g + pg
         return f
 
     # starts: the talk fit as it is; ring laws from the calls most likely in each class
     mu_t, sig_t, w_t = tf.best.law()
+    # the machine class is component 0: the short component with the most calls first
+    first = main_short(mu_t, sig_t, w_t)
+    order = [first, *[i for i in range(k) if i != first]]
+    mu_t, sig_t, w_t = mu_t[order], sig_t[order], w_t[order]
     talk_theta = [v for m, s in zip(mu_t, sig_t, strict=True)
                   for v in (float(m), math.log(max(float(s) - SIGMA_FLOOR, 1e-3)))]
     talk_theta += [math.log(float(w_t[i]) / float(w_t[0])) for i in range(1, k)]
@@ -285,7 +304,7 @@ def split_machines(d: Dials, tf: TalkFit, p0: float) -> MachineSplit:
         h = -(np.where(post_calls > 0, post_calls * np.log(post_calls), 0.0)
               + np.where(post_calls < 1, (1 - post_calls) * np.log1p(-post_calls), 0.0))
     entropy = 1 - float(h.mean()) / math.log(2)
-    machine_first = int(np.argmin(mu)) == 0 and math.exp(float(mu[0])) < SHORT_MAX_S
+    machine_first = is_short(float(mu[0]), float(sigma[0]))  # the machine class is short
     admitted = pval < ALPHA and machine_first and alt.cov is not None
     confidence = (f"LR test of one ring law vs two (chi-square, 2 df): LR {lr:.1f}, "
                   f"p={pval:.2g}; mean posterior class probability {certain:.3f}, "
@@ -328,7 +347,7 @@ def split_machines(d: Dials, tf: TalkFit, p0: float) -> MachineSplit:
     if not admitted:
         reason = (f"the ring law of the short calls does not differ from the others' "
                   f"(p={pval:.2g} >= {ALPHA:g})" if pval >= ALPHA else
-                  "the fitted machine class is not the short talk component" if not
+                  "the fitted machine class is not a short talk component" if not
                   machine_first else "the split's information matrix is singular")
         ms.note = reason
         for key, e in out.items():
@@ -369,12 +388,14 @@ def _people_talk(res: MLEResult, k: int, mu: np.ndarray, sigma: np.ndarray, w: n
     tf.estimates["talk.law"] = Estimate(
         name="talk.law", value=law_table(mu_p, sig_p, w_p), n=n,
         method="person class of the joint (ring, talk) mixture (machines split off)")
-    if kp > 1 and math.exp(float(mu_p[0])) < SHORT_MAX_S:
+    s0 = main_short(mu_p, sig_p, w_p)
+    if kp > 1 and s0 is not None:
+        share = sum(float(w_p[i]) for i in range(kp) if is_short(float(mu_p[i]), float(sig_p[i])))
         tf.estimates["talk.short_share"] = Estimate(
-            name="talk.short_share", value=float(w_p[0]), n=n,
-            method="weight of people's short component (machines split off)")
+            name="talk.short_share", value=share, n=n,
+            method="weight of people's short components (machines split off)")
         tf.estimates["talk.short_median_s"] = Estimate(
-            name="talk.short_median_s", value=math.exp(float(mu_p[0])), n=n,
+            name="talk.short_median_s", value=math.exp(float(mu_p[s0])), n=n,
             method="median of people's short component (machines split off)")
     return tf
 

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ._mle import (
+    SIGMA_FLOOR,
     Bins,
     MLEResult,
     bin_loglik,
@@ -43,10 +44,35 @@ from ._mle import (
 )
 from .estimate import Estimate
 
-__all__ = ["TalkFit", "fit_mixture", "fit_talk", "script_of"]
+__all__ = ["TalkFit", "fit_mixture", "fit_talk", "is_short", "main_short", "script_of",
+           "wide_penalty"]
 
-#: A component whose median is below this many seconds is a "short call" component.
+#: A component whose median is below this many seconds is a "short call" component...
 SHORT_MAX_S = 15.0
+#: ... if it is also narrow: a wide component (outliers: answers of 0-2 s and calls of
+#: many minutes, a few per cent of the calls) is part of the conversations, not an
+#: opening every person sits through.
+SHORT_MAX_SIGMA = 1.0
+#: A component is kept only with at least this share of the calls and ``MIN_CALLS``.
+MIN_WEIGHT, MIN_CALLS = 0.01, 5
+#: Widest component of a mixture (log scale). Without a bound, a handful of outliers
+#: (e.g. 3 answers of 0-2 s among 620 calls of a real export) is best explained by one
+#: very wide component (sigma 2.5) whose tail makes calls of hours; bounded, the outliers
+#: stay with a component of plausible width and the conversations keep their shape.
+COMPONENT_MAX_SIGMA = 1.5
+_WIDE_PENALTY = 1e4  # per squared unit of sigma above the bound (soft: ~1e-4 over)
+
+
+def is_short(mu: float, sigma: float) -> bool:
+    """Whether a talk component (log-scale ``mu``, ``sigma``) is one of short calls."""
+    return math.exp(mu) < SHORT_MAX_S and sigma <= SHORT_MAX_SIGMA
+
+
+def main_short(mu: np.ndarray, sigma: np.ndarray, w: np.ndarray) -> int | None:
+    """The short component with the most calls (the opening's, or the machines'), if
+    any: a small one of near-zero answers may be shorter, but it is not the opening."""
+    short = [i for i in range(len(mu)) if is_short(float(mu[i]), float(sigma[i]))]
+    return max(short, key=lambda i: float(w[i])) if short else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,18 +86,32 @@ class Mixture:
         return mu[order], sigma[order], w[order]
 
 
+def wide_penalty(theta: np.ndarray, k: int) -> tuple[float, np.ndarray]:
+    """Penalty on mixture components wider than ``COMPONENT_MAX_SIGMA`` and its gradient
+    (zero for one component, and for every component within the bound)."""
+    g = np.zeros(len(theta))
+    if k < 2:
+        return 0.0, g
+    sigma = mixture_params(theta, k)[1]
+    over = np.maximum(sigma - COMPONENT_MAX_SIGMA, 0.0)
+    g[1:2 * k:2] = 2 * _WIDE_PENALTY * over * (sigma - SIGMA_FLOOR)  # d sigma / d s
+    return _WIDE_PENALTY * float((over ** 2).sum()), g
+
+
 def fit_mixture(b: Bins, k: int) -> Mixture:
-    """A ``k``-component lognormal mixture fitted to the bins by direct MLE."""
+    """A ``k``-component lognormal mixture fitted to the bins by direct MLE (components
+    of a mixture no wider than ``COMPONENT_MAX_SIGMA``)."""
     def nll(theta: np.ndarray) -> float:
         mu, sigma, w = mixture_params(theta, k)
         ll = float((b.w * bin_loglik(b, mu, sigma, w)).sum())
-        return -ll if math.isfinite(ll) else 1e300
+        return -ll + wide_penalty(theta, k)[0] if math.isfinite(ll) else 1e300
 
     def nll_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
         ll, g = bin_loglik_grad(b, theta, k)
         if not math.isfinite(ll):
             return 1e300, np.zeros(len(theta))
-        return -ll, -g
+        pen, pg = wide_penalty(theta, k)
+        return -ll + pen, -g + pg
 
     lm = np.log(np.maximum(b.mid(), 0.5))
     wts = b.w / b.w.sum()
@@ -107,6 +147,9 @@ def _lognormal_mean_var(mu: float, sigma: float) -> tuple[float, float]:
 _LEVELS = np.linspace(0.01, 0.99, 40)
 #: Quantile nodes of the opening's law in the convolution (midpoint rule).
 _NODES = 200
+#: Bounds of a conversation component's (mu, log sigma) pairs and mixture logit.
+_CONV_BOUNDS = (np.array([math.log(0.05), math.log(0.02)] * 2 + [-10.0]),
+                np.array([math.log(86_400.0), math.log(3.0)] * 2 + [10.0]))
 #: A lognormal conversation is kept when the sum's CDF is this close to the component's
 #: (root mean square over the levels); otherwise a two-lognormal mixture is fitted.
 _LOGNORMAL_RMS = 0.0005
@@ -150,7 +193,11 @@ def conversation_after(mu_o: float, s_o: float, mu_l: float, s_l: float
             - _LEVELS
 
     def fit(f: Any, th0: np.ndarray) -> tuple[np.ndarray, float]:
-        r = optimize.least_squares(f, th0, method="lm", xtol=1e-10, ftol=1e-12)
+        # a conversation component of 0.05 s .. a day, sigma 0.02 .. 3: a component
+        # shorter than the opening otherwise runs off to a median of 1e-13 s
+        lo, hi = _CONV_BOUNDS[0][:len(th0)], _CONV_BOUNDS[1][:len(th0)]
+        r = optimize.least_squares(f, np.clip(th0, lo + 1e-9, hi - 1e-9), bounds=(lo, hi),
+                                   method="trf", xtol=1e-10, ftol=1e-12)
         return r.x, float((r.fun ** 2).sum())
 
     start = np.array([math.log(m_c) - s2 / 2, 0.5 * math.log(s2)])
@@ -192,14 +239,20 @@ def law_table(mu: np.ndarray, sigma: np.ndarray, w: np.ndarray) -> dict[str, Any
 def script_of(mu: np.ndarray, sigma: np.ndarray, w: np.ndarray,
               p_convert: float) -> dict[str, Any]:
     """A ``[script]`` table whose talk times follow the mixture (see the module docstring)."""
-    short = [i for i in range(len(mu)) if math.exp(mu[i]) < SHORT_MAX_S]
-    if len(mu) == 1 or not short:
+    s = main_short(mu, sigma, w)
+    if len(mu) == 1 or s is None:
         return {"name": "fitted", "p_convert": _r(p_convert), "decline_exit": 0,
                 "stages": [{"name": "opening", "duration": 0},
                            {"name": "conversation", "duration": law_table(mu, sigma, w)}]}
-    s = short[0]
-    rest = [i for i in range(len(mu)) if i != s]
-    w_short = float(w[s])
+    # the other short components (e.g. answers of 0-2 s) end with the opening too:
+    # they decline after it (a few seconds longer than they were)
+    short = [i for i in range(len(mu)) if i == s or is_short(float(mu[i]), float(sigma[i]))]
+    rest = [i for i in range(len(mu)) if i not in short]
+    w_short = float(sum(w[i] for i in short))
+    if not rest:
+        return {"name": "fitted", "p_convert": _r(p_convert), "decline_exit": 0,
+                "stages": [{"name": "opening", "duration": 0},
+                           {"name": "conversation", "duration": law_table(mu, sigma, w)}]}
     comps: list[dict[str, Any]] = []
     weights: list[float] = []
     w_rest = w[rest] / w[rest].sum()
@@ -253,7 +306,8 @@ def fit_talk(b: Bins, values: np.ndarray, *, max_k: int = 3) -> TalkFit:
     best = tf.fits[1]
     for k in sorted(tf.fits)[1:]:
         cand = tf.fits[k]
-        if cand.res.aic < best.res.aic - 2.0 and cand.law()[2].min() >= 0.03:
+        w_min = float(cand.law()[2].min())
+        if cand.res.aic < best.res.aic - 2.0 and w_min >= MIN_WEIGHT and w_min * n >= MIN_CALLS:
             best = cand
         else:
             break
@@ -280,16 +334,18 @@ def fit_talk(b: Bins, values: np.ndarray, *, max_k: int = 3) -> TalkFit:
     tf.estimates["talk.median_s"] = Estimate(name="talk.median_s", value=med, low=lo, high=hi,
                                              n=n, method="median of the fitted mixture",
                                              note=no_ci)
-    if k > 1 and math.exp(mu[0]) < SHORT_MAX_S:
+    s0 = main_short(mu, sigma, w)
+    if k > 1 and s0 is not None:
         def logit_w(th: np.ndarray) -> float:
-            ww = sorted_params(th)[2][0]
-            return math.log(ww / (1 - ww))
+            m_, s_, w_ = sorted_params(th)
+            ww = sum(w_[i] for i in range(k) if is_short(float(m_[i]), float(s_[i])))
+            return math.log(ww / (1 - ww)) if 0 < ww < 1 else math.nan
 
         ws, wlo, whi = delta_ci(best.res, logit_w, lambda v: 1 / (1 + math.exp(-v)))
         tf.estimates["talk.short_share"] = Estimate(
             name="talk.short_share", value=ws, low=wlo, high=whi, n=n,
-            method="weight of the short component", note=no_ci)
-        sm, slo, shi = delta_ci(best.res, lambda th: sorted_params(th)[0][0], math.exp)
+            method="weight of the short components", note=no_ci)
+        sm, slo, shi = delta_ci(best.res, lambda th: sorted_params(th)[0][s0], math.exp)
         tf.estimates["talk.short_median_s"] = Estimate(
             name="talk.short_median_s", value=sm, low=slo, high=shi, n=n,
             method="median of the short component")
