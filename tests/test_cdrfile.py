@@ -236,6 +236,10 @@ def test_rating_a_file_equals_rating_the_in_memory_table(tmp_path, fmt, baseline
         assert np.array_equal(a.billed_s, b.billed_s), name
     if fmt == "parquet":  # bit for bit: even the talk-time float sum
         assert repr(ours.summaries) == repr(theirs.summaries)
+        lean = _run(scenario, 5, keep_cdrs=False, cdr_file=tmp_path / "again.parquet")
+        run_rated = sim.rate_run(scenario, lean.cdrs, lean.agents, plans)  # fees, labour
+        assert repr(run_rated.summaries) == repr(
+            sim.rate_run(scenario, whole.cdrs, whole.agents, plans).summaries)
     chunked = sim.rate_chunks(lazy.chunks(), plans)
     assert all(chunked.summaries[n].total == s.total for n, s in theirs.summaries.items())
 
