@@ -249,12 +249,13 @@ def run(scenario: Scenario, seed: int = 0, *,
     return result
 
 
-def _to_file(path: Path, force: bool, scenario: Scenario, seed: int, *args: Any
-             ) -> RunResult:
+def _to_file(path: Path, force: bool, scenario: Scenario, seed: int,
+             progress: Callable[[float], None] | None, chunk_rows: int | None,
+             keep_cdrs: bool, on_chunk: Sequence[ChunkSink],
+             on_agents: Sequence[AgentLogSink], analyses: bool) -> RunResult:
     """:func:`run` with ``cdr_file``: its CDRs written to ``path`` as they come."""
     from ..cdrfile import CDRFileSink
 
-    progress, chunk_rows, keep_cdrs, on_chunk, on_agents, analyses = args
     if keep_cdrs:
         raise ValueError(f"cdr_file={str(path)!r}: needs keep_cdrs=False (the CDRs go to "
                          "the file, result.cdrs reads them back); keep_cdrs=True keeps "
