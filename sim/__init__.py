@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
+    "CDRFile": "cdrfile",
     "CDRFormatError": "errors",
     "CDRTable": "cdr",
     "CallMix": "analysis.breakeven",
@@ -70,6 +71,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .audit import audit
     from .billing import format_comparison, load_plans, plans_from_dict, rate, rate_chunks
     from .cdr import CDRTable
+    from .cdrfile import CDRFile
     from .cdrio import iter_cdrs, read_cdrs, write_cdrs
     from .costing import rate_run
     from .decide.negotiate import negotiate

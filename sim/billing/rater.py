@@ -240,7 +240,8 @@ def rate(cdrs: CDRTable, plans: Iterable[Plan], *,
     Parameters
     ----------
     cdrs
-        The calls (simulated or imported).
+        The calls (simulated or imported); a :class:`sim.CDRFile` is rated chunk by
+        chunk (:meth:`sim.CDRFile.rate`).
     plans
         Plans with unique names (e.g. from :func:`~sim.billing.load_plans`).
     campaign
@@ -260,6 +261,8 @@ def rate(cdrs: CDRTable, plans: Iterable[Plan], *,
         An answered call has a negative billsec, or a banded plan meets an answered
         call without a time.
     """
+    if not isinstance(cdrs, CDRTable) and hasattr(cdrs, "rate"):
+        return cdrs.rate(plans, campaign=campaign)  # a sim.CDRFile: chunk by chunk
     return rate_prepared(cdrs, plans, campaign=campaign)
 
 

@@ -338,35 +338,36 @@ class _File:
 
     def table(self, arrow: Any, first_row: int) -> CDRTable:
         """The CDR table of an arrow table/batch of this file (rows from ``first_row``)."""
-        cols: dict[str, np.ndarray] = {}
-        for c in COLUMNS:
-            col = arrow.column(c.name)
-            if c.kind != "cat":
-                a = col.to_numpy(zero_copy_only=False)
-                if a.dtype != np.dtype(c.dtype):
-                    raise CDRFormatError(f"{self.path}: column {c.name}: type {a.dtype}, "
-                                         f"expected {c.dtype}")
-                cols[c.name] = a
-                continue
-            vocab = c.vocabulary if c.vocabulary is not None else self.categories[c.name]
-            code = {lab: i for i, lab in enumerate(vocab)}
-            out = np.zeros(len(col), dtype=c.dtype)
-            pos = 0
-            for chunk in col.chunks if hasattr(col, "chunks") else [col]:
-                if chunk.null_count:
-                    raise CDRFormatError(f"{self.path}: column {c.name}: null labels near "
-                                         f"row {first_row + pos + 1}")
-                labels = chunk.dictionary.to_pylist()
-                unknown = [lab for lab in labels if lab not in code]
-                if unknown:
-                    raise CDRFormatError(f"{self.path}: column {c.name}: label "
-                                         f"{unknown[0]!r} is not in the file's categories")
-                remap = np.array([code[lab] for lab in labels] or [0], dtype=c.dtype)
-                idx = chunk.indices.to_numpy(zero_copy_only=False)
-                out[pos:pos + len(idx)] = remap[idx]
-                pos += len(idx)
-            cols[c.name] = out
+        cols = {c.name: self.array(arrow.column(c.name), c, first_row) for c in COLUMNS}
         return CDRTable(cols, self.categories, self.epoch, self.tz, dict(self.meta))
+
+    def array(self, col: Any, c: Any, first_row: int) -> np.ndarray:
+        """CDR column ``c`` (a :class:`sim.cdr.Column`) of the arrow column ``col``:
+        as stored, or codes into the column's vocabulary for a categorical one."""
+        if c.kind != "cat":
+            a: np.ndarray = col.to_numpy(zero_copy_only=False)
+            if a.dtype != np.dtype(c.dtype):
+                raise CDRFormatError(f"{self.path}: column {c.name}: type {a.dtype}, "
+                                     f"expected {c.dtype}")
+            return a
+        vocab = c.vocabulary if c.vocabulary is not None else self.categories[c.name]
+        code = {lab: i for i, lab in enumerate(vocab)}
+        out = np.zeros(len(col), dtype=c.dtype)
+        pos = 0
+        for chunk in col.chunks if hasattr(col, "chunks") else [col]:
+            if chunk.null_count:
+                raise CDRFormatError(f"{self.path}: column {c.name}: null labels near "
+                                     f"row {first_row + pos + 1}")
+            labels = chunk.dictionary.to_pylist()
+            unknown = [lab for lab in labels if lab not in code]
+            if unknown:
+                raise CDRFormatError(f"{self.path}: column {c.name}: label "
+                                     f"{unknown[0]!r} is not in the file's categories")
+            remap = np.array([code[lab] for lab in labels] or [0], dtype=c.dtype)
+            idx = chunk.indices.to_numpy(zero_copy_only=False)
+            out[pos:pos + len(idx)] = remap[idx]
+            pos += len(idx)
+        return out
 
     def groups_of(self, rows: int) -> Iterator[CDRTable]:
         """The file in tables of at most ``rows`` rows: one row group at a time, cut."""

@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -118,8 +119,10 @@ class StreamedResult(RunResult):
     with the run's zone and epoch, and ``agents`` the agent log's totals
     (:class:`~sim.agentlog.AgentTotals`): the CDRs and the agent log's rows went to the
     ``on_chunk`` and ``on_agents`` callbacks (e.g. files, read back with
-    :func:`sim.iter_cdrs`). With ``analyses=False`` nothing was folded: the figures
-    below are those of no calls.
+    :func:`sim.iter_cdrs`). With ``cdr_file``, ``cdrs`` is a :class:`sim.CDRFile`
+    over the CDRs written (read on demand). With ``analyses=False`` nothing was
+    folded: the figures below are those of no calls (refused, ValueError, when the
+    calls are in a ``cdr_file``).
     """
 
     #: The folds (None with ``analyses=False``), and the last call's end (s).
@@ -133,22 +136,34 @@ class StreamedResult(RunResult):
     @cached_property
     def timeline(self) -> dict[str, Any]:
         if self.folds is None:
-            return timeline(self.cdrs, agent_log(self.cdrs, _NO_INTERVALS, _NO_INTERVALS))
+            empty = self._no_calls("timeline")
+            return timeline(empty, agent_log(empty, _NO_INTERVALS, _NO_INTERVALS))
         return self.folds.timeline.timeline()
 
     @cached_property
     def dialer(self) -> dict[str, Any]:
         if self.folds is None:
-            return {**self.pacer, **dialer_stats(self.cdrs, agent_log(
-                self.cdrs, _NO_INTERVALS, _NO_INTERVALS))}
+            empty = self._no_calls("dialer")
+            return {**self.pacer, **dialer_stats(empty, agent_log(
+                empty, _NO_INTERVALS, _NO_INTERVALS))}
         return {**self.pacer,
                 **self.folds.timeline.figures(self.timeline["lines_in_flight"])}
 
     @cached_property
     def compliance(self) -> list[dict[str, Any]]:
         if self.folds is None:
-            return [r.as_dict() for r in check_compliance(self.scenario, self.cdrs)]
+            return [r.as_dict() for r in check_compliance(self.scenario,
+                                                          self._no_calls("compliance"))]
         return [r.as_dict() for r in self.folds.compliance.result()]
+
+    def _no_calls(self, what: str) -> CDRTable:
+        """The empty table ``what`` is computed on with ``analyses=False``; refused
+        when the calls are in a file (its figures would pass for the run's)."""
+        if isinstance(self.cdrs, CDRTable):
+            return self.cdrs
+        raise ValueError(f"result.{what}: this run folded no analyses (analyses=False) "
+                         f"and its calls are in {self.cdrs.path}: run with analyses=True, "
+                         "or compute it from result.cdrs.load()")
 
     def _last_end(self) -> float | None:
         return self.last_end
@@ -171,7 +186,8 @@ def _pacer_factory(scenario: Scenario) -> Callable[[Campaign], Any] | None:
 def run(scenario: Scenario, seed: int = 0, *,
         progress: Callable[[float], None] | None = None, chunk_rows: int | None = None,
         keep_cdrs: bool = True, on_chunk: Sequence[ChunkSink] = (),
-        on_agents: Sequence[AgentLogSink] = (), analyses: bool = True) -> RunResult:
+        on_agents: Sequence[AgentLogSink] = (), analyses: bool = True,
+        cdr_file: str | Path | None = None, force: bool = False) -> RunResult:
     """Simulate ``scenario`` once with root seed ``seed``.
 
     The same scenario and seed give identical CDRs. Customer behaviour depends only
@@ -206,15 +222,64 @@ def run(scenario: Scenario, seed: int = 0, *,
     analyses
         With ``keep_cdrs=False``: fold compliance, timeline and the agent log (False:
         only the KPIs, a little faster).
+    cdr_file
+        With ``keep_cdrs=False``: write the CDRs to this file chunk by chunk (Parquet
+        for a ``.parquet`` name, else native CSV and its ``.meta.json`` sidecar;
+        implies ``chunk_rows=65536`` if not given); ``result.cdrs`` is then a
+        :class:`sim.CDRFile` over it, read on demand. The file appears only when the
+        run succeeds (temporary name, then renamed).
+    force
+        With ``cdr_file``: overwrite an existing file (else
+        :class:`~sim.errors.OutputExistsError` before anything is simulated).
     """
-    traits = lead_traits(scenario, seed)
-    factory = _pacer_factory(scenario)
-    if chunk_rows is None and on_chunk:
+    if chunk_rows is None and (on_chunk or cdr_file is not None):
         chunk_rows = 1 << 16
     if on_agents and (chunk_rows is None or keep_cdrs or not analyses):
         raise ValueError("on_agents: needs a streamed run that keeps no table "
                          "(chunk_rows=N, keep_cdrs=False, analyses=True); a kept run's "
                          "agent log is result.agents")
+    if cdr_file is None:
+        result = _simulate(scenario, seed, progress, chunk_rows, keep_cdrs, on_chunk,
+                           on_agents, analyses)
+    else:
+        result = _to_file(Path(cdr_file), force, scenario, seed, progress, chunk_rows,
+                          keep_cdrs, on_chunk, on_agents, analyses)
+    for note in result.notes:
+        warnings.warn(note, ListExhaustedWarning, stacklevel=2)
+    return result
+
+
+def _to_file(path: Path, force: bool, scenario: Scenario, seed: int,
+             progress: Callable[[float], None] | None, chunk_rows: int | None,
+             keep_cdrs: bool, on_chunk: Sequence[ChunkSink],
+             on_agents: Sequence[AgentLogSink], analyses: bool) -> RunResult:
+    """:func:`run` with ``cdr_file``: its CDRs written to ``path`` as they come."""
+    from ..cdrfile import CDRFileSink
+
+    if keep_cdrs:
+        raise ValueError(f"cdr_file={str(path)!r}: needs keep_cdrs=False (the CDRs go to "
+                         "the file, result.cdrs reads them back); keep_cdrs=True keeps "
+                         "the table in memory: write it with sim.write_cdrs")
+    sink = CDRFileSink(path, force=force)
+    try:
+        result = _simulate(scenario, seed, progress, chunk_rows, keep_cdrs,
+                           [*on_chunk, sink], on_agents, analyses)
+        assert result.streamed is not None
+        lazy = sink.finish(result.cdrs, result.streamed[2])
+    except BaseException as exc:
+        if not sink.closed:
+            sink.abort(exc)
+        raise
+    object.__setattr__(result, "cdrs", lazy)
+    return result
+
+
+def _simulate(scenario: Scenario, seed: int, progress: Callable[[float], None] | None,
+              chunk_rows: int | None, keep_cdrs: bool, on_chunk: Sequence[ChunkSink],
+              on_agents: Sequence[AgentLogSink], analyses: bool) -> RunResult:
+    """:func:`run` (its arguments checked), without the notes' warnings."""
+    traits = lead_traits(scenario, seed)
+    factory = _pacer_factory(scenario)
     # sized before anything is allocated: exit 2 with the figure
     check_memory(scenario, streamed=chunk_rows is not None and not keep_cdrs)
     draws = Draws(scenario, seed, traits, layout=OWNED_LAYOUT if factory is None else None)
@@ -265,8 +330,6 @@ def run(scenario: Scenario, seed: int = 0, *,
         object.__setattr__(result, "streamed", (streamer.calls, streamer.chunks,
                                                 streamer.categories() if not keep_cdrs
                                                 else cdrs.categories))
-    for note in result.notes:
-        warnings.warn(note, ListExhaustedWarning, stacklevel=2)
     return result
 
 
