@@ -8,7 +8,8 @@ own ring law (a voicemail picks up after a set number of rings, later than most 
 This module fits that joint model of (ring to answer, talk) by direct maximum likelihood
 and keeps it only where the data support it:
 
-- class ``machine``: the talk mixture's shortest component, ring law lognormal (mu_m, s_m);
+- class ``machine``: the talk mixture's main short component (:func:`.talk.main_short`:
+  narrow, under 15 s, the most calls), ring law lognormal (mu_m, s_m);
 - class ``person``: the other talk components, ring law lognormal (mu_p, s_p);
 
 an answered call contributes ``p sum_c w_c T_c(talk) R_class(c)(ring)``, a no-answer
@@ -195,7 +196,7 @@ def _loglik_grad(theta: np.ndarray, k: int, split: bool,
 def split_machines(d: Dials, tf: TalkFit, p0: float) -> MachineSplit:
     """Fit the machine / person split of the answered calls (see the module docstring).
 
-    ``tf``: the talk mixture of all answered calls (its shortest component is the
+    ``tf``: the talk mixture of all answered calls (its main short component is the
     candidate machine class); ``p0``: the censored pick-up probability, a start.
     """
     ans = d.answered
