@@ -54,6 +54,7 @@ from .talk import (
     is_short,
     law_table,
     main_short,
+    short_components,
     wide_penalty,
 )
 
@@ -391,7 +392,7 @@ def _people_talk(res: MLEResult, k: int, mu: np.ndarray, sigma: np.ndarray, w: n
         method="person class of the joint (ring, talk) mixture (machines split off)")
     s0 = main_short(mu_p, sig_p, w_p)
     if kp > 1 and s0 is not None:
-        share = sum(float(w_p[i]) for i in range(kp) if is_short(float(mu_p[i]), float(sig_p[i])))
+        share = sum(float(w_p[i]) for i in short_components(mu_p, sig_p))
         tf.estimates["talk.short_share"] = Estimate(
             name="talk.short_share", value=share, n=n,
             method="weight of people's short components (machines split off)")

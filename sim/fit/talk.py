@@ -45,7 +45,7 @@ from ._mle import (
 from .estimate import Estimate
 
 __all__ = ["TalkFit", "fit_mixture", "fit_talk", "is_short", "main_short", "script_of",
-           "wide_penalty"]
+           "short_components", "wide_penalty"]
 
 #: A component whose median is below this many seconds is a "short call" component...
 SHORT_MAX_S = 15.0
@@ -68,10 +68,15 @@ def is_short(mu: float, sigma: float) -> bool:
     return math.exp(mu) < SHORT_MAX_S and sigma <= SHORT_MAX_SIGMA
 
 
+def short_components(mu: np.ndarray, sigma: np.ndarray) -> list[int]:
+    """The indices of the short components (:func:`is_short`)."""
+    return [i for i in range(len(mu)) if is_short(float(mu[i]), float(sigma[i]))]
+
+
 def main_short(mu: np.ndarray, sigma: np.ndarray, w: np.ndarray) -> int | None:
     """The short component with the most calls (the opening's, or the machines'), if
     any: a small one of near-zero answers may be shorter, but it is not the opening."""
-    short = [i for i in range(len(mu)) if is_short(float(mu[i]), float(sigma[i]))]
+    short = short_components(mu, sigma)
     return max(short, key=lambda i: float(w[i])) if short else None
 
 
@@ -240,19 +245,15 @@ def script_of(mu: np.ndarray, sigma: np.ndarray, w: np.ndarray,
               p_convert: float) -> dict[str, Any]:
     """A ``[script]`` table whose talk times follow the mixture (see the module docstring)."""
     s = main_short(mu, sigma, w)
-    if len(mu) == 1 or s is None:
-        return {"name": "fitted", "p_convert": _r(p_convert), "decline_exit": 0,
-                "stages": [{"name": "opening", "duration": 0},
-                           {"name": "conversation", "duration": law_table(mu, sigma, w)}]}
     # the other short components (e.g. answers of 0-2 s) end with the opening too:
     # they decline after it (a few seconds longer than they were)
-    short = [i for i in range(len(mu)) if i == s or is_short(float(mu[i]), float(sigma[i]))]
+    short = short_components(mu, sigma)
     rest = [i for i in range(len(mu)) if i not in short]
-    w_short = float(sum(w[i] for i in short))
-    if not rest:
+    if len(mu) == 1 or s is None or not rest:
         return {"name": "fitted", "p_convert": _r(p_convert), "decline_exit": 0,
                 "stages": [{"name": "opening", "duration": 0},
                            {"name": "conversation", "duration": law_table(mu, sigma, w)}]}
+    w_short = float(sum(w[i] for i in short))
     comps: list[dict[str, Any]] = []
     weights: list[float] = []
     w_rest = w[rest] / w[rest].sum()
@@ -338,7 +339,7 @@ def fit_talk(b: Bins, values: np.ndarray, *, max_k: int = 3) -> TalkFit:
     if k > 1 and s0 is not None:
         def logit_w(th: np.ndarray) -> float:
             m_, s_, w_ = sorted_params(th)
-            ww = sum(w_[i] for i in range(k) if is_short(float(m_[i]), float(s_[i])))
+            ww = sum(w_[i] for i in short_components(m_, s_))
             return math.log(ww / (1 - ww)) if 0 < ww < 1 else math.nan
 
         ws, wlo, whi = delta_ci(best.res, logit_w, lambda v: 1 / (1 + math.exp(-v)))
